@@ -1,0 +1,15 @@
+# Slim image, non-root user; the entrypoint migrates the database, then serves with uvicorn.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /srv/app
+COPY pyproject.toml README.md alembic.ini ./
+COPY app ./app
+COPY alembic ./alembic
+RUN pip install --upgrade pip && pip install . \
+ && useradd --system --uid 10001 --home /srv/app appuser \
+ && mkdir -p /srv/app/data && chown -R appuser /srv/app/data
+USER appuser
+ENV DATABASE_URL=sqlite+aiosqlite:////srv/app/data/app.db MEDIA_DIR=/srv/app/data/media ENVIRONMENT=production
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz'); sys.exit(0)"
+CMD ["python", "-m", "app", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,127 @@
+"""Command line: serve, migrate, create-admin, demo, openapi, audit-verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def migrate(database_url: str | None = None) -> None:
+    from alembic.config import Config
+
+    from alembic import command
+    from app.core.config import get_settings
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg.set_main_option("sqlalchemy.url", database_url or get_settings().database_url)
+    cfg.attributes["skip_logging"] = True
+    if database_url:
+        cfg.attributes["explicit_url"] = True
+    command.upgrade(cfg, "head")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.core.config import get_settings
+
+    settings = get_settings()
+    if not args.no_migrate:
+        migrate()
+    workers = args.workers
+    if settings.is_sqlite and workers != 1:
+        print("SQLite is served by one worker (one writer connection); ignoring --workers", file=sys.stderr)
+        workers = 1
+    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=workers,
+                log_level=args.log_level, proxy_headers=True)
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    migrate()
+    print("database migrated to head")
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from app.cli_tasks import create_admin
+
+    migrate()
+    try:
+        user_id = asyncio.run(create_admin(args.username, args.password, args.name or args.username))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"admin {args.username} ready (user id {user_id})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.cli_tasks import build_demo
+
+    migrate()
+    result = asyncio.run(build_demo())
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from app.cli_tasks import openapi_json
+
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(openapi_json(), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from app.cli_tasks import verify_audit
+
+    reports = asyncio.run(verify_audit(args.chain))
+    bad = [r for r in reports if not r.ok]
+    for r in reports:
+        if r.ok:
+            print(f"ok      {r.chain}: {r.entries} entries")
+        else:
+            print(f"BROKEN  {r.chain}: first broken entry seq={r.first_broken_seq} id={r.first_broken_id} "
+                  f"({r.problem})")
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m app")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="migrate, then serve")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--log-level", default="info")
+    s.add_argument("--no-migrate", action="store_true")
+    s.set_defaults(fn=cmd_serve)
+    sub.add_parser("migrate", help="alembic upgrade head").set_defaults(fn=cmd_migrate)
+    a = sub.add_parser("create-admin", help="create (or reset) a global admin")
+    a.add_argument("--username", required=True)
+    a.add_argument("--password", required=True)
+    a.add_argument("--name")
+    a.set_defaults(fn=cmd_create_admin)
+    sub.add_parser("demo", help="a demo community with households, codes, a survey, a motion, a notice").set_defaults(
+        fn=cmd_demo)
+    o = sub.add_parser("openapi", help="write the OpenAPI document")
+    o.add_argument("--output", default=str(ROOT / "openapi" / "openapi.json"))
+    o.set_defaults(fn=cmd_openapi)
+    v = sub.add_parser("audit-verify", help="verify the hash chains of the audit log")
+    v.add_argument("--chain")
+    v.set_defaults(fn=cmd_audit_verify)
+    args = p.parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""The one place that decides who may do what where.
+
+Every request resolves the resource it touches to a :class:`Scope` (jurisdiction, community, project) and
+calls :func:`authorize`. A user with no relation at all to the scope gets 404 (the resource's existence
+is not revealed); a related user lacking the permission gets 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.auth.models import ACTING_RELATIONS, Role
+from app.core.errors import Forbidden, NotFound
+
+ALL = "*"
+
+
+@dataclass(frozen=True)
+class HouseholdRef:
+    household_id: str
+    community_id: str
+    building_id: str
+    unit_id: str
+    relation: str
+
+    @property
+    def may_act(self) -> bool:
+        return self.relation in ACTING_RELATIONS
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    name: str
+    admin_of: frozenset[str] = field(default_factory=frozenset)
+    staff_of: frozenset[str] = field(default_factory=frozenset)
+    supervisor_of: frozenset[str] = field(default_factory=frozenset)
+    contractor_of: frozenset[str] = field(default_factory=frozenset)
+    households: tuple[HouseholdRef, ...] = ()
+
+    @property
+    def is_global_admin(self) -> bool:
+        return ALL in self.admin_of
+
+    def households_in(self, community_id: str) -> list[HouseholdRef]:
+        return [h for h in self.households if h.community_id == community_id]
+
+
+@dataclass(frozen=True)
+class Scope:
+    jurisdiction_id: str
+    community_id: str | None = None
+    project_id: str | None = None
+
+
+ADMIN, STAFF, RESIDENT, SUPERVISOR, CONTRACTOR = (
+    Role.ADMIN, Role.STAFF, Role.RESIDENT, Role.SUPERVISOR, Role.CONTRACTOR
+)
+_MANAGERS = frozenset({ADMIN, STAFF})
+_EVERYONE = frozenset({ADMIN, STAFF, RESIDENT, SUPERVISOR, CONTRACTOR})
+
+# permission -> roles that hold it (relative to the scope of the resource)
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "jurisdiction.manage": frozenset({ADMIN}),
+    "jurisdiction.view": frozenset({ADMIN}),
+    "ranking.view": frozenset({ADMIN}),
+    "community.create": frozenset({ADMIN}),
+    "community.grant_staff": frozenset({ADMIN}),
+    "community.manage": _MANAGERS,
+    "community.view": _EVERYONE,
+    "register.manage": _MANAGERS,
+    "register.view": _MANAGERS,
+    "project.manage": _MANAGERS,
+    "project.view": _EVERYONE,
+    "survey.manage": _MANAGERS,
+    "survey.respond": frozenset({RESIDENT}),
+    "survey.view": frozenset({ADMIN, STAFF, RESIDENT}),
+    "plan.manage": _MANAGERS,
+    "plan.view": frozenset({ADMIN, STAFF, RESIDENT}),
+    "motion.manage": _MANAGERS,
+    "motion.vote": frozenset({RESIDENT}),
+    "motion.view": frozenset({ADMIN, STAFF, RESIDENT}),
+    "motion.paper_ballot": _MANAGERS,
+    "turnout.view": _MANAGERS,
+    "reminder.send": _MANAGERS,
+    "notice.manage": _MANAGERS,
+    "notice.view": _EVERYONE,
+    "objection.file": frozenset({RESIDENT}),
+    "objection.resolve": _MANAGERS,
+    "supervision.manage": _MANAGERS,
+    "report.file": frozenset({SUPERVISOR, RESIDENT}),
+    "report.view": frozenset({ADMIN, STAFF, SUPERVISOR, CONTRACTOR}),
+    "report.act": frozenset({ADMIN, STAFF, SUPERVISOR, CONTRACTOR}),
+    "acceptance.manage": _MANAGERS,
+}
+
+
+def roles_in(principal: Principal, scope: Scope) -> frozenset[Role]:
+    roles: set[Role] = set()
+    if principal.is_global_admin or scope.jurisdiction_id in principal.admin_of:
+        roles.add(ADMIN)
+    if scope.community_id is not None:
+        if scope.community_id in principal.staff_of:
+            roles.add(STAFF)
+        if any(h.community_id == scope.community_id for h in principal.households):
+            roles.add(RESIDENT)
+    if scope.project_id is not None:
+        if scope.project_id in principal.supervisor_of:
+            roles.add(SUPERVISOR)
+        if scope.project_id in principal.contractor_of:
+            roles.add(CONTRACTOR)
+    return frozenset(roles)
+
+
+def authorize(principal: Principal, permission: str, scope: Scope) -> frozenset[Role]:
+    """Raise 404 when the principal has nothing to do with the scope, 403 when it lacks the permission.
+
+    Returns the principal's roles in the scope so callers can shape what they show (e.g. staff vs resident).
+    """
+    allowed = PERMISSIONS[permission]
+    roles = roles_in(principal, scope)
+    if not roles:
+        raise NotFound()
+    if not roles & allowed:
+        raise Forbidden()
+    return roles
+
+
+def is_manager(roles: frozenset[Role]) -> bool:
+    return bool(roles & _MANAGERS)

@@ -1,0 +1,119 @@
+"""Queries for users, grants, members, activation codes and refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.models import ActivationCode, HouseholdMember, RefreshToken, RoleGrant, User
+from app.register.models import Building, Community, Household, Unit
+
+
+async def get_user(session: AsyncSession, user_id: str) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
+    return (await session.exec(select(User).where(User.username == username))).first()
+
+
+async def get_user_by_openid(session: AsyncSession, openid: str) -> User | None:
+    return (await session.exec(select(User).where(User.wechat_openid == openid))).first()
+
+
+async def grants_of(session: AsyncSession, user_id: str) -> list[RoleGrant]:
+    return list((await session.exec(select(RoleGrant).where(RoleGrant.user_id == user_id))).all())
+
+
+async def grant_exists(session: AsyncSession, user_id: str, role: str, scope_id: str) -> bool:
+    q = select(RoleGrant.id).where(
+        RoleGrant.user_id == user_id, RoleGrant.role == role, RoleGrant.scope_id == scope_id
+    )
+    return (await session.exec(q)).first() is not None
+
+
+async def memberships_of(session: AsyncSession, user_id: str) -> list[tuple[HouseholdMember, Household]]:
+    q = (
+        select(HouseholdMember, Household)
+        .join(Household, Household.id == HouseholdMember.household_id)
+        .where(HouseholdMember.user_id == user_id)
+        .order_by(Household.id)
+    )
+    return [(m, h) for m, h in (await session.exec(q)).all()]
+
+
+async def membership_details(session: AsyncSession, user_id: str) -> list[tuple]:
+    q = (
+        select(HouseholdMember, Household, Unit, Building, Community)
+        .join(Household, Household.id == HouseholdMember.household_id)
+        .join(Unit, Unit.id == Household.unit_id)
+        .join(Building, Building.id == Household.building_id)
+        .join(Community, Community.id == Household.community_id)
+        .where(HouseholdMember.user_id == user_id)
+        .order_by(Community.name, Building.name, Unit.name, Household.room)
+    )
+    return list((await session.exec(q)).all())
+
+
+async def member_count(session: AsyncSession, household_id: str) -> int:
+    q = select(func.count()).select_from(HouseholdMember).where(HouseholdMember.household_id == household_id)
+    return int((await session.exec(q)).one())
+
+
+async def get_member(session: AsyncSession, household_id: str, user_id: str) -> HouseholdMember | None:
+    q = select(HouseholdMember).where(
+        HouseholdMember.household_id == household_id, HouseholdMember.user_id == user_id
+    )
+    return (await session.exec(q)).first()
+
+
+async def activation_code_by_hash(session: AsyncSession, code_hash: str) -> ActivationCode | None:
+    q = select(ActivationCode).where(ActivationCode.code_hash == code_hash)
+    return (await session.exec(q)).first()
+
+
+async def claim_activation_code(session: AsyncSession, code_id: str, user_id: str, now: datetime) -> bool:
+    """Mark a code used, only if nobody used it first (compare-and-set in the database)."""
+    res = await session.exec(
+        update(ActivationCode)
+        .where(ActivationCode.id == code_id, ActivationCode.used_at.is_(None))
+        .values(used_at=now, used_by=user_id)
+    )
+    return res.rowcount == 1
+
+
+async def revoke_open_codes(session: AsyncSession, household_ids: list[str], now: datetime) -> None:
+    await session.exec(
+        update(ActivationCode)
+        .where(
+            ActivationCode.household_id.in_(household_ids),
+            ActivationCode.used_at.is_(None),
+            ActivationCode.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
+async def refresh_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    q = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+    return (await session.exec(q)).first()
+
+
+async def use_refresh(session: AsyncSession, token_id: str, now: datetime) -> bool:
+    res = await session.exec(
+        update(RefreshToken)
+        .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(used_at=now)
+    )
+    return res.rowcount == 1
+
+
+async def revoke_family(session: AsyncSession, family_id: str, now: datetime) -> None:
+    await session.exec(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

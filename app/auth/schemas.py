@@ -1,0 +1,98 @@
+"""Sign-in and identity shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.security import PASSWORD_MAX
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class WechatLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=128)
+
+
+class WechatResult(BaseModel):
+    bound: bool
+    access_token: str | None = None
+    refresh_token: str | None = None
+    token_type: str | None = None
+    expires_in: int | None = None
+    binding_token: str | None = None
+
+
+class ActivateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    activation_code: str = Field(min_length=4, max_length=40)
+    phone: str = Field(pattern=r"^\+?[0-9]{6,15}$")
+    name: str = Field(min_length=1, max_length=50)
+    binding_token: str | None = Field(default=None, max_length=2000)
+
+
+class ActivateResult(TokenPair):
+    household_id: str
+    relation: str
+
+
+class CommunityRef(BaseModel):
+    id: str
+    name: str
+
+
+class NamedRef(BaseModel):
+    id: str
+    name: str
+
+
+class MyHousehold(BaseModel):
+    household_id: str
+    community: CommunityRef
+    building: NamedRef
+    unit: NamedRef
+    room: str
+    area_m2: str
+    relation: str
+    may_act: bool
+
+
+class MyRole(BaseModel):
+    role: str
+    scope_id: str
+
+
+class MeUser(BaseModel):
+    id: str
+    name: str
+    username: str | None
+    phone: str | None
+    wechat_bound: bool
+    created_at: datetime
+
+
+class Me(BaseModel):
+    user: MeUser
+    roles: list[MyRole]
+    households: list[MyHousehold]
+
+
+class PasswordField(BaseModel):
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+
+
+class LogoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=10, max_length=200)

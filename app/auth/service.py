@@ -1,0 +1,253 @@
+"""Sign-in: passwords for staff, activation codes and WeChat for residents, rotating refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth import repository as repo
+from app.auth.models import HouseholdMember, RefreshToken, Relation, Role, RoleGrant, User
+from app.auth.policy import Principal
+from app.auth.schemas import (
+    ActivateRequest,
+    ActivateResult,
+    CommunityRef,
+    Me,
+    MeUser,
+    MyHousehold,
+    MyRole,
+    NamedRef,
+    TokenPair,
+    WechatResult,
+)
+from app.core import audit
+from app.core.config import Settings
+from app.core.db import new_id
+from app.core.errors import AppError, Conflict, Invalid, Unauthorized
+from app.core.security import (
+    TokenError,
+    create_token,
+    decode_token,
+    hash_password,
+    keyed_hash,
+    new_opaque_token,
+    normalize_activation_code,
+    password_problems,
+    verify_password,
+)
+from app.core.units import format_area
+
+BINDING_SUFFIX = ":wechat-binding"
+
+
+def _refresh_hash(settings: Settings, token: str) -> str:
+    return keyed_hash(settings.secret_key, token, purpose="refresh")
+
+
+async def issue_tokens(
+    session: AsyncSession, settings: Settings, user_id: str, now: datetime, family_id: str | None = None
+) -> TokenPair:
+    access = create_token(
+        secret=settings.secret_key, subject=user_id, audience=settings.jwt_audience, issuer=settings.jwt_issuer,
+        now=now, ttl=timedelta(minutes=settings.access_token_minutes), extra={"typ": "access"},
+    )
+    token_id = new_id()
+    refresh = f"{token_id}.{new_opaque_token(32)}"
+    session.add(RefreshToken(
+        id=token_id, family_id=family_id or new_id(), user_id=user_id,
+        token_hash=_refresh_hash(settings, refresh), created_at=now,
+        expires_at=now + timedelta(days=settings.refresh_token_days),
+    ))
+    await session.flush()
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=settings.access_token_minutes * 60)
+
+
+def _bad_credentials() -> Unauthorized:
+    return Unauthorized("auth.invalid_credentials", "用户名或密码错误", "Wrong username or password")
+
+
+async def login_password(
+    session: AsyncSession, settings: Settings, username: str, password: str, now: datetime
+) -> TokenPair:
+    user = await repo.get_user_by_username(session, username)
+    if not verify_password(password, user.password_hash if user else None) or user is None or not user.is_active:
+        raise _bad_credentials()
+    return await issue_tokens(session, settings, user.id, now)
+
+
+async def refresh(session: AsyncSession, settings: Settings, token: str, now: datetime) -> TokenPair:
+    record = await repo.refresh_by_hash(session, _refresh_hash(settings, token))
+    invalid = Unauthorized("auth.refresh_invalid", "刷新令牌无效，请重新登录", "Invalid refresh token")
+    if record is None or record.revoked_at is not None:
+        raise invalid
+    if record.used_at is not None or not await repo.use_refresh(session, record.id, now):
+        # reuse of a rotated token: someone holds a copy. Revoke the whole family, and keep that revocation.
+        await repo.revoke_family(session, record.family_id, now)
+        await audit.append(session, chain="system", action="auth.refresh_reused", entity_type="token_family",
+                           entity_id=record.family_id, actor_id=record.user_id, at=now)
+        session.info["commit_on_error"] = True
+        raise Unauthorized("auth.refresh_reused", "刷新令牌已被使用，已注销该登录，请重新登录",
+                           "Refresh token reuse detected; the session was revoked")
+    if record.expires_at <= now:
+        raise invalid
+    user = await repo.get_user(session, record.user_id)
+    if user is None or not user.is_active:
+        raise invalid
+    return await issue_tokens(session, settings, user.id, now, family_id=record.family_id)
+
+
+async def logout(session: AsyncSession, settings: Settings, token: str, now: datetime) -> None:
+    record = await repo.refresh_by_hash(session, _refresh_hash(settings, token))
+    if record is not None:
+        await repo.revoke_family(session, record.family_id, now)
+
+
+async def jscode2session(http: httpx.AsyncClient, settings: Settings, code: str) -> str:
+    """Exchange a wx.login code for the user's openid at WeChat's server."""
+    try:
+        resp = await http.get(
+            settings.wechat_api_base.rstrip("/") + "/sns/jscode2session",
+            params={"appid": settings.wechat_appid, "secret": settings.wechat_secret, "js_code": code,
+                    "grant_type": "authorization_code"},
+            timeout=settings.wechat_timeout_s,
+        )
+        data = resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise AppError("wechat.unavailable", "微信服务暂时不可用，请稍后重试", "WeChat is unavailable, retry later",
+                       status=503) from exc
+    if not isinstance(data, dict):
+        raise AppError("wechat.unavailable", "微信服务返回异常", "Unexpected WeChat answer", status=503)
+    if data.get("errcode"):
+        raise Unauthorized("wechat.code_invalid", "微信登录凭证无效或已过期", "WeChat login code invalid or expired",
+                           wechat_errcode=data.get("errcode"))
+    openid = data.get("openid")
+    if not isinstance(openid, str) or not openid:
+        raise AppError("wechat.unavailable", "微信服务返回异常", "Unexpected WeChat answer", status=503)
+    return openid
+
+
+async def wechat_login(
+    session: AsyncSession, settings: Settings, http: httpx.AsyncClient, code: str, now: datetime
+) -> WechatResult:
+    openid = await jscode2session(http, settings, code)
+    user = await repo.get_user_by_openid(session, openid)
+    if user is not None and user.is_active:
+        pair = await issue_tokens(session, settings, user.id, now)
+        return WechatResult(bound=True, **pair.model_dump())
+    binding = create_token(
+        secret=settings.secret_key, subject=openid, audience=settings.jwt_audience + BINDING_SUFFIX,
+        issuer=settings.jwt_issuer, now=now, ttl=timedelta(minutes=settings.binding_token_minutes),
+        extra={"typ": "binding"},
+    )
+    return WechatResult(bound=False, binding_token=binding)
+
+
+def _openid_from_binding(settings: Settings, token: str, now: datetime) -> str:
+    try:
+        claims = decode_token(token, secret=settings.secret_key, audience=settings.jwt_audience + BINDING_SUFFIX,
+                              issuer=settings.jwt_issuer, now=now)
+    except TokenError as exc:
+        raise Unauthorized("auth.binding_invalid", "微信绑定凭证无效或已过期，请重新登录",
+                           "Binding token invalid or expired") from exc
+    if claims.extra.get("typ") != "binding":
+        raise Unauthorized("auth.binding_invalid", "微信绑定凭证无效", "Binding token invalid")
+    return claims.sub
+
+
+async def activate(
+    session: AsyncSession, settings: Settings, body: ActivateRequest, now: datetime,
+    current: Principal | None,
+) -> ActivateResult:
+    from app.register import service as register_service
+
+    code = normalize_activation_code(body.activation_code)
+    record = await repo.activation_code_by_hash(
+        session, keyed_hash(settings.secret_key, code, purpose="activation"))
+    if record is None or record.revoked_at is not None:
+        raise AppError("activation.code_invalid", "激活码无效", "Invalid activation code", status=400)
+    if record.used_at is not None:
+        raise Conflict("activation.code_used", "激活码已被使用", "Activation code already used")
+    if record.expires_at <= now:
+        raise AppError("activation.code_expired", "激活码已过期，请联系社区重新发放", "Activation code expired",
+                       status=400)
+    household = await register_service.household_or_404(session, record.household_id)
+    profile = await register_service.profile_for_community(session, household.community_id)
+    if await repo.member_count(session, household.id) >= profile.max_members_per_household:
+        raise Conflict("activation.household_full", "该户绑定人数已达上限", "The household has its maximum members")
+
+    openid = _openid_from_binding(settings, body.binding_token, now) if body.binding_token else None
+    user: User | None = None
+    if current is not None:
+        user = await repo.get_user(session, current.user_id)
+    elif openid is not None:
+        user = await repo.get_user_by_openid(session, openid)
+    if user is None:
+        user = User(name=body.name.strip(), phone=body.phone, wechat_openid=openid, created_at=now)
+        session.add(user)
+        await session.flush()
+    else:
+        if openid is not None and user.wechat_openid is None:
+            user.wechat_openid = openid
+        if not user.phone:
+            user.phone = body.phone
+        session.add(user)
+    if await repo.get_member(session, household.id, user.id) is not None:
+        raise Conflict("activation.already_member", "您已是该户成员", "Already a member of this household")
+    if not await repo.claim_activation_code(session, record.id, user.id, now):
+        raise Conflict("activation.code_used", "激活码已被使用", "Activation code already used")
+    session.add(HouseholdMember(household_id=household.id, user_id=user.id, relation=record.relation,
+                                created_at=now))
+    await audit.append(session, chain=household.community_id, action="household.member_added",
+                       entity_type="household", entity_id=household.id, actor_id=user.id, at=now,
+                       data={"relation": record.relation, "code_id": record.id})
+    pair = await issue_tokens(session, settings, user.id, now)
+    return ActivateResult(**pair.model_dump(), household_id=household.id, relation=record.relation)
+
+
+async def create_user(
+    session: AsyncSession, *, username: str, password: str, name: str, now: datetime
+) -> User:
+    problems = password_problems(password)
+    if problems:
+        raise Invalid("auth.weak_password", "密码不符合要求：至少 10 位，且包含字母和数字或符号",
+                      "Password too weak", errors=[{"loc": ["body", "password"], "msg": p} for p in problems])
+    if await repo.get_user_by_username(session, username) is not None:
+        raise Conflict("user.username_taken", "用户名已存在", "Username already taken")
+    user = User(username=username, password_hash=hash_password(password), name=name, created_at=now)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def grant(
+    session: AsyncSession, *, user_id: str, role: Role, scope_id: str, now: datetime, by: str | None
+) -> RoleGrant:
+    if not await repo.grant_exists(session, user_id, role, scope_id):
+        g = RoleGrant(user_id=user_id, role=role, scope_id=scope_id, created_at=now, created_by=by)
+        session.add(g)
+        await session.flush()
+        return g
+    return RoleGrant(user_id=user_id, role=role, scope_id=scope_id, created_at=now, created_by=by)
+
+
+async def me(session: AsyncSession, principal: Principal) -> Me:
+    user = await repo.get_user(session, principal.user_id)
+    assert user is not None
+    roles = [MyRole(role=r, scope_id=s) for r, scopes in (
+        (Role.ADMIN, principal.admin_of), (Role.STAFF, principal.staff_of),
+        (Role.SUPERVISOR, principal.supervisor_of), (Role.CONTRACTOR, principal.contractor_of)) for s in sorted(scopes)]
+    households = []
+    for m, h, u, b, c in await repo.membership_details(session, user.id):
+        households.append(MyHousehold(
+            household_id=h.id, community=CommunityRef(id=c.id, name=c.name), building=NamedRef(id=b.id, name=b.name),
+            unit=NamedRef(id=u.id, name=u.name), room=h.room, area_m2=format_area(h.area_centi),
+            relation=m.relation, may_act=m.relation in (Relation.OWNER, Relation.CO_OWNER)))
+    if households:
+        roles.append(MyRole(role=Role.RESIDENT, scope_id=households[0].community.id))
+    return Me(
+        user=MeUser(id=user.id, name=user.name, username=user.username, phone=user.phone,
+                    wechat_bound=user.wechat_openid is not None, created_at=user.created_at),
+        roles=roles, households=households,
+    )

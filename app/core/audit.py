@@ -1,0 +1,119 @@
+"""Append-only, hash-chained audit log.
+
+Each entry carries the hash of the previous entry of its chain (one chain per community, plus "system").
+Appending locks the chain's head row, so concurrent writers never fork a chain. ``verify`` recomputes every
+hash and names the first entry that does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.models import AuditEntry, AuditHead
+
+GENESIS = "0" * 64
+
+
+def _canonical(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def entry_hash(
+    *, chain: str, seq: int, at: datetime, actor_id: str | None, action: str, entity_type: str,
+    entity_id: str, data: dict[str, Any], prev_hash: str,
+) -> str:
+    payload = {
+        "chain": chain, "seq": seq, "at": at.isoformat(timespec="microseconds"), "actor": actor_id,
+        "action": action, "entity_type": entity_type, "entity_id": entity_id, "data": data, "prev": prev_hash,
+    }
+    return hashlib.sha256(_canonical(payload)).hexdigest()
+
+
+async def _lock_head(session: AsyncSession, chain: str) -> AuditHead:
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert(AuditHead) if dialect == "postgresql" else sqlite_insert(AuditHead)
+    await session.exec(ins.values(chain=chain, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing())
+    q = select(AuditHead).where(AuditHead.chain == chain).with_for_update()
+    head = (await session.exec(q.execution_options(populate_existing=True))).one()
+    return head
+
+
+async def append(
+    session: AsyncSession, *, chain: str, action: str, entity_type: str, entity_id: str,
+    actor_id: str | None, at: datetime, data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    data = json.loads(_canonical(data or {}))  # only JSON-native values, exactly as they will be read back
+    head = await _lock_head(session, chain)
+    seq = head.last_seq + 1
+    h = entry_hash(chain=chain, seq=seq, at=at, actor_id=actor_id, action=action, entity_type=entity_type,
+                   entity_id=entity_id, data=data, prev_hash=head.last_hash)
+    entry = AuditEntry(chain=chain, seq=seq, at=at, actor_id=actor_id, action=action,
+                       entity_type=entity_type, entity_id=entity_id, data=data, prev_hash=head.last_hash, hash=h)
+    session.add(entry)
+    head.last_seq = seq
+    head.last_hash = h
+    session.add(head)
+    await session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: str
+    entries: int
+    ok: bool
+    first_broken_seq: int | None = None
+    first_broken_id: str | None = None
+    problem: str | None = None
+
+
+async def verify(session: AsyncSession, chain: str | None = None, batch: int = 5000) -> list[ChainReport]:
+    chains_q = select(AuditHead)
+    if chain is not None:
+        chains_q = chains_q.where(AuditHead.chain == chain)
+    heads = list((await session.exec(chains_q.order_by(AuditHead.chain))).all())
+    reports: list[ChainReport] = []
+    for head in heads:
+        prev = GENESIS
+        expected_seq = 1
+        count = 0
+        broken: ChainReport | None = None
+        last_seq = 0
+        while broken is None:
+            q = (select(AuditEntry).where(AuditEntry.chain == head.chain, AuditEntry.seq > last_seq)
+                 .order_by(AuditEntry.seq).limit(batch))
+            rows = list((await session.exec(q)).all())
+            if not rows:
+                break
+            for e in rows:
+                count += 1
+                last_seq = e.seq
+                problem = None
+                if e.seq != expected_seq:
+                    problem = f"missing entry before seq {e.seq}"
+                elif e.prev_hash != prev:
+                    problem = "prev_hash does not match the previous entry"
+                else:
+                    h = entry_hash(chain=e.chain, seq=e.seq, at=e.at, actor_id=e.actor_id, action=e.action,
+                                   entity_type=e.entity_type, entity_id=e.entity_id, data=e.data,
+                                   prev_hash=e.prev_hash)
+                    if h != e.hash:
+                        problem = "content does not match its hash"
+                if problem:
+                    broken = ChainReport(head.chain, count, False, e.seq, e.id, problem)
+                    break
+                prev = e.hash
+                expected_seq += 1
+        if broken is None and (head.last_seq != expected_seq - 1 or head.last_hash != prev):
+            broken = ChainReport(head.chain, count, False, expected_seq, None, "entries missing at the end")
+        reports.append(broken or ChainReport(head.chain, count, True))
+    return reports

@@ -1,0 +1,66 @@
+"""Settings from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = Field(default="development", description="development | test | production")
+    database_url: str = "sqlite+aiosqlite:///./data/app.db"
+    sqlite_busy_timeout_ms: int = 5000
+    db_pool_size: int = 10
+
+    secret_key: str = DEV_SECRET
+    jwt_issuer: str = "cmty-renewal"
+    jwt_audience: str = "cmty-renewal-api"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    binding_token_minutes: int = 10
+    activation_code_days: int = 30
+
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_appid: str = "wx-demo-appid"
+    wechat_secret: str = "wx-demo-secret"
+    wechat_timeout_s: float = 5.0
+    wechat_template_id: str = "reminder-template"
+
+    redis_url: str | None = None
+    rate_limit_enabled: bool = True
+
+    media_dir: Path = Path("./data/media")
+    photo_max_bytes: int = 10 * 1024 * 1024
+    photo_max_pixels: int = 40_000_000
+    attachment_max_bytes: int = 20 * 1024 * 1024
+    import_max_bytes: int = 5 * 1024 * 1024
+    import_max_rows: int = 20_000
+    request_max_bytes: int = 1 * 1024 * 1024
+
+    catalog_dir: Path | None = None
+    outbox_sender: str = "log"  # log | wechat
+    staff_see_choices: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError("SECRET_KEY must be set (>= 32 chars) in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

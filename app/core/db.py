@@ -1,0 +1,165 @@
+"""Engines, sessions and column types.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout and foreign keys on. WAL and a busy
+timeout alone lose concurrent read-modify-write updates, so every writing request goes through ONE
+writer connection that opens its transactions with ``BEGIN IMMEDIATE``; reads use a separate pool.
+PostgreSQL uses one ordinary pool; conflicts there are settled by constraints and row locks.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+metadata: MetaData = SQLModel.metadata
+
+
+def new_id() -> str:
+    """A 32-char id that sorts by creation time (ms timestamp + randomness); ids are strings in the API."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite stores no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _sqlite_pragmas(engine: AsyncEngine, settings: Settings, *, immediate: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:":
+        parent = os.path.dirname(path)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        url = settings.database_url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            _ensure_sqlite_dir(url)
+            timeout = settings.sqlite_busy_timeout_ms / 1000
+            self.writer = create_async_engine(
+                url, pool_size=1, max_overflow=0, pool_timeout=120, connect_args={"timeout": timeout}
+            )
+            self.reader = create_async_engine(
+                url, pool_size=4, max_overflow=4, connect_args={"timeout": timeout}
+            )
+            _sqlite_pragmas(self.writer, settings, immediate=True)
+            _sqlite_pragmas(self.reader, settings, immediate=False)
+        else:
+            self.writer = create_async_engine(
+                url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True
+            )
+            self.reader = self.writer
+        self.write_session = async_sessionmaker(self.writer, class_=AsyncSession, expire_on_commit=False)
+        self.read_session = async_sessionmaker(self.reader, class_=AsyncSession, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+@asynccontextmanager
+async def _transaction(request: Request, *, write: bool) -> AsyncIterator[AsyncSession]:
+    db: Database = request.app.state.db
+    maker = db.write_session if write else db.read_session
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException as exc:
+            # An error that must still keep its side effect (revoking a reused token family, counting a
+            # failed guess) sets session.info["commit_on_error"]; everything else rolls back whole.
+            from app.core.errors import AppError
+
+            if isinstance(exc, AppError) and session.info.get("commit_on_error"):
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent (scope='function')."""
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    async with _transaction(request, write=write) as s:
+        yield s
+
+
+async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """For the rare GET that records something (e.g. a notice read)."""
+    async with _transaction(request, write=True) as s:
+        yield s
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+WriteSessionDep = Annotated[AsyncSession, Depends(get_write_session, scope="function")]
+
+
+def dialect_name(session: AsyncSession) -> str:
+    bind = session.get_bind()
+    return bind.dialect.name

@@ -1,0 +1,193 @@
+"""Domain errors rendered as RFC 9457 problem+json with stable dotted codes.
+
+``detail`` is Chinese by default and English with ``Accept-Language: en``. Nothing internal leaks.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("app.errors")
+PROBLEM = "application/problem+json"
+
+
+class AppError(Exception):
+    status: int = 400
+    code: str = "request.bad"
+    zh: str = "请求无效"
+    en: str = "Bad request"
+
+    def __init__(
+        self,
+        code: str | None = None,
+        zh: str | None = None,
+        en: str | None = None,
+        *,
+        status: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.code = code or self.code
+        self.zh = zh or self.zh
+        self.en = en or self.en
+        if status is not None:
+            self.status = status
+        self.errors = errors
+        self.extra = extra
+        super().__init__(f"{self.code}: {self.en}")
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    zh = "资源不存在"
+    en = "Not found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+    zh = "与当前状态冲突"
+    en = "Conflicts with the current state"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "auth.forbidden"
+    zh = "无权执行此操作"
+    en = "Not permitted"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "auth.unauthenticated"
+    zh = "需要登录"
+    en = "Authentication required"
+
+
+class Invalid(AppError):
+    status = 422
+    code = "validation.failed"
+    zh = "提交的数据未通过校验"
+    en = "The submitted data is invalid"
+
+
+class TooLarge(AppError):
+    status = 413
+    code = "request.too_large"
+    zh = "请求内容过大"
+    en = "Request too large"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "rate_limited"
+    zh = "请求过于频繁，请稍后再试"
+    en = "Too many requests, try again later"
+
+
+def wants_english(request: Request) -> bool:
+    lang = request.headers.get("accept-language", "")
+    first = lang.split(",")[0].strip().lower()
+    return first.startswith("en")
+
+
+def problem(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    zh: str,
+    en: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": en if wants_english(request) else zh,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _clean_loc(loc: Any) -> list[Any]:
+    return [p for p in loc if not isinstance(p, bytes)]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, TooManyRequests) and "retry_after" in exc.extra:
+            headers = {"Retry-After": str(exc.extra["retry_after"])}
+        return problem(
+            request, status=exc.status, code=exc.code, zh=exc.zh, en=exc.en, errors=exc.errors,
+            headers=headers, **exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for e in exc.errors()[:100]:
+            msg = str(e.get("msg", ""))[:300]
+            errors.append({"loc": _clean_loc(e.get("loc", ())), "msg": msg, "type": e.get("type")})
+        return problem(
+            request, status=422, code="validation.failed",
+            zh="提交的数据未通过校验", en="The submitted data is invalid", errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        codes = {
+            404: ("not_found", "资源不存在", "Not found"),
+            405: ("request.method_not_allowed", "不支持该请求方法", "Method not allowed"),
+            413: ("request.too_large", "请求内容过大", "Request too large"),
+            400: ("request.bad", "请求无效", "Bad request"),
+            401: ("auth.unauthenticated", "需要登录", "Authentication required"),
+            403: ("auth.forbidden", "无权执行此操作", "Not permitted"),
+        }
+        code, zh, en = codes.get(status, ("request.error", "请求无法处理", "Request could not be processed"))
+        return problem(request, status=status, code=code, zh=zh, en=en)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity conflict: %s", exc.orig)
+        return problem(request, status=409, code="conflict.concurrent",
+                       zh="数据已被其他请求修改，请重试", en="Conflicting concurrent change, retry")
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.orig)
+        return problem(request, status=503, code="service.unavailable",
+                       zh="服务暂时不可用，请稍后重试", en="Service temporarily unavailable",
+                       headers={"Retry-After": "1"})
+
+    @app.exception_handler(RecursionError)
+    async def _recursion(request: Request, exc: RecursionError) -> JSONResponse:
+        return problem(request, status=400, code="request.too_deep",
+                       zh="请求内容嵌套过深", en="Request body nested too deeply")
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem(request, status=500, code="internal.error",
+                       zh="服务器内部错误", en="Internal server error")

@@ -1,0 +1,182 @@
+"""All token and password code lives here: the only module importing jose and passlib.
+
+* Passwords: argon2 through the passlib API (libpass fork).
+* Access tokens: JWT HS256 with the algorithm list always pinned; exp, iat, sub, aud and iss required.
+* Opaque secrets (refresh tokens, activation codes, receipts): random, stored only as keyed hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from jose import JWTError, jwt
+from passlib.context import CryptContext
+
+ALGORITHM = "HS256"
+PASSWORD_MIN = 10
+PASSWORD_MAX = 128
+
+# OWASP minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+_pwd = CryptContext(
+    schemes=["argon2"], deprecated="auto", argon2__memory_cost=19456, argon2__rounds=2, argon2__parallelism=1
+)
+
+# Crockford-style alphabet without look-alikes (no I, L, O, U, 0, 1) for printed activation codes.
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class TokenError(Exception):
+    """A token could not be accepted; ``reason`` is a stable word for the error code."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def hash_password(password: str) -> str:
+    return _pwd.hash(password)
+
+
+def verify_password(password: str, hashed: str | None) -> bool:
+    if not hashed:
+        # spend comparable time so missing users are not distinguishable by timing
+        _pwd.dummy_verify()
+        return False
+    try:
+        return _pwd.verify(password, hashed)
+    except (ValueError, TypeError):
+        return False
+
+
+def password_problems(password: str) -> list[str]:
+    """Minimum policy: length, and not all one character class."""
+    problems: list[str] = []
+    if len(password) < PASSWORD_MIN:
+        problems.append(f"at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        problems.append(f"at most {PASSWORD_MAX} characters")
+    classes = sum(
+        [any(c.isdigit() for c in password), any(c.isalpha() for c in password),
+         any(not c.isalnum() for c in password)]
+    )
+    if classes < 2:
+        problems.append("mix letters with digits or symbols")
+    return problems
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    sub: str
+    aud: str
+    jti: str | None
+    exp: datetime
+    extra: dict[str, Any]
+
+
+def create_token(
+    *, secret: str, subject: str, audience: str, issuer: str, now: datetime, ttl: timedelta,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "aud": audience,
+        "iss": issuer,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        "jti": secrets.token_hex(8),
+    }
+    if extra:
+        claims.update(extra)
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, *, secret: str, audience: str, issuer: str, now: datetime) -> TokenClaims:
+    """Verify signature (HS256 only), audience, issuer and times against the injected clock."""
+    if not token or len(token) > 4096:
+        raise TokenError("malformed")
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise TokenError("malformed") from exc
+    if header.get("alg") != ALGORITHM:
+        raise TokenError("algorithm")
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={
+                "require_exp": True, "require_sub": True, "require_aud": True, "require_iat": True,
+                "require_iss": True,
+                # times are checked below against the injected clock, not the wall clock
+                "verify_exp": False, "verify_nbf": False, "verify_iat": False,
+            },
+        )
+    except JWTError as exc:
+        msg = str(exc).lower()
+        if "audience" in msg:
+            raise TokenError("audience") from exc
+        if "issuer" in msg:
+            raise TokenError("issuer") from exc
+        raise TokenError("invalid") from exc
+    ts = now.timestamp()
+    try:
+        exp = int(claims["exp"])
+        iat = int(claims["iat"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TokenError("invalid") from exc
+    if exp <= ts:
+        raise TokenError("expired")
+    if iat > ts + 30:  # a token from the future (allow small skew)
+        raise TokenError("not_yet_valid")
+    nbf = claims.get("nbf")
+    if nbf is not None and int(nbf) > ts + 30:
+        raise TokenError("not_yet_valid")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise TokenError("invalid")
+    extra = {k: v for k, v in claims.items() if k not in {"sub", "aud", "iss", "iat", "nbf", "exp", "jti"}}
+    from datetime import UTC
+
+    return TokenClaims(sub=sub, aud=audience, jti=claims.get("jti"), exp=datetime.fromtimestamp(exp, UTC),
+                       extra=extra)
+
+
+def keyed_hash(secret: str, value: str, *, purpose: str) -> str:
+    """HMAC-SHA256 of a value under the server secret; deterministic so it can be looked up."""
+    key = hashlib.sha256(f"{purpose}:{secret}".encode()).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def new_opaque_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def new_activation_code() -> str:
+    """12 symbols from a 30-letter alphabet (~59 bits), printed as XXXX-XXXX-XXXX."""
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalize_activation_code(code: str) -> str:
+    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
+    cleaned = cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
+    if len(cleaned) != 12:
+        return cleaned
+    return f"{cleaned[:4]}-{cleaned[4:8]}-{cleaned[8:]}"
+
+
+def new_receipt() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,96 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+
+import app.models  # noqa: F401  (every table registered)
+from app.api import api_router
+from app.core.clock import Clock, SystemClock
+from app.core.config import Settings, get_settings
+from app.core.db import Database
+from app.core.errors import install_error_handlers, problem
+from app.core.limits import BodyLimitMiddleware
+
+log = logging.getLogger("app")
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await app.state.http.aclose()
+    await app.state.db.dispose()
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, http: httpx.AsyncClient | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Old-community renovation: resident engagement API",
+        version="1.0.0",
+        description="Households, surveys, votes, notices and supervision for 老旧小区改造. "
+        "Errors are application/problem+json with stable codes.",
+        lifespan=_lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.db = Database(settings)
+    app.state.http = http or httpx.AsyncClient(timeout=settings.wechat_timeout_s)
+    app.state.metrics = Counter()
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "name", "unmatched")
+        app.state.metrics[(name, response.status_code // 100)] += 1
+        app.state.metrics[("__seconds__", name)] += time.perf_counter() - start
+        return response
+
+    app.include_router(api_router)
+
+    @app.get("/healthz", tags=["ops"], operation_id="healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], operation_id="readyz", responses={503: {"description": "database down"}})
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with app.state.db.reader.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return problem(request, status=503, code="service.unavailable", zh="数据库不可用",
+                           en="Database unavailable")
+        return JSONResponse({"status": "ready", "database": app.state.db.dialect})
+
+    @app.get("/metrics", tags=["ops"], operation_id="metrics", response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        lines = ["# TYPE http_requests_total counter"]
+        seconds = ["# TYPE http_request_seconds_total counter"]
+        for key, value in sorted(app.state.metrics.items(), key=lambda kv: str(kv[0])):
+            if key[0] == "__seconds__":
+                seconds.append(f'http_request_seconds_total{{route="{key[1]}"}} {value:.6f}')
+            else:
+                lines.append(f'http_requests_total{{route="{key[0]}",status="{key[1]}xx"}} {value}')
+        return PlainTextResponse("\n".join(lines + seconds) + "\n")
+
+    return app

@@ -1,0 +1,111 @@
+"""Queries of the register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.models import ActivationCode, HouseholdMember
+from app.register.models import Building, Community, Household, Jurisdiction, RulesProfileVersion, Unit
+
+
+async def get_jurisdiction(session: AsyncSession, jurisdiction_id: str) -> Jurisdiction | None:
+    return await session.get(Jurisdiction, jurisdiction_id)
+
+
+async def jurisdiction_by_code(session: AsyncSession, code: str) -> Jurisdiction | None:
+    return (await session.exec(select(Jurisdiction).where(Jurisdiction.code == code))).first()
+
+
+async def profile_version(session: AsyncSession, jurisdiction_id: str, version: int) -> RulesProfileVersion | None:
+    q = select(RulesProfileVersion).where(
+        RulesProfileVersion.jurisdiction_id == jurisdiction_id, RulesProfileVersion.version == version
+    )
+    return (await session.exec(q)).first()
+
+
+async def profile_versions(session: AsyncSession, jurisdiction_id: str) -> list[RulesProfileVersion]:
+    q = (select(RulesProfileVersion).where(RulesProfileVersion.jurisdiction_id == jurisdiction_id)
+         .order_by(RulesProfileVersion.version))
+    return list((await session.exec(q)).all())
+
+
+async def get_community(session: AsyncSession, community_id: str) -> Community | None:
+    return await session.get(Community, community_id)
+
+
+async def communities_of(session: AsyncSession, jurisdiction_id: str) -> list[Community]:
+    q = select(Community).where(Community.jurisdiction_id == jurisdiction_id).order_by(Community.id)
+    return list((await session.exec(q)).all())
+
+
+async def community_counts(session: AsyncSession, community_id: str) -> tuple[int, int]:
+    hh = (await session.exec(
+        select(func.count()).select_from(Household).where(Household.community_id == community_id))).one()
+    bl = (await session.exec(
+        select(func.count()).select_from(Building).where(Building.community_id == community_id))).one()
+    return int(hh), int(bl)
+
+
+async def buildings_of(session: AsyncSession, community_id: str) -> list[Building]:
+    return list((await session.exec(select(Building).where(Building.community_id == community_id))).all())
+
+
+async def units_of(session: AsyncSession, community_id: str) -> list[Unit]:
+    return list((await session.exec(select(Unit).where(Unit.community_id == community_id))).all())
+
+
+async def existing_rooms(session: AsyncSession, community_id: str) -> set[tuple[str, str]]:
+    q = select(Household.unit_id, Household.room).where(Household.community_id == community_id)
+    return {(u, r) for u, r in (await session.exec(q)).all()}
+
+
+async def bulk_insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.exec(insert(model), params=rows)  # type: ignore[call-overload]
+
+
+async def get_household(session: AsyncSession, household_id: str) -> Household | None:
+    return await session.get(Household, household_id)
+
+
+async def households_page(
+    session: AsyncSession, community_id: str, *, after: str | None, limit: int
+) -> list[tuple[Household, str, str, int, int]]:
+    members = (select(func.count()).select_from(HouseholdMember)
+               .where(HouseholdMember.household_id == Household.id).scalar_subquery())
+    pending = (select(func.count()).select_from(ActivationCode)
+               .where(ActivationCode.household_id == Household.id, ActivationCode.used_at.is_(None),
+                      ActivationCode.revoked_at.is_(None)).scalar_subquery())
+    q = (
+        select(Household, Building.name, Unit.name, members, pending)
+        .join(Building, Building.id == Household.building_id)
+        .join(Unit, Unit.id == Household.unit_id)
+        .where(Household.community_id == community_id)
+        .order_by(Household.id)
+        .limit(limit + 1)
+    )
+    if after:
+        q = q.where(Household.id > after)
+    return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]
+
+
+async def households_with_location(
+    session: AsyncSession, community_id: str, household_ids: list[str] | None, only_not_activated: bool
+) -> list[tuple[Household, str, str]]:
+    q = (
+        select(Household, Building.name, Unit.name)
+        .join(Building, Building.id == Household.building_id)
+        .join(Unit, Unit.id == Household.unit_id)
+        .where(Household.community_id == community_id)
+        .order_by(Building.name, Unit.name, Household.room)
+    )
+    if household_ids is not None:
+        q = q.where(Household.id.in_(household_ids))
+    if only_not_activated:
+        has_member = select(HouseholdMember.id).where(HouseholdMember.household_id == Household.id).exists()
+        q = q.where(~has_member)
+    return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]

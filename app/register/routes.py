@@ -1,0 +1,126 @@
+"""Register endpoints: jurisdictions, profiles, communities, households, activation codes, staff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from app.auth.deps import PrincipalDep
+from app.core.clock import ClockDep
+from app.core.db import SessionDep
+from app.core.deps import SettingsDep
+from app.core.errors import TooLarge
+from app.core.pagination import Page, PageParams, page_params
+from app.register import service
+from app.register.profiles import RulesProfile
+from app.register.schemas import (
+    ActivationCodeRequest,
+    CommunityCreate,
+    CommunityPublic,
+    GrantPublic,
+    HouseholdPublic,
+    ImportResult,
+    IssuedCodes,
+    JurisdictionCreate,
+    JurisdictionPublic,
+    ProfileVersionPublic,
+    StaffGrantRequest,
+)
+
+router = APIRouter(tags=["register"])
+
+
+@router.post("/jurisdictions", response_model=JurisdictionPublic, status_code=201, operation_id="jurisdiction_create")
+async def create_jurisdiction(body: JurisdictionCreate, session: SessionDep, principal: PrincipalDep,
+                              clock: ClockDep) -> JurisdictionPublic:
+    return await service.create_jurisdiction(session, principal, body, clock.now())
+
+
+@router.get("/jurisdictions/{jurisdiction_id}", response_model=JurisdictionPublic, operation_id="jurisdiction_get")
+async def get_jurisdiction(jurisdiction_id: str, session: SessionDep, principal: PrincipalDep) -> JurisdictionPublic:
+    return await service.get_jurisdiction(session, principal, jurisdiction_id)
+
+
+@router.put("/jurisdictions/{jurisdiction_id}/profile", response_model=JurisdictionPublic,
+            operation_id="jurisdiction_profile_put")
+async def put_profile(jurisdiction_id: str, body: RulesProfile, session: SessionDep, principal: PrincipalDep,
+                      clock: ClockDep) -> JurisdictionPublic:
+    """A new profile version; motions already open keep the version they opened with."""
+    return await service.update_profile(session, principal, jurisdiction_id, body, clock.now())
+
+
+@router.get("/jurisdictions/{jurisdiction_id}/profile/versions", response_model=list[ProfileVersionPublic],
+            operation_id="jurisdiction_profile_versions")
+async def profile_versions(jurisdiction_id: str, session: SessionDep,
+                           principal: PrincipalDep) -> list[ProfileVersionPublic]:
+    return await service.profile_history(session, principal, jurisdiction_id)
+
+
+@router.post("/communities", response_model=CommunityPublic, status_code=201, operation_id="community_create")
+async def create_community(body: CommunityCreate, session: SessionDep, principal: PrincipalDep,
+                           clock: ClockDep) -> CommunityPublic:
+    return await service.create_community(session, principal, body, clock.now())
+
+
+@router.get("/communities/{community_id}", response_model=CommunityPublic, operation_id="community_get")
+async def get_community(community_id: str, session: SessionDep, principal: PrincipalDep) -> CommunityPublic:
+    return await service.get_community(session, principal, community_id)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge("import.too_large", "导入文件过大", "Import file too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/communities/{community_id}/households:import", response_model=ImportResult, operation_id="households_import",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}},
+    }}},
+)
+async def import_households(community_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
+                            settings: SettingsDep, clock: ClockDep) -> ImportResult:
+    """CSV (UTF-8 with or without BOM, or GB18030) or XLSX with columns building, unit, room, area_m2,
+    owner_key. The file may be the raw body or a multipart field named ``file``. All-or-nothing."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=5, max_part_size=settings.import_max_bytes)
+        upload = form.get("file")
+        data = await upload.read(settings.import_max_bytes + 1) if upload is not None and hasattr(upload, "read") else b""
+        if len(data) > settings.import_max_bytes:
+            raise TooLarge("import.too_large", "导入文件过大", "Import file too large")
+    else:
+        data = await _read_limited(request, settings.import_max_bytes)
+    return await service.import_households(session, settings, principal, community_id, data, clock.now())
+
+
+@router.get("/communities/{community_id}/households", response_model=Page[HouseholdPublic],
+            operation_id="households_list")
+async def list_households(community_id: str, session: SessionDep, principal: PrincipalDep,
+                          page: Annotated[PageParams, Depends(page_params)]) -> Page[HouseholdPublic]:
+    return await service.list_households(session, principal, community_id, page)
+
+
+@router.post("/communities/{community_id}/activation-codes", response_model=IssuedCodes, status_code=201,
+             operation_id="activation_codes_issue")
+async def issue_codes(community_id: str, body: ActivationCodeRequest, session: SessionDep, principal: PrincipalDep,
+                      settings: SettingsDep, clock: ClockDep) -> IssuedCodes:
+    """One-time codes for printing; each is shown only in this response (stored hashed)."""
+    return await service.issue_activation_codes(session, settings, principal, community_id, body.household_ids,
+                                                body.all_not_activated, body.relation, clock.now())
+
+
+@router.post("/communities/{community_id}/staff", response_model=GrantPublic, status_code=201,
+             operation_id="community_staff_grant")
+async def grant_staff(community_id: str, body: StaffGrantRequest, session: SessionDep, principal: PrincipalDep,
+                      clock: ClockDep) -> GrantPublic:
+    return await service.grant_staff(session, principal, community_id, body, clock.now())

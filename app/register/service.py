@@ -1,0 +1,311 @@
+"""The register: jurisdictions and their rules profiles, communities, households, activation codes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth import service as auth_service
+from app.auth.models import Role
+from app.auth.policy import Principal, Scope, authorize
+from app.core import audit
+from app.core.config import Settings
+from app.core.db import new_id
+from app.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge
+from app.core.pagination import Page, PageParams, make_page
+from app.core.security import keyed_hash, new_activation_code
+from app.core.units import format_area
+from app.register import importer
+from app.register import repository as repo
+from app.register.models import Building, Community, Household, Jurisdiction, RulesProfileVersion, Unit
+from app.register.profiles import RulesProfile, preset_profile
+from app.register.schemas import (
+    CommunityCreate,
+    CommunityPublic,
+    Eligibility,
+    GrantPublic,
+    HouseholdPublic,
+    ImportResult,
+    IssuedCode,
+    IssuedCodes,
+    JurisdictionCreate,
+    JurisdictionPublic,
+    ProfileVersionPublic,
+    StaffGrantRequest,
+)
+
+# ---- scopes and lookups other domains use -------------------------------------------------------
+
+async def community_or_404(session: AsyncSession, community_id: str) -> Community:
+    c = await repo.get_community(session, community_id)
+    if c is None:
+        raise NotFound()
+    return c
+
+
+async def community_scope(session: AsyncSession, community_id: str) -> Scope:
+    c = await community_or_404(session, community_id)
+    return Scope(jurisdiction_id=c.jurisdiction_id, community_id=c.id)
+
+
+async def household_or_404(session: AsyncSession, household_id: str) -> Household:
+    h = await repo.get_household(session, household_id)
+    if h is None:
+        raise NotFound()
+    return h
+
+
+async def profile_of(session: AsyncSession, jurisdiction_id: str, version: int | None = None) -> tuple[int, RulesProfile]:
+    """The rules profile in force (or a given version) with its version number."""
+    j = await repo.get_jurisdiction(session, jurisdiction_id)
+    if j is None:
+        raise NotFound()
+    v = version or j.profile_version
+    row = await repo.profile_version(session, jurisdiction_id, v)
+    if row is None:
+        raise NotFound()
+    return v, RulesProfile.model_validate(row.data)
+
+
+async def profile_for_community(session: AsyncSession, community_id: str) -> RulesProfile:
+    c = await community_or_404(session, community_id)
+    return (await profile_of(session, c.jurisdiction_id))[1]
+
+
+def eligibility_of(community: Community, profile: RulesProfile) -> Eligibility:
+    from app.rules import check_eligibility
+
+    r = check_eligibility(community.built_date, profile.eligibility_cutoff)
+    return Eligibility(eligible=r.eligible, cutoff=profile.eligibility_cutoff, reason=r.reason_zh)
+
+
+# ---- jurisdictions -------------------------------------------------------------------------------
+
+def _require_global_admin(principal: Principal) -> None:
+    if not principal.is_global_admin:
+        raise Forbidden()
+
+
+async def _jurisdiction_public(session: AsyncSession, j: Jurisdiction) -> JurisdictionPublic:
+    _, profile = await profile_of(session, j.id)
+    return JurisdictionPublic(id=j.id, name=j.name, code=j.code, profile_version=j.profile_version,
+                              profile=profile, created_at=j.created_at)
+
+
+async def create_jurisdiction(
+    session: AsyncSession, principal: Principal, body: JurisdictionCreate, now: datetime
+) -> JurisdictionPublic:
+    _require_global_admin(principal)
+    if body.profile is not None:
+        profile = body.profile
+    elif body.preset:
+        try:
+            profile = preset_profile(body.preset)
+        except KeyError as exc:
+            raise Invalid("jurisdiction.unknown_preset", "未知的预设规则", "Unknown preset",
+                          errors=[{"loc": ["body", "preset"], "msg": "unknown preset"}]) from exc
+    else:
+        profile = RulesProfile()
+    if body.code and await repo.jurisdiction_by_code(session, body.code):
+        raise Conflict("jurisdiction.code_taken", "辖区编码已存在", "Jurisdiction code already exists")
+    j = Jurisdiction(name=body.name, code=body.code, profile_version=1, created_at=now)
+    session.add(j)
+    await session.flush()
+    session.add(RulesProfileVersion(jurisdiction_id=j.id, version=1, data=profile.model_dump(mode="json"),
+                                    created_at=now, created_by=principal.user_id))
+    await audit.append(session, chain="system", action="jurisdiction.created", entity_type="jurisdiction",
+                       entity_id=j.id, actor_id=principal.user_id, at=now, data={"name": j.name, "profile_version": 1})
+    await session.flush()
+    return await _jurisdiction_public(session, j)
+
+
+async def get_jurisdiction(session: AsyncSession, principal: Principal, jurisdiction_id: str) -> JurisdictionPublic:
+    j = await repo.get_jurisdiction(session, jurisdiction_id)
+    if j is None:
+        raise NotFound()
+    authorize(principal, "jurisdiction.view", Scope(jurisdiction_id=j.id))
+    return await _jurisdiction_public(session, j)
+
+
+async def update_profile(
+    session: AsyncSession, principal: Principal, jurisdiction_id: str, profile: RulesProfile, now: datetime
+) -> JurisdictionPublic:
+    j = await repo.get_jurisdiction(session, jurisdiction_id)
+    if j is None:
+        raise NotFound()
+    authorize(principal, "jurisdiction.manage", Scope(jurisdiction_id=j.id))
+    j.profile_version += 1
+    session.add(j)
+    session.add(RulesProfileVersion(jurisdiction_id=j.id, version=j.profile_version,
+                                    data=profile.model_dump(mode="json"), created_at=now, created_by=principal.user_id))
+    await audit.append(session, chain="system", action="jurisdiction.profile_changed", entity_type="jurisdiction",
+                       entity_id=j.id, actor_id=principal.user_id, at=now,
+                       data={"profile_version": j.profile_version})
+    await session.flush()
+    return await _jurisdiction_public(session, j)
+
+
+async def profile_history(session: AsyncSession, principal: Principal, jurisdiction_id: str) -> list[ProfileVersionPublic]:
+    j = await repo.get_jurisdiction(session, jurisdiction_id)
+    if j is None:
+        raise NotFound()
+    authorize(principal, "jurisdiction.view", Scope(jurisdiction_id=j.id))
+    return [ProfileVersionPublic(version=r.version, profile=RulesProfile.model_validate(r.data), created_at=r.created_at)
+            for r in await repo.profile_versions(session, j.id)]
+
+
+# ---- communities ---------------------------------------------------------------------------------
+
+async def _community_public(session: AsyncSession, c: Community) -> CommunityPublic:
+    profile = (await profile_of(session, c.jurisdiction_id))[1]
+    households, buildings = await repo.community_counts(session, c.id)
+    return CommunityPublic(id=c.id, jurisdiction_id=c.jurisdiction_id, name=c.name, address=c.address,
+                           built_date=c.built_date, eligibility=eligibility_of(c, profile), households=households,
+                           buildings=buildings, created_at=c.created_at)
+
+
+async def create_community(
+    session: AsyncSession, principal: Principal, body: CommunityCreate, now: datetime
+) -> CommunityPublic:
+    j = await repo.get_jurisdiction(session, body.jurisdiction_id)
+    if j is None:
+        raise NotFound()
+    authorize(principal, "community.create", Scope(jurisdiction_id=j.id))
+    c = Community(jurisdiction_id=j.id, name=body.name, address=body.address, built_date=body.built_date,
+                  created_at=now)
+    session.add(c)
+    await session.flush()
+    await audit.append(session, chain=c.id, action="community.created", entity_type="community", entity_id=c.id,
+                       actor_id=principal.user_id, at=now, data={"name": c.name})
+    return await _community_public(session, c)
+
+
+async def get_community(session: AsyncSession, principal: Principal, community_id: str) -> CommunityPublic:
+    scope = await community_scope(session, community_id)
+    authorize(principal, "community.view", scope)
+    return await _community_public(session, await community_or_404(session, community_id))
+
+
+async def grant_staff(
+    session: AsyncSession, principal: Principal, community_id: str, body: StaffGrantRequest, now: datetime
+) -> GrantPublic:
+    scope = await community_scope(session, community_id)
+    authorize(principal, "community.grant_staff", scope)
+    if body.user_id:
+        from app.auth import repository as auth_repo
+
+        user = await auth_repo.get_user(session, body.user_id)
+        if user is None:
+            raise NotFound("user.not_found", "用户不存在", "User not found")
+    elif body.username and body.password and body.name:
+        user = await auth_service.create_user(session, username=body.username, password=body.password,
+                                              name=body.name, now=now)
+    else:
+        raise Invalid(errors=[{"loc": ["body"], "msg": "give user_id, or username + password + name"}])
+    await auth_service.grant(session, user_id=user.id, role=Role.STAFF, scope_id=community_id, now=now,
+                             by=principal.user_id)
+    await audit.append(session, chain=community_id, action="community.staff_granted", entity_type="user",
+                       entity_id=user.id, actor_id=principal.user_id, at=now)
+    return GrantPublic(user_id=user.id, username=user.username, role=Role.STAFF, scope_id=community_id)
+
+
+# ---- households ----------------------------------------------------------------------------------
+
+def owner_key_hash(settings: Settings, community_id: str, raw: str) -> str:
+    """Owner identities are never stored: only a keyed hash, scoped to the community."""
+    return keyed_hash(settings.secret_key, f"{community_id}|{raw.strip()}", purpose="owner")
+
+
+async def import_households(
+    session: AsyncSession, settings: Settings, principal: Principal, community_id: str, data: bytes, now: datetime
+) -> ImportResult:
+    scope = await community_scope(session, community_id)
+    authorize(principal, "register.manage", scope)
+    if len(data) > settings.import_max_bytes:
+        raise TooLarge("import.too_large", "导入文件过大", "Import file too large")
+    parsed = importer.parse(data, max_rows=settings.import_max_rows)
+    if parsed.fatal:
+        code, zh, en = parsed.fatal
+        raise AppError(code, zh, en, status=400 if code != "import.too_many_rows" else 413)
+    buildings = {b.name: b for b in await repo.buildings_of(session, community_id)}
+    units = {(u.building_id, u.name): u for u in await repo.units_of(session, community_id)}
+    existing = await repo.existing_rooms(session, community_id)
+    new_buildings: list[dict] = []
+    new_units: list[dict] = []
+    households: list[dict] = []
+    for row in parsed.rows:
+        b = buildings.get(row.building)
+        if b is None:
+            b = Building(id=new_id(), community_id=community_id, name=row.building)
+            buildings[row.building] = b
+            new_buildings.append({"id": b.id, "community_id": community_id, "name": b.name})
+        u = units.get((b.id, row.unit))
+        if u is None:
+            u = Unit(id=new_id(), community_id=community_id, building_id=b.id, name=row.unit)
+            units[(b.id, row.unit)] = u
+            new_units.append({"id": u.id, "community_id": community_id, "building_id": b.id, "name": u.name})
+        if (u.id, row.room) in existing:
+            parsed.error(row.line, "room", "room already registered", "该房号已登记")
+            continue
+        hid = new_id()
+        raw_owner = row.owner_key or f"household:{hid}"
+        households.append({
+            "id": hid, "community_id": community_id, "building_id": b.id, "unit_id": u.id, "room": row.room,
+            "area_centi": row.area_centi, "owner_key": owner_key_hash(settings, community_id, raw_owner),
+            "created_at": now,
+        })
+    if parsed.errors:
+        parsed.errors.sort(key=lambda e: e["line"])
+        raise Invalid("import.invalid_rows", f"导入失败：{len(parsed.errors)} 处错误，未导入任何数据",
+                      f"Import refused: {len(parsed.errors)} errors, nothing imported", errors=parsed.errors)
+    await repo.bulk_insert(session, Building, new_buildings)
+    await repo.bulk_insert(session, Unit, new_units)
+    for i in range(0, len(households), 1000):
+        await repo.bulk_insert(session, Household, households[i:i + 1000])
+    await audit.append(session, chain=community_id, action="households.imported", entity_type="community",
+                       entity_id=community_id, actor_id=principal.user_id, at=now,
+                       data={"households": len(households), "buildings": len(new_buildings), "units": len(new_units)})
+    return ImportResult(imported=len(households), buildings_created=len(new_buildings), units_created=len(new_units))
+
+
+async def list_households(
+    session: AsyncSession, principal: Principal, community_id: str, page: PageParams
+) -> Page[HouseholdPublic]:
+    scope = await community_scope(session, community_id)
+    authorize(principal, "register.view", scope)
+    rows = await repo.households_page(session, community_id, after=page.after, limit=page.limit)
+    items = [HouseholdPublic(id=h.id, building=b, unit=u, room=h.room, area_m2=format_area(h.area_centi),
+                             members=m, activated=m > 0, pending_codes=p) for h, b, u, m, p in rows]
+    return make_page(items, page.limit, items[min(len(items), page.limit) - 1].id if items else None)
+
+
+async def issue_activation_codes(
+    session: AsyncSession, settings: Settings, principal: Principal, community_id: str,
+    household_ids: list[str] | None, all_not_activated: bool, relation: str, now: datetime,
+) -> IssuedCodes:
+    from app.auth import repository as auth_repo
+    from app.auth.models import ActivationCode
+
+    scope = await community_scope(session, community_id)
+    authorize(principal, "register.manage", scope)
+    if household_ids is None and not all_not_activated:
+        raise Invalid(errors=[{"loc": ["body", "household_ids"], "msg": "give household_ids or all_not_activated"}])
+    rows = await repo.households_with_location(session, community_id, household_ids, all_not_activated)
+    if household_ids is not None and len(rows) != len(set(household_ids)):
+        raise NotFound("household.not_found", "部分房屋不属于该小区", "Some households are not in this community")
+    await auth_repo.revoke_open_codes(session, [h.id for h, _, _ in rows], now)
+    expires = now + timedelta(days=settings.activation_code_days)
+    items: list[IssuedCode] = []
+    records: list[dict] = []
+    for h, b, u in rows:
+        code = new_activation_code()
+        records.append({"id": new_id(), "household_id": h.id, "relation": relation, "expires_at": expires,
+                        "code_hash": keyed_hash(settings.secret_key, code, purpose="activation"),
+                        "created_at": now, "created_by": principal.user_id})
+        items.append(IssuedCode(household_id=h.id, building=b, unit=u, room=h.room, code=code, relation=relation,
+                                expires_at=expires))
+    await repo.bulk_insert(session, ActivationCode, records)
+    await audit.append(session, chain=community_id, action="activation_codes.issued", entity_type="community",
+                       entity_id=community_id, actor_id=principal.user_id, at=now, data={"count": len(items)})
+    return IssuedCodes(items=items)

@@ -1,0 +1,5 @@
+"""Endpoints of this domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
