@@ -21,6 +21,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers, problem
 from app.core.limits import BodyLimitMiddleware
+from app.core.ratelimit import RateLimits, make_limiter
 
 log = logging.getLogger("app")
 
@@ -33,6 +34,7 @@ def _operation_id(route: APIRoute) -> str:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await app.state.http.aclose()
+    await app.state.rate_limits.limiter.close()
     await app.state.db.dispose()
 
 
@@ -53,6 +55,7 @@ def create_app(
     app.state.db = Database(settings)
     app.state.http = http or httpx.AsyncClient(timeout=settings.wechat_timeout_s)
     app.state.metrics = Counter()
+    app.state.rate_limits = RateLimits(make_limiter(settings.redis_url, settings.rate_limit_prefix), settings.rate_limit_enabled)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 
 from app.auth import service
 from app.auth.deps import OptionalPrincipalDep, PrincipalDep
@@ -21,20 +21,24 @@ from app.auth.schemas import (
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.deps import HttpDep, SettingsDep
+from app.core.ratelimit import RateLimits, client_ip, get_rate_limits
 from app.core.security import PASSWORD_MAX
+
+LimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 
 router = APIRouter(tags=["auth"])
 
 
 @router.post("/auth/token", response_model=TokenPair, operation_id="auth_token")
 async def token(
-    session: SessionDep, settings: SettingsDep, clock: ClockDep,
+    request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep, limits: LimitsDep,
     username: Annotated[str, Form(min_length=1, max_length=64)],
     password: Annotated[str, Form(min_length=1, max_length=PASSWORD_MAX)],
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
 ) -> TokenPair:
     """OAuth2 password flow for staff and admins."""
-    return await service.login_password(session, settings, username, password, clock.now())
+    return await service.login_password(session, settings, username, password, clock.now(), limits,
+                                        client_ip(request))
 
 
 @router.post("/auth/refresh", response_model=TokenPair, operation_id="auth_refresh")
@@ -51,18 +55,20 @@ async def logout(body: LogoutRequest, session: SessionDep, settings: SettingsDep
 
 @router.post("/auth/wechat", response_model=WechatResult, operation_id="auth_wechat")
 async def wechat(
-    body: WechatLogin, session: SessionDep, settings: SettingsDep, clock: ClockDep, http: HttpDep
+    request: Request, body: WechatLogin, session: SessionDep, settings: SettingsDep, clock: ClockDep, http: HttpDep,
+    limits: LimitsDep,
 ) -> WechatResult:
     """Mini-program sign-in: tokens when the WeChat user is bound, else a short-lived binding token."""
-    return await service.wechat_login(session, settings, http, body.code, clock.now())
+    return await service.wechat_login(session, settings, http, body.code, clock.now(), limits, client_ip(request))
 
 
 @router.post("/auth/activate", response_model=ActivateResult, operation_id="auth_activate")
 async def activate(
-    body: ActivateRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep, current: OptionalPrincipalDep
+    request: Request, body: ActivateRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep,
+    current: OptionalPrincipalDep, limits: LimitsDep,
 ) -> ActivateResult:
     """Bind a resident to a household with a one-time activation code."""
-    return await service.activate(session, settings, body, clock.now(), current)
+    return await service.activate(session, settings, body, clock.now(), current, limits, client_ip(request))
 
 
 @router.get("/me", response_model=Me, operation_id="me")

@@ -23,9 +23,11 @@ from app.auth.schemas import (
     WechatResult,
 )
 from app.core import audit
+from app.core import ratelimit as rl
 from app.core.config import Settings
 from app.core.db import new_id
 from app.core.errors import AppError, Conflict, Invalid, Unauthorized
+from app.core.ratelimit import RateLimits
 from app.core.security import (
     TokenError,
     create_token,
@@ -69,10 +71,16 @@ def _bad_credentials() -> Unauthorized:
 
 
 async def login_password(
-    session: AsyncSession, settings: Settings, username: str, password: str, now: datetime
+    session: AsyncSession, settings: Settings, username: str, password: str, now: datetime,
+    limits: RateLimits | None = None, ip: str = "",
 ) -> TokenPair:
+    if limits is not None:
+        await limits.hit(rl.LOGIN_PER_IP, ip)
+        await limits.check(rl.LOGIN_FAILURES_PER_ACCOUNT, username.lower())
     user = await repo.get_user_by_username(session, username)
     if not verify_password(password, user.password_hash if user else None) or user is None or not user.is_active:
+        if limits is not None:
+            await limits.fail(rl.LOGIN_FAILURES_PER_ACCOUNT, username.lower())
         raise _bad_credentials()
     return await issue_tokens(session, settings, user.id, now)
 
@@ -129,8 +137,11 @@ async def jscode2session(http: httpx.AsyncClient, settings: Settings, code: str)
 
 
 async def wechat_login(
-    session: AsyncSession, settings: Settings, http: httpx.AsyncClient, code: str, now: datetime
+    session: AsyncSession, settings: Settings, http: httpx.AsyncClient, code: str, now: datetime,
+    limits: RateLimits | None = None, ip: str = "",
 ) -> WechatResult:
+    if limits is not None:
+        await limits.hit(rl.WECHAT_PER_IP, ip)
     openid = await jscode2session(http, settings, code)
     user = await repo.get_user_by_openid(session, openid)
     if user is not None and user.is_active:
@@ -158,14 +169,22 @@ def _openid_from_binding(settings: Settings, token: str, now: datetime) -> str:
 
 async def activate(
     session: AsyncSession, settings: Settings, body: ActivateRequest, now: datetime,
-    current: Principal | None,
+    current: Principal | None, limits: RateLimits | None = None, ip: str = "",
 ) -> ActivateResult:
     from app.register import service as register_service
 
+    if limits is not None:
+        await limits.hit(rl.ACTIVATE_PER_IP, ip)
+        await limits.check(rl.ACTIVATE_FAILURES_PER_IP, ip)
+        await limits.check(rl.ACTIVATE_FAILURES_PER_PHONE, body.phone)
     code = normalize_activation_code(body.activation_code)
     record = await repo.activation_code_by_hash(
         session, keyed_hash(settings.secret_key, code, purpose="activation"))
     if record is None or record.revoked_at is not None:
+        # a wrong guess: counted per address and per phone, so codes cannot be enumerated
+        if limits is not None:
+            await limits.fail(rl.ACTIVATE_FAILURES_PER_IP, ip)
+            await limits.fail(rl.ACTIVATE_FAILURES_PER_PHONE, body.phone)
         raise AppError("activation.code_invalid", "激活码无效", "Invalid activation code", status=400)
     if record.used_at is not None:
         raise Conflict("activation.code_used", "激活码已被使用", "Activation code already used")

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     rate_limit_enabled: bool = True
+    rate_limit_prefix: str = "rl:"
 
     media_dir: Path = Path("./data/media")
     photo_max_bytes: int = 10 * 1024 * 1024
