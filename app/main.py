@@ -19,7 +19,7 @@ from app.api import api_router
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import Database
-from app.core.errors import install_error_handlers, problem
+from app.core.errors import ProblemDetail, install_error_handlers, problem
 from app.core.limits import BodyLimitMiddleware
 from app.core.ratelimit import RateLimits, make_limiter
 
@@ -70,6 +70,17 @@ def create_app(
         return response
 
     app.include_router(api_router)
+    _original_openapi = app.openapi
+
+    def _openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = _original_openapi()
+            schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDetail"] = (
+                ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}"))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = _openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["ops"], operation_id="healthz")
     async def healthz() -> dict[str, str]:

@@ -142,12 +142,20 @@ async def activate(client: httpx.AsyncClient, code: str, name: str, phone: str =
 async def build_world(app, client: httpx.AsyncClient, *, preset: str = "laoshan", residents: int = 4,
                       csv_text: str = HOUSEHOLD_CSV, community_name: str = "幸福里小区") -> World:
     await bootstrap_admin(app)
-    admin = (await login(client, "admin", ADMIN_PASSWORD))["access_token"]
+    return await populate_world(client, "admin", ADMIN_PASSWORD, preset=preset, residents=residents,
+                                csv_text=csv_text, community_name=community_name)
+
+
+async def populate_world(client: httpx.AsyncClient, admin_username: str, admin_password: str, *,
+                         preset: str = "laoshan", residents: int = 4, csv_text: str = HOUSEHOLD_CSV,
+                         community_name: str = "幸福里小区", staff_username: str = "staff1") -> World:
+    """The world, built over HTTP only (works against a real server process too)."""
+    admin = (await login(client, admin_username, admin_password))["access_token"]
     r = await client.post("/api/v1/jurisdictions", headers=auth(admin), json={"name": "崂山区", "preset": preset})
     assert r.status_code == 201, r.text
     jid = r.json()["id"]
     cid = await create_community(client, auth(admin), jid, community_name)
-    staff_id, staff_token = await add_staff(client, auth(admin), cid, "staff1")
+    staff_id, staff_token = await add_staff(client, auth(admin), cid, staff_username)
     r = await import_csv(client, auth(staff_token), cid, csv_text)
     assert r.status_code == 200, r.text
     households = await all_households(client, auth(staff_token), cid)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -166,7 +167,7 @@ def install_error_handlers(app: FastAPI) -> None:
             403: ("auth.forbidden", "无权执行此操作", "Not permitted"),
         }
         code, zh, en = codes.get(status, ("request.error", "请求无法处理", "Request could not be processed"))
-        return problem(request, status=status, code=code, zh=zh, en=en)
+        return problem(request, status=status, code=code, zh=zh, en=en, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
@@ -191,3 +192,22 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error")
         return problem(request, status=500, code="internal.error",
                        zh="服务器内部错误", en="Internal server error")
+
+
+class ProblemDetail(BaseModel):
+    """RFC 9457 problem details as this API sends them."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "description": "Problem details (RFC 9457) with a stable `code`",
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}},
+    },
+}
