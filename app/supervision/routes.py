@@ -1,5 +1,222 @@
-"""Endpoints of this domain."""
+"""Supervision endpoints: roster, photo reports and their lifecycle, acceptance, and photo serving."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from app.auth.deps import PrincipalDep
+from app.auth.models import Role
+from app.core.clock import ClockDep
+from app.core.db import SessionDep
+from app.core.deps import SettingsDep
+from app.core.errors import Invalid
+from app.core.idempotency import fingerprint, run_idempotent
+from app.core.pagination import Page, PageParams, page_params
+from app.media.schemas import PhotoPublic
+from app.media.serving import media_response
+from app.media.storage import StorageDep
+from app.supervision import service
+from app.supervision.models import Severity, Status
+from app.supervision.schemas import (
+    AcceptanceCreate,
+    AcceptancePublic,
+    AppointmentPublic,
+    ContractorAppoint,
+    ReportFields,
+    ReportPublic,
+    ReportSummary,
+    SignaturesAdd,
+    SupervisorAppoint,
+    TransitionRequest,
+)
+
+router = APIRouter(tags=["supervision"])
+
+PhotosField = Annotated[list[UploadFile], File(description="1–9 images (JPEG, PNG, WebP, HEIC), repeated field")]
+
+
+def _fields(**values: str | None) -> ReportFields:
+    try:
+        return ReportFields.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        errors = [{"loc": ["body", *[p for p in e["loc"] if isinstance(p, (str, int))]], "msg": str(e["msg"])[:300]}
+                  for e in exc.errors()[:50]]
+        raise Invalid(errors=errors) from None
+
+
+# ---- roster ----------------------------------------------------------------------------------------
+
+@router.post("/projects/{project_id}/supervisors", response_model=AppointmentPublic, status_code=201,
+             operation_id="supervision_supervisor_appoint")
+async def appoint_supervisor(project_id: str, body: SupervisorAppoint, session: SessionDep, principal: PrincipalDep,
+                             clock: ClockDep) -> AppointmentPublic:
+    """Staff appoint a volunteer supervisor: an existing `user_id`, or `name`+`phone` (with optional
+    `username`+`password` so the person can sign in). Grants the supervisor role on the project."""
+    return await service.appoint_supervisor(session, principal=principal, project_id=project_id, body=body,
+                                            now=clock.now())
+
+
+@router.get("/projects/{project_id}/supervisors", response_model=list[AppointmentPublic],
+            operation_id="supervision_supervisor_list")
+async def list_supervisors(project_id: str, session: SessionDep, principal: PrincipalDep) -> list[AppointmentPublic]:
+    """The roster (anyone related to the project); phones masked except for staff."""
+    return await service.roster(session, principal=principal, project_id=project_id, role=Role.SUPERVISOR)
+
+
+@router.post("/projects/{project_id}/contractors", response_model=AppointmentPublic, status_code=201,
+             operation_id="supervision_contractor_appoint")
+async def appoint_contractor(project_id: str, body: ContractorAppoint, session: SessionDep, principal: PrincipalDep,
+                             clock: ClockDep) -> AppointmentPublic:
+    """Staff give a contractor's person an account on the project (role contractor) so reports can be
+    assigned to them."""
+    return await service.appoint_contractor(session, principal=principal, project_id=project_id, body=body,
+                                            now=clock.now())
+
+
+@router.get("/projects/{project_id}/contractors", response_model=list[AppointmentPublic],
+            operation_id="supervision_contractor_list")
+async def list_contractors(project_id: str, session: SessionDep, principal: PrincipalDep) -> list[AppointmentPublic]:
+    return await service.roster(session, principal=principal, project_id=project_id, role=Role.CONTRACTOR)
+
+
+# ---- reports ---------------------------------------------------------------------------------------
+
+@router.post("/projects/{project_id}/reports", response_model=ReportPublic, status_code=201,
+             operation_id="supervision_report_file")
+async def file_report(
+    project_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    settings: SettingsDep, storage: StorageDep, photos: PhotosField,
+    catalog_item: Annotated[str, Form(max_length=200)],
+    severity: Annotated[str, Form(max_length=10)],
+    description: Annotated[str, Form(max_length=4000)],
+    building_id: Annotated[str | None, Form(max_length=32)] = None,
+    unit_id: Annotated[str | None, Form(max_length=32)] = None,
+    building: Annotated[str | None, Form(max_length=50)] = None,
+    unit: Annotated[str | None, Form(max_length=50)] = None,
+    gps_lat: Annotated[str | None, Form(max_length=20)] = None,
+    gps_lon: Annotated[str | None, Form(max_length=20)] = None,
+) -> JSONResponse:
+    """multipart/form-data. Supervisors of the project; residents only during the warranty after acceptance
+    (403 `report.not_in_warranty`). 1–9 `photos` (422 `report.too_many_photos`); every photo is checked
+    before anything is recorded. Honours `Idempotency-Key`."""
+    now = clock.now()
+    fields = _fields(building_id=building_id, unit_id=unit_id, building=building, unit=unit, gps_lat=gps_lat,
+                     gps_lon=gps_lon, catalog_item=catalog_item, severity=severity, description=description)
+    draft = await service.prepare_report(session, principal=principal, project_id=project_id, fields=fields, now=now)
+    stored = await service.store_photos(photos, settings=settings, storage=storage)
+    fp = fingerprint(project_id, fields.model_dump(mode="json"), [s.sha256 for s in stored])
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
+        produce=lambda: service.file_report(session, principal=principal, draft=draft, photos=stored, now=now))
+
+
+@router.get("/projects/{project_id}/reports", response_model=Page[ReportSummary], operation_id="supervision_report_list")
+async def list_reports(
+    project_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    page: Annotated[PageParams, Depends(page_params)],
+    status: Status | None = None, severity: Severity | None = None, overdue: bool | None = None,
+    building_id: Annotated[str | None, Query(max_length=32)] = None,
+) -> Page[ReportSummary]:
+    """Newest first. Staff and supervisors see all; a contractor only reports assigned to them; a resident
+    only their own."""
+    return await service.list_reports(session, principal=principal, project_id=project_id, page=page,
+                                      now=clock.now(), status=status, severity=severity.value if severity else None,
+                                      overdue=overdue, building_id=building_id)
+
+
+@router.get("/reports/{report_id}", response_model=ReportPublic, operation_id="supervision_report_get")
+async def get_report(report_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> ReportPublic:
+    """With events, photos and after-photos (ids and URLs; taken-at and GPS only for staff) and the actions
+    the caller may take now."""
+    return await service.get_report(session, principal=principal, report_id=report_id, now=clock.now())
+
+
+@router.post("/reports/{report_id}/photos", response_model=list[PhotoPublic], status_code=201,
+             operation_id="supervision_report_photos_add")
+async def add_report_photos(report_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
+                            clock: ClockDep, settings: SettingsDep, storage: StorageDep,
+                            photos: PhotosField) -> JSONResponse:
+    """The assigned contractor uploads after-photos (1–9 per call) while rectifying; then `rectify` names
+    them in `photo_ids`."""
+    now = clock.now()
+    await service.check_rectification_upload(session, principal=principal, report_id=report_id)
+    stored = await service.store_photos(photos, settings=settings, storage=storage)
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now, status_code=201,
+        body_fingerprint=fingerprint(report_id, [s.sha256 for s in stored]),
+        produce=lambda: service.add_rectification_photos(session, principal=principal, report_id=report_id,
+                                                         photos=stored, now=now))
+
+
+@router.post("/reports/{report_id}/transitions", response_model=ReportPublic,
+             operation_id="supervision_report_transition")
+async def transition_report(report_id: str, body: TransitionRequest, session: SessionDep, principal: PrincipalDep,
+                            clock: ClockDep) -> ReportPublic:
+    """`acknowledge` (staff) · `assign` {assignee_id, due_date} (staff, to a contractor of the project) ·
+    `rectify` {photo_ids} (the assignee) · `verify` (a supervisor, never the contractor) · `close` (staff) ·
+    `dismiss` {reason} (staff) · `reopen` {to?, due_date?} (staff or supervisor). Wrong state: 409
+    `report.invalid_transition` with `allowed_actions`; wrong role: 403."""
+    return await service.transition(session, principal=principal, report_id=report_id, body=body, now=clock.now())
+
+
+# ---- acceptance ------------------------------------------------------------------------------------
+
+@router.post("/projects/{project_id}/acceptance", response_model=AcceptancePublic, status_code=201,
+             operation_id="supervision_acceptance_record")
+async def record_acceptance(project_id: str, body: AcceptanceCreate, session: SessionDep, principal: PrincipalDep,
+                            clock: ClockDep) -> AcceptancePublic:
+    """Staff record the completion acceptance with the residents' representatives who signed; sets the
+    project's accepted_at (the warranty starts) and creates a draft satisfaction questionnaire."""
+    return await service.record_acceptance(session, principal=principal, project_id=project_id, body=body,
+                                           now=clock.now())
+
+
+@router.get("/projects/{project_id}/acceptance", response_model=AcceptancePublic,
+            operation_id="supervision_acceptance_get")
+async def get_acceptance(project_id: str, session: SessionDep, principal: PrincipalDep) -> AcceptancePublic:
+    return await service.get_acceptance(session, principal=principal, project_id=project_id)
+
+
+@router.post("/projects/{project_id}/acceptance/signatures", response_model=AcceptancePublic,
+             operation_id="supervision_acceptance_sign")
+async def add_signatures(project_id: str, body: SignaturesAdd, session: SessionDep, principal: PrincipalDep,
+                         clock: ClockDep) -> AcceptancePublic:
+    """Staff add representatives who signed later."""
+    return await service.add_signatures(session, principal=principal, project_id=project_id, body=body,
+                                        now=clock.now())
+
+
+@router.post("/projects/{project_id}/acceptance/photos", response_model=AcceptancePublic,
+             operation_id="supervision_acceptance_photos_add")
+async def add_acceptance_photos(project_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                                settings: SettingsDep, storage: StorageDep, photos: PhotosField) -> AcceptancePublic:
+    """multipart/form-data, 1–9 `photos` of the acceptance (staff)."""
+    await service.check_acceptance_upload(session, principal=principal, project_id=project_id)
+    stored = await service.store_photos(photos, settings=settings, storage=storage)
+    return await service.add_acceptance_photos(session, principal=principal, project_id=project_id, photos=stored,
+                                               now=clock.now())
+
+
+# ---- photos ----------------------------------------------------------------------------------------
+
+_PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}},
+                          "description": "the stored version, without metadata"}}
+
+
+@router.get("/photos/{photo_id}", response_class=Response, responses=_PHOTO_RESPONSES, operation_id="media_photo_get")
+async def get_photo(photo_id: str, session: SessionDep, principal: PrincipalDep, storage: StorageDep) -> Response:
+    """Only to those who may see the photo's owner (others: 404). EXIF/GPS stripped."""
+    m = await service.photo_for_viewer(session, principal=principal, media_id=photo_id)
+    return await media_response(storage, m, thumbnail=False)
+
+
+@router.get("/photos/{photo_id}/thumbnail", response_class=Response, responses=_PHOTO_RESPONSES,
+            operation_id="media_photo_thumbnail")
+async def get_photo_thumbnail(photo_id: str, session: SessionDep, principal: PrincipalDep,
+                              storage: StorageDep) -> Response:
+    m = await service.photo_for_viewer(session, principal=principal, media_id=photo_id)
+    return await media_response(storage, m, thumbnail=True)

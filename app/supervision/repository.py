@@ -1,0 +1,194 @@
+"""Queries of supervision: appointments, reports, their events and photos, acceptance records."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.models import User
+from app.media.models import MediaObject
+from app.projects.models import Project
+from app.register.models import Building, Unit
+from app.supervision.models import (
+    SETTLED,
+    Acceptance,
+    AcceptanceSignature,
+    Appointment,
+    Report,
+    ReportEvent,
+    Severity,
+    Status,
+)
+
+# ---- people ----------------------------------------------------------------------------------------
+
+async def get_user(session: AsyncSession, user_id: str) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def user_names(session: AsyncSession, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    q = select(User.id, User.name).where(col(User.id).in_(ids))
+    return {i: n for i, n in (await session.exec(q)).all()}
+
+
+async def add_user(session: AsyncSession, *, name: str, phone: str | None, now: datetime) -> User:
+    """An account without a login (a supervisor known by name and phone); sign-in can be added later."""
+    u = User(name=name, phone=phone, created_at=now)
+    session.add(u)
+    await session.flush()
+    return u
+
+
+async def get_appointment(session: AsyncSession, *, project_id: str, user_id: str, role: str) -> Appointment | None:
+    q = select(Appointment).where(Appointment.project_id == project_id, Appointment.user_id == user_id,
+                                  Appointment.role == role)
+    return (await session.exec(q)).first()
+
+
+async def appointments(session: AsyncSession, *, project_id: str, role: str) -> list[tuple[Appointment, bool]]:
+    """Appointments of a role with whether the account can sign in (password or WeChat)."""
+    can = case((or_(col(User.password_hash).is_not(None), col(User.wechat_openid).is_not(None)), True), else_=False)
+    q = (select(Appointment, can).join(User, col(User.id) == Appointment.user_id)
+         .where(Appointment.project_id == project_id, Appointment.role == role)
+         .order_by(col(Appointment.appointed_at), col(Appointment.id)))
+    return [(a, bool(c)) for a, c in (await session.exec(q)).all()]
+
+
+# ---- places ----------------------------------------------------------------------------------------
+
+async def building_in(session: AsyncSession, *, community_id: str, building_id: str | None,
+                      name: str | None) -> Building | None:
+    q = select(Building).where(Building.community_id == community_id)
+    q = q.where(Building.id == building_id) if building_id else q.where(Building.name == name)
+    return (await session.exec(q)).first()
+
+
+async def unit_in(session: AsyncSession, *, community_id: str, building_id: str | None, unit_id: str | None,
+                  name: str | None) -> Unit | None:
+    q = select(Unit).where(Unit.community_id == community_id)
+    if building_id:
+        q = q.where(Unit.building_id == building_id)
+    q = q.where(Unit.id == unit_id) if unit_id else q.where(Unit.name == name)
+    return (await session.exec(q)).first()
+
+
+async def place_names(session: AsyncSession, building_ids: set[str], unit_ids: set[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if building_ids:
+        out |= {i: n for i, n in (await session.exec(
+            select(Building.id, Building.name).where(col(Building.id).in_(building_ids)))).all()}
+    if unit_ids:
+        out |= {i: n for i, n in (await session.exec(
+            select(Unit.id, Unit.name).where(col(Unit.id).in_(unit_ids)))).all()}
+    return out
+
+
+# ---- reports ---------------------------------------------------------------------------------------
+
+async def get_report(session: AsyncSession, report_id: str, *, fresh: bool = False) -> Report | None:
+    if fresh:
+        q = select(Report).where(Report.id == report_id).execution_options(populate_existing=True)
+        return (await session.exec(q)).first()
+    return await session.get(Report, report_id)
+
+
+def _overdue_clause(today: date) -> Any:
+    return (col(Report.status) == Status.RECTIFYING) & col(Report.due_date).is_not(None) & (col(Report.due_date) < today)
+
+
+async def reports_page(
+    session: AsyncSession, *, project_id: str, after: str | None, limit: int, status: str | None,
+    severity: str | None, overdue: bool | None, building_id: str | None, today: date,
+    assignee_id: str | None = None, filed_by: str | None = None,
+) -> list[Report]:
+    q = select(Report).where(Report.project_id == project_id)
+    if status:
+        q = q.where(Report.status == status)
+    if severity:
+        q = q.where(Report.severity == severity)
+    if building_id:
+        q = q.where(Report.building_id == building_id)
+    if overdue is True:
+        q = q.where(_overdue_clause(today))
+    elif overdue is False:
+        q = q.where(~_overdue_clause(today))
+    if assignee_id is not None:
+        q = q.where(Report.assignee_id == assignee_id)
+    if filed_by is not None:
+        q = q.where(Report.filed_by == filed_by)
+    if after:
+        q = q.where(Report.id < after)
+    q = q.order_by(col(Report.id).desc()).limit(limit + 1)
+    return list((await session.exec(q)).all())
+
+
+async def transition(session: AsyncSession, *, report_id: str, expected_version: int, values: dict[str, Any]) -> bool:
+    """Compare-and-set on ``version``: False when another transition won the race."""
+    stmt = (update(Report).where(col(Report.id) == report_id, col(Report.version) == expected_version)
+            .values(version=expected_version + 1, **values))
+    res = await session.exec(stmt)  # type: ignore[call-overload]
+    return res.rowcount == 1
+
+
+async def events_of(session: AsyncSession, report_id: str) -> list[ReportEvent]:
+    q = select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(col(ReportEvent.at), col(ReportEvent.id))
+    return list((await session.exec(q)).all())
+
+
+async def last_event(session: AsyncSession, report_id: str, action: str) -> ReportEvent | None:
+    q = (select(ReportEvent).where(ReportEvent.report_id == report_id, ReportEvent.action == action)
+         .order_by(col(ReportEvent.at).desc(), col(ReportEvent.id).desc()).limit(1))
+    return (await session.exec(q)).first()
+
+
+async def photo_stats(session: AsyncSession, report_ids: list[str]) -> dict[str, tuple[int, str | None]]:
+    """Per report: number of (before) photos and the first photo's id, in one grouped query."""
+    if not report_ids:
+        return {}
+    q = (select(MediaObject.owner_id, func.count(), func.min(MediaObject.id))
+         .where(MediaObject.owner_type == "report", col(MediaObject.owner_id).in_(report_ids))
+         .group_by(MediaObject.owner_id))
+    return {o: (int(n), first) for o, n, first in (await session.exec(q)).all()}
+
+
+async def open_critical(session: AsyncSession, project_id: str, cap: int = 50) -> tuple[int, list[str]]:
+    base = and_(col(Report.project_id) == project_id, col(Report.severity) == Severity.CRITICAL.value,
+                col(Report.status).not_in([s.value for s in SETTLED]))
+    n = (await session.exec(select(func.count()).select_from(Report).where(base))).one()
+    ids = list((await session.exec(select(Report.id).where(base).order_by(col(Report.id)).limit(cap))).all())
+    return int(n), ids
+
+
+# ---- acceptance ------------------------------------------------------------------------------------
+
+async def acceptance_of(session: AsyncSession, project_id: str) -> Acceptance | None:
+    q = select(Acceptance).where(Acceptance.project_id == project_id)
+    return (await session.exec(q)).first()
+
+
+async def signatures(session: AsyncSession, acceptance_id: str) -> list[AcceptanceSignature]:
+    q = (select(AcceptanceSignature).where(AcceptanceSignature.acceptance_id == acceptance_id)
+         .order_by(col(AcceptanceSignature.signed_at), col(AcceptanceSignature.id)))
+    return list((await session.exec(q)).all())
+
+
+async def signature_count(session: AsyncSession, acceptance_id: str) -> int:
+    q = select(func.count()).select_from(AcceptanceSignature).where(AcceptanceSignature.acceptance_id == acceptance_id)
+    return int((await session.exec(q)).one())
+
+
+async def signed_households(session: AsyncSession, acceptance_id: str) -> set[str]:
+    q = select(AcceptanceSignature.household_id).where(AcceptanceSignature.acceptance_id == acceptance_id,
+                                                       col(AcceptanceSignature.household_id).is_not(None))
+    return {h for h in (await session.exec(q)).all() if h}
+
+
+async def set_project_accepted(session: AsyncSession, *, project_id: str, accepted_at: datetime) -> None:
+    await session.exec(update(Project).where(col(Project.id) == project_id)  # type: ignore[call-overload]
+                       .values(accepted_at=accepted_at))
