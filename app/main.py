@@ -107,4 +107,7 @@ def create_app(
                 lines.append(f'http_requests_total{{route="{key[0]}",status="{key[1]}xx"}} {value}')
         return PlainTextResponse("\n".join(lines + seconds) + "\n")
 
+    from app.turnout.worker import install_outbox_worker
+
+    install_outbox_worker(app)
     return app

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
 
     catalog_dir: Path | None = None
     outbox_sender: str = "log"  # log | wechat
+    outbox_interval_s: float = 10.0
+    outbox_max_attempts: int = 5
     staff_see_choices: bool = False
 
     @model_validator(mode="after")

@@ -1,0 +1,429 @@
+"""Every query of the turnout domain.
+
+The households of an item (a motion or a questionnaire) are described by a :class:`Population`: the
+households in scope, and a subquery of the households that answered (the current ballots / responses
+tables of app.voting / app.surveys, see ``items.py``). Counts are GROUP BY aggregates; only the list of
+non-responders is read row by row (it is a list to print).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, case, cast, exists, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.models import ACTING_RELATIONS, HouseholdMember, User
+from app.register.models import Building, Household, Unit
+from app.turnout.models import (
+    AutoReminder,
+    NoticeRead,
+    OutboxMessage,
+    OutboxStatus,
+    ReminderDay,
+    ReminderOptOut,
+)
+
+ACTING = sorted(r.value for r in ACTING_RELATIONS)
+CHUNK = 500
+
+
+def _insert(session: AsyncSession, model: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return pg_insert(model) if dialect == "postgresql" else sqlite_insert(model)
+
+
+def _int(v: Any) -> int:
+    return int(v or 0)
+
+
+# ---- populations ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Population:
+    """The households an item concerns and those that have answered it.
+
+    ``answered_ids`` selects household ids holding a current answer (ballot or response).
+    ``owner_grouping``: an owner (same owner_key) who answered through one household in scope has answered
+    for all their households in scope (motions: one owner, one choice).
+    """
+
+    community_id: str
+    building_id: str | None
+    unit_id: str | None
+    answered_ids: Any
+    owner_grouping: bool
+
+    def in_scope(self, h: Any = Household) -> list[Any]:
+        conds = [h.community_id == self.community_id]
+        if self.building_id is not None:
+            conds.append(h.building_id == self.building_id)
+        if self.unit_id is not None:
+            conds.append(h.unit_id == self.unit_id)
+        return conds
+
+    def answered_owner_keys(self) -> Any:
+        h2 = aliased(Household)
+        return select(h2.owner_key).where(col(h2.id).in_(self.answered_ids), *self.in_scope(h2))
+
+    def answered(self, h: Any = Household) -> Any:
+        if self.owner_grouping:
+            return col(h.owner_key).in_(self.answered_owner_keys())
+        return col(h.id).in_(self.answered_ids)
+
+
+def _reachable_members(h: Any = Household) -> Any:
+    """Members who can receive a WeChat reminder for household ``h``: owner/co-owner, active, bound to
+    WeChat, not opted out."""
+    return (select(HouseholdMember.user_id)
+            .join(User, col(User.id) == HouseholdMember.user_id)
+            .where(HouseholdMember.household_id == h.id, col(HouseholdMember.relation).in_(ACTING),
+                   col(User.wechat_openid).is_not(None), col(User.is_active).is_(True),
+                   ~exists().where(ReminderOptOut.household_id == HouseholdMember.household_id,
+                                   ReminderOptOut.user_id == HouseholdMember.user_id,
+                                   col(ReminderOptOut.opt_out).is_(True))))
+
+
+def _bound_members(h: Any = Household) -> Any:
+    return (select(HouseholdMember.user_id)
+            .join(User, col(User.id) == HouseholdMember.user_id)
+            .where(HouseholdMember.household_id == h.id, col(HouseholdMember.relation).in_(ACTING),
+                   col(User.wechat_openid).is_not(None), col(User.is_active).is_(True)))
+
+
+@dataclass(frozen=True)
+class AreaCount:
+    building_id: str
+    building: str
+    unit_id: str
+    unit: str
+    households: int
+    area: int
+    answered_households: int
+    answered_area: int
+
+
+async def counts_by_unit(session: AsyncSession, pop: Population) -> list[AreaCount]:
+    """Households and area in scope and answered, per unit (GROUP BY building, unit)."""
+    answered = pop.answered()
+    q = (select(Household.building_id, Building.name, Household.unit_id, Unit.name, func.count(),
+                func.sum(cast(Household.area_centi, BigInteger)),
+                func.sum(case((answered, 1), else_=0)),
+                func.sum(case((answered, cast(Household.area_centi, BigInteger)), else_=0)))
+         .join(Building, col(Building.id) == Household.building_id)
+         .join(Unit, col(Unit.id) == Household.unit_id)
+         .where(*pop.in_scope())
+         .group_by(Household.building_id, Building.name, Household.unit_id, Unit.name))
+    return [AreaCount(b, bn, u, un, _int(n), _int(a), _int(an), _int(aa))
+            for b, bn, u, un, n, a, an, aa in (await session.exec(q)).all()]
+
+
+async def owner_totals(session: AsyncSession, pop: Population) -> tuple[int, int]:
+    """(owners in scope, owners who answered): headcount by distinct owner_key."""
+    answered = pop.answered()
+    q = select(func.count(func.distinct(Household.owner_key)),
+               func.count(func.distinct(case((answered, Household.owner_key), else_=None)))
+               ).where(*pop.in_scope())
+    total, done = (await session.exec(q)).one()
+    return _int(total), _int(done)
+
+
+def _owner_groups(pop: Population) -> Any:
+    return (select(Household.owner_key.label("owner_key"), func.count().label("n"),
+                   func.sum(cast(Household.area_centi, BigInteger)).label("area"),
+                   func.max(case((pop.answered(), 1), else_=0)).label("answered"))
+            .where(*pop.in_scope()).group_by(Household.owner_key).subquery())
+
+
+async def owner_choice_counts(session: AsyncSession, pop: Population, choices: Any) -> dict[str | None, tuple[int, int, int]]:
+    """choice -> (owners, households, area) with one choice per owner (None: has not answered).
+
+    ``choices`` is a selectable with columns (household_id, choice). An owner's one choice is the answer of
+    their answering household in scope with the smallest id (app.rules.count_electorate, and the surveys
+    results); it counts all their households in scope and their area, and the owner once.
+    """
+    ch = choices.subquery()
+    groups = (select(Household.owner_key.label("owner_key"), func.count().label("n"),
+                     func.sum(cast(Household.area_centi, BigInteger)).label("area"))
+              .where(*pop.in_scope()).group_by(Household.owner_key).subquery())
+    h2 = aliased(Household)
+    first = (select(h2.owner_key.label("owner_key"), func.min(h2.id).label("hid"))
+             .join(ch, ch.c.household_id == h2.id)
+             .where(*pop.in_scope(h2)).group_by(h2.owner_key).subquery())
+    chosen = (select(first.c.owner_key, ch.c.choice)
+              .join(ch, ch.c.household_id == first.c.hid).subquery())
+    q = (select(chosen.c.choice, func.count(), func.sum(groups.c.n), func.sum(groups.c.area))
+         .select_from(groups).outerjoin(chosen, chosen.c.owner_key == groups.c.owner_key)
+         .group_by(chosen.c.choice))
+    return {c: (_int(o), _int(n), _int(a)) for c, o, n, a in (await session.exec(q)).all()}
+
+
+async def fewest_to_cover(session: AsyncSession, pop: Population, amount: int, *, by_owner: bool) -> int | None:
+    """The fewest not-yet-answered owners (or households) whose area together reaches ``amount``
+    (largest first, a window-function running sum); None if all of them together fall short."""
+    if amount <= 0:
+        return 0
+    if by_owner:
+        g = _owner_groups(pop)
+        base = select(g.c.owner_key.label("k"), g.c.area.label("area")).where(g.c.answered == 0).subquery()
+    else:
+        base = (select(Household.id.label("k"), cast(Household.area_centi, BigInteger).label("area"))
+                .where(*pop.in_scope(), ~pop.answered()).subquery())
+    running = select(base.c.area, func.sum(base.c.area).over(
+        order_by=(base.c.area.desc(), base.c.k), rows=(None, 0)).label("cum")).subquery()
+    q = select(func.count(), func.max(running.c.cum)).where(running.c.cum - running.c.area < amount)
+    n, reached = (await session.exec(q)).one()
+    if not n or _int(reached) < amount:
+        return None
+    return _int(n)
+
+
+@dataclass(frozen=True)
+class PendingHousehold:
+    household_id: str
+    building_id: str
+    building: str
+    unit_id: str
+    unit: str
+    room: str
+    area: int
+    bound: bool  # some owner/co-owner is bound to WeChat
+    reachable: bool  # … and has not opted out
+
+
+async def non_responders(session: AsyncSession, pop: Population, *, building_id: str | None = None,
+                         unit_id: str | None = None) -> list[PendingHousehold]:
+    bound = exists(_bound_members())
+    reachable = exists(_reachable_members())
+    q = (select(Household.id, Household.building_id, Building.name, Household.unit_id, Unit.name, Household.room,
+                Household.area_centi, bound, reachable)
+         .join(Building, col(Building.id) == Household.building_id)
+         .join(Unit, col(Unit.id) == Household.unit_id)
+         .where(*pop.in_scope(), ~pop.answered()))
+    if building_id is not None:
+        q = q.where(Household.building_id == building_id)
+    if unit_id is not None:
+        q = q.where(Household.unit_id == unit_id)
+    return [PendingHousehold(*row[:7], bool(row[7]), bool(row[8])) for row in (await session.exec(q)).all()]
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    household_id: str
+    user_id: str
+    name: str
+    phone: str | None
+    relation: str
+    wechat_bound: bool
+    opted_out: bool
+
+
+async def members_of_non_responders(session: AsyncSession, pop: Population) -> list[MemberRow]:
+    opted = exists().where(ReminderOptOut.household_id == HouseholdMember.household_id,
+                           ReminderOptOut.user_id == HouseholdMember.user_id, col(ReminderOptOut.opt_out).is_(True))
+    q = (select(HouseholdMember.household_id, User.id, User.name, User.phone, HouseholdMember.relation,
+                col(User.wechat_openid).is_not(None), opted)
+         .join(User, col(User.id) == HouseholdMember.user_id)
+         .join(Household, col(Household.id) == HouseholdMember.household_id)
+         .where(*pop.in_scope(), ~pop.answered(), col(User.is_active).is_(True))
+         .order_by(HouseholdMember.household_id, HouseholdMember.created_at))
+    return [MemberRow(hid, uid, name, phone, rel, bool(b), bool(o))
+            for hid, uid, name, phone, rel, b, o in (await session.exec(q)).all()]
+
+
+async def reminder_recipients(session: AsyncSession, pop: Population) -> list[tuple[str, str, str]]:
+    """(household_id, user_id, openid) of every reachable member of every household that has not answered."""
+    q = (select(Household.id, User.id, User.wechat_openid)
+         .join(HouseholdMember, col(HouseholdMember.household_id) == Household.id)
+         .join(User, col(User.id) == HouseholdMember.user_id)
+         .where(*pop.in_scope(), ~pop.answered(), col(User.id).in_(_reachable_members()))
+         .order_by(Household.id, User.id))
+    return [(h, u, o) for h, u, o in (await session.exec(q)).all()]
+
+
+async def non_responder_reach(session: AsyncSession, pop: Population) -> tuple[int, int, int]:
+    """(non-responding households, … with a WeChat-bound owner/co-owner, … of which someone is reachable)."""
+    q = select(func.count(), func.sum(case((exists(_bound_members()), 1), else_=0)),
+               func.sum(case((exists(_reachable_members()), 1), else_=0))).where(*pop.in_scope(), ~pop.answered())
+    n, b, r = (await session.exec(q)).one()
+    return _int(n), _int(b), _int(r)
+
+
+# ---- the one-per-day ledger and automatic-reminder markers --------------------------------------
+
+async def claim_reminder_days(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert (item, household, day) rows, skipping those that exist: the household ids newly claimed."""
+    claimed: set[str] = set()
+    for i in range(0, len(rows), CHUNK):
+        stmt = (_insert(session, ReminderDay).values(list(rows[i:i + CHUNK])).on_conflict_do_nothing()
+                .returning(ReminderDay.household_id))
+        claimed.update(r[0] for r in (await session.exec(stmt)).all())  # type: ignore[call-overload]
+    return claimed
+
+
+async def reminded_on(session: AsyncSession, *, item_type: str, item_id: str, day: date) -> set[str]:
+    q = select(ReminderDay.household_id).where(ReminderDay.item_type == item_type, ReminderDay.item_id == item_id,
+                                               ReminderDay.day == day)
+    return set((await session.exec(q)).all())
+
+
+async def count_reminded_on(session: AsyncSession, *, item_type: str, item_id: str, day: date) -> int:
+    q = select(func.count()).select_from(ReminderDay).where(
+        ReminderDay.item_type == item_type, ReminderDay.item_id == item_id, ReminderDay.day == day)
+    return _int((await session.exec(q)).one())
+
+
+async def claim_auto_reminder(session: AsyncSession, *, item_type: str, item_id: str, reason: str,
+                              now: datetime) -> str | None:
+    """Mark an automatic reminder as queued; None if it was already (unique item, reason)."""
+    stmt = (_insert(session, AutoReminder)
+            .values(id=AutoReminder.model_fields["id"].default_factory(),  # type: ignore[misc]
+                    item_type=item_type, item_id=item_id, reason=reason, households=0, messages=0, created_at=now)
+            .on_conflict_do_nothing().returning(AutoReminder.id))
+    row = (await session.exec(stmt)).first()  # type: ignore[call-overload]
+    return None if row is None else str(row[0])
+
+
+async def set_auto_reminder_counts(session: AsyncSession, marker_id: str, *, households: int, messages: int) -> None:
+    await session.exec(update(AutoReminder).where(col(AutoReminder.id) == marker_id)  # type: ignore[call-overload]
+                       .values(households=households, messages=messages))
+
+
+async def auto_reminders_done(session: AsyncSession, *, item_type: str, item_ids: Sequence[str]) -> set[tuple[str, str]]:
+    if not item_ids:
+        return set()
+    q = select(AutoReminder.item_id, AutoReminder.reason).where(
+        AutoReminder.item_type == item_type, col(AutoReminder.item_id).in_(list(item_ids)))
+    return {(i, r) for i, r in (await session.exec(q)).all()}
+
+
+# ---- opt-outs ------------------------------------------------------------------------------------
+
+async def set_opt_out(session: AsyncSession, *, household_id: str, user_id: str, opt_out: bool, now: datetime) -> None:
+    ins = _insert(session, ReminderOptOut)
+    stmt = ins.values(id=ReminderOptOut.model_fields["id"].default_factory(),  # type: ignore[misc]
+                      household_id=household_id, user_id=user_id, opt_out=opt_out, updated_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=["household_id", "user_id"],
+                                      set_={"opt_out": opt_out, "updated_at": now})
+    await session.exec(stmt)  # type: ignore[call-overload]
+
+
+async def household_reminder_members(session: AsyncSession, household_id: str) -> list[tuple[str, str, str, bool, bool]]:
+    """(user_id, name, relation, wechat bound, opted out) of the household's members."""
+    opted = exists().where(ReminderOptOut.household_id == HouseholdMember.household_id,
+                           ReminderOptOut.user_id == HouseholdMember.user_id, col(ReminderOptOut.opt_out).is_(True))
+    q = (select(User.id, User.name, HouseholdMember.relation, col(User.wechat_openid).is_not(None), opted)
+         .join(User, col(User.id) == HouseholdMember.user_id)
+         .where(HouseholdMember.household_id == household_id)
+         .order_by(HouseholdMember.created_at, User.id))
+    return [(u, n, r, bool(b), bool(o)) for u, n, r, b, o in (await session.exec(q)).all()]
+
+
+# ---- outbox --------------------------------------------------------------------------------------
+
+async def add_outbox(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    from sqlalchemy import insert
+
+    for i in range(0, len(rows), CHUNK):
+        await session.exec(insert(OutboxMessage), params=list(rows[i:i + CHUNK]))  # type: ignore[call-overload]
+
+
+def _due(now: datetime) -> Any:
+    return or_(and_(col(OutboxMessage.status) == OutboxStatus.PENDING.value, col(OutboxMessage.next_attempt_at) <= now),
+               and_(col(OutboxMessage.status) == OutboxStatus.IN_PROGRESS.value,
+                    col(OutboxMessage.lease_until) <= now))
+
+
+async def claim_due(session: AsyncSession, *, now: datetime, lease_until: datetime, token: str,
+                    limit: int) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due messages for one worker (compare-and-set on the status, so two workers
+    never claim one message); each claim counts as an attempt."""
+    ids = list((await session.exec(select(OutboxMessage.id).where(_due(now))
+                                   .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+                                   .limit(limit))).all())
+    if not ids:
+        return []
+    await session.exec(update(OutboxMessage)  # type: ignore[call-overload]
+                       .where(col(OutboxMessage.id).in_(ids), _due(now))
+                       .values(status=OutboxStatus.IN_PROGRESS.value, lease_until=lease_until, claim_token=token,
+                               attempts=OutboxMessage.attempts + 1))
+    q = (select(OutboxMessage).where(OutboxMessage.claim_token == token,
+                                     OutboxMessage.status == OutboxStatus.IN_PROGRESS.value)
+         .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+         .execution_options(populate_existing=True))
+    return list((await session.exec(q)).all())
+
+
+async def record_outcome(session: AsyncSession, *, message_id: str, token: str, values: dict[str, Any]) -> bool:
+    """Write a delivery outcome, only if this worker still holds the claim."""
+    res = await session.exec(update(OutboxMessage)  # type: ignore[call-overload]
+                             .where(col(OutboxMessage.id) == message_id, OutboxMessage.claim_token == token,
+                                    OutboxMessage.status == OutboxStatus.IN_PROGRESS.value)
+                             .values(**values, claim_token=None, lease_until=None))
+    return res.rowcount == 1
+
+
+async def outbox_counts(session: AsyncSession, *, item_type: str, item_id: str) -> dict[str, int]:
+    q = (select(OutboxMessage.status, func.count())
+         .where(OutboxMessage.item_type == item_type, OutboxMessage.item_id == item_id)
+         .group_by(OutboxMessage.status))
+    out = {s.value: 0 for s in OutboxStatus}
+    for status, n in (await session.exec(q)).all():
+        out[status] = _int(n)
+    return out
+
+
+# ---- notice reads --------------------------------------------------------------------------------
+
+async def record_reads(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert reads, keeping the first of each (notice, household): the household ids newly recorded."""
+    if not rows:
+        return set()
+    stmt = (_insert(session, NoticeRead).values(list(rows)).on_conflict_do_nothing()
+            .returning(NoticeRead.household_id))
+    return {r[0] for r in (await session.exec(stmt)).all()}  # type: ignore[call-overload]
+
+
+async def read_counts_by_unit(session: AsyncSession, *, notice_id: str, community_id: str) -> list[AreaCount]:
+    read = exists().where(NoticeRead.notice_id == notice_id, NoticeRead.household_id == Household.id)
+    q = (select(Household.building_id, Building.name, Household.unit_id, Unit.name, func.count(),
+                func.sum(cast(Household.area_centi, BigInteger)), func.sum(case((read, 1), else_=0)),
+                func.sum(case((read, cast(Household.area_centi, BigInteger)), else_=0)))
+         .join(Building, col(Building.id) == Household.building_id)
+         .join(Unit, col(Unit.id) == Household.unit_id)
+         .where(Household.community_id == community_id)
+         .group_by(Household.building_id, Building.name, Household.unit_id, Unit.name))
+    return [AreaCount(b, bn, u, un, _int(n), _int(a), _int(r), _int(ra))
+            for b, bn, u, un, n, a, r, ra in (await session.exec(q)).all()]
+
+
+
+# ---- the items of other domains (read only) ------------------------------------------------------
+
+async def get_motion(session: AsyncSession, motion_id: str) -> Any:
+    from app.voting.models import Motion
+
+    return await session.get(Motion, motion_id)
+
+
+async def open_motions(session: AsyncSession, now: datetime) -> list[Any]:
+    from app.voting.models import Motion
+
+    q = (select(Motion).where(col(Motion.opens_at) <= now, col(Motion.closes_at) > now,
+                              col(Motion.closed_at).is_(None))
+         .order_by(col(Motion.id)))
+    return list((await session.exec(q)).all())
+
+
+def motion_voted_ids(motion_id: str) -> Any:
+    from app.voting.models import CurrentBallot
+
+    return select(CurrentBallot.household_id).where(CurrentBallot.motion_id == motion_id)
+

@@ -1,0 +1,212 @@
+"""Delivery of outbox messages: WeChat subscribe messages over httpx, or a log line in development.
+
+A sender never touches the database; it gets a snapshot of the message and answers with a
+:class:`SendResult`. The outbox worker decides what happens next (sent, retry later, failed).
+
+WeChat (``subscribeMessage.send``)::
+
+    GET  {base}/cgi-bin/token?grant_type=client_credential&appid=…&secret=…  → {access_token, expires_in}
+    POST {base}/cgi-bin/message/subscribe/send?access_token=…  {touser, template_id, page, data}
+                                                                → {errcode: 0, errmsg: "ok"}
+
+The access token is cached in memory per HTTP client with its expiry (refreshed five minutes early) and is
+refreshed once when WeChat answers that it is invalid or expired (40001, 42001, 40014).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+
+from app.core.clock import Clock
+from app.core.config import Settings
+
+log = logging.getLogger("app.turnout.sender")
+
+TOKEN_INVALID_CODES = frozenset({40001, 40014, 42001})
+# answers that another attempt cannot fix: the user refused / has no subscription left, a bad openid,
+# a bad template or bad template data
+PERMANENT_CODES = frozenset({40003, 40037, 43101, 47003})
+TOKEN_MARGIN = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """What a sender needs of one outbox row."""
+
+    id: str
+    channel: str
+    recipient: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    errcode: int | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
+class Sender(Protocol):
+    async def send(self, message: Outbound) -> SendResult: ...
+
+
+class LogSender:
+    """Development: write the message to the log and call it sent."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.log = logger or log
+        self.sent: list[Outbound] = []
+
+    async def send(self, message: Outbound) -> SendResult:
+        self.log.info("outbox %s → %s: %s", message.channel, message.recipient, message.payload)
+        self.sent.append(message)
+        return SendResult(ok=True)
+
+
+class WechatError(Exception):
+    def __init__(self, error: str, errcode: int | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.errcode = errcode
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: datetime
+
+
+@dataclass
+class TokenCache:
+    """Access tokens by (base URL, appid), with a lock so concurrent senders fetch once."""
+
+    tokens: dict[tuple[str, str], _Token] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    fetches: int = 0
+
+
+_CACHES: weakref.WeakKeyDictionary[httpx.AsyncClient, TokenCache] = weakref.WeakKeyDictionary()
+
+
+def token_cache_for(http: httpx.AsyncClient) -> TokenCache:
+    """One token cache per HTTP client (the app's client lives as long as the app)."""
+    cache = _CACHES.get(http)
+    if cache is None:
+        cache = TokenCache()
+        _CACHES[http] = cache
+    return cache
+
+
+def _errcode(data: Any) -> int | None:
+    if not isinstance(data, dict):
+        return None
+    code = data.get("errcode")
+    if isinstance(code, bool) or not isinstance(code, int):
+        return None
+    return code
+
+
+class WechatSender:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, clock: Clock,
+                 cache: TokenCache | None = None) -> None:
+        self.http = http
+        self.settings = settings
+        self.clock = clock
+        self.cache = cache or token_cache_for(http)
+        self.base = settings.wechat_api_base.rstrip("/")
+        self.key = (self.base, settings.wechat_appid)
+
+    async def _fetch_token(self) -> _Token:
+        self.cache.fetches += 1
+        try:
+            resp = await self.http.get(
+                f"{self.base}/cgi-bin/token",
+                params={"grant_type": "client_credential", "appid": self.settings.wechat_appid,
+                        "secret": self.settings.wechat_secret},
+                timeout=self.settings.wechat_timeout_s,
+            )
+            data = resp.json()
+        except httpx.TimeoutException as exc:
+            raise WechatError("token: timeout") from exc
+        except (httpx.HTTPError, ValueError) as exc:
+            raise WechatError(f"token: {type(exc).__name__}") from exc
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            code = _errcode(data)
+            raise WechatError(f"token: errcode {code}" if code is not None else f"token: http {resp.status_code}",
+                              code)
+        expires_in = data.get("expires_in")
+        seconds = expires_in if isinstance(expires_in, int) and expires_in > 0 else 7200
+        lifetime = max(timedelta(seconds=seconds) - TOKEN_MARGIN, timedelta(seconds=seconds // 2))
+        return _Token(token, self.clock.now() + lifetime)
+
+    async def access_token(self, *, stale: str | None = None) -> str:
+        """The cached token; a fresh one when expired, missing, or equal to ``stale`` (rejected by WeChat)."""
+        async with self.cache.lock:
+            cur = self.cache.tokens.get(self.key)
+            if cur is not None and cur.value != stale and self.clock.now() < cur.expires_at:
+                return cur.value
+            fresh = await self._fetch_token()
+            self.cache.tokens[self.key] = fresh
+            return fresh.value
+
+    async def _post(self, token: str, message: Outbound) -> dict[str, Any]:
+        body = {
+            "touser": message.recipient,
+            "template_id": message.payload.get("template_id") or self.settings.wechat_template_id,
+            "page": message.payload.get("page", ""),
+            "data": message.payload.get("data", {}),
+        }
+        if message.payload.get("miniprogram_state"):
+            body["miniprogram_state"] = message.payload["miniprogram_state"]
+        try:
+            resp = await self.http.post(f"{self.base}/cgi-bin/message/subscribe/send",
+                                        params={"access_token": token}, json=body,
+                                        timeout=self.settings.wechat_timeout_s)
+        except httpx.TimeoutException as exc:
+            raise WechatError("send: timeout") from exc
+        except httpx.HTTPError as exc:
+            raise WechatError(f"send: {type(exc).__name__}") from exc
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise WechatError(f"send: http {resp.status_code}")
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise WechatError(f"send: http {resp.status_code}, not JSON") from exc
+        if not isinstance(data, dict):
+            raise WechatError(f"send: http {resp.status_code}, unexpected answer")
+        return data
+
+    async def send(self, message: Outbound) -> SendResult:
+        try:
+            token = await self.access_token()
+            data = await self._post(token, message)
+            code = _errcode(data)
+            if code in TOKEN_INVALID_CODES:
+                token = await self.access_token(stale=token)
+                data = await self._post(token, message)
+                code = _errcode(data)
+        except WechatError as exc:
+            return SendResult(ok=False, errcode=exc.errcode, error=exc.error[:500])
+        if code == 0:
+            return SendResult(ok=True)
+        if code is None:
+            return SendResult(ok=False, error="send: answer without errcode")
+        errmsg = str(data.get("errmsg", ""))[:300]
+        return SendResult(ok=False, errcode=code, error=f"errcode {code}: {errmsg}",
+                          permanent=code in PERMANENT_CODES)
+
+
+def make_sender(*, http: httpx.AsyncClient, settings: Settings, clock: Clock) -> Sender:
+    """``settings.outbox_sender``: "wechat" sends for real, anything else ("log") logs."""
+    if settings.outbox_sender == "wechat":
+        return WechatSender(http, settings, clock)
+    return LogSender()
