@@ -1,1 +1,193 @@
-"""Tables of this domain."""
+"""Tables of the voting domain: renovation plans (versioned) with items and funding, motions, ballots.
+
+* ``plan`` / ``plan_item`` / ``plan_funding``: a plan version of a project; a revision is a new row with
+  version n+1 and the old one keeps ``superseded_by``. Money is integer fen.
+* ``motion``: what is voted on, with its scope and window; the rules profile version in force when it opens
+  and the rule it decides by are frozen into it (``profile_version``, ``rule_frozen``).
+* ``ballot``: EVERY ballot version (online or paper), never updated; ``current_ballot``: the one current
+  ballot per (motion, household), upserted, so the database itself keeps it unique.
+* ``motion_result``: the final tally stored once at close (unique per motion).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime, new_id
+
+
+class FundingSource(StrEnum):
+    CENTRAL_SUBSIDY = "central_subsidy"
+    PROVINCIAL_SUBSIDY = "provincial_subsidy"
+    CITY_SUBSIDY = "city_subsidy"
+    DISTRICT_SUBSIDY = "district_subsidy"
+    UTILITY = "utility"
+    RESIDENTS = "residents"
+    ORIGINAL_OWNER_UNIT = "original_owner_unit"
+    SOCIAL_CAPITAL = "social_capital"
+
+
+class ScopeKind(StrEnum):
+    COMMUNITY = "community"
+    BUILDING = "building"
+    UNIT = "unit"
+
+
+class Matter(StrEnum):
+    RENOVATION_PLAN = "renovation_plan"
+    ELEVATOR = "elevator"
+    MAINTENANCE_FUND_RAISE = "maintenance_fund_raise"
+    MAINTENANCE_FUND_USE = "maintenance_fund_use"
+    ORDINARY = "ordinary"
+    PLAN_ITEM = "plan_item"
+
+
+class MotionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Channel(StrEnum):
+    ONLINE = "online"
+    PAPER = "paper"
+
+
+class Plan(SQLModel, table=True):
+    __tablename__ = "plan"
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    project_id: str = Field(foreign_key="project.id", max_length=32, index=True)
+    community_id: str = Field(foreign_key="community.id", max_length=32, index=True)
+    version: int
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    supersedes: str | None = Field(default=None, max_length=32)
+    superseded_by: str | None = Field(default=None, max_length=32)
+    superseded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    total_budget_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    residents_share_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_by: str | None = Field(default=None, max_length=32)
+
+
+class PlanItem(SQLModel, table=True):
+    __tablename__ = "plan_item"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "position"),
+        CheckConstraint("budget_fen >= 0", name="budget_non_negative"),
+        CheckConstraint("residents_share_fen >= 0", name="residents_share_non_negative"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    plan_id: str = Field(foreign_key="plan.id", max_length=32, index=True)
+    position: int
+    catalog: str | None = Field(default=None, max_length=20)
+    catalog_seq: int | None = None
+    title: str = Field(max_length=200)
+    scope: str = Field(default=ScopeKind.COMMUNITY, max_length=10)
+    building_id: str | None = Field(default=None, max_length=32)
+    unit_id: str | None = Field(default=None, max_length=32)
+    budget_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    residents_share_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PlanFunding(SQLModel, table=True):
+    """One funding source of a plan: of one item (``item_id``) or of the plan as a whole (``item_id`` null)."""
+
+    __tablename__ = "plan_funding"
+    __table_args__ = (CheckConstraint("amount_fen >= 0", name="amount_non_negative"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    plan_id: str = Field(foreign_key="plan.id", max_length=32, index=True)
+    item_id: str | None = Field(default=None, max_length=32)
+    position: int = 0
+    source: str = Field(max_length=30)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Motion(SQLModel, table=True):
+    __tablename__ = "motion"
+    __table_args__ = (
+        Index("ix_motion_project_created", "project_id", "id"),
+        Index("ix_motion_closes_at", "closes_at"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    project_id: str = Field(foreign_key="project.id", max_length=32)
+    plan_id: str = Field(foreign_key="plan.id", max_length=32, index=True)
+    plan_item_id: str | None = Field(default=None, max_length=32)
+    community_id: str = Field(foreign_key="community.id", max_length=32, index=True)
+    jurisdiction_id: str = Field(foreign_key="jurisdiction.id", max_length=32)
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    matter: str = Field(max_length=30)
+    scope: str = Field(max_length=10)
+    building_id: str | None = Field(default=None, max_length=32)
+    unit_id: str | None = Field(default=None, max_length=32)
+    required: bool = True
+    # the rule given explicitly at creation (null: the profile's rule for the matter, taken at open)
+    rule_spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # frozen when the motion opens: the profile version in force then and the rule it decides by
+    profile_version: int | None = None
+    rule_frozen: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    staff_see_choices: bool | None = None
+    opens_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    closes_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    closed_by: str | None = Field(default=None, max_length=32)
+    # a per-motion counter: every ballot version takes the next number (latest = highest)
+    ballot_seq: int = 0
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_by: str | None = Field(default=None, max_length=32)
+
+
+class Ballot(SQLModel, table=True):
+    """Every ballot version ever cast (append-only)."""
+
+    __tablename__ = "ballot"
+    __table_args__ = (
+        UniqueConstraint("motion_id", "seq"),
+        Index("ix_ballot_motion_household", "motion_id", "household_id", "seq"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    motion_id: str = Field(foreign_key="motion.id", max_length=32)
+    household_id: str = Field(foreign_key="household.id", max_length=32)
+    seq: int
+    choice: str = Field(max_length=10)
+    channel: str = Field(max_length=10)
+    actor_id: str = Field(max_length=32)
+    cast_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    receipt_hash: str = Field(max_length=64, unique=True)
+    photo_sha256: str | None = Field(default=None, max_length=64)
+    photo_media_id: str | None = Field(default=None, max_length=32)
+
+
+class CurrentBallot(SQLModel, table=True):
+    """The one current ballot of a household on a motion; unique (motion_id, household_id) by its key."""
+
+    __tablename__ = "current_ballot"
+    __table_args__ = (Index("ix_current_ballot_motion_seq", "motion_id", "seq"),)
+    motion_id: str = Field(foreign_key="motion.id", primary_key=True, max_length=32)
+    household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=32)
+    ballot_id: str = Field(max_length=32)
+    seq: int
+    choice: str = Field(max_length=10)
+    channel: str = Field(max_length=10)
+    cast_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class MotionResult(SQLModel, table=True):
+    """The final tally, stored once when the motion closes and served from here ever after."""
+
+    __tablename__ = "motion_result"
+    __table_args__ = (UniqueConstraint("motion_id"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    motion_id: str = Field(foreign_key="motion.id", max_length=32)
+    outcome: str = Field(max_length=10)
+    tally: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    participants: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    closed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

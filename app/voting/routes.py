@@ -1,5 +1,211 @@
-"""Endpoints of this domain."""
+"""Endpoints of plans, motions, ballots (online and paper), receipts and tallies."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from app.auth.deps import OptionalPrincipalDep, PrincipalDep
+from app.core.clock import ClockDep
+from app.core.db import SessionDep, WriteSessionDep
+from app.core.deps import SettingsDep
+from app.core.errors import Invalid
+from app.core.idempotency import fingerprint, run_idempotent
+from app.core.pagination import Page, PageParams, page_params
+from app.media.images import store_image
+from app.media.serving import media_response
+from app.media.storage import StorageDep
+from app.rules import Choice
+from app.voting import service
+from app.voting.models import Channel
+from app.voting.schemas import (
+    BallotCast,
+    BallotHistoryEntry,
+    BallotReceipt,
+    CloseResult,
+    HouseholdChoice,
+    MotionCreate,
+    MotionPublic,
+    PlanCreate,
+    PlanPublic,
+    PlanRevision,
+    PlanSummary,
+    ReceiptCheck,
+    TallyPublic,
+)
+
+router = APIRouter(tags=["voting"])
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+_PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+                          "description": "the stored slip photo, without metadata"}}
+
+
+# ---- plans -----------------------------------------------------------------------------------------
+
+@router.post("/projects/{project_id}/plans", response_model=PlanPublic, status_code=201,
+             operation_id="voting_plan_create")
+async def create_plan(project_id: str, body: PlanCreate, request: Request, session: SessionDep,
+                      principal: PrincipalDep, clock: ClockDep) -> JSONResponse:
+    """Staff: a project's plan — items (catalog references, scope, budget and residents' share in fen),
+    funding sources per item or for the plan. With `supersedes` (the current version's id) it is a revision
+    (version n+1); without it and with a plan already there: 409 `plan.exists`. Over-funding and unknown
+    buildings/units: 422 `plan.invalid` listing every problem. Honours `Idempotency-Key`."""
+    now = clock.now()
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now, status_code=201,
+        body_fingerprint=fingerprint(project_id, body.model_dump(mode="json")),
+        produce=lambda: service.create_plan(session, principal=principal, project_id=project_id, body=body, now=now))
+
+
+@router.get("/projects/{project_id}/plans", response_model=Page[PlanSummary], operation_id="voting_plan_list")
+async def list_plans(project_id: str, session: SessionDep, principal: PrincipalDep,
+                     page: PageDep) -> Page[PlanSummary]:
+    """Every version of the project's plan, oldest first (staff, residents of the community)."""
+    return await service.list_plans(session, principal=principal, project_id=project_id, page=page)
+
+
+@router.get("/plans/{plan_id}", response_model=PlanPublic, operation_id="voting_plan_get")
+async def get_plan(plan_id: str, session: SessionDep, principal: PrincipalDep) -> PlanPublic:
+    """One plan version with items, funding and exact totals; superseded versions stay readable."""
+    return await service.get_plan(session, principal=principal, plan_id=plan_id)
+
+
+@router.post("/plans/{plan_id}/revisions", response_model=PlanPublic, status_code=201,
+             operation_id="voting_plan_revise")
+async def revise_plan(plan_id: str, body: PlanRevision, request: Request, session: SessionDep,
+                      principal: PrincipalDep, clock: ClockDep) -> JSONResponse:
+    """Staff: a new version of the plan; the old one is marked superseded (409 `plan.superseded` if it
+    already was). Motions on the old version can no longer be voted on. Honours `Idempotency-Key`."""
+    now = clock.now()
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now, status_code=201,
+        body_fingerprint=fingerprint(plan_id, body.model_dump(mode="json")),
+        produce=lambda: service.revise_plan(session, principal=principal, plan_id=plan_id, body=body, now=now))
+
+
+# ---- motions ---------------------------------------------------------------------------------------
+
+@router.post("/plans/{plan_id}/motions", response_model=MotionPublic, status_code=201,
+             operation_id="voting_motion_create")
+async def create_motion(plan_id: str, body: MotionCreate, request: Request, session: SessionDep,
+                        principal: PrincipalDep, clock: ClockDep) -> JSONResponse:
+    """Staff: a motion on the plan or one of its items — matter, scope (community / building / unit, by ids
+    or by names), rule (default: the rules profile's rule for the matter, frozen when the motion opens),
+    window (`closes_at` after `opens_at`, at most 366 days). Honours `Idempotency-Key`."""
+    now = clock.now()
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now, status_code=201,
+        body_fingerprint=fingerprint(plan_id, body.model_dump(mode="json")),
+        produce=lambda: service.create_motion(session, principal=principal, plan_id=plan_id, body=body, now=now))
+
+
+@router.get("/projects/{project_id}/motions", response_model=Page[MotionPublic], operation_id="voting_motion_list")
+async def list_motions(project_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                       page: PageDep) -> Page[MotionPublic]:
+    return await service.list_motions(session, principal=principal, project_id=project_id, page=page,
+                                      now=clock.now())
+
+
+@router.get("/motions/{motion_id}", response_model=MotionPublic, operation_id="voting_motion_get")
+async def get_motion(motion_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> MotionPublic:
+    """The motion with its status by the server clock, its rule, and (residents) the caller's households in
+    scope with their own current ballot."""
+    return await service.get_motion(session, principal=principal, motion_id=motion_id, now=clock.now())
+
+
+@router.post("/motions/{motion_id}/close", response_model=CloseResult, operation_id="voting_motion_close")
+async def close_motion(motion_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> CloseResult:
+    """Staff: close an open motion now; the final tally is stored and the vote-result notice published.
+    Scheduled: 409 `motion.not_open`; already closed: the stored result."""
+    return await service.close_motion(session, principal=principal, motion_id=motion_id, now=clock.now())
+
+
+@router.get("/motions/{motion_id}/tally", response_model=TallyPublic, operation_id="voting_motion_tally")
+async def get_tally(motion_id: str, session: WriteSessionDep, principal: PrincipalDep, clock: ClockDep) -> TallyPublic:
+    """Every condition with numerator, denominator, required share, met and shortfall; the outcome. Staff:
+    live (`pending`, `decided_early`). Residents in scope: after close only (403 `tally.not_public`). After
+    close it is the stored final tally."""
+    return await service.tally(session, principal=principal, motion_id=motion_id, now=clock.now())
+
+
+# ---- ballots ---------------------------------------------------------------------------------------
+
+@router.put("/motions/{motion_id}/ballot", response_model=BallotReceipt, operation_id="voting_ballot_cast")
+async def cast_ballot(motion_id: str, body: BallotCast, request: Request, session: SessionDep,
+                      principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> JSONResponse:
+    """A resident (owner / co-owner) votes for a household in scope; replaces its ballot until close.
+    `household_id` is required when acting for several households in scope (422 `ballot.household_required`).
+    Tenant / family: 403 `ballot.not_permitted_relation`; outside the window: 409 `ballot.window_closed`;
+    superseded plan: 409 `motion.plan_superseded`. Honours `Idempotency-Key`."""
+    now = clock.now()
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now,
+        body_fingerprint=fingerprint(motion_id, body.model_dump(mode="json")),
+        produce=lambda: service.cast_ballot(session, settings=settings, principal=principal, motion_id=motion_id,
+                                            body=body, now=now))
+
+
+@router.post("/motions/{motion_id}/paper-ballots", response_model=BallotReceipt, status_code=201,
+             operation_id="voting_paper_ballot_enter")
+async def enter_paper_ballot(
+    motion_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    settings: SettingsDep, storage: StorageDep,
+    household_id: Annotated[str, Form(max_length=32)],
+    choice: Annotated[Choice, Form()],
+    photo: Annotated[UploadFile | None, File(description="photo of the signed slip (JPEG, PNG, WebP, HEIC)")] = None,
+) -> JSONResponse:
+    """Staff (committee tablet), multipart: `household_id`, `choice`, `photo` of the signed slip (422
+    `ballot.photo_required` without it). Channel `paper`; the same one-ballot rule. A replay with the same
+    `Idempotency-Key` returns the first result; the same key with another body: 409 `idempotency.key_reused`."""
+    now = clock.now()
+    await service.check_paper_ballot(session, principal=principal, motion_id=motion_id, household_id=household_id)
+    if photo is None or photo.size == 0:
+        raise Invalid("ballot.photo_required", "请上传签字选票的照片", "A photo of the signed slip is required",
+                      errors=[{"loc": ["body", "photo"], "msg": "required"}])
+    stored = await store_image(photo, settings=settings, storage=storage)
+    fp = fingerprint(motion_id, household_id, choice.value, stored.sha256)
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
+        produce=lambda: service.record_paper_ballot(session, settings=settings, principal=principal,
+                                                    motion_id=motion_id, household_id=household_id, choice=choice,
+                                                    photo=stored, now=now))
+
+
+@router.get("/motions/{motion_id}/paper-ballots/{ballot_id}/photo", response_class=Response,
+            responses=_PHOTO_RESPONSES, operation_id="voting_paper_ballot_photo")
+async def paper_ballot_photo(motion_id: str, ballot_id: str, session: SessionDep, principal: PrincipalDep,
+                             storage: StorageDep) -> Response:
+    """Staff: the slip photo of a paper ballot (metadata stripped)."""
+    m = await service.paper_ballot_photo(session, principal=principal, motion_id=motion_id, ballot_id=ballot_id)
+    return await media_response(storage, m)
+
+
+@router.get("/motions/{motion_id}/ballots", response_model=Page[BallotHistoryEntry],
+            operation_id="voting_ballot_history")
+async def ballot_history(motion_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                         page: PageDep, channel: Channel | None = None) -> Page[BallotHistoryEntry]:
+    """Staff: every ballot version in order (`?channel=paper` for paper entries), with who entered it and
+    whether it is current; choices only where the rules profile lets staff see them."""
+    return await service.ballot_history(session, principal=principal, motion_id=motion_id, channel=channel,
+                                        page=page, now=clock.now())
+
+
+@router.get("/motions/{motion_id}/choices", response_model=Page[HouseholdChoice], operation_id="voting_motion_choices")
+async def household_choices(motion_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                            page: PageDep) -> Page[HouseholdChoice]:
+    """Staff, only where the rules profile's `staff_see_choices` is true (else 403 `ballot.choices_private`):
+    each household in scope with the choice counted for it."""
+    return await service.household_choices(session, principal=principal, motion_id=motion_id, page=page,
+                                           now=clock.now())
+
+
+@router.get("/ballot-receipts/{receipt}", response_model=ReceiptCheck, operation_id="voting_receipt_check")
+async def check_receipt(receipt: str, session: SessionDep,
+                        principal: OptionalPrincipalDep, clock: ClockDep, settings: SettingsDep) -> ReceiptCheck:
+    """Anyone holding a receipt: the ballot is recorded as cast (motion, time, channel) and whether it is the
+    household's current ballot. The choice is shown only to signed-in members of the household."""
+    return await service.check_receipt(session, settings=settings, principal=principal, receipt=receipt,
+                                       now=clock.now())

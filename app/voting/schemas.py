@@ -1,0 +1,305 @@
+"""Request and response shapes of plans, motions, ballots and tallies. Money is integer fen; areas in
+responses are decimal strings in m² (``"86.35"``) next to exact integer hundredths where numbers are counted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.rules import Choice
+from app.voting.models import Channel, FundingSource, Matter, MotionStatus, ScopeKind
+
+MAX_FEN = 10**13  # 1,000 亿元: any single amount above this is a typo
+MAX_ITEMS = 200
+MAX_FUNDING = 20
+MAX_PLAN_FUNDING = 50
+
+# ---- plans -----------------------------------------------------------------------------------------
+
+
+class FundingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: FundingSource
+    amount_fen: int = Field(ge=0, le=MAX_FEN)
+
+
+class PlanItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    catalog: Literal["linyi", "qingdao"] | None = Field(default=None, description="the catalog the item is from")
+    catalog_seq: int | None = Field(default=None, ge=1, le=999, description="the item's seq in that catalog")
+    title: str | None = Field(default=None, min_length=1, max_length=200,
+                              description="default: the catalog item's title; required without a catalog reference")
+    scope: ScopeKind = ScopeKind.COMMUNITY
+    building_id: str | None = Field(default=None, max_length=32)
+    unit_id: str | None = Field(default=None, max_length=32)
+    building: str | None = Field(default=None, max_length=50, description="building name, instead of building_id")
+    unit: str | None = Field(default=None, max_length=50, description="unit name (with building), instead of unit_id")
+    budget_fen: int = Field(ge=0, le=MAX_FEN)
+    residents_share_fen: int | None = Field(
+        default=None, ge=0, le=MAX_FEN,
+        description="what residents pay for this item; default: the sum of its `residents` funding sources")
+    funding: list[FundingIn] = Field(default_factory=list, max_length=MAX_FUNDING)
+
+
+class PlanCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    supersedes: str | None = Field(default=None, max_length=32,
+                                   description="id of the current plan version this one revises")
+    items: list[PlanItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    funding: list[FundingIn] = Field(default_factory=list, max_length=MAX_PLAN_FUNDING,
+                                     description="funding of the plan as a whole (not of one item)")
+
+
+class PlanRevision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    items: list[PlanItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    funding: list[FundingIn] = Field(default_factory=list, max_length=MAX_PLAN_FUNDING)
+
+
+class FundingPublic(BaseModel):
+    source: str
+    amount_fen: int
+
+
+class PlanItemPublic(BaseModel):
+    id: str
+    position: int
+    catalog: str | None
+    catalog_seq: int | None
+    title: str
+    scope: str
+    building_id: str | None
+    unit_id: str | None
+    budget_fen: int
+    residents_share_fen: int
+    funding: list[FundingPublic]
+    funded_fen: int = Field(description="all sources of the item, the residents' share included")
+
+
+class PlanTotals(BaseModel):
+    budget_fen: int
+    residents_share_fen: int
+    funded_fen: int
+    unfunded_fen: int
+    by_source: dict[str, int] = Field(description="fen per funding source, items and plan-level together")
+
+
+class PlanSummary(BaseModel):
+    id: str
+    project_id: str
+    version: int
+    title: str
+    status: Literal["current", "superseded"]
+    supersedes: str | None
+    superseded_by: str | None
+    superseded_at: datetime | None
+    total_budget_fen: int
+    residents_share_fen: int
+    created_at: datetime
+
+
+class PlanPublic(PlanSummary):
+    description: str | None
+    created_by: str | None
+    items: list[PlanItemPublic]
+    funding: list[FundingPublic] = Field(description="plan-level funding")
+    totals: PlanTotals
+
+
+# ---- motions ---------------------------------------------------------------------------------------
+
+
+class MotionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    plan_item_id: str | None = Field(default=None, max_length=32)
+    matter: Matter = Matter.RENOVATION_PLAN
+    scope: ScopeKind | None = Field(default=None, description="default: the plan item's scope, else community")
+    building_id: str | None = Field(default=None, max_length=32)
+    unit_id: str | None = Field(default=None, max_length=32)
+    building: str | None = Field(default=None, max_length=50, description="building name, instead of building_id")
+    unit: str | None = Field(default=None, max_length=50, description="unit name (with building), instead of unit_id")
+    rule: dict[str, Any] | None = Field(
+        default=None, max_length=6,
+        description='explicit rule, e.g. {"kind": "civil_code_major"}; default: the profile\'s rule for the matter')
+    required: bool = Field(default=True, description="the plan needs this motion passed before approval")
+    opens_at: AwareDatetime
+    closes_at: AwareDatetime
+
+
+class ScopePublic(BaseModel):
+    kind: str
+    building_id: str | None
+    unit_id: str | None
+    building: str | None
+    unit: str | None
+
+
+class RulePublic(BaseModel):
+    kind: str
+    threshold: str
+    inclusive: bool
+    participation: str | None
+    description_zh: str
+    legal_source: str
+
+
+class MyHousehold(BaseModel):
+    household_id: str
+    relation: str
+    may_vote: bool
+    voted: bool
+    choice: str | None
+    channel: str | None
+    cast_at: datetime | None
+
+
+class MotionPublic(BaseModel):
+    id: str
+    project_id: str
+    plan_id: str
+    plan_version: int
+    plan_superseded: bool
+    plan_item_id: str | None
+    title: str
+    description: str | None
+    matter: str
+    scope: ScopePublic
+    required: bool
+    rule: RulePublic
+    rule_source: Literal["explicit", "profile"]
+    rule_frozen: bool = Field(description="true once the motion has opened: the rule can no longer change")
+    profile_version: int = Field(description="the rules profile version the motion decides by")
+    options: list[str]
+    opens_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None
+    status: MotionStatus
+    households_in_scope: int
+    created_at: datetime
+    my_households: list[MyHousehold] = Field(default_factory=list,
+                                             description="the caller's households in scope (residents)")
+
+
+# ---- ballots ---------------------------------------------------------------------------------------
+
+
+class BallotCast(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    choice: Choice
+    household_id: str | None = Field(default=None, max_length=32,
+                                     description="required when you act for several households in scope")
+
+
+class BallotReceipt(BaseModel):
+    receipt: str = Field(description="keep it: it confirms later that the ballot was counted as cast")
+    ballot_id: str
+    household_id: str
+    choice: Choice
+    channel: Channel
+    cast_at: datetime
+    version: int = Field(description="1 for the household's first ballot on this motion, then 2, 3, …")
+
+
+class ReceiptCheck(BaseModel):
+    motion_id: str
+    motion_title: str
+    motion_status: MotionStatus
+    cast_at: datetime
+    channel: Channel
+    current: bool = Field(description="the household's current ballot (false: replaced by a later one)")
+    counted: bool = Field(description="the ballot that decides its owner's one choice in the tally")
+    status: Literal["current", "superseded"]
+    choice: Choice | None = Field(default=None, description="only for members of the household")
+
+
+class BallotHistoryEntry(BaseModel):
+    ballot_id: str
+    household_id: str
+    building: str
+    unit: str
+    room: str
+    version: int
+    channel: Channel
+    cast_at: datetime
+    actor_id: str
+    current: bool
+    has_photo: bool
+    photo_url: str | None
+    choice: Choice | None = Field(default=None, description="only where the profile lets staff see choices")
+
+
+class HouseholdChoice(BaseModel):
+    household_id: str
+    building: str
+    unit: str
+    room: str
+    area_m2: str
+    choice: Choice | None = Field(description="the owner's one choice that counts for this household")
+    own_ballot: bool = Field(description="false when the choice came from the owner's ballot for another household")
+
+
+# ---- tallies ---------------------------------------------------------------------------------------
+
+
+class ConditionPublic(BaseModel):
+    name: str
+    label_zh: str
+    numerator: int
+    denominator: int
+    required: str
+    inclusive: bool
+    met: bool
+    shortfall: int | None
+    unit: str
+    numerator_display: str
+    denominator_display: str
+
+
+class CountsPublic(BaseModel):
+    total_households: int
+    total_owners: int
+    total_area: int
+    agree_households: int
+    agree_owners: int
+    agree_area: int
+    disagree_households: int
+    disagree_owners: int
+    disagree_area: int
+    abstain_households: int
+    abstain_owners: int
+    abstain_area: int
+    participating_households: int
+    participating_owners: int
+    participating_area: int
+    remaining_households: int
+    remaining_owners: int
+    remaining_area: int
+
+
+class TallyPublic(BaseModel):
+    motion_id: str
+    title: str
+    status: MotionStatus
+    final: bool = Field(description="the stored result of a closed motion; never changes")
+    rule: RulePublic
+    profile_version: int
+    counts: CountsPublic = Field(description="areas in hundredths of m²")
+    conditions: list[ConditionPublic]
+    outcome: Literal["passed", "failed", "pending"]
+    decided_early: bool
+    window_open: bool
+    closed_at: datetime | None
+    computed_at: datetime
+
+
+class CloseResult(BaseModel):
+    motion: MotionPublic
+    tally: TallyPublic
