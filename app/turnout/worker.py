@@ -119,10 +119,15 @@ async def run_outbox_once(db: Any, *, http: httpx.AsyncClient, settings: Setting
 
 
 async def tick(app: Any) -> dict[str, int]:
-    """One round of the worker: queue the automatic reminders that are due, then deliver the outbox."""
+    """One round of the worker: finalise motions whose deadline passed (stored tally, vote-result notice),
+    queue the automatic reminders that are due, then deliver the outbox."""
     from app.turnout.service import schedule_due_reminders
+    from app.voting.service import close_due_motions
 
     db, clock = app.state.db, app.state.clock
+    async with db.write_session() as session:
+        await close_due_motions(session, now=clock.now())
+        await session.commit()
     async with db.write_session() as session:
         queued = await schedule_due_reminders(session, now=clock.now())
         await session.commit()
