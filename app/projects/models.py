@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, new_id
@@ -27,6 +27,7 @@ STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
 
 class Project(SQLModel, table=True):
     __tablename__ = "project"
+    __table_args__ = (Index("ix_project_community_created", "community_id", "created_at", "id"),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     community_id: str = Field(foreign_key="community.id", max_length=32, index=True)
     jurisdiction_id: str = Field(foreign_key="jurisdiction.id", max_length=32, index=True)

@@ -1,5 +1,152 @@
-"""Endpoints of this domain."""
+"""Publicity endpoints: notices, the residents' list, objections and resolutions, the calendar window."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from app.auth.deps import PrincipalDep
+from app.core.clock import ClockDep
+from app.core.db import SessionDep
+from app.core.deps import SettingsDep
+from app.core.errors import NotFound
+from app.core.idempotency import fingerprint, run_idempotent
+from app.core.pagination import Page, PageParams, page_params
+from app.media.storage import Storage, StorageDep
+from app.publicity import service
+from app.publicity.models import NoticeStatus
+from app.publicity.schemas import (
+    CalendarWindow,
+    NoticeCreate,
+    NoticePublic,
+    ObjectionCreate,
+    ObjectionPublic,
+    ResolutionRequest,
+)
+
+router = APIRouter(tags=["publicity"])
+
+
+@router.get("/calendar/window", response_model=CalendarWindow, operation_id="publicity_calendar_window")
+async def calendar_window(principal: PrincipalDep, start_date: date,
+                          working_days: Annotated[int, Query(ge=1, le=60)]) -> CalendarWindow:
+    """What a notice starting on ``start_date`` would get: end date, closing time (24:00 Shanghai of the end
+    date), and ``provisional`` when the official calendar does not cover the year (Mon–Fri assumed)."""
+    return service.calendar_window(start_date=start_date, working_days=working_days)
+
+
+@router.post("/projects/{project_id}/notices", response_model=NoticePublic, status_code=201,
+             operation_id="publicity_notice_create")
+async def create_notice(project_id: str, body: NoticeCreate, session: SessionDep, principal: PrincipalDep,
+                        clock: ClockDep) -> NoticePublic:
+    """Staff publish a notice; the end date is computed from working days (422 `notice.window_too_short`,
+    422 `notice.start_in_past`). Published during its start date, counting starts the next day."""
+    return await service.create_notice(session, principal=principal, project_id=project_id, body=body,
+                                       now=clock.now())
+
+
+@router.get("/notices/{notice_id}", response_model=NoticePublic, operation_id="publicity_notice_get")
+async def get_notice(notice_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> NoticePublic:
+    return await service.get_notice(session, principal=principal, notice_id=notice_id, now=clock.now())
+
+
+@router.get("/communities/{community_id}/notices", response_model=Page[NoticePublic],
+            operation_id="publicity_notice_list")
+async def list_notices(community_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                       page: Annotated[PageParams, Depends(page_params)],
+                       status: NoticeStatus | None = None) -> Page[NoticePublic]:
+    """Newest first, with status and working days left; for residents, staff and the lobby tablet."""
+    return await service.list_community_notices(session, principal=principal, community_id=community_id,
+                                                page=page, status=status, now=clock.now())
+
+
+@router.post("/notices/{notice_id}/objections", response_model=ObjectionPublic, status_code=201,
+             operation_id="publicity_objection_file")
+async def file_objection(notice_id: str, body: ObjectionCreate, request: Request, session: SessionDep,
+                         principal: PrincipalDep, clock: ClockDep) -> JSONResponse:
+    """A resident of the community objects while the window is open (409 `objection.window_closed` after
+    24:00 of the end date, by the server clock). Honours ``Idempotency-Key``."""
+    now = clock.now()
+
+    async def produce() -> ObjectionPublic:
+        return await service.file_objection(session, principal=principal, notice_id=notice_id, body=body, now=now)
+
+    return await run_idempotent(session, request, user_id=principal.user_id, now=now,
+                                body_fingerprint=fingerprint(body.model_dump()), produce=produce, status_code=201)
+
+
+@router.get("/notices/{notice_id}/objections", response_model=Page[ObjectionPublic],
+            operation_id="publicity_objection_list")
+async def list_objections(notice_id: str, session: SessionDep, principal: PrincipalDep,
+                          page: Annotated[PageParams, Depends(page_params)]) -> Page[ObjectionPublic]:
+    """Staff see all; residents see the resolved ones with their resolutions, and their own."""
+    return await service.list_objections(session, principal=principal, notice_id=notice_id, page=page)
+
+
+@router.post("/objections/{objection_id}/resolution", response_model=ObjectionPublic,
+             operation_id="publicity_objection_resolve")
+async def resolve_objection(objection_id: str, body: ResolutionRequest, session: SessionDep,
+                            principal: PrincipalDep, clock: ClockDep) -> ObjectionPublic:
+    """Staff answer: accepted (the notice fails) or rejected, with a reason; 409 `objection.already_resolved`."""
+    return await service.resolve_objection(session, principal=principal, objection_id=objection_id, body=body,
+                                           now=clock.now())
+
+
+# ---- files: notice attachments (PDF/images) and objection photos ---------------------------------
+
+async def _serve(m: Any, storage: Storage, *, thumbnail: bool) -> Response:
+    sha = m.thumb_sha256 if thumbnail else m.sha256
+    if not sha:
+        raise NotFound("media.no_thumbnail", "该文件没有缩略图", "No thumbnail for this file")
+    mime = m.mime  # thumbnails keep the served format
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
+    path = storage.local_path(sha)
+    if path is not None:
+        return FileResponse(path, media_type=mime, headers=headers, filename=None if thumbnail else m.filename,
+                            content_disposition_type="inline")
+    try:
+        data = await storage.open_bytes(sha)
+    except FileNotFoundError as exc:
+        raise NotFound("media.missing", "文件不存在", "File not found") from exc
+    return Response(data, media_type=mime, headers=headers)
+
+
+@router.post("/notices/{notice_id}/attachments", response_model=NoticePublic, status_code=201,
+             operation_id="publicity_notice_attachments_add")
+async def add_attachments(notice_id: str, files: Annotated[list[UploadFile], File(description="PDF or images")],
+                          session: SessionDep, principal: PrincipalDep, settings: SettingsDep, storage: StorageDep,
+                          clock: ClockDep) -> NoticePublic:
+    """Staff attach PDFs or images (multipart field ``files``, repeated) until the window ends; checked by
+    content and size-capped (413 ``media.too_large``)."""
+    return await service.add_attachments(session, principal=principal, notice_id=notice_id, uploads=files,
+                                         settings=settings, storage=storage, now=clock.now())
+
+
+@router.get("/notices/{notice_id}/attachments/{media_id}", response_class=FileResponse,
+            operation_id="publicity_notice_attachment_get")
+async def get_attachment(notice_id: str, media_id: str, session: SessionDep, principal: PrincipalDep,
+                         storage: StorageDep, thumbnail: bool = False) -> Response:
+    m = await service.notice_attachment(session, principal=principal, notice_id=notice_id, media_id=media_id)
+    return await _serve(m, storage, thumbnail=thumbnail)
+
+
+@router.post("/objections/{objection_id}/photos", response_model=ObjectionPublic, status_code=201,
+             operation_id="publicity_objection_photos_add")
+async def add_objection_photos(objection_id: str, photos: Annotated[list[UploadFile], File(description="1–9 photos")],
+                               session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+                               storage: StorageDep, clock: ClockDep) -> ObjectionPublic:
+    """The filer adds photos (multipart field ``photos``, repeated; JPEG/PNG/WebP/HEIC, EXIF stripped) while
+    the notice is open and the objection unanswered."""
+    return await service.add_objection_photos(session, principal=principal, objection_id=objection_id,
+                                              uploads=photos, settings=settings, storage=storage, now=clock.now())
+
+
+@router.get("/objections/{objection_id}/photos/{media_id}", response_class=FileResponse,
+            operation_id="publicity_objection_photo_get")
+async def get_objection_photo(objection_id: str, media_id: str, session: SessionDep, principal: PrincipalDep,
+                              storage: StorageDep, thumbnail: bool = False) -> Response:
+    m = await service.objection_photo(session, principal=principal, objection_id=objection_id, media_id=media_id)
+    return await _serve(m, storage, thumbnail=thumbnail)

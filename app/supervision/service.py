@@ -586,7 +586,13 @@ async def photo_for_viewer(session: AsyncSession, *, principal: Principal, media
             authorize(principal, "report.view", _scope(await _project(session, m.project_id)))
         elif m.owner_type == "paper_ballot":
             authorize(principal, "motion.paper_ballot", await _community_scope(session, m.community_id))
-        elif m.owner_type in ("objection", "notice_attachment"):
+        elif m.owner_type == "objection":
+            # a pending objection's photos: only the filer and staff (the publicity rule)
+            from app.publicity import service as publicity_service
+
+            await publicity_service.objection_photo(session, principal=principal, objection_id=m.owner_id,
+                                                    media_id=m.id)
+        elif m.owner_type == "notice_attachment":
             authorize(principal, "notice.view", await _community_scope(session, m.community_id))
         else:
             raise NotFound()

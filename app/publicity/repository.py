@@ -1,0 +1,157 @@
+"""Queries of notices and objections. Status filters are SQL over the clock, mirroring service.status_of."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.models import User
+from app.media.models import MediaObject
+from app.publicity.models import Notice, NoticeKind, NoticeStatus, Objection, ObjectionStatus
+from app.register.models import Household
+
+
+async def get_notice(session: AsyncSession, notice_id: str) -> Notice | None:
+    return await session.get(Notice, notice_id)
+
+
+async def add_notice(session: AsyncSession, notice: Notice) -> None:
+    session.add(notice)
+    await session.flush()
+
+
+async def insert_notice_once(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING (unique motion_id): False when the row already existed."""
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert(Notice) if dialect == "postgresql" else sqlite_insert(Notice)
+    res = await session.exec(ins.values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
+    return res.rowcount == 1
+
+
+async def notice_for_motion(session: AsyncSession, motion_id: str) -> Notice | None:
+    q = select(Notice).where(Notice.motion_id == motion_id).execution_options(populate_existing=True)
+    return (await session.exec(q)).first()
+
+
+async def objection_counts(session: AsyncSession, notice_ids: list[str]) -> dict[str, dict[str, int]]:
+    """notice id -> {pending, accepted, rejected} in one GROUP BY."""
+    out: dict[str, dict[str, int]] = {nid: {s.value: 0 for s in ObjectionStatus} for nid in notice_ids}
+    if not notice_ids:
+        return out
+    q = (select(Objection.notice_id, Objection.status, func.count())
+         .where(col(Objection.notice_id).in_(notice_ids))
+         .group_by(Objection.notice_id, Objection.status))
+    for nid, status, n in (await session.exec(q)).all():
+        out[nid][status] = int(n)
+    return out
+
+
+def _has(status: ObjectionStatus) -> Any:
+    return (select(Objection.id)
+            .where(Objection.notice_id == Notice.id, Objection.status == status.value)
+            .exists())
+
+
+def status_clause(status: NoticeStatus, now: datetime) -> Any:
+    accepted, pending = _has(ObjectionStatus.ACCEPTED), _has(ObjectionStatus.PENDING)
+    if status == NoticeStatus.FAILED:
+        return accepted
+    if status == NoticeStatus.SCHEDULED:
+        return and_(~accepted, col(Notice.opens_at) > now)
+    if status == NoticeStatus.OPEN:
+        return and_(~accepted, col(Notice.opens_at) <= now, or_(col(Notice.closes_at) > now, pending))
+    return and_(~accepted, col(Notice.closes_at) <= now, ~pending)
+
+
+async def community_notices_page(
+    session: AsyncSession, community_id: str, *, after: tuple[datetime, str] | None, limit: int,
+    status: NoticeStatus | None, now: datetime,
+) -> list[Notice]:
+    q = (select(Notice).where(Notice.community_id == community_id)
+         .order_by(col(Notice.created_at).desc(), col(Notice.id).desc()).limit(limit + 1))
+    if after is not None:
+        at, nid = after
+        q = q.where(or_(col(Notice.created_at) < at, and_(col(Notice.created_at) == at, col(Notice.id) < nid)))
+    if status is not None:
+        q = q.where(status_clause(status, now))
+    return list((await session.exec(q)).all())
+
+
+async def latest_plan_notice(session: AsyncSession, project_id: str) -> Notice | None:
+    q = (select(Notice).where(Notice.project_id == project_id, Notice.kind == NoticeKind.PLAN.value)
+         .order_by(col(Notice.created_at).desc(), col(Notice.id).desc()).limit(1))
+    return (await session.exec(q)).first()
+
+
+async def add_objection(session: AsyncSession, objection: Objection) -> None:
+    session.add(objection)
+    await session.flush()
+
+
+async def get_objection(session: AsyncSession, objection_id: str, *, fresh: bool = False) -> Objection | None:
+    if fresh:
+        q = select(Objection).where(Objection.id == objection_id).execution_options(populate_existing=True)
+        return (await session.exec(q)).first()
+    return await session.get(Objection, objection_id)
+
+
+async def resolve_objection(session: AsyncSession, *, objection_id: str, status: str, reason: str, by: str,
+                            at: datetime) -> bool:
+    """Compare-and-set pending → accepted/rejected: False when it was already resolved."""
+    stmt = (update(Objection)
+            .where(col(Objection.id) == objection_id, col(Objection.status) == ObjectionStatus.PENDING.value)
+            .values(status=status, resolution_reason=reason, resolved_by=by, resolved_at=at))
+    res = await session.exec(stmt)  # type: ignore[call-overload]
+    return res.rowcount == 1
+
+
+async def objections_page(
+    session: AsyncSession, notice_id: str, *, after: tuple[datetime, str] | None, limit: int,
+    visible_to: str | None,
+) -> list[tuple[Objection, str | None, str | None]]:
+    """Objections of a notice (oldest first) with the filer's name and the household's room.
+
+    ``visible_to``: None = everything (staff); a user id = resolved ones plus that user's own.
+    """
+    q = (select(Objection, User.name, Household.room)
+         .join(User, col(User.id) == Objection.filed_by)
+         .outerjoin(Household, col(Household.id) == Objection.household_id)
+         .where(Objection.notice_id == notice_id)
+         .order_by(col(Objection.filed_at), col(Objection.id)).limit(limit + 1))
+    if visible_to is not None:
+        q = q.where(or_(col(Objection.status) != ObjectionStatus.PENDING.value, col(Objection.filed_by) == visible_to))
+    if after is not None:
+        at, oid = after
+        q = q.where(or_(col(Objection.filed_at) > at, and_(col(Objection.filed_at) == at, col(Objection.id) > oid)))
+    return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]
+
+
+async def households_rooms(session: AsyncSession, household_ids: list[str]) -> dict[str, str]:
+    if not household_ids:
+        return {}
+    q = select(Household.id, Household.room).where(col(Household.id).in_(household_ids))
+    return {hid: room for hid, room in (await session.exec(q)).all()}
+
+
+
+
+async def media_of(session: AsyncSession, *, owner_type: str, owner_ids: list[str]) -> dict[str, list[MediaObject]]:
+    """owner id -> its media (in upload order), for a page of owners in one query."""
+    out: dict[str, list[MediaObject]] = {oid: [] for oid in owner_ids}
+    if not owner_ids:
+        return out
+    q = (select(MediaObject).where(MediaObject.owner_type == owner_type, col(MediaObject.owner_id).in_(owner_ids))
+         .order_by(col(MediaObject.position), col(MediaObject.id)))
+    for m in (await session.exec(q)).all():
+        out[m.owner_id].append(m)
+    return out
+
+
+async def user_name(session: AsyncSession, user_id: str) -> str | None:
+    return (await session.exec(select(User.name).where(User.id == user_id))).first()

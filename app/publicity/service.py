@@ -1,0 +1,596 @@
+"""Publicity notices (公示), their working-day windows, and objections (异议).
+
+Status is derived on every read from the clock and the objections, never stored or set by a job:
+
+* ``failed``     an objection was accepted (even mid-window): the matter is revised and published again;
+* ``scheduled``  before ``opens_at`` (the start date 00:00 Shanghai, or the publication time if later);
+* ``open``       from ``opens_at`` to ``closes_at`` (24:00 of the end date); and ALSO after ``closes_at``
+                 while some objection is still unanswered — then ``window_ended`` is true: the notice
+                 cannot pass before every objection is answered, yet no new objection is taken;
+* ``passed``     the window has ended and no objection is pending or accepted.
+
+The window's working days are counted by the rules engine (official calendar with 调休); a partial day
+never counts (Civil Code art. 201): a notice published during its start date starts counting the next
+day (``counting_starts``, ``partial_day_excluded``), although residents may read it and object at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.policy import Principal, Scope, authorize, is_manager
+from app.core import audit
+from app.core.config import Settings
+from app.core.db import new_id
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.pagination import Page, PageParams
+from app.projects import service as projects_service
+from app.projects.gates import GateState
+from app.projects.models import Project
+from app.publicity import repository as repo
+from app.publicity.models import Notice, NoticeKind, NoticeStatus, Objection, ObjectionStatus
+from app.publicity.schemas import (
+    Attachment,
+    CalendarWindow,
+    NoticeCreate,
+    NoticePublic,
+    ObjectionCounts,
+    ObjectionCreate,
+    ObjectionPublic,
+    ResolutionRequest,
+)
+from app.register import service as register_service
+from app.rules import (
+    SHANGHAI,
+    Window,
+    business_date,
+    counting_start,
+    is_working_day,
+    window_for,
+    working_days_left,
+)
+
+MAX_DAYS_AHEAD = 731  # a start date more than two years ahead is a typo
+NOTICE_ATTACHMENT = "notice_attachment"  # app.media owner types
+OBJECTION_PHOTO = "objection"
+MAX_ATTACHMENTS = 20
+MAX_OBJECTION_PHOTOS = 9
+API = "/api/v1"
+
+STATUS_ZH = {NoticeStatus.SCHEDULED: "未开始", NoticeStatus.OPEN: "公示中", NoticeStatus.PASSED: "已通过",
+             NoticeStatus.FAILED: "未通过"}
+KIND_ZH = {NoticeKind.PLAN: "改造方案", NoticeKind.VOTE_RESULT: "表决结果", NoticeKind.FUNDING: "资金预算",
+           NoticeKind.SUPERVISOR_ROSTER: "监督员名单", NoticeKind.ACCEPTANCE: "竣工验收", NoticeKind.OTHER: "其他"}
+
+
+# ---- calendar (the rules engine) ------------------------------------------------------------------
+
+def day_start(d: date) -> datetime:
+    """00:00 Asia/Shanghai of a business date, as an aware UTC datetime."""
+    return datetime.combine(d, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def next_working_day_after(d: date) -> date:
+    nxt = d + timedelta(days=1)
+    for _ in range(60):
+        if is_working_day(nxt).working:
+            return nxt
+        nxt += timedelta(days=1)
+    return nxt
+
+
+def days_left(notice: Notice, now: datetime) -> int:
+    """Working days of the window still to come, today included if it is one (0 once the window ended)."""
+    w = Window(start_date=notice.counting_starts, end_date=notice.end_date, closes_at=notice.closes_at,
+               working_days=notice.working_days, provisional=notice.provisional)
+    return int(working_days_left(w, now))
+
+
+def calendar_window(*, start_date: date, working_days: int) -> CalendarWindow:
+    """What a notice starting on ``start_date`` would get (years the official calendar does not cover are
+    counted Mon–Fri and marked provisional)."""
+    try:
+        w = window_for(start_date, working_days)
+    except (OverflowError, ValueError) as exc:
+        raise Invalid("calendar.date_out_of_range", "日期超出可计算范围", "Date out of range",
+                      errors=[{"loc": ["query", "start_date"], "msg": "out of range"}]) from exc
+    return CalendarWindow(start_date=w.start_date, end_date=w.end_date, closes_at=w.closes_at,
+                          working_days=w.working_days, provisional=w.provisional)
+
+
+# ---- status --------------------------------------------------------------------------------------
+
+def status_of(notice: Notice, counts: dict[str, int], now: datetime) -> tuple[NoticeStatus, bool]:
+    """(status, window_ended) at ``now``; the SQL filter in repository.status_clause mirrors this."""
+    ended = now >= notice.closes_at
+    if counts.get(ObjectionStatus.ACCEPTED, 0) > 0:
+        return NoticeStatus.FAILED, ended
+    if now < notice.opens_at:
+        return NoticeStatus.SCHEDULED, False
+    if not ended or counts.get(ObjectionStatus.PENDING, 0) > 0:
+        return NoticeStatus.OPEN, ended
+    return NoticeStatus.PASSED, True
+
+
+def _counts(c: dict[str, int]) -> ObjectionCounts:
+    p, a, r = c.get("pending", 0), c.get("accepted", 0), c.get("rejected", 0)
+    return ObjectionCounts(total=p + a + r, pending=p, accepted=a, rejected=r)
+
+
+def _attachment(m: Any, url: str) -> Attachment:
+    return Attachment(id=m.id, filename=m.filename, mime=m.mime, size_bytes=m.size_bytes, width=m.width,
+                      height=m.height, url=url, thumbnail_url=f"{url}?thumbnail=true" if m.thumb_sha256 else None)
+
+
+def _public(n: Notice, counts: dict[str, int], now: datetime, media: Sequence[Any] = ()) -> NoticePublic:
+    status, ended = status_of(n, counts, now)
+    return NoticePublic(
+        id=n.id, project_id=n.project_id, community_id=n.community_id, kind=n.kind, title=n.title, body=n.body,
+        status=status.value, status_zh=STATUS_ZH[status], kind_zh=KIND_ZH.get(NoticeKind(n.kind), n.kind),
+        window_ended=ended, start_date=n.start_date, counting_starts=n.counting_starts,
+        partial_day_excluded=n.partial_day_excluded, end_date=n.end_date, opens_at=n.opens_at,
+        closes_at=n.closes_at, working_days=n.working_days, provisional=n.provisional,
+        days_left=0 if status in (NoticeStatus.FAILED, NoticeStatus.PASSED) else days_left(n, now),
+        objections=_counts(counts), plan_id=n.plan_id, motion_id=n.motion_id, created_at=n.created_at,
+        created_by=n.created_by,
+        attachments=[_attachment(m, f"{API}/notices/{n.id}/attachments/{m.id}") for m in media],
+    )
+
+
+async def _publics(session: AsyncSession, notices: Sequence[Notice], now: datetime) -> list[NoticePublic]:
+    ids = [n.id for n in notices]
+    counts = await repo.objection_counts(session, ids)
+    media = await repo.media_of(session, owner_type=NOTICE_ATTACHMENT, owner_ids=ids)
+    return [_public(n, counts[n.id], now, media[n.id]) for n in notices]
+
+
+async def notice_or_404(session: AsyncSession, notice_id: str) -> Notice:
+    n = await repo.get_notice(session, notice_id)
+    if n is None:
+        raise NotFound("notice.not_found", "公示不存在", "Notice not found")
+    return n
+
+
+def notice_scope(n: Notice) -> Scope:
+    return Scope(jurisdiction_id=n.jurisdiction_id, community_id=n.community_id, project_id=n.project_id)
+
+
+async def _view_scope(session: AsyncSession, principal: Principal, n: Notice) -> Scope:
+    return await projects_service.member_scope(session, principal, jurisdiction_id=n.jurisdiction_id,
+                                               community_id=n.community_id, project_id=n.project_id)
+
+
+# ---- notices -------------------------------------------------------------------------------------
+
+async def publish_notice(
+    session: AsyncSession, *, project: Project, kind: NoticeKind, title: str, body: str, start_date: date,
+    now: datetime, actor_id: str | None, working_days: int | None = None, plan_id: str | None = None,
+) -> Notice:
+    """Create a notice after checking its start date and window length against the profile.
+
+    For other domains too (e.g. a supervisor roster or an acceptance notice published by supervision).
+    """
+    _, profile = await register_service.profile_of(session, project.jurisdiction_id)
+    today = business_date(now)
+    if start_date < today:
+        raise Invalid("notice.start_in_past", f"公示开始日期不能早于今天（{today.isoformat()}）",
+                      f"The start date is before today ({today.isoformat()}, Asia/Shanghai)",
+                      errors=[{"loc": ["body", "start_date"], "msg": "before today (Asia/Shanghai)"}])
+    if start_date > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise Invalid("notice.start_too_far", "公示开始日期过远（不超过两年）", "The start date is more than two years ahead",
+                      errors=[{"loc": ["body", "start_date"], "msg": "more than two years ahead"}])
+    minimum = profile.publicity_working_days
+    wd = minimum if working_days is None else working_days
+    if wd < minimum:
+        raise Invalid("notice.window_too_short", f"公示期不得少于 {minimum} 个工作日",
+                      f"The window must be at least {minimum} working days",
+                      errors=[{"loc": ["body", "working_days"], "msg": f"at least {minimum}"}], minimum=minimum)
+    effective = max(start_date, counting_start(now))
+    w = window_for(effective, wd)
+    n = Notice(
+        jurisdiction_id=project.jurisdiction_id, community_id=project.community_id, project_id=project.id,
+        kind=kind.value, title=title, body=body, start_date=start_date, counting_starts=w.start_date,
+        end_date=w.end_date, working_days=w.working_days, provisional=w.provisional,
+        partial_day_excluded=effective > start_date, opens_at=max(day_start(start_date), now),
+        closes_at=w.closes_at, plan_id=plan_id, created_at=now, created_by=actor_id,
+    )
+    await repo.add_notice(session, n)
+    await audit.append(session, chain=project.community_id, action="notice.published", entity_type="notice",
+                       entity_id=n.id, actor_id=actor_id, at=now,
+                       data={"project_id": project.id, "kind": n.kind, "title": n.title,
+                             "start_date": n.start_date.isoformat(), "counting_starts": n.counting_starts.isoformat(),
+                             "end_date": n.end_date.isoformat(), "working_days": n.working_days,
+                             "provisional": n.provisional})
+    return n
+
+
+async def _roster_body(session: AsyncSession, project_id: str) -> str | None:
+    try:
+        from app.supervision.service import roster_text
+    except ImportError:
+        return None
+    return await roster_text(session, project_id=project_id)
+
+
+async def create_notice(session: AsyncSession, *, principal: Principal, project_id: str, body: NoticeCreate,
+                        now: datetime) -> NoticePublic:
+    project = await projects_service.project_or_404(session, project_id)
+    authorize(principal, "notice.manage", projects_service.project_scope(project))
+    text = (body.body or "").strip()
+    if not text and body.kind == NoticeKind.SUPERVISOR_ROSTER:
+        text = (await _roster_body(session, project.id) or "").strip()
+    if not text:
+        raise Invalid("notice.body_required", "公示内容不能为空", "The notice needs a body",
+                      errors=[{"loc": ["body", "body"], "msg": "required"}])
+    n = await publish_notice(session, project=project, kind=body.kind, title=body.title, body=text,
+                             start_date=body.start_date, now=now, actor_id=principal.user_id,
+                             working_days=body.working_days, plan_id=body.plan_id)
+    if body.attachments:
+        await _link_attachments(session, notice=n, media_ids=[a.media_id for a in body.attachments],
+                                actor_id=principal.user_id, now=now)
+    return (await _publics(session, [n], now))[0]
+
+
+async def _link_attachments(session: AsyncSession, *, notice: Notice, media_ids: list[str], actor_id: str,
+                            now: datetime) -> None:
+    """Publish again attachments of an earlier notice of the same project (same stored bytes)."""
+    from app.media.images import StoredDocument
+    from app.media.service import attach, media_or_none
+
+    for pos, mid in enumerate(media_ids):
+        m = await media_or_none(session, mid)
+        if m is None or m.owner_type != NOTICE_ATTACHMENT or m.project_id != notice.project_id:
+            raise Invalid("notice.attachment_not_found", "附件不存在或不属于本项目的公示",
+                          "No such attachment among this project's notices",
+                          errors=[{"loc": ["body", "attachments", pos, "media_id"], "msg": "not found"}])
+        stored = StoredDocument(sha256=m.sha256, mime=m.mime, size_bytes=m.size_bytes, filename=m.filename,
+                                thumb_sha256=m.thumb_sha256, width=m.width, height=m.height)
+        await attach(session, stored=stored, owner_type=NOTICE_ATTACHMENT, owner_id=notice.id,
+                     community_id=notice.community_id, project_id=notice.project_id, uploaded_by=actor_id, now=now,
+                     position=pos)
+
+
+async def add_attachments(session: AsyncSession, *, principal: Principal, notice_id: str, uploads: Sequence[Any],
+                          settings: Settings, storage: Any, now: datetime) -> NoticePublic:
+    """Staff attach PDFs or images (checked by content, size-capped by app.media) until the window ends."""
+    from app.media.images import store_document
+    from app.media.service import attach
+
+    n = await notice_or_404(session, notice_id)
+    authorize(principal, "notice.manage", notice_scope(n))
+    counts = (await repo.objection_counts(session, [n.id]))[n.id]
+    status, ended = status_of(n, counts, now)
+    if ended or status == NoticeStatus.FAILED:
+        raise Conflict("notice.closed", "公示已结束，不能再添加附件", "The notice is over; no more attachments")
+    existing = len((await repo.media_of(session, owner_type=NOTICE_ATTACHMENT, owner_ids=[n.id]))[n.id])
+    if not uploads:
+        raise Invalid("notice.no_files", "请上传至少一个附件", "Upload at least one file",
+                      errors=[{"loc": ["body", "files"], "msg": "no files"}])
+    if existing + len(uploads) > MAX_ATTACHMENTS:
+        raise Invalid("notice.too_many_attachments", f"每条公示最多 {MAX_ATTACHMENTS} 个附件",
+                      f"At most {MAX_ATTACHMENTS} attachments per notice",
+                      errors=[{"loc": ["body", "files"], "msg": f"at most {MAX_ATTACHMENTS} in all"}])
+    added = []
+    for i, upload in enumerate(uploads):
+        stored = await store_document(upload, settings=settings, storage=storage)
+        m = await attach(session, stored=stored, owner_type=NOTICE_ATTACHMENT, owner_id=n.id,
+                         community_id=n.community_id, project_id=n.project_id, uploaded_by=principal.user_id,
+                         now=now, position=existing + i)
+        added.append({"media_id": m.id, "sha256": m.sha256, "mime": m.mime, "size_bytes": m.size_bytes})
+    await audit.append(session, chain=n.community_id, action="notice.attachments_added", entity_type="notice",
+                       entity_id=n.id, actor_id=principal.user_id, at=now, data={"files": added})
+    return (await _publics(session, [n], now))[0]
+
+
+async def notice_attachment(session: AsyncSession, *, principal: Principal, notice_id: str,
+                            media_id: str) -> Any:
+    """The media row of one attachment, for whoever may see the notice (404 otherwise)."""
+    n = await notice_or_404(session, notice_id)
+    authorize(principal, "notice.view", await _view_scope(session, principal, n))
+    for m in (await repo.media_of(session, owner_type=NOTICE_ATTACHMENT, owner_ids=[n.id]))[n.id]:
+        if m.id == media_id:
+            return m
+    raise NotFound("notice.attachment_not_found", "附件不存在", "Attachment not found")
+
+
+async def get_notice(session: AsyncSession, *, principal: Principal, notice_id: str, now: datetime) -> NoticePublic:
+    n = await notice_or_404(session, notice_id)
+    authorize(principal, "notice.view", await _view_scope(session, principal, n))
+    return (await _publics(session, [n], now))[0]
+
+
+async def list_community_notices(session: AsyncSession, *, principal: Principal, community_id: str,
+                                 page: PageParams, status: NoticeStatus | None, now: datetime) -> Page[NoticePublic]:
+    """Newest first; what residents, staff (also on a lobby tablet) and the community's supervisors see."""
+    community = await register_service.community_or_404(session, community_id)
+    scope = await projects_service.member_scope(session, principal, jurisdiction_id=community.jurisdiction_id,
+                                                community_id=community.id)
+    authorize(principal, "notice.view", scope)
+    rows = await repo.community_notices_page(session, community.id,
+                                             after=projects_service.parse_time_cursor(page.after),
+                                             limit=page.limit, status=status, now=now)
+    items = await _publics(session, rows[:page.limit], now)
+    last = rows[page.limit - 1] if len(rows) > page.limit else None
+    return Page(items=items, next_cursor=projects_service.time_cursor(last.created_at, last.id) if last else None)
+
+
+# ---- objections ----------------------------------------------------------------------------------
+
+def _objection_public(o: Objection, *, viewer: Principal, manager: bool, name: str | None,
+                      room: str | None, photos: Sequence[Any] = ()) -> ObjectionPublic:
+    mine = o.filed_by == viewer.user_id
+    who = manager or mine
+    resolved = o.status != ObjectionStatus.PENDING
+    return ObjectionPublic(
+        id=o.id, notice_id=o.notice_id, text=o.text, status=o.status, filed_at=o.filed_at, mine=mine,
+        filed_by=o.filed_by if who else None, filed_by_name=name if who else None,
+        household_id=o.household_id if who else None, room=room if who else None,
+        decision=o.status if resolved else None, reason=o.resolution_reason if resolved else None,
+        resolved_at=o.resolved_at,
+        photos=[_attachment(m, f"{API}/objections/{o.id}/photos/{m.id}") for m in photos],
+    )
+
+
+async def file_objection(session: AsyncSession, *, principal: Principal, notice_id: str, body: ObjectionCreate,
+                         now: datetime) -> ObjectionPublic:
+    n = await notice_or_404(session, notice_id)
+    authorize(principal, "objection.file", notice_scope(n))
+    counts = (await repo.objection_counts(session, [n.id]))[n.id]
+    status, ended = status_of(n, counts, now)
+    if status == NoticeStatus.FAILED:
+        raise Conflict("objection.notice_failed", "该公示已因异议被采纳而终止，请关注重新发布的公示",
+                       "This notice already failed (an objection was accepted)")
+    if status == NoticeStatus.SCHEDULED:
+        raise Conflict("objection.window_not_open", f"公示尚未开始（{n.start_date.isoformat()} 起）",
+                       "The publicity window has not opened yet", opens_at=n.opens_at.isoformat())
+    if ended:
+        raise Conflict("objection.window_closed", f"公示期已于 {n.end_date.isoformat()} 24:00 结束，不能再提出异议",
+                       "The publicity window has closed", closes_at=n.closes_at.isoformat())
+    mine = principal.households_in(n.community_id)
+    household_id = body.household_id
+    if household_id is not None:
+        if household_id not in {h.household_id for h in mine}:
+            raise NotFound("household.not_found", "该房屋不属于您", "Not one of your households")
+    elif len(mine) == 1:
+        household_id = mine[0].household_id
+    o = Objection(notice_id=n.id, community_id=n.community_id, household_id=household_id,
+                  filed_by=principal.user_id, text=body.text, filed_at=now)
+    await repo.add_objection(session, o)
+    await audit.append(session, chain=n.community_id, action="objection.filed", entity_type="objection",
+                       entity_id=o.id, actor_id=principal.user_id, at=now,
+                       data={"notice_id": n.id, "household_id": household_id, "text": o.text})
+    return await _one_objection(session, o, viewer=principal, manager=False)
+
+
+async def list_objections(session: AsyncSession, *, principal: Principal, notice_id: str,
+                          page: PageParams) -> Page[ObjectionPublic]:
+    """Staff see every objection; residents the resolved ones (with resolutions) and their own."""
+    n = await notice_or_404(session, notice_id)
+    roles = authorize(principal, "notice.view", await _view_scope(session, principal, n))
+    manager = is_manager(roles)
+    rows = await repo.objections_page(session, n.id, after=projects_service.parse_time_cursor(page.after),
+                                      limit=page.limit, visible_to=None if manager else principal.user_id)
+    rows_shown = rows[:page.limit]
+    photos = await repo.media_of(session, owner_type=OBJECTION_PHOTO, owner_ids=[o.id for o, _, _ in rows_shown])
+    items = [_objection_public(o, viewer=principal, manager=manager, name=name, room=room, photos=photos[o.id])
+             for o, name, room in rows_shown]
+    last = rows[page.limit - 1][0] if len(rows) > page.limit else None
+    return Page(items=items, next_cursor=projects_service.time_cursor(last.filed_at, last.id) if last else None)
+
+
+async def resolve_objection(session: AsyncSession, *, principal: Principal, objection_id: str,
+                            body: ResolutionRequest, now: datetime) -> ObjectionPublic:
+    o = await repo.get_objection(session, objection_id)
+    if o is None:
+        raise NotFound("objection.not_found", "异议不存在", "Objection not found")
+    n = await notice_or_404(session, o.notice_id)
+    authorize(principal, "objection.resolve", notice_scope(n))
+    if not await repo.resolve_objection(session, objection_id=o.id, status=body.decision, reason=body.reason,
+                                        by=principal.user_id, at=now):
+        current = await repo.get_objection(session, o.id, fresh=True)
+        raise Conflict("objection.already_resolved", "该异议已答复，不能重复处理", "This objection was already resolved",
+                       decision=current.status if current else None)
+    await audit.append(session, chain=n.community_id, action="objection.resolved", entity_type="objection",
+                       entity_id=o.id, actor_id=principal.user_id, at=now,
+                       data={"notice_id": n.id, "decision": body.decision, "reason": body.reason})
+    if body.decision == ObjectionStatus.ACCEPTED:
+        await audit.append(session, chain=n.community_id, action="notice.failed", entity_type="notice",
+                           entity_id=n.id, actor_id=principal.user_id, at=now,
+                           data={"objection_id": o.id, "kind": n.kind})
+    fresh = await repo.get_objection(session, o.id, fresh=True)
+    assert fresh is not None
+    return await _one_objection(session, fresh, viewer=principal, manager=True)
+
+
+async def _one_objection(session: AsyncSession, o: Objection, *, viewer: Principal, manager: bool) -> ObjectionPublic:
+    rooms = await repo.households_rooms(session, [o.household_id] if o.household_id else [])
+    photos = await repo.media_of(session, owner_type=OBJECTION_PHOTO, owner_ids=[o.id])
+    name = await repo.user_name(session, o.filed_by) if manager or o.filed_by == viewer.user_id else None
+    return _objection_public(o, viewer=viewer, manager=manager, name=name,
+                             room=rooms.get(o.household_id) if o.household_id else None, photos=photos[o.id])
+
+
+async def add_objection_photos(session: AsyncSession, *, principal: Principal, objection_id: str,
+                               uploads: Sequence[Any], settings: Settings, storage: Any,
+                               now: datetime) -> ObjectionPublic:
+    """The filer adds 1–9 photos (checked by content, EXIF stripped by app.media) while the notice is open
+    and the objection unanswered."""
+    from app.media.images import store_image
+    from app.media.service import attach
+
+    o = await repo.get_objection(session, objection_id)
+    if o is None:
+        raise NotFound("objection.not_found", "异议不存在", "Objection not found")
+    n = await notice_or_404(session, o.notice_id)
+    authorize(principal, "objection.file", notice_scope(n))
+    if o.filed_by != principal.user_id:
+        raise Forbidden("objection.not_yours", "只能为自己提出的异议添加照片", "Only the filer may add photos")
+    if o.status != ObjectionStatus.PENDING:
+        raise Conflict("objection.already_resolved", "该异议已答复，不能再添加照片", "This objection was already resolved")
+    counts = (await repo.objection_counts(session, [n.id]))[n.id]
+    status, ended = status_of(n, counts, now)
+    if ended or status == NoticeStatus.FAILED:
+        raise Conflict("objection.window_closed", "公示期已结束，不能再添加照片", "The publicity window has closed",
+                       closes_at=n.closes_at.isoformat())
+    existing = len((await repo.media_of(session, owner_type=OBJECTION_PHOTO, owner_ids=[o.id]))[o.id])
+    if not uploads or existing + len(uploads) > MAX_OBJECTION_PHOTOS:
+        raise Invalid("objection.photo_count", f"每条异议可附 1–{MAX_OBJECTION_PHOTOS} 张照片",
+                      f"1-{MAX_OBJECTION_PHOTOS} photos per objection",
+                      errors=[{"loc": ["body", "photos"], "msg": f"1-{MAX_OBJECTION_PHOTOS} photos in all"}])
+    added = []
+    for i, upload in enumerate(uploads):
+        stored = await store_image(upload, settings=settings, storage=storage)
+        m = await attach(session, stored=stored, owner_type=OBJECTION_PHOTO, owner_id=o.id,
+                         community_id=n.community_id, project_id=n.project_id, uploaded_by=principal.user_id,
+                         now=now, position=existing + i)
+        added.append({"media_id": m.id, "sha256": m.sha256})
+    await audit.append(session, chain=n.community_id, action="objection.photos_added", entity_type="objection",
+                       entity_id=o.id, actor_id=principal.user_id, at=now, data={"photos": added})
+    return await _one_objection(session, o, viewer=principal, manager=False)
+
+
+async def objection_photo(session: AsyncSession, *, principal: Principal, objection_id: str, media_id: str) -> Any:
+    """One photo of an objection, for those who may see the objection (staff; residents once it is answered,
+    or their own)."""
+    o = await repo.get_objection(session, objection_id)
+    if o is None:
+        raise NotFound("objection.not_found", "异议不存在", "Objection not found")
+    n = await notice_or_404(session, o.notice_id)
+    roles = authorize(principal, "notice.view", await _view_scope(session, principal, n))
+    if not (is_manager(roles) or o.filed_by == principal.user_id or o.status != ObjectionStatus.PENDING):
+        raise NotFound("objection.not_found", "异议不存在", "Objection not found")
+    for m in (await repo.media_of(session, owner_type=OBJECTION_PHOTO, owner_ids=[o.id]))[o.id]:
+        if m.id == media_id:
+            return m
+    raise NotFound("objection.photo_not_found", "照片不存在", "Photo not found")
+
+
+# ---- for other domains ---------------------------------------------------------------------------
+
+async def publicity_gate(session: AsyncSession, *, project_id: str, now: datetime) -> GateState:
+    """"publicity_passed": the project's latest plan notice has passed (window over, no objection pending
+    or accepted). A failed or still-running later plan notice keeps the gate shut."""
+    n = await repo.latest_plan_notice(session, project_id)
+    if n is None:
+        return GateState(name="publicity_passed", met=False, detail="尚未发布改造方案公示", figures={"notice_id": None})
+    counts = (await repo.objection_counts(session, [n.id]))[n.id]
+    pub = _public(n, counts, now)
+    figures: dict[str, Any] = {
+        "notice_id": n.id, "status": pub.status, "window_ended": pub.window_ended,
+        "start_date": n.start_date.isoformat(), "counting_starts": n.counting_starts.isoformat(),
+        "end_date": n.end_date.isoformat(), "closes_at": n.closes_at.isoformat(), "working_days": n.working_days,
+        "days_left": pub.days_left, "objections": pub.objections.model_dump(),
+    }
+    end = f"{n.end_date.isoformat()} 24:00"
+    if pub.status == NoticeStatus.PASSED:
+        detail = f"方案公示已于 {end} 期满，无异议或异议未被采纳"
+    elif pub.status == NoticeStatus.FAILED:
+        detail = f"方案公示有 {counts['accepted']} 条异议被采纳，公示未通过：须修改方案并重新公示"
+    elif pub.status == NoticeStatus.SCHEDULED:
+        detail = f"方案公示尚未开始（{n.start_date.isoformat()} 起，至 {end}）"
+    elif pub.window_ended:
+        detail = f"方案公示期已满，但仍有 {counts['pending']} 条异议未答复"
+    else:
+        detail = f"方案公示尚未期满（至 {end}，还剩 {pub.days_left} 个工作日）"
+        if counts["pending"]:
+            detail += f"，另有 {counts['pending']} 条异议未答复"
+    return GateState(name="publicity_passed", met=pub.status == NoticeStatus.PASSED, detail=detail, figures=figures)
+
+
+def _fmt_condition(c: dict[str, Any]) -> str:
+    label = c.get("label_zh") or c.get("label") or c.get("name") or c.get("kind") or "条件"
+    bits = []
+    if c.get("numerator") is not None and c.get("denominator") is not None:
+        bits.append(f"{c['numerator']}/{c['denominator']}")
+    req = c.get("required") if c.get("required") is not None else c.get("threshold")
+    if req is not None:
+        bits.append(f"要求 {req}")
+    if c.get("met") is not None:
+        bits.append("达到" if c["met"] else "未达到")
+    return f"{label}：{'，'.join(bits)}" if bits else str(label)
+
+
+OUTCOME_ZH = {"passed": "通过", "failed": "未通过", "pending": "未决"}
+
+
+def _local_time(value: Any) -> str:
+    """An ISO time as Shanghai wall-clock minutes ("2026-11-23 10:00"); anything else as given."""
+    try:
+        t = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if t.tzinfo is None:
+        return str(value)
+    return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _location(h: dict[str, Any]) -> str:
+    """"1号楼1单元101" from register names ("1", "1", "101"); names that already say so are kept."""
+    b, u, r = (str(h[k]) if h.get(k) is not None else "" for k in ("building", "unit", "room"))
+    b = f"{b}号楼" if b.isdigit() else b
+    u = f"{u}单元" if u.isdigit() else u
+    return f"{b}{u}{r}"
+
+
+def vote_result_body(data: dict[str, Any]) -> str:
+    """The notice text: the motion, per condition its numbers, then per participating household ONLY its
+    room and area (never names or phones)."""
+    lines = [f"表决事项：{data.get('title') or data.get('motion_title') or ''}".rstrip("：")]
+    tally: dict[str, Any] = data["tally"] if isinstance(data.get("tally"), dict) else data
+    outcome = tally.get("outcome") or data.get("outcome")
+    if outcome:
+        lines.append(f"表决结果：{OUTCOME_ZH.get(str(outcome), str(outcome))}")
+    for key, label in (("opens_at", "投票开始"), ("closed_at", "投票截止")):
+        if data.get(key):
+            lines.append(f"{label}：{_local_time(data[key])}")
+    conditions = tally.get("conditions") or []
+    if conditions:
+        lines.append("各项条件：")
+        lines += [f"  {i}. {_fmt_condition(c)}" for i, c in enumerate(conditions, 1) if isinstance(c, dict)]
+    households = data.get("households") or data.get("participants") or []
+    lines.append(f"参与表决的房屋（共 {len(households)} 户，仅列房号与专有部分面积）：")
+    for h in households:
+        if not isinstance(h, dict):
+            continue
+        where = _location(h)
+        area = h.get("area_m2") or h.get("area")
+        lines.append(f"  {where}  {area} m²" if area is not None else f"  {where}")
+    return "\n".join(lines)  # every participating household, however many
+
+
+async def publish_vote_result(session: AsyncSession, *, motion_id: str, now: datetime) -> Notice:
+    """The vote-result notice of a closed motion (called by voting when a motion closes); idempotent per
+    motion. It starts on the first working day after the close (DOMAIN: within one working day)."""
+    existing = await repo.notice_for_motion(session, motion_id)
+    if existing is not None:
+        return existing
+    from app.voting.service import motion_result_for_notice
+
+    data = await motion_result_for_notice(session, motion_id=motion_id)
+    project = await projects_service.project_or_404(session, str(data["project_id"]))
+    _, profile = await register_service.profile_of(session, project.jurisdiction_id)
+    start = next_working_day_after(business_date(now))
+    w = window_for(start, profile.publicity_working_days)
+    title = f"表决结果公示：{data.get('title') or data.get('motion_title') or ''}".rstrip("：")[:200]
+    inserted = await repo.insert_notice_once(session, {
+        "id": new_id(),
+        "jurisdiction_id": project.jurisdiction_id, "community_id": project.community_id, "project_id": project.id,
+        "kind": NoticeKind.VOTE_RESULT.value, "title": title, "body": vote_result_body(data), "start_date": start,
+        "counting_starts": w.start_date, "end_date": w.end_date, "working_days": w.working_days,
+        "provisional": w.provisional, "partial_day_excluded": False, "opens_at": day_start(start),
+        "closes_at": w.closes_at, "plan_id": data.get("plan_id"), "motion_id": motion_id, "created_at": now,
+        "created_by": None,
+    })
+    notice = await repo.notice_for_motion(session, motion_id)
+    assert notice is not None
+    if inserted:
+        await audit.append(session, chain=project.community_id, action="notice.published", entity_type="notice",
+                           entity_id=notice.id, actor_id=None, at=now,
+                           data={"project_id": project.id, "kind": notice.kind, "motion_id": motion_id,
+                                 "start_date": notice.start_date.isoformat(), "end_date": notice.end_date.isoformat()})
+    return notice
+
