@@ -1,0 +1,351 @@
+"""Every query of the surveys domain.
+
+Results are GROUP BY aggregates over ``survey_answer`` joined with the households in scope; no response is
+loaded into Python to count it. The current response is upserted (INSERT … ON CONFLICT DO UPDATE) so that
+two members answering at once leave exactly one current row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.models import User
+from app.core.db import new_id
+from app.register.models import Building, Household, Unit
+from app.surveys.models import (
+    CatalogItem,
+    Questionnaire,
+    QuestionnaireStatus,
+    SurveyAnswer,
+    SurveyResponse,
+    SurveyResponseVersion,
+)
+
+CHUNK = 1000
+
+
+def _insert(session: AsyncSession, model: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return pg_insert(model) if dialect == "postgresql" else sqlite_insert(model)
+
+
+def _int(v: Any) -> int:
+    return int(v or 0)
+
+
+# ---- catalogs ------------------------------------------------------------------------------------
+
+async def catalog_rows(session: AsyncSession, catalog: str) -> list[CatalogItem]:
+    q = select(CatalogItem).where(CatalogItem.catalog == catalog).order_by(col(CatalogItem.seq))
+    return list((await session.exec(q)).all())
+
+
+async def catalog_item(session: AsyncSession, catalog: str, seq: int) -> CatalogItem | None:
+    q = select(CatalogItem).where(CatalogItem.catalog == catalog, CatalogItem.seq == seq)
+    return (await session.exec(q)).first()
+
+
+async def upsert_catalog_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert or update by (catalog, seq)."""
+    if not rows:
+        return
+    ins = _insert(session, CatalogItem)
+    stmt = ins.values(rows).on_conflict_do_update(
+        index_elements=["catalog", "seq"],
+        set_={"category": ins.excluded.category, "title": ins.excluded.title, "standard": ins.excluded.standard,
+              "selection": ins.excluded.selection},
+    )
+    await session.exec(stmt)  # type: ignore[call-overload]
+
+
+# ---- questionnaires ------------------------------------------------------------------------------
+
+async def get_questionnaire(session: AsyncSession, questionnaire_id: str, *, lock: bool = False) -> Questionnaire | None:
+    """The row, fresh from the database; ``lock``: FOR SHARE on PostgreSQL (a concurrent close waits for the
+    responses being written, and a response written after a close sees it; SQLite serializes writers)."""
+    q = select(Questionnaire).where(Questionnaire.id == questionnaire_id).execution_options(populate_existing=True)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(read=True)
+    return (await session.exec(q)).first()
+
+
+async def add_questionnaire(session: AsyncSession, q: Questionnaire) -> None:
+    session.add(q)
+    await session.flush()
+
+
+async def update_questionnaire(session: AsyncSession, *, questionnaire_id: str, expected_version: int,
+                               values: dict[str, Any]) -> bool:
+    """Compare-and-set on ``version``: False when someone else changed it first."""
+    stmt = (update(Questionnaire)
+            .where(col(Questionnaire.id) == questionnaire_id, col(Questionnaire.version) == expected_version)
+            .values(**values, version=expected_version + 1))
+    res = await session.exec(stmt)  # type: ignore[call-overload]
+    return res.rowcount == 1
+
+
+async def questionnaires_page(
+    session: AsyncSession, project_id: str, *, after: str | None, limit: int,
+    resident_of: tuple[set[str], set[str]] | None = None,
+) -> list[Questionnaire]:
+    """Newest first (ids sort by creation). ``resident_of`` = (building ids, unit ids): only questionnaires
+    past draft whose scope takes in one of them."""
+    q = select(Questionnaire).where(Questionnaire.project_id == project_id)
+    if resident_of is not None:
+        buildings, units = resident_of
+        q = q.where(Questionnaire.status != QuestionnaireStatus.DRAFT, or_(
+            Questionnaire.scope_kind == "community",
+            and_(Questionnaire.scope_kind == "building", col(Questionnaire.building_id).in_(buildings or {""})),
+            and_(Questionnaire.scope_kind == "unit", col(Questionnaire.unit_id).in_(units or {""})),
+        ))
+    if after:
+        q = q.where(col(Questionnaire.id) < after)
+    q = q.order_by(col(Questionnaire.id).desc()).limit(limit + 1)
+    return list((await session.exec(q)).all())
+
+
+async def willingness_questionnaires(session: AsyncSession, project_id: str) -> list[Questionnaire]:
+    """Willingness questionnaires of a project past draft, newest first."""
+    q = (select(Questionnaire)
+         .where(Questionnaire.project_id == project_id, Questionnaire.kind == "willingness",
+                Questionnaire.status != QuestionnaireStatus.DRAFT)
+         .order_by(col(Questionnaire.id).desc()))
+    return list((await session.exec(q)).all())
+
+
+async def open_questionnaires(session: AsyncSession, now: datetime) -> list[Questionnaire]:
+    """Questionnaires open at ``now`` by the server clock."""
+    q = (select(Questionnaire)
+         .where(Questionnaire.status == QuestionnaireStatus.OPEN,
+                or_(col(Questionnaire.opens_at).is_(None), col(Questionnaire.opens_at) <= now),
+                or_(col(Questionnaire.closes_at).is_(None), col(Questionnaire.closes_at) > now))
+         .order_by(col(Questionnaire.id)))
+    return list((await session.exec(q)).all())
+
+
+# ---- households and scope ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    community_id: str
+    building_id: str | None = None
+    unit_id: str | None = None
+
+    def conditions(self, h: Any = Household) -> list[Any]:
+        conds = [h.community_id == self.community_id]
+        if self.building_id is not None:
+            conds.append(h.building_id == self.building_id)
+        if self.unit_id is not None:
+            conds.append(h.unit_id == self.unit_id)
+        return conds
+
+
+async def get_building(session: AsyncSession, building_id: str) -> Building | None:
+    return await session.get(Building, building_id)
+
+
+async def get_unit(session: AsyncSession, unit_id: str) -> Unit | None:
+    return await session.get(Unit, unit_id)
+
+
+async def scope_totals(session: AsyncSession, scope: ScopeSpec) -> tuple[int, int, int]:
+    """(households, distinct owners, exclusive area in 0.01 m²) in scope."""
+    q = select(func.count(), func.count(func.distinct(Household.owner_key)),
+               func.coalesce(func.sum(Household.area_centi), 0)).where(*scope.conditions())
+    n, owners, area = (await session.exec(q)).one()
+    return _int(n), _int(owners), _int(area)
+
+
+async def household_count(session: AsyncSession, scope: ScopeSpec) -> int:
+    q = select(func.count()).select_from(Household).where(*scope.conditions())
+    return _int((await session.exec(q)).one())
+
+
+async def household_in_scope(session: AsyncSession, scope: ScopeSpec, household_id: str) -> Household | None:
+    q = select(Household).where(Household.id == household_id, *scope.conditions())
+    return (await session.exec(q)).first()
+
+
+async def scope_household_ids(session: AsyncSession, scope: ScopeSpec) -> list[str]:
+    q = (select(Household.id).join(Building, Building.id == Household.building_id)
+         .join(Unit, Unit.id == Household.unit_id).where(*scope.conditions())
+         .order_by(Building.name, Unit.name, Household.room))
+    return list((await session.exec(q)).all())
+
+
+async def household_locations(session: AsyncSession, household_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    """household id -> (building, unit, room) names."""
+    if not household_ids:
+        return {}
+    q = (select(Household.id, Building.name, Unit.name, Household.room)
+         .join(Building, Building.id == Household.building_id).join(Unit, Unit.id == Household.unit_id)
+         .where(col(Household.id).in_(list(household_ids))))
+    return {hid: (b, u, r) for hid, b, u, r in (await session.exec(q)).all()}
+
+
+# ---- responses -----------------------------------------------------------------------------------
+
+async def upsert_current(
+    session: AsyncSession, *, questionnaire_id: str, household_id: str, channel: str, actor_id: str | None,
+    note: str | None, answers: list[dict[str, Any]], now: datetime,
+) -> int:
+    """Insert the household's current response or replace it; returns its new version (1, 2, …).
+
+    ON CONFLICT DO UPDATE takes the row lock, so concurrent replacements are applied one after the other and
+    each gets its own version number.
+    """
+    ins = _insert(session, SurveyResponse)
+    stmt = ins.values(
+        id=new_id(), questionnaire_id=questionnaire_id, household_id=household_id, version=1, channel=channel,
+        actor_id=actor_id, note=note, answers=answers, first_at=now, updated_at=now,
+    ).on_conflict_do_update(
+        index_elements=["questionnaire_id", "household_id"],
+        set_={"version": SurveyResponse.__table__.c.version + 1, "channel": ins.excluded.channel,
+              "actor_id": ins.excluded.actor_id, "note": ins.excluded.note, "answers": ins.excluded.answers,
+              "updated_at": ins.excluded.updated_at},
+    ).returning(SurveyResponse.__table__.c.version)
+    res = await session.exec(stmt)  # type: ignore[call-overload]
+    return int(res.scalar_one())
+
+
+async def add_version(session: AsyncSession, row: SurveyResponseVersion) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def replace_answers(session: AsyncSession, *, questionnaire_id: str, household_id: str,
+                          rows: list[dict[str, Any]]) -> None:
+    await session.exec(delete(SurveyAnswer).where(  # type: ignore[call-overload]
+        col(SurveyAnswer.questionnaire_id) == questionnaire_id, col(SurveyAnswer.household_id) == household_id))
+    for i in range(0, len(rows), CHUNK):
+        await session.exec(insert(SurveyAnswer), params=rows[i:i + CHUNK])  # type: ignore[call-overload]
+
+
+async def bulk_insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    for i in range(0, len(rows), CHUNK):
+        await session.exec(insert(model), params=rows[i:i + CHUNK])  # type: ignore[call-overload]
+
+
+async def current_responses(session: AsyncSession, questionnaire_id: str,
+                            household_ids: Sequence[str]) -> dict[str, SurveyResponse]:
+    if not household_ids:
+        return {}
+    q = (select(SurveyResponse)
+         .where(SurveyResponse.questionnaire_id == questionnaire_id,
+                col(SurveyResponse.household_id).in_(list(household_ids)))
+         .execution_options(populate_existing=True))
+    return {r.household_id: r for r in (await session.exec(q)).all()}
+
+
+async def history(session: AsyncSession, questionnaire_id: str,
+                  household_id: str) -> list[tuple[SurveyResponseVersion, str | None]]:
+    q = (select(SurveyResponseVersion, User.name)
+         .outerjoin(User, col(User.id) == SurveyResponseVersion.actor_id)
+         .where(SurveyResponseVersion.questionnaire_id == questionnaire_id,
+                SurveyResponseVersion.household_id == household_id)
+         .order_by(col(SurveyResponseVersion.version)))
+    return [(v, name) for v, name in (await session.exec(q)).all()]
+
+
+# ---- results (aggregates) ------------------------------------------------------------------------
+
+async def participation(session: AsyncSession, questionnaire_id: str,
+                        scope: ScopeSpec) -> dict[str, tuple[int, int]]:
+    """channel -> (households with a current response in scope, their area)."""
+    q = (select(SurveyResponse.channel, func.count(), func.coalesce(func.sum(Household.area_centi), 0))
+         .join(Household, col(Household.id) == SurveyResponse.household_id)
+         .where(SurveyResponse.questionnaire_id == questionnaire_id, *scope.conditions())
+         .group_by(SurveyResponse.channel))
+    return {ch: (_int(n), _int(a)) for ch, n, a in (await session.exec(q)).all()}
+
+
+@dataclass(frozen=True)
+class AnswerAggregate:
+    question_id: str
+    item_key: str
+    choice: str
+    households: int
+    value_sum: int
+    value_min: int | None
+    value_max: int | None
+
+
+async def answer_aggregates(session: AsyncSession, questionnaire_id: str) -> list[AnswerAggregate]:
+    """Per (question, item, choice): households, and sum/min/max of the integer values.
+
+    Answers exist only for households in scope (the scope is frozen before the first answer), so no join
+    is needed; the ``ix_survey_answer_tally`` index covers the query.
+    """
+    a = SurveyAnswer
+    q = (select(a.question_id, a.item_key, a.choice, func.count(),
+                func.coalesce(func.sum(a.value_int), 0), func.min(a.value_int), func.max(a.value_int))
+         .where(a.questionnaire_id == questionnaire_id)
+         .group_by(a.question_id, a.item_key, a.choice))
+    return [AnswerAggregate(qid, item, choice, _int(n), _int(s), mn, mx)
+            for qid, item, choice, n, s, mn, mx in (await session.exec(q)).all()]
+
+
+async def answered_per_question(session: AsyncSession, questionnaire_id: str) -> dict[str, int]:
+    """question id -> households that answered it (multiple choice and catalog answers have several rows)."""
+    a = SurveyAnswer
+    q = (select(a.question_id, func.count(func.distinct(a.household_id)))
+         .where(a.questionnaire_id == questionnaire_id)
+         .group_by(a.question_id))
+    return {qid: _int(n) for qid, n in (await session.exec(q)).all()}
+
+
+async def texts(session: AsyncSession, questionnaire_id: str, question_id: str, limit: int) -> list[str]:
+    q = (select(SurveyAnswer.value_text)
+         .where(SurveyAnswer.questionnaire_id == questionnaire_id, SurveyAnswer.question_id == question_id,
+                col(SurveyAnswer.value_text).is_not(None))
+         .order_by(col(SurveyAnswer.household_id)).limit(limit))
+    return [t for t in (await session.exec(q)).all() if t]
+
+
+@dataclass(frozen=True)
+class OwnerTally:
+    item_key: str
+    choice: str
+    owners: int
+    households: int
+    area: int
+
+
+async def owner_tally(session: AsyncSession, *, questionnaire_id: str, question_id: str,
+                      scope: ScopeSpec) -> list[OwnerTally]:
+    """Counts for the rules engine, one owner one choice (DOMAIN.md "Headcount").
+
+    Every owner (owner_key) in scope who responded through at least one household takes the response of
+    their household with the smallest id; its answer to ``question_id`` (per item; item_key "" for a yes_no
+    question) counts ALL the owner's households in scope and their summed area, and the owner once — the
+    same as ``app.rules.count_electorate`` with the response as the ballot.
+
+    Driven by the answers of the question (index), each kept only if no household of the same owner with a
+    smaller id responded (an anti-join through the owner_key index, then the unique response index), then
+    summed per item and choice: every step is an index lookup, nothing grows with the square of the size.
+    """
+    scoped = (select(Household.owner_key.label("owner_key"), func.count().label("n"),  # type: ignore[attr-defined]
+                     func.sum(Household.area_centi).label("area"))
+              .where(*scope.conditions()).group_by(Household.owner_key).subquery("o"))
+    a, h = SurveyAnswer, Household
+    h2, r2 = aliased(Household), aliased(SurveyResponse)
+    # another household of the same owner (owner_key index) with a smaller id that responded (unique index)
+    responded = select(r2.id).where(r2.questionnaire_id == questionnaire_id, r2.household_id == h2.id).exists()
+    smaller = select(h2.id).where(h2.owner_key == h.owner_key, h2.id < h.id, responded).exists()
+    q = (select(a.item_key, a.choice, func.count(), func.sum(scoped.c.n), func.sum(scoped.c.area))
+         .join(h, h.id == a.household_id)
+         .join(scoped, scoped.c.owner_key == h.owner_key)
+         .where(a.questionnaire_id == questionnaire_id, a.question_id == question_id, ~smaller)
+         .group_by(a.item_key, a.choice))
+    return [OwnerTally(item, choice, _int(o), _int(n), _int(area))
+            for item, choice, o, n, area in (await session.exec(q)).all()]
