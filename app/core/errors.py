@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("app.errors")
@@ -174,6 +174,13 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("integrity conflict: %s", exc.orig)
         return problem(request, status=409, code="conflict.concurrent",
                        zh="数据已被其他请求修改，请重试", en="Conflicting concurrent change, retry")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # a value the database cannot hold (e.g. a NUL in text on PostgreSQL): the client's input
+        log.info("data error: %s", exc.orig)
+        return problem(request, status=422, code="request.invalid_data",
+                       zh="提交的数据含有无法保存的字符或数值", en="The submitted data cannot be stored")
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
