@@ -2,8 +2,8 @@
 
 from app.auth import models as auth_models  # noqa: F401
 from app.core import models as core_models  # noqa: F401
-from app.media import models as media_models  # noqa: F401
 from app.core.db import metadata  # noqa: E402
+from app.media import models as media_models  # noqa: F401
 from app.projects import models as project_models  # noqa: F401
 from app.publicity import models as publicity_models  # noqa: F401
 from app.register import models as register_models  # noqa: F401

@@ -32,23 +32,7 @@ def drop_database(name: str | None) -> None:
         asyncio.run(_pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    url, name = process_database(tmp_path)
-    proc = ServerProcess(url, tmp_path)
-    r = proc.cli("create-admin", "--username", ADMIN_USER, "--password", ADMIN_PASS)
-    assert r.returncode == 0, r.stderr
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-        drop_database(name)
-
-
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    tmp = tmp_path_factory.mktemp("proc")
+def _running_server(tmp: Path) -> Iterator[ServerProcess]:
     url, name = process_database(tmp)
     proc = ServerProcess(url, tmp)
     r = proc.cli("create-admin", "--username", ADMIN_USER, "--password", ADMIN_PASS)
@@ -59,3 +43,13 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     finally:
         proc.stop()
         drop_database(name)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    yield from _running_server(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from _running_server(tmp_path_factory.mktemp("proc"))

@@ -68,7 +68,7 @@ def test_acknowledged_ballots_survive_sigkill(server) -> None:
     async def run_and_kill() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(_load(server.base_url, world, motion_id, acked, stop))
-        while len(acked) < 150:
+        while len(acked) < 150:  # noqa: ASYNC110 - polling a list the voters append to
             await asyncio.sleep(0.02)
         server.kill()  # SIGKILL with requests in flight
         stop.set()
