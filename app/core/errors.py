@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("app.errors")
@@ -181,6 +181,15 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("data error: %s", exc.orig)
         return problem(request, status=422, code="request.invalid_data",
                        zh="提交的数据含有无法保存的字符或数值", en="The submitted data cannot be stored")
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+        # asyncpg reports text PostgreSQL cannot hold (a NUL) as a generic DBAPI error
+        if "invalid byte sequence" in str(exc.orig):
+            return problem(request, status=422, code="request.invalid_data",
+                           zh="提交的数据含有无法保存的字符或数值", en="The submitted data cannot be stored")
+        log.exception("database error")
+        return problem(request, status=500, code="internal.error", zh="服务器内部错误", en="Internal server error")
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:

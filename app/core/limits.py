@@ -68,8 +68,8 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope)
         headers = dict(scope.get("headers") or [])
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if ctype == b"application/json" or ctype.endswith(b"+json"):
-            await self._json(scope, receive, send, limit)
+        if ctype == b"application/json" or ctype.endswith(b"+json") or ctype == b"application/x-www-form-urlencoded":
+            await self._buffered(scope, receive, send, limit, is_json=ctype != b"application/x-www-form-urlencoded")
             return
         declared = headers.get(b"content-length")
         if declared is not None:
@@ -103,8 +103,8 @@ class BodyLimitMiddleware:
             if not started:
                 await self._reject(send)
 
-    async def _json(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        """Buffer a JSON body (it is capped), refuse it if too deep or carrying NUL, then replay it."""
+    async def _buffered(self, scope: Scope, receive: Receive, send: Send, limit: int, *, is_json: bool) -> None:
+        """Buffer a JSON or form body (it is capped), refuse it if too deep or carrying NUL, then replay it."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -120,10 +120,11 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if b"\\u0000" in body:
+        has_nul = b"\x00" in body or (b"\\u0000" in body if is_json else b"%00" in body)
+        if has_nul:
             await self._reject(send, 422, "request.nul_character", "请求中含有不允许的空字符")
             return
-        if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
+        if is_json and body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
             await self._reject(send, 422, "request.too_deep", "请求内容嵌套过深")
             return
         sent = False
