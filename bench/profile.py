@@ -1,0 +1,128 @@
+"""Profile the ballot hot path with pyinstrument (in-process, through the real ASGI app).
+
+    python -m bench.profile [--requests 400] [--concurrency 20] [--endpoint ballot|me]
+
+The app is built with ``app.main.create_app`` on the benchmark database and driven with httpx's ASGI
+transport (no network, no second process: what is measured is the app). Residents cast ballots on an open
+motion; the profile goes to ``bench/results/profile_<endpoint>_<db>.txt`` (``--html``: also ``.html``), with the SQL
+statements one request sends. Needs ``pyinstrument`` (a dev extra): ``.venv/bin/pip install pyinstrument``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from bench.common import (
+    API,
+    RESULTS,
+    app_settings,
+    bearer,
+    capture_sql,
+    db_kind,
+    mint_token,
+    print_table,
+    summarize_ms,
+    write_json,
+)
+from bench.generate import ensure_dataset
+
+
+async def bench(requests: int, concurrency: int, endpoint: str, html: bool = False) -> dict[str, Any]:
+    from pyinstrument import Profiler
+
+    from app.main import create_app
+
+    data = await ensure_dataset()
+    com = data["communities"][0]
+    app = create_app(app_settings())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as c:
+        r = await c.post(API + "/auth/token", data={"username": com["staff_username"],
+                                                    "password": data["staff_password"]})
+        staff = bearer(r.json()["access_token"])
+        now = datetime.now(UTC)
+        p = (await c.post(f"{API}/communities/{com['id']}/projects", headers=staff, json={"title": "剖析基准"})).json()
+        plan = (await c.post(f"{API}/projects/{p['id']}/plans", headers=staff, json={
+            "title": "剖析方案", "items": [{"title": "屋面防水", "budget_fen": 100_000_00}]})).json()
+        m = (await c.post(f"{API}/plans/{plan['id']}/motions", headers=staff, json={
+            "title": "剖析表决", "matter": "renovation_plan", "opens_at": (now - timedelta(minutes=1)).isoformat(),
+            "closes_at": (now + timedelta(days=7)).isoformat()})).json()
+        heads = [bearer(mint_token(x["user_id"])) for x in com["residents"][:concurrency * 5]]
+
+        async def one(i: int) -> httpx.Response:
+            h = heads[i % len(heads)]
+            if endpoint == "me":
+                return await c.get(API + "/me", headers=h)
+            return await c.put(f"{API}/motions/{m['id']}/ballot", headers=h,
+                               json={"choice": ("agree", "disagree", "abstain")[i % 3]})
+
+        for i in range(20):  # warm-up: imports, statement caches, pools
+            assert (await one(i)).status_code == 200
+        db = app.state.db
+        engines = [db.writer] if db.reader is db.writer else [db.writer, db.reader]
+        with ExitStack() as stack:
+            captured = [stack.enter_context(capture_sql(e)) for e in engines]
+            assert (await one(0)).status_code == 200
+        stmts = [" ".join(s.statement.split())[:160] for cap in captured for s in cap]
+        latencies: list[float] = []
+        todo = list(range(requests))  # drained by the workers
+
+        async def worker() -> None:
+            while todo:
+                i = todo.pop()
+                t0 = time.perf_counter()
+                r = await one(i)
+                latencies.append(time.perf_counter() - t0)
+                assert r.status_code == 200, r.text
+
+        # first without the profiler: the CPU time one request costs this process (app + driver + client)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        cpu_ms = (time.process_time() - cpu0) / requests * 1000
+        wall = time.perf_counter() - t0
+        plain = summarize_ms(latencies)
+        todo.extend(range(requests))
+        prof = Profiler(interval=0.001, async_mode="enabled")
+        prof.start()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        prof.stop()
+    await db.dispose()
+    kind = db_kind()
+    name = f"profile_{endpoint}_{kind}"
+    text_out = prof.output_text(unicode=False, color=False, show_all=False)
+    (RESULTS / f"{name}.txt").write_text(
+        f"# {endpoint} × {requests}, {concurrency} concurrent, in-process ASGI, {kind}\n"
+        f"# SQL statements per request ({len(stmts)}):\n" + "\n".join(f"#   {s}" for s in stmts) + "\n\n" + text_out)
+    if html:
+        (RESULTS / f"{name}.html").write_text(prof.output_html())  # tens of MB: every sample
+    heads_count = Counter(s.split()[0] for s in stmts)
+    row = {"endpoint": endpoint, "requests": requests, "concurrency": concurrency, "req/s": round(requests / wall, 1),
+           **{k: v for k, v in plain.items() if k != "n"}, "CPU ms per request": round(cpu_ms, 1),
+           "SQL per request": len(stmts), "by kind": dict(heads_count)}
+    print_table(f"in-process profile ({kind})", [row])
+    print(f"\nprofile: {RESULTS / (name + '.txt')}{' (and .html)' if html else ''}\n")
+    print(text_out[:6000])
+    return {"row": row, "statements": stmts}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--requests", type=int, default=400)
+    p.add_argument("--concurrency", type=int, default=20)
+    p.add_argument("--endpoint", choices=("ballot", "me"), default="ballot")
+    p.add_argument("--html", action="store_true", help="also write the interactive pyinstrument HTML (large)")
+    a = p.parse_args()
+    out = asyncio.run(bench(a.requests, a.concurrency, a.endpoint, a.html))
+    write_json(f"profile_{a.endpoint}_{db_kind()}", out)
+
+
+if __name__ == "__main__":
+    main()
