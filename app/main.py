@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 
-import app.models  # noqa: F401  (every table registered)
+from app import models as _models  # noqa: F401  (every table registered)
 from app.api import api_router
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
@@ -111,3 +111,10 @@ def create_app(
 
     install_outbox_worker(app)
     return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    """``app.main:app`` for tools that expect a module-level app; built on first access only."""
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)
