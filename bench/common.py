@@ -341,6 +341,8 @@ async def run_load(base_url: str, name: str, request: RequestFn, *, concurrency:
     # connection the server is closing (a client-side race that would show up as a ReadError)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0)
     think_rnd = random.Random(3)
+    if think > 0:  # people arrive spread over one think time, and that first period is not measured
+        ramp, warmup = max(ramp, think), max(warmup, think)
     result = LoadResult(name, concurrency, seconds)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as client:
         t_start = time.perf_counter()

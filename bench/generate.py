@@ -249,8 +249,10 @@ async def _dataset_present(data: dict) -> bool:
 
 
 async def ensure_dataset() -> dict:
-    """The city dataset of the current database; generated (defaults) when missing."""
+    """The city dataset of the current database (its schema brought to Alembic head first); generated
+    (defaults) when missing."""
     if dataset_path().exists():
+        await prepare_schema(database_url())
         data = json.loads(dataset_path().read_text())
         if await _dataset_present(data):
             return data

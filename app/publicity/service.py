@@ -562,7 +562,8 @@ def vote_result_body(data: dict[str, Any]) -> str:
     return "\n".join(lines)  # every participating household, however many
 
 
-async def publish_vote_result(session: AsyncSession, *, motion_id: str, now: datetime) -> Notice:
+async def publish_vote_result(session: AsyncSession, *, motion_id: str, now: datetime,
+                              result: Any = None) -> Notice:
     """The vote-result notice of a closed motion (called by voting when a motion closes); idempotent per
     motion. It starts on the first working day after the close (DOMAIN: within one working day)."""
     existing = await repo.notice_for_motion(session, motion_id)
@@ -570,7 +571,7 @@ async def publish_vote_result(session: AsyncSession, *, motion_id: str, now: dat
         return existing
     from app.voting.service import motion_result_for_notice
 
-    data = await motion_result_for_notice(session, motion_id=motion_id)
+    data = await motion_result_for_notice(session, motion_id=motion_id, result=result)
     project = await projects_service.project_or_404(session, str(data["project_id"]))
     _, profile = await register_service.profile_of(session, project.jurisdiction_id)
     start = next_working_day_after(business_date(now))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, new_id
@@ -42,6 +42,8 @@ class Community(SQLModel, table=True):
     address: str | None = Field(default=None, max_length=300)
     built_date: date | None = None
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # bumped by every change to the community's households (running tallies are valid for one version)
+    register_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Building(SQLModel, table=True):
@@ -69,6 +71,8 @@ class Household(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("unit_id", "room"),
         CheckConstraint("area_centi > 0", name="area_positive"),
+        # one owner's households in a community (a ballot moves its owner in the running tally)
+        Index("ix_household_community_owner", "community_id", "owner_key"),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     community_id: str = Field(foreign_key="community.id", max_length=32, index=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -66,6 +66,13 @@ async def existing_rooms(session: AsyncSession, community_id: str) -> set[tuple[
 async def bulk_insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.exec(insert(model), params=rows)  # type: ignore[call-overload]
+
+
+async def bump_register_version(session: AsyncSession, community_id: str) -> None:
+    """Mark the community's households changed (running motion tallies of it are rebuilt on next use)."""
+    stmt = (update(Community).where(Community.id == community_id)  # type: ignore[arg-type]
+            .values(register_version=Community.register_version + 1))
+    await session.exec(stmt)  # type: ignore[call-overload]
 
 
 async def get_household(session: AsyncSession, household_id: str) -> Household | None:

@@ -263,6 +263,8 @@ async def import_households(
     await repo.bulk_insert(session, Unit, new_units)
     for i in range(0, len(households), 1000):
         await repo.bulk_insert(session, Household, households[i:i + 1000])
+    if households:
+        await repo.bump_register_version(session, community_id)
     await audit.append(session, chain=community_id, action="households.imported", entity_type="community",
                        entity_id=community_id, actor_id=principal.user_id, at=now,
                        data={"households": len(households), "buildings": len(new_buildings), "units": len(new_units)})

@@ -6,6 +6,9 @@
   and the rule it decides by are frozen into it (``profile_version``, ``rule_frozen``).
 * ``ballot``: EVERY ballot version (online or paper), never updated; ``current_ballot``: the one current
   ballot per (motion, household), upserted, so the database itself keeps it unique.
+* ``motion_tally``: the running tally of a motion, kept by every ballot in the same transaction (rows
+  ``total``, ``agree``, ``disagree``, ``abstain``: owners, households, area), valid for one register version of
+  the community; rebuilt from ``current_ballot`` when the register changed (see repository).
 * ``motion_result``: the final tally stored once at close (unique per motion).
 """
 
@@ -177,6 +180,19 @@ class CurrentBallot(SQLModel, table=True):
     choice: str = Field(max_length=10)
     channel: str = Field(max_length=10)
     cast_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class MotionTally(SQLModel, table=True):
+    """One bucket of a motion's running tally: ``total`` (everyone in scope) or a choice (the owners whose
+    latest ballot is that choice, with all their households in scope and their area)."""
+
+    __tablename__ = "motion_tally"
+    motion_id: str = Field(foreign_key="motion.id", primary_key=True, max_length=32)
+    bucket: str = Field(primary_key=True, max_length=10)
+    owners: int = Field(sa_column=Column(BigInteger, nullable=False))
+    households: int = Field(sa_column=Column(BigInteger, nullable=False))
+    area: int = Field(sa_column=Column(BigInteger, nullable=False))
+    register_version: int
 
 
 class MotionResult(SQLModel, table=True):

@@ -1,9 +1,13 @@
 """Every query of the voting domain.
 
-Tallies are aggregate SQL. Owner grouping (SPC interpretation art. 9; DOMAIN.md): households sharing an
-``owner_key`` are one owner with one choice in scope — per owner the LATEST current ballot among their
-households in scope (highest per-motion ``seq``) is that owner's choice, and it counts for all of their
-households in scope (headcount one, area summed).
+Owner grouping (SPC interpretation art. 9; DOMAIN.md): households sharing an ``owner_key`` are one owner with
+one choice in scope — per owner the LATEST current ballot among their households in scope (highest per-motion
+``seq``) is that owner's choice, and it counts for all of their households in scope (headcount one, area summed).
+
+Tallies: ``full_choice_counts`` computes them in one pass over the households in scope (one GROUP BY owner);
+``motion_tally`` keeps them running — every ballot moves its owner between buckets in the ballot's own
+transaction (ballots of a motion are serialized on the motion row), so a tally read is four rows. The running
+rows carry the community's ``register_version``; when the register changed they are rebuilt from scratch.
 """
 
 from __future__ import annotations
@@ -12,19 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, cast, func, or_, update
+from sqlalchemy import BigInteger, and_, case, cast, delete, func, literal, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.register.models import Building, Household, RulesProfileVersion, Unit
+from app.register.models import Building, Community, Household, RulesProfileVersion, Unit
 from app.voting.models import (
     Ballot,
     CurrentBallot,
     Motion,
     MotionResult,
+    MotionTally,
     Plan,
     PlanFunding,
     PlanItem,
@@ -315,16 +320,81 @@ class ChoiceRow:
     area: int
 
 
-async def choice_counts(session: AsyncSession, motion: Motion) -> dict[str | None, ChoiceRow]:
-    """choice (None: the owner has not voted) → owners, households, area; one GROUP BY over owner groups."""
-    groups = (select(col(Household.owner_key).label("owner_key"), func.count().label("n"),
-                     func.sum(cast(Household.area_centi, BigInteger)).label("area"))
-              .where(*in_scope(motion)).group_by(Household.owner_key)).subquery("owner_groups")
-    chosen = owner_choices(motion)
-    q = (select(chosen.c.choice, func.count(), func.sum(groups.c.n), func.sum(groups.c.area))
-         .select_from(groups).outerjoin(chosen, chosen.c.owner_key == groups.c.owner_key)
-         .group_by(chosen.c.choice))
-    return {c: ChoiceRow(_int(o), _int(n), _int(a)) for c, o, n, a in (await session.exec(q)).all()}
+CHOICE_CODES = {"agree": 1, "disagree": 2, "abstain": 3}
+_CHOICE_OF_CODE = {v: k for k, v in CHOICE_CODES.items()}
+TOTAL = "total"
+
+
+async def full_choice_counts(session: AsyncSession, motion: Motion) -> dict[str | None, ChoiceRow]:
+    """choice (None: the owner has not voted) → owners, households, area, in ONE pass: the households in scope
+    left-joined to their current ballot, grouped by owner; per owner ``max(seq * 4 + choice code)`` is the
+    latest ballot (seq is unique per motion) and its code is that value mod 4 (0 never occurs: not voted is
+    NULL). No self-join, so nothing depends on the planner's row estimates."""
+    code = case(CHOICE_CODES, value=CurrentBallot.choice)
+    latest = func.max(cast(CurrentBallot.seq, BigInteger) * 4 + code)
+    owner = col(Household.owner_key)
+    if session.get_bind().dialect.name == "postgresql":
+        owner = owner.collate("C")  # byte order: grouping opaque hashes needs no locale-aware sort
+    per_owner = (select(func.count().label("n"), func.sum(cast(Household.area_centi, BigInteger)).label("area"),
+                        latest.label("latest"))
+                 .select_from(Household)
+                 .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == motion.id,
+                                                col(CurrentBallot.household_id) == Household.id))
+                 .where(*in_scope(motion)).group_by(owner)).subquery("per_owner")
+    bucket = (per_owner.c.latest % 4).label("code")
+    q = select(bucket, func.count(), func.sum(per_owner.c.n), func.sum(per_owner.c.area)).group_by(bucket)
+    return {(_CHOICE_OF_CODE[int(c)] if c is not None else None): ChoiceRow(_int(o), _int(n), _int(a))
+            for c, o, n, a in (await session.exec(q)).all()}
+
+
+async def running_tally(session: AsyncSession, motion: Motion) -> dict[str, ChoiceRow] | None:
+    """The motion's running tally (bucket → row) if it is complete and made for the community's current
+    register version; None when it must be rebuilt."""
+    q = (select(MotionTally.bucket, MotionTally.owners, MotionTally.households, MotionTally.area)
+         .join(Community, col(Community.id) == motion.community_id)
+         .where(MotionTally.motion_id == motion.id, col(MotionTally.register_version) == col(Community.register_version)))
+    rows = {b: ChoiceRow(_int(o), _int(n), _int(a)) for b, o, n, a in (await session.exec(q)).all()}
+    return rows if len(rows) == len(CHOICE_CODES) + 1 else None
+
+
+async def write_running_tally(session: AsyncSession, motion: Motion, counts: dict[str | None, ChoiceRow]) -> None:
+    """Replace the running tally with ``counts`` (from ``full_choice_counts``) for the current register
+    version."""
+    version = select(Community.register_version).where(Community.id == motion.community_id).scalar_subquery()
+    await session.exec(delete(MotionTally).where(col(MotionTally.motion_id) == motion.id))  # type: ignore[call-overload]
+    zero = ChoiceRow(0, 0, 0)
+    total = ChoiceRow(sum(r.owners for r in counts.values()), sum(r.households for r in counts.values()),
+                      sum(r.area for r in counts.values()))
+    for bucket, r in [(TOTAL, total), *((c, counts.get(c, zero)) for c in CHOICE_CODES)]:
+        stmt = _insert(session, MotionTally).from_select(
+            ["motion_id", "bucket", "owners", "households", "area", "register_version"],
+            select(literal(motion.id), literal(bucket), literal(r.owners, BigInteger),
+                   literal(r.households, BigInteger), literal(r.area, BigInteger), version))
+        await session.exec(stmt)  # type: ignore[call-overload]
+
+
+async def owner_before_ballot(session: AsyncSession, motion: Motion, household_id: str) -> tuple[int, int, str | None]:
+    """(households, area) of the household's owner in scope and the owner's current choice — read before the
+    household's new ballot is stored. The owner's households drive the query (owner_key index; the LEFT JOIN
+    keeps them the outer side) and each looks up its own current ballot, so it costs the same at any size."""
+    me = aliased(Household)
+    key = select(me.owner_key).where(me.id == household_id).scalar_subquery()
+    q = (select(col(Household.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice))
+         .select_from(Household)
+         .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == motion.id,
+                                        col(CurrentBallot.household_id) == Household.id))
+         .where(Household.owner_key == key, *in_scope(motion)))
+    rows = (await session.exec(q)).all()  # type: ignore[call-overload]
+    voted = [(seq, choice) for _, seq, choice in rows if seq is not None]
+    return len(rows), sum(_int(area) for area, _, _ in rows), max(voted)[1] if voted else None
+
+
+async def move_in_running_tally(session: AsyncSession, motion_id: str, bucket: str, *, owners: int, households: int,
+                                area: int) -> None:
+    stmt = (update(MotionTally).where(col(MotionTally.motion_id) == motion_id, col(MotionTally.bucket) == bucket)
+            .values(owners=col(MotionTally.owners) + owners, households=col(MotionTally.households) + households,
+                    area=col(MotionTally.area) + area))
+    await session.exec(stmt)  # type: ignore[call-overload]
 
 
 def effective_choices(motion: Motion) -> Any:
@@ -367,6 +437,29 @@ async def households_with_choices(session: AsyncSession, motion: Motion, *, only
     return [(hid, b, u, room, _int(area), c, bool(o)) for hid, b, u, room, area, c, o in (await session.exec(q)).all()]
 
 
+async def participants(session: AsyncSession, motion: Motion) -> list[tuple[str, str, str, int]]:
+    """(building, unit, room, area) of every household in scope counted as taking part — its owner has a
+    current ballot on one of their households in scope — ordered by building, unit, room. One pass: a window
+    over each owner's households, no self-join."""
+    owner = col(Household.owner_key)
+    if session.get_bind().dialect.name == "postgresql":
+        owner = owner.collate("C")
+    voted = func.count(col(CurrentBallot.seq)).over(partition_by=owner)
+    per_household = (select(col(Household.id).label("id"), col(Household.building_id).label("building_id"),
+                            col(Household.unit_id).label("unit_id"), col(Household.room).label("room"),
+                            col(Household.area_centi).label("area"), voted.label("owner_ballots"))
+                     .select_from(Household)
+                     .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == motion.id,
+                                                    col(CurrentBallot.household_id) == Household.id))
+                     .where(*in_scope(motion))).subquery("per_household")
+    q = (select(col(Building.name), col(Unit.name), per_household.c.room, per_household.c.area)
+         .join(Building, col(Building.id) == per_household.c.building_id)
+         .join(Unit, col(Unit.id) == per_household.c.unit_id)
+         .where(per_household.c.owner_ballots > 0)
+         .order_by(col(Building.name), col(Unit.name), per_household.c.room, per_household.c.id))
+    return [(b, u, room, _int(area)) for b, u, room, area in (await session.exec(q)).all()]  # type: ignore[call-overload]
+
+
 async def choice_breakdown(session: AsyncSession, motion: Motion) -> dict[str, int]:
     """Ballots by channel among current ballots (for the live view: how many came on paper)."""
     q = (select(CurrentBallot.channel, func.count()).where(CurrentBallot.motion_id == motion.id)
@@ -376,15 +469,20 @@ async def choice_breakdown(session: AsyncSession, motion: Motion) -> dict[str, i
 
 # ---- results -------------------------------------------------------------------------------------
 
-async def get_result(session: AsyncSession, motion_id: str) -> MotionResult | None:
+async def get_result(session: AsyncSession, motion_id: str, *, participants: bool = False) -> MotionResult | None:
+    """The stored final tally; its participants list (every household that took part: megabytes for a big
+    motion) only when asked for — otherwise touching it raises instead of loading."""
     q = select(MotionResult).where(MotionResult.motion_id == motion_id).execution_options(populate_existing=True)
+    if not participants:
+        q = q.options(defer(MotionResult.participants, raiseload=True))  # type: ignore[arg-type]
     return (await session.exec(q)).first()
 
 
 async def results_for(session: AsyncSession, motion_ids: list[str]) -> dict[str, MotionResult]:
     if not motion_ids:
         return {}
-    q = select(MotionResult).where(col(MotionResult.motion_id).in_(motion_ids))
+    q = (select(MotionResult).where(col(MotionResult.motion_id).in_(motion_ids))
+         .options(defer(MotionResult.participants, raiseload=True)))  # type: ignore[arg-type]
     return {r.motion_id: r for r in (await session.exec(q)).all()}
 
 

@@ -9,6 +9,9 @@
 * One ballot per household, replaced until close; every version kept in ``ballot``; ``current_ballot`` is
   upserted (unique per motion and household). Owners with several households in scope have ONE choice:
   their latest ballot counts for all of them (see repository).
+* Tallies are running: each ballot moves its owner between the buckets of ``motion_tally`` in its own
+  transaction, so a tally costs the same at 100 and at 100,000 households; after a register change the
+  buckets are rebuilt by one aggregate pass (see repository).
 * The final tally is stored once at close (``motion_result``) and served from there ever after.
 """
 
@@ -549,6 +552,7 @@ async def create_motion(session: AsyncSession, *, principal: Principal, plan_id:
                              "opens_at": m.opens_at.isoformat(), "closes_at": m.closes_at.isoformat(),
                              "required": m.required})
     await _freeze(session, m, now)
+    await rebuild_running_tally(session, m)  # no ballots yet: the totals of the scope
     return await _motion_public(session, m, now, principal=None, plan=plan)
 
 
@@ -597,18 +601,53 @@ async def close_motion(session: AsyncSession, *, principal: Principal, motion_id
 
 # ---- tallies -------------------------------------------------------------------------------------
 
-async def counts_of(session: AsyncSession, m: Motion) -> Counts:
-    """Counts of the motion's scope and current ballots, by aggregate SQL with owner grouping."""
-    rows = await repo.choice_counts(session, m)
-    values = {"total_households": sum(r.households for r in rows.values()),
-              "total_owners": sum(r.owners for r in rows.values()),
-              "total_area": sum(r.area for r in rows.values())}
+def _counts(rows: dict[Any, repo.ChoiceRow], total: repo.ChoiceRow) -> Counts:
+    values = {"total_households": total.households, "total_owners": total.owners, "total_area": total.area}
     for c in Choice:
         r = rows.get(c.value)
         values[f"{c.value}_households"] = r.households if r else 0
         values[f"{c.value}_owners"] = r.owners if r else 0
         values[f"{c.value}_area"] = r.area if r else 0
     return Counts(**values)
+
+
+async def full_counts(session: AsyncSession, m: Motion) -> Counts:
+    """Counts of the motion's scope and current ballots by one aggregate pass (owner grouping applied)."""
+    rows = await repo.full_choice_counts(session, m)
+    total = repo.ChoiceRow(sum(r.owners for r in rows.values()), sum(r.households for r in rows.values()),
+                           sum(r.area for r in rows.values()))
+    return _counts(rows, total)
+
+
+async def counts_of(session: AsyncSession, m: Motion) -> Counts:
+    """The running tally when it is current, else the full aggregate (a read never writes)."""
+    running = await repo.running_tally(session, m)
+    if running is None:
+        return await full_counts(session, m)
+    return _counts(running, running[repo.TOTAL])
+
+
+async def rebuild_running_tally(session: AsyncSession, m: Motion) -> None:
+    """Recompute the running tally from the current ballots (after a register change, or a bulk load)."""
+    await repo.write_running_tally(session, m, await repo.full_choice_counts(session, m))
+
+
+async def _keep_running_tally(session: AsyncSession, m: Motion, *, household_id: str, choice: Choice) -> Any:
+    """Called with the motion row locked, BEFORE the household's new ballot is stored; returns what to do
+    after storing it: move the owner to the new choice's bucket, or rebuild when the buckets are stale."""
+    if await repo.running_tally(session, m) is None:
+        async def rebuild() -> None:
+            await rebuild_running_tally(session, m)
+        return rebuild
+    n, area, prev = await repo.owner_before_ballot(session, m, household_id)
+
+    async def move() -> None:
+        if prev == choice.value:
+            return
+        if prev is not None:
+            await repo.move_in_running_tally(session, m.id, prev, owners=-1, households=-n, area=-area)
+        await repo.move_in_running_tally(session, m.id, choice.value, owners=1, households=n, area=area)
+    return move
 
 
 def _display(n: int, unit: str) -> str:
@@ -636,9 +675,8 @@ def _stored_tally(r: MotionResult) -> TallyPublic:
 
 
 async def _participants(session: AsyncSession, m: Motion) -> list[dict[str, Any]]:
-    rows = await repo.households_with_choices(session, m, only_participating=True)
     return [{"building": b, "unit": u, "room": room, "area_m2": format_area(area)}
-            for _, b, u, room, area, _, _ in rows]
+            for b, u, room, area in await repo.participants(session, m)]
 
 
 async def _finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id: str | None,
@@ -655,10 +693,9 @@ async def _finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id
     tally = _tally_dict(locked, state, counts, status=MotionStatus.CLOSED, final=True, now=now)
     closed_at = locked.closed_at or locked.closes_at
     participants = await _participants(session, locked)
-    inserted = await repo.insert_result_once(session, {
-        "id": new_id(),
-        "motion_id": locked.id, "outcome": tally["outcome"], "tally": tally, "participants": participants,
-        "closed_at": closed_at, "recorded_at": now})
+    values = {"id": new_id(), "motion_id": locked.id, "outcome": tally["outcome"], "tally": tally,
+              "participants": participants, "closed_at": closed_at, "recorded_at": now}
+    inserted = await repo.insert_result_once(session, values)
     result = await repo.get_result(session, locked.id)
     assert result is not None
     if inserted:
@@ -669,7 +706,8 @@ async def _finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id
                                  "counts": tally["counts"]})
         from app.publicity import service as publicity_service
 
-        await publicity_service.publish_vote_result(session, motion_id=locked.id, now=now)
+        await publicity_service.publish_vote_result(session, motion_id=locked.id, now=now,
+                                                    result=MotionResult(**values))  # as stored, not re-read
     return result
 
 
@@ -749,8 +787,10 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
     b = Ballot(motion_id=m.id, household_id=household_id, seq=seq, choice=choice.value, channel=channel.value,
                actor_id=actor_id, cast_at=now, receipt_hash=keyed_hash(settings.secret_key, receipt, purpose="receipt"),
                photo_sha256=photo_sha256)
+    after_store = await _keep_running_tally(session, m, household_id=household_id, choice=choice)
     await repo.insert_ballot(session, b)
     await repo.upsert_current(session, b)
+    await after_store()
     version = await repo.ballot_versions(session, m.id, household_id)
     # the audit entry carries a keyed digest of the choice: integrity checkable, the choice not revealed
     await audit.append(session, chain=m.community_id,
@@ -933,11 +973,13 @@ async def motions_gate(session: AsyncSession, *, project_id: str, now: datetime)
                      detail=f"当前方案（第 {plan.version} 版）的 {len(motions)} 项表决均已通过", figures=fig)
 
 
-async def motion_result_for_notice(session: AsyncSession, *, motion_id: str) -> dict[str, Any]:
+async def motion_result_for_notice(session: AsyncSession, *, motion_id: str,
+                                   result: MotionResult | None = None) -> dict[str, Any]:
     """What the vote-result notice shows: the motion, the rule, every condition with its numbers, the outcome
-    and per participating household only building, unit, room and area (no names, no phones)."""
+    and per participating household only building, unit, room and area (no names, no phones). ``result``:
+    the stored result when the caller has just stored it (saves reading its participants back)."""
     m = await _motion_or_404(session, motion_id)
-    r = await repo.get_result(session, m.id)
+    r = result if result is not None else await repo.get_result(session, m.id, participants=True)
     if r is None:
         raise Conflict("motion.not_closed", "表决尚未结束", "The motion has not closed yet")
     t = r.tally
@@ -957,7 +999,7 @@ async def motion_result_for_notice(session: AsyncSession, *, motion_id: str) -> 
 async def participating_households(session: AsyncSession, *, motion_id: str) -> list[dict[str, Any]]:
     """Households counted as taking part (owner grouping applied): building, unit, room and area only."""
     m = await _motion_or_404(session, motion_id)
-    r = await repo.get_result(session, m.id)
+    r = await repo.get_result(session, m.id, participants=True)
     if r is not None:
         return list(r.participants)
     return await _participants(session, m)

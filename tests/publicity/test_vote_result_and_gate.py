@@ -29,7 +29,7 @@ async def test_vote_result_notice_is_published_once_per_motion(app, client, worl
     p = await make_project(client, world)
     calls: list[str] = []
 
-    async def fake_result(session, *, motion_id: str) -> dict:
+    async def fake_result(session, *, motion_id: str, result=None) -> dict:
         calls.append(motion_id)
         return motion_result(p["id"], motion_id)
 
@@ -72,7 +72,7 @@ async def test_vote_result_notice_is_published_once_per_motion(app, client, worl
 async def test_vote_result_before_a_holiday_starts_after_it(app, client, world, clock, monkeypatch) -> None:
     p = await make_project(client, world)
 
-    async def fake_result(session, *, motion_id: str) -> dict:
+    async def fake_result(session, *, motion_id: str, result=None) -> dict:
         return motion_result(p["id"], motion_id)
 
     patch_service(monkeypatch, "app.voting.service", motion_result_for_notice=fake_result)

@@ -271,3 +271,74 @@ async def test_activated_world_can_all_vote(client, world, clock) -> None:
     t = (await tally(client, world.staff, m["id"])).json()
     assert t["counts"]["agree_owners"] == 10 and t["counts"]["agree_households"] == 12
     assert t["outcome"] == "passed" and t["decided_early"] is True and t["final"] is False
+
+
+async def _running_and_full(app, motion_id: str) -> tuple[object, object]:
+    """The running tally as stored (None when stale) and the full aggregate, read straight from the database."""
+    from app.voting import repository as voting_repo
+    from app.voting import service as voting_service
+
+    async with app.state.db.read_session() as s:
+        m = await voting_repo.get_motion(s, motion_id)
+        running = await voting_repo.running_tally(s, m)
+        full = await voting_service.full_counts(s, m)
+        if running is not None:
+            running = voting_service._counts(running, running[voting_repo.TOTAL])
+        return running, full
+
+
+async def test_running_tally_follows_ballots_and_register_imports(client, world, clock, app) -> None:
+    """The running tally equals the full aggregate after every ballot (replacing, cross-household ballots of
+    one owner); an import that adds a unit to an owner who voted makes it stale: reads fall back to the full
+    aggregate, and the next ballot rebuilds it."""
+    cid = await create_community(client, world.admin, world.jurisdiction_id, "运行计票小区")
+    _, token = await add_staff(client, world.admin, cid, "staff-running")
+    staff = auth(token)
+    csv = "building,unit,room,area_m2,owner_key\n1,1,101,80.00,P\n1,1,102,70.00,P\n1,1,201,60.00,Q\n1,1,202,50.00,\n"
+    assert (await import_csv(client, staff, cid, csv)).status_code == 200
+    hh = (await client.get(f"{API}/communities/{cid}/households", headers=staff)).json()["items"]
+    ids = {h["room"]: h["id"] for h in hh}
+    pid = (await client.post(f"{API}/communities/{cid}/projects", headers=staff, json={"title": "运行"})).json()["id"]
+    plan = (await client.post(f"{API}/projects/{pid}/plans", headers=staff,
+                              json={"title": "方案", "items": [{"title": "x", "budget_fen": 1}]})).json()
+    now = clock.now()
+    r = await client.post(f"{API}/plans/{plan['id']}/motions", headers=staff,
+                          json={"title": "表决", "opens_at": now.isoformat(),
+                                "closes_at": now.replace(year=2027).isoformat()})
+    assert r.status_code == 201, r.text
+    mid = r.json()["id"]
+    running, full = await _running_and_full(app, mid)
+    assert running == full and full.total_owners == 3 and full.total_households == 4
+
+    async def ballot(room: str, choice: str, n: int) -> None:
+        photo = {"photo": ("s.jpg", jpeg((n, 40, 40)), "image/jpeg")}
+        r = await client.post(f"{API}/motions/{mid}/paper-ballots", headers=staff,
+                              data={"household_id": ids[room], "choice": choice}, files=photo)
+        assert r.status_code == 201, r.text
+
+    steps = [("101", "agree"), ("201", "disagree"), ("102", "disagree"), ("102", "disagree"), ("201", "abstain"),
+             ("101", "agree"), ("202", "agree")]
+    for n, (room, choice) in enumerate(steps):
+        await ballot(room, choice, n)
+        running, full = await _running_and_full(app, mid)
+        assert running == full, (n, room, choice)
+    # owner P's latest is agree (101): both P units agree; Q abstains; 202 agrees
+    t = (await tally(client, staff, mid)).json()["counts"]
+    assert (t["agree_owners"], t["agree_households"], t["agree_area"]) == (2, 3, 20000)
+    assert (t["abstain_owners"], t["disagree_owners"]) == (1, 0)
+
+    # a new unit of owner P and a new household: the register changed under the running tally
+    assert (await import_csv(client, staff, cid, "building,unit,room,area_m2,owner_key\n1,1,301,40.00,P\n"
+                                                 "1,1,302,30.00,\n")).status_code == 200
+    running, full = await _running_and_full(app, mid)
+    assert running is None
+    assert (full.agree_owners, full.agree_households, full.agree_area) == (2, 4, 24000)
+    assert (full.total_owners, full.total_households) == (4, 6)
+    t = (await tally(client, staff, mid)).json()["counts"]  # read path: the full aggregate
+    assert (t["agree_households"], t["total_households"]) == (4, 6)
+    await ballot("201", "disagree", 50)  # the next ballot rebuilds
+    running, full = await _running_and_full(app, mid)
+    assert running == full and (full.disagree_owners, full.total_households) == (1, 6)
+    r = await client.post(f"{API}/motions/{mid}/close", headers=staff)
+    assert r.status_code == 200, r.text
+    assert r.json()["tally"]["counts"]["agree_households"] == 4
