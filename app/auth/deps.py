@@ -61,16 +61,26 @@ async def _load_principal(request: Request, session, clock, token: str | None) -
     return principal
 
 
+async def _principal_of(request: Request, session, clock, token: str | None) -> Principal | None:
+    """On SQLite a write request's session holds THE writer (BEGIN IMMEDIATE from its first statement): the
+    principal is read through a read connection instead, so queued writes do not wait for these lookups."""
+    db = request.app.state.db
+    if token and db.is_sqlite and request.method not in ("GET", "HEAD", "OPTIONS"):
+        async with db.read_session() as reader:
+            return await _load_principal(request, reader, clock, token)
+    return await _load_principal(request, session, clock, token)
+
+
 async def optional_principal(
     request: Request, session: SessionDep, clock: ClockDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal | None:
-    return await _load_principal(request, session, clock, token)
+    return await _principal_of(request, session, clock, token)
 
 
 async def current_principal(
     request: Request, session: SessionDep, clock: ClockDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
-    principal = await _load_principal(request, session, clock, token)
+    principal = await _principal_of(request, session, clock, token)
     if principal is None:
         raise Unauthorized()
     return principal

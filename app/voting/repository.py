@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, delete, func, literal, or_, update
+from sqlalchemy import BigInteger, and_, bindparam, case, cast, delete, func, literal, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, defer
@@ -373,28 +373,63 @@ async def write_running_tally(session: AsyncSession, motion: Motion, counts: dic
         await session.exec(stmt)  # type: ignore[call-overload]
 
 
+def _scope_params(motion: Motion) -> dict[str, Any]:
+    return {"community_id": motion.community_id, "building_id": motion.building_id, "unit_id": motion.unit_id}
+
+
+def _in_scope_bound(scope: str, h: Any = Household) -> list[Any]:
+    """``in_scope`` with bound parameters instead of values, for statements built once and reused."""
+    conds = [h.community_id == bindparam("community_id")]
+    if scope == ScopeKind.BUILDING:
+        conds.append(h.building_id == bindparam("building_id"))
+    elif scope == ScopeKind.UNIT:
+        conds.append(h.unit_id == bindparam("unit_id"))
+    return conds
+
+
+def _owner_households_stmt(scope: str) -> Any:
+    me = aliased(Household)
+    key = select(me.owner_key).where(me.id == bindparam("household_id")).scalar_subquery()
+    return (select(col(Household.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice))
+            .select_from(Household)
+            .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == bindparam("motion_id"),
+                                           col(CurrentBallot.household_id) == Household.id))
+            .where(Household.owner_key == key, *_in_scope_bound(scope)))
+
+
+# built once per scope kind: this runs with every ballot
+_OWNER_HOUSEHOLDS = {k.value: _owner_households_stmt(k.value) for k in ScopeKind}
+
+
 async def owner_before_ballot(session: AsyncSession, motion: Motion, household_id: str) -> tuple[int, int, str | None]:
     """(households, area) of the household's owner in scope and the owner's current choice — read before the
     household's new ballot is stored. The owner's households drive the query (owner_key index; the LEFT JOIN
     keeps them the outer side) and each looks up its own current ballot, so it costs the same at any size."""
-    me = aliased(Household)
-    key = select(me.owner_key).where(me.id == household_id).scalar_subquery()
-    q = (select(col(Household.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice))
-         .select_from(Household)
-         .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == motion.id,
-                                        col(CurrentBallot.household_id) == Household.id))
-         .where(Household.owner_key == key, *in_scope(motion)))
-    rows = (await session.exec(q)).all()  # type: ignore[call-overload]
+    params = _scope_params(motion) | {"motion_id": motion.id, "household_id": household_id}
+    rows = (await session.exec(_OWNER_HOUSEHOLDS[motion.scope], params=params)).all()  # type: ignore[call-overload]
     voted = [(seq, choice) for _, seq, choice in rows if seq is not None]
     return len(rows), sum(_int(area) for area, _, _ in rows), max(voted)[1] if voted else None
 
 
-async def move_in_running_tally(session: AsyncSession, motion_id: str, bucket: str, *, owners: int, households: int,
+def _move_stmt() -> Any:
+    sign = case((col(MotionTally.bucket) == bindparam("to_bucket"), 1), else_=-1)
+    return (update(MotionTally)
+            .where(col(MotionTally.motion_id) == bindparam("m_id"),
+                   col(MotionTally.bucket).in_([bindparam("to_bucket"), bindparam("from_bucket")]))
+            .values(owners=col(MotionTally.owners) + sign,
+                    households=col(MotionTally.households) + sign * bindparam("n", type_=BigInteger),
+                    area=col(MotionTally.area) + sign * bindparam("a", type_=BigInteger)))
+
+
+_MOVE = _move_stmt()
+
+
+async def move_in_running_tally(session: AsyncSession, motion_id: str, *, to: str, from_: str | None, households: int,
                                 area: int) -> None:
-    stmt = (update(MotionTally).where(col(MotionTally.motion_id) == motion_id, col(MotionTally.bucket) == bucket)
-            .values(owners=col(MotionTally.owners) + owners, households=col(MotionTally.households) + households,
-                    area=col(MotionTally.area) + area))
-    await session.exec(stmt)  # type: ignore[call-overload]
+    """Move one owner (their households and area) into bucket ``to``, out of ``from_`` if they were in one."""
+    params = {"m_id": motion_id, "to_bucket": to, "from_bucket": from_ if from_ is not None else to,
+              "n": households, "a": area}
+    await session.exec(_MOVE, params=params)  # type: ignore[call-overload]
 
 
 def effective_choices(motion: Motion) -> Any:

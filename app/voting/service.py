@@ -642,11 +642,8 @@ async def _keep_running_tally(session: AsyncSession, m: Motion, *, household_id:
     n, area, prev = await repo.owner_before_ballot(session, m, household_id)
 
     async def move() -> None:
-        if prev == choice.value:
-            return
-        if prev is not None:
-            await repo.move_in_running_tally(session, m.id, prev, owners=-1, households=-n, area=-area)
-        await repo.move_in_running_tally(session, m.id, choice.value, owners=1, households=n, area=area)
+        if prev != choice.value:
+            await repo.move_in_running_tally(session, m.id, to=choice.value, from_=prev, households=n, area=area)
     return move
 
 
