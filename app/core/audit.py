@@ -39,11 +39,15 @@ def entry_hash(
 
 
 async def _lock_head(session: AsyncSession, chain: str) -> AuditHead:
-    dialect = session.get_bind().dialect.name
-    ins = pg_insert(AuditHead) if dialect == "postgresql" else sqlite_insert(AuditHead)
-    await session.exec(ins.values(chain=chain, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing())
-    q = select(AuditHead).where(AuditHead.chain == chain).with_for_update()
-    head = (await session.exec(q.execution_options(populate_existing=True))).one()
+    """The chain's head row, locked (created first for a new chain; a concurrent creator is harmless)."""
+    q = (select(AuditHead).where(AuditHead.chain == chain).with_for_update()
+         .execution_options(populate_existing=True))
+    head = (await session.exec(q)).first()
+    if head is None:
+        dialect = session.get_bind().dialect.name
+        ins = pg_insert(AuditHead) if dialect == "postgresql" else sqlite_insert(AuditHead)
+        await session.exec(ins.values(chain=chain, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing())
+        head = (await session.exec(q)).one()
     return head
 
 

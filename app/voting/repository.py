@@ -415,7 +415,9 @@ def _move_stmt() -> Any:
     sign = case((col(MotionTally.bucket) == bindparam("to_bucket"), 1), else_=-1)
     return (update(MotionTally)
             .where(col(MotionTally.motion_id) == bindparam("m_id"),
-                   col(MotionTally.bucket).in_([bindparam("to_bucket"), bindparam("from_bucket")]))
+                   col(MotionTally.bucket).in_([bindparam("to_bucket"), bindparam("from_bucket")]),
+                   col(MotionTally.register_version) == select(Community.register_version)
+                   .where(Community.id == bindparam("c_id")).scalar_subquery())
             .values(owners=col(MotionTally.owners) + sign,
                     households=col(MotionTally.households) + sign * bindparam("n", type_=BigInteger),
                     area=col(MotionTally.area) + sign * bindparam("a", type_=BigInteger)))
@@ -424,12 +426,14 @@ def _move_stmt() -> Any:
 _MOVE = _move_stmt()
 
 
-async def move_in_running_tally(session: AsyncSession, motion_id: str, *, to: str, from_: str | None, households: int,
-                                area: int) -> None:
-    """Move one owner (their households and area) into bucket ``to``, out of ``from_`` if they were in one."""
-    params = {"m_id": motion_id, "to_bucket": to, "from_bucket": from_ if from_ is not None else to,
-              "n": households, "a": area}
-    await session.exec(_MOVE, params=params)  # type: ignore[call-overload]
+async def move_in_running_tally(session: AsyncSession, motion: Motion, *, to: str, from_: str | None,
+                                households: int, area: int) -> bool:
+    """Move one owner (their households and area) into bucket ``to``, out of ``from_`` if they were in one.
+    False when the running tally is missing or made for an older register version (nothing was changed)."""
+    params = {"m_id": motion.id, "c_id": motion.community_id, "to_bucket": to,
+              "from_bucket": from_ if from_ is not None else to, "n": households, "a": area}
+    res = await session.exec(_MOVE, params=params)  # type: ignore[call-overload]
+    return res.rowcount == (1 if from_ is None or from_ == to else 2)
 
 
 def effective_choices(motion: Motion) -> Any:

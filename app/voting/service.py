@@ -634,17 +634,16 @@ async def rebuild_running_tally(session: AsyncSession, m: Motion) -> None:
 
 async def _keep_running_tally(session: AsyncSession, m: Motion, *, household_id: str, choice: Choice) -> Any:
     """Called with the motion row locked, BEFORE the household's new ballot is stored; returns what to do
-    after storing it: move the owner to the new choice's bucket, or rebuild when the buckets are stale."""
-    if await repo.running_tally(session, m) is None:
-        async def rebuild() -> None:
-            await rebuild_running_tally(session, m)
-        return rebuild
+    after storing it: move the owner to the new choice's bucket — or, when the buckets are missing or stale
+    (the move changes nothing then), rebuild them."""
     n, area, prev = await repo.owner_before_ballot(session, m, household_id)
 
-    async def move() -> None:
-        if prev != choice.value:
-            await repo.move_in_running_tally(session, m.id, to=choice.value, from_=prev, households=n, area=area)
-    return move
+    async def after_store() -> None:
+        if prev == choice.value:
+            return  # the owner's choice is unchanged (stale buckets stay stale: reads use the full aggregate)
+        if not await repo.move_in_running_tally(session, m, to=choice.value, from_=prev, households=n, area=area):
+            await rebuild_running_tally(session, m)
+    return after_store
 
 
 def _display(n: int, unit: str) -> str:
