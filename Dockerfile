@@ -10,6 +10,8 @@ RUN pip install --upgrade pip && pip install . \
  && mkdir -p /srv/app/data && chown -R appuser /srv/app/data
 USER appuser
 ENV DATABASE_URL=sqlite+aiosqlite:////srv/app/data/app.db MEDIA_DIR=/srv/app/data/media ENVIRONMENT=production
+# two glibc malloc arenas instead of up to 8 per core: freed photo bitmaps are reused, peak memory stays lower
+ENV MALLOC_ARENA_MAX=2
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz'); sys.exit(0)"
 CMD ["python", "-m", "app", "serve", "--host", "0.0.0.0", "--port", "8000"]

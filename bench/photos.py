@@ -9,9 +9,9 @@ each concurrency level with a FRESH server process, so its peak RSS (VmHWM) belo
 
 While the uploads run, a probe measures what other users see: a resident's ``GET /api/v1/me`` (a read) and
 ``PUT /api/v1/motions/{id}/ballot`` (a write) every 0.5 s. Goal (issue 8): peak RSS must not grow with
-concurrency × file size; reports/s and p99 are reported. ``--malloc-arena-max 2`` runs the server with
-``MALLOC_ARENA_MAX=2`` to show how much of the peak is glibc per-thread arenas; ``--lean-images`` serves
-with ``bench.lean_server`` (a proposed leaner pipeline, same output bytes) to measure that change.
+concurrency × file size; reports/s and p99 are reported. ``--malloc-arena-max N`` runs the server with
+``MALLOC_ARENA_MAX=N`` (as ``scripts/serve.sh`` and the Dockerfile do with 2); ``--malloc-arena-max 0``
+runs it without the variable, to show how much of the peak is glibc's per-thread arenas.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def photos() -> list[bytes]:
 
 
 async def level(concurrency: int, reports: int, setup: dict[str, Any], images: list[bytes],
-                env: dict[str, str], module: str) -> dict[str, Any]:
-    server = Server(database_url(), env=env, module=module).start()
+                env: dict[str, str]) -> dict[str, Any]:
+    server = Server(database_url(), env=env).start()
     try:
         base_rss = server.rss_mb()
         sup = login(server.base_url, setup["sup_username"], SUP_PASSWORD)
@@ -164,7 +164,7 @@ async def level(concurrency: int, reports: int, setup: dict[str, Any], images: l
         server.stop()
 
 
-async def bench(levels: list[int], reports: int, env: dict[str, str], module: str = "app") -> dict[str, Any]:
+async def bench(levels: list[int], reports: int, env: dict[str, str]) -> dict[str, Any]:
     images = photos()
     data = await ensure_dataset()
     com = data["communities"][0]
@@ -181,13 +181,12 @@ async def bench(levels: list[int], reports: int, env: dict[str, str], module: st
              "residents": [bearer(mint_token(r["user_id"])) for r in com["residents"][:50]]}
     rows = []
     for n in levels:
-        row = await level(n, reports if n > 1 else max(3, reports // 4), setup, images, env, module)
+        row = await level(n, reports if n > 1 else max(3, reports // 4), setup, images, env)
         print(f"  {n} concurrent: {row['reports']} reports, peak RSS {row['peak RSS MB']} MB")
         rows.append(row)
     kind = db_kind()
     show = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-    variant = ("; server env " + str(env) if env else "") + ("; LEAN pipeline (bench.lean_server)"
-                                                            if module != "app" else "")
+    variant = "; server env " + (str(env) if env else "without MALLOC_ARENA_MAX")
     print_table(f"photo reports ({kind}{variant}; 3 photos of {', '.join(f'{len(i) / 1e6:.1f}' for i in images)} MB, "
                 f"{W}×{H}; {load_note()})", show)
     lo, hi = rows[0], rows[-1]
@@ -202,7 +201,7 @@ async def bench(levels: list[int], reports: int, env: dict[str, str], module: st
     for r in rows:
         if r["_errors"]:
             print(f"errors at {r['concurrency']}: {r['_errors']}")
-    return {"levels": levels, "reports": reports, "server_env": env, "server_module": module,
+    return {"levels": levels, "reports": reports, "server_env": env,
             "photo_bytes": [len(i) for i in images], "rows": rows,
             "goals": goals}
 
@@ -211,16 +210,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--levels", default="1,5,20")
     p.add_argument("--reports", type=int, default=20, help="reports per level (a quarter of that at level 1)")
-    p.add_argument("--malloc-arena-max", type=int, default=None,
-                   help="run the server with MALLOC_ARENA_MAX=N (glibc arenas of the image worker threads)")
-    p.add_argument("--lean-images", action="store_true",
-                   help="serve with bench.lean_server: the proposed leaner photo pipeline patched in")
+    p.add_argument("--malloc-arena-max", type=int, default=2,
+                   help="the server's MALLOC_ARENA_MAX (glibc arenas of the image worker threads); "
+                        "2 as scripts/serve.sh and the Dockerfile set it, 0 = unset")
     a = p.parse_args()
     env = {"MALLOC_ARENA_MAX": str(a.malloc_arena_max)} if a.malloc_arena_max else {}
-    module = "bench.lean_server" if a.lean_images else "app"
-    out = asyncio.run(bench([int(x) for x in a.levels.split(",")], a.reports, env, module))
-    write_json(f"photos_{db_kind()}" + (f"_arena{a.malloc_arena_max}" if env else "")
-               + ("_lean" if a.lean_images else ""), out)
+    out = asyncio.run(bench([int(x) for x in a.levels.split(",")], a.reports, env))
+    write_json(f"photos_{db_kind()}" + ("" if a.malloc_arena_max == 2 else f"_arena{a.malloc_arena_max}"), out)
 
 
 if __name__ == "__main__":

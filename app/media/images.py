@@ -2,25 +2,36 @@
 
 What is served is always a re-encoded copy WITHOUT metadata (no EXIF, GPS, XMP, ICC, comments) with the
 EXIF orientation applied; taken-at and GPS are read from the EXIF first and returned separately for staff.
-The original upload is not kept. All Pillow work runs in a worker thread.
+The original upload is not kept.
+
+Memory: Pillow work runs in worker threads, at most :data:`DECODE_SLOTS` images at once (one per CPU, at
+most 4). Each holds ONE decoded bitmap (width × height × 4 bytes; twice that only while it is turned
+upright or converted) — no full-size copies kept for the orientation, the metadata or the thumbnail — so
+the peak does not grow with the number of uploads in flight; uploads wait on disk.
+
+Staging: a request's checked uploads are written to the scratch directory (:class:`Staging`) and moved
+into storage only once the request's database write has succeeded, so a request refused after its photos
+were processed leaves no blob behind.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
 import tempfile
-import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 import anyio.to_thread
 from fastapi import UploadFile
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -44,8 +55,19 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHUNK = 256 * 1024
 THUMB_SIDE = 320
 JPEG_QUALITY = 85
-# at most this many images decoded at once (each may take width × height × 4 bytes of memory)
-_DECODE_SLOTS = threading.BoundedSemaphore(4)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# Images decoded at once, whatever the number of requests: a 12-MP photo takes ~48 MB decoded, and more
+# slots than cores add memory, not speed. Requests beyond that wait in the event loop, not in a thread.
+DECODE_SLOTS = max(1, min(4, _cpus()))
+_DECODE_LIMITER = anyio.CapacityLimiter(DECODE_SLOTS)
 OPEN_FORMATS = ["JPEG", "PNG", "WEBP"] + (["HEIF"] if HEIF else [])
 # Pillow format -> (served format, mime)
 SERVED = {
@@ -287,16 +309,20 @@ def _for_format(img: Image.Image, fmt: str) -> Image.Image:
 
 
 def _encode(img: Image.Image, fmt: str) -> bytes:
-    clean = img if img.info == {} else img.copy()
-    clean.info = {}  # nothing from the upload (comments, ICC, XMP, text chunks) reaches the output
-    buf = io.BytesIO()
-    if fmt == "JPEG":
-        clean.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
-    elif fmt == "PNG":
-        clean.save(buf, "PNG", optimize=False)
-    else:
-        clean.save(buf, "WEBP", quality=JPEG_QUALITY)
-    return buf.getvalue()
+    """The pixels only: nothing from the upload's ``info`` (comments, ICC, XMP, text chunks) reaches the output.
+    ``info`` is set aside for the call instead of encoding a metadata-free copy of the bitmap."""
+    info, img.info = img.info, {}
+    try:
+        buf = io.BytesIO()
+        if fmt == "JPEG":
+            img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
+        elif fmt == "PNG":
+            img.save(buf, "PNG", optimize=False)
+        else:
+            img.save(buf, "WEBP", quality=JPEG_QUALITY)
+        return buf.getvalue()
+    finally:
+        img.info = info
 
 
 def _looks_like_image(path: Path) -> bool:
@@ -307,12 +333,8 @@ def _looks_like_image(path: Path) -> bool:
             or (HEIF and head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heim")))
 
 
-def _process_sync(path: Path, max_pixels: int) -> _Processed:
-    with _DECODE_SLOTS:
-        return _process_locked(path, max_pixels)
-
-
-def _process_locked(path: Path, max_pixels: int) -> _Processed:
+def _process(path: Path, max_pixels: int) -> _Processed:
+    """Check, decode, turn upright, re-encode without metadata, and make the thumbnail — all on ONE bitmap."""
     try:
         img = Image.open(path, formats=OPEN_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -320,7 +342,7 @@ def _process_locked(path: Path, max_pixels: int) -> _Processed:
     except (UnidentifiedImageError, SyntaxError, ValueError, OSError, EOFError) as exc:
         # an image type we accept whose header is cut or broken is damaged; anything else is unsupported
         raise _MediaFailure("corrupt" if _looks_like_image(path) else "unsupported") from exc
-    with img:
+    try:
         kind = img.format or ""
         if kind not in SERVED:
             raise _MediaFailure("unsupported")
@@ -337,22 +359,27 @@ def _process_locked(path: Path, max_pixels: int) -> _Processed:
             taken_at, lat, lon = None, None, None
         try:
             img.load()
-            upright = ImageOps.exif_transpose(img) or img
+            ImageOps.exif_transpose(img, in_place=True)  # the upright bitmap replaces the decoded one
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _MediaFailure("too_many_pixels") from exc
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
             raise _MediaFailure("corrupt") from exc
         fmt, mime = SERVED[kind]
         try:
-            served_img = _for_format(upright, fmt)
-            served = _encode(served_img, fmt)
-            thumb_img = served_img.copy()
-            thumb_img.thumbnail((THUMB_SIDE, THUMB_SIDE))
-            thumb = _encode(thumb_img, fmt)
+            out = _for_format(img, fmt)
+            if out is not img:
+                img.close()  # converted: the decoded bitmap is no longer needed
+            width, height = out.size
+            served = _encode(out, fmt)
+            # Pillow's own thumbnail (size, filter, reducing gap), in place: the full-size bitmap is released
+            out.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            thumb = served if out.size == (width, height) else _encode(out, fmt)
         except (OSError, ValueError) as exc:
             raise _MediaFailure("corrupt") from exc
-        return _Processed(served=served, thumb=thumb, mime=mime, width=served_img.width,
-                          height=served_img.height, taken_at=taken_at, gps_lat=lat, gps_lon=lon)
+        return _Processed(served=served, thumb=thumb, mime=mime, width=width, height=height, taken_at=taken_at,
+                          gps_lat=lat, gps_lon=lon)
+    finally:
+        img.close()
 
 
 def _failure_to_error(exc: _MediaFailure, settings: Settings) -> Exception:
@@ -363,30 +390,154 @@ def _failure_to_error(exc: _MediaFailure, settings: Settings) -> Exception:
     return _unsupported()
 
 
-async def store_image_file(path: Path, *, settings: Settings, storage: Storage) -> StoredImage:
-    """Check, clean and store an image already on disk (the caller owns ``path``)."""
+def _write_staged(data: bytes, dest_dir: Path) -> tuple[str, Path]:
+    """``data`` in a fresh, fsynced scratch file: (its sha256, the file)."""
+    fd, name = tempfile.mkstemp(dir=dest_dir, prefix="staged-")
+    path = Path(name)
     try:
-        p = await anyio.to_thread.run_sync(_process_sync, path, settings.photo_max_pixels)
-    except _MediaFailure as exc:
-        raise _failure_to_error(exc, settings) from exc
-    sha = await storage.put_bytes(p.served)
-    thumb = await storage.put_bytes(p.thumb)
-    return StoredImage(sha256=sha, thumb_sha256=thumb, mime=p.mime, width=p.width, height=p.height,
-                       size_bytes=len(p.served), taken_at=p.taken_at, gps_lat=p.gps_lat, gps_lon=p.gps_lon)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return hashlib.sha256(data).hexdigest(), path
+
+
+def _stage_image_sync(path: Path, max_pixels: int, dest_dir: Path) -> tuple[StoredImage, list[tuple[str, Path]]]:
+    """Process the photo at ``path`` and write its served copy and thumbnail (one file when they are the same
+    bytes) to ``dest_dir``; the encoded bytes do not outlive the call."""
+    p = _process(path, max_pixels)
+    sha, served = _write_staged(p.served, dest_dir)
+    files = [(sha, served)]
+    thumb_sha = sha
+    if p.thumb is not p.served:
+        try:
+            thumb_sha, thumb = _write_staged(p.thumb, dest_dir)
+        except BaseException:
+            served.unlink(missing_ok=True)
+            raise
+        files.append((thumb_sha, thumb))
+    return StoredImage(sha256=sha, thumb_sha256=thumb_sha, mime=p.mime, width=p.width, height=p.height,
+                       size_bytes=len(p.served), taken_at=p.taken_at, gps_lat=p.gps_lat, gps_lon=p.gps_lon), files
+
+
+def _unlink_all(paths: list[Path]) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+
+
+def _fsync_sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+        h = hashlib.sha256()
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---- staging ---------------------------------------------------------------------------------------
+
+class Staging:
+    """Checked uploads of one request, waiting in the scratch directory until :meth:`install`.
+
+    ``async with Staging(storage, settings) as staging:`` — :meth:`image` / :meth:`document` check and
+    clean an upload and return what will be stored (sha256s, size, EXIF facts); :meth:`install` moves the
+    files into storage (call it when the database write that refers to them has succeeded); whatever was
+    not installed is deleted on exit. Nothing reaches storage from a request that fails.
+    """
+
+    def __init__(self, storage: Storage, settings: Settings) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.dir = scratch_dir(storage, settings.media_dir)
+        self._pending: list[tuple[str, Path]] = []
+
+    async def __aenter__(self) -> Staging:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.discard()
+
+    async def _spool(self, upload: UploadFile, limit: int) -> tuple[Path, int]:
+        return await spool_upload(upload, limit=limit, dest_dir=self.dir)
+
+    async def _image_file(self, path: Path) -> StoredImage:
+        try:
+            stored, files = await anyio.to_thread.run_sync(_stage_image_sync, path, self.settings.photo_max_pixels,
+                                                           self.dir, limiter=_DECODE_LIMITER)
+        except _MediaFailure as exc:
+            raise _failure_to_error(exc, self.settings) from exc
+        self._pending.extend(files)
+        return stored
+
+    async def image(self, upload: UploadFile) -> StoredImage:
+        """Stream one uploaded photo to disk, check it by content, and stage its cleaned copy and thumbnail.
+
+        413 ``media.too_large``; 422 ``media.empty`` / ``media.unsupported_type`` / ``media.too_many_pixels`` /
+        ``media.corrupt``. The client's filename and content type are ignored.
+        """
+        path, _size = await self._spool(upload, self.settings.photo_max_bytes)
+        try:
+            return await self._image_file(path)
+        finally:
+            path.unlink(missing_ok=True)
+
+    async def document(self, upload: UploadFile) -> StoredDocument:
+        """A notice attachment: a PDF (by its ``%PDF-`` magic, staged as is) or an image (cleaned like a
+        photo). Size cap ``settings.attachment_max_bytes``."""
+        path, size = await self._spool(upload, self.settings.attachment_max_bytes)
+        name = safe_display_name(upload.filename)
+        keep = False
+        try:
+            if await anyio.to_thread.run_sync(_is_pdf, path):
+                sha = await anyio.to_thread.run_sync(_fsync_sha256, path)
+                self._pending.append((sha, path))
+                keep = True
+                return StoredDocument(sha256=sha, mime="application/pdf", size_bytes=size, filename=name)
+            img = await self._image_file(path)
+            return StoredDocument(sha256=img.sha256, mime=img.mime, size_bytes=img.size_bytes, filename=name,
+                                  thumb_sha256=img.thumb_sha256, width=img.width, height=img.height,
+                                  taken_at=img.taken_at, gps_lat=img.gps_lat, gps_lon=img.gps_lon)
+        except Invalid as exc:
+            if exc.code == "media.unsupported_type":
+                raise Invalid("media.unsupported_type", "不支持的附件类型，仅支持 PDF 和图片",
+                              "Unsupported attachment type; PDF or images only") from exc
+            raise
+        finally:
+            if not keep:
+                path.unlink(missing_ok=True)
+
+    async def install(self) -> None:
+        """Move every staged file into storage (idempotent per blob)."""
+        while self._pending:
+            sha, path = self._pending[0]
+            await self.storage.adopt_file(path, sha)
+            self._pending.pop(0)
+
+    async def discard(self) -> None:
+        """Delete what was staged and not installed."""
+        pending, self._pending = self._pending, []
+        if pending:
+            await anyio.to_thread.run_sync(_unlink_all, [p for _, p in pending])
 
 
 async def store_image(upload: UploadFile, *, settings: Settings, storage: Storage) -> StoredImage:
-    """Stream one uploaded photo to disk, check it by content and store its cleaned copy and thumbnail.
+    """Check, clean and store one photo at once (:meth:`Staging.image`, then installed)."""
+    async with Staging(storage, settings) as staging:
+        stored = await staging.image(upload)
+        await staging.install()
+        return stored
 
-    413 ``media.too_large``; 422 ``media.empty`` / ``media.unsupported_type`` / ``media.too_many_pixels`` /
-    ``media.corrupt``. The client's filename and content type are ignored.
-    """
-    path, _size = await spool_upload(upload, limit=settings.photo_max_bytes,
-                                     dest_dir=scratch_dir(storage, settings.media_dir))
-    try:
-        return await store_image_file(path, settings=settings, storage=storage)
-    finally:
-        path.unlink(missing_ok=True)
+
+async def store_document(upload: UploadFile, *, settings: Settings, storage: Storage) -> StoredDocument:
+    """Check, clean and store one notice attachment at once (:meth:`Staging.document`, then installed)."""
+    async with Staging(storage, settings) as staging:
+        stored = await staging.document(upload)
+        await staging.install()
+        return stored
 
 
 def safe_display_name(filename: str | None, *, limit: int = 100) -> str | None:
@@ -402,26 +553,3 @@ def safe_display_name(filename: str | None, *, limit: int = 100) -> str | None:
 def _is_pdf(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(5) == b"%PDF-"
-
-
-async def store_document(upload: UploadFile, *, settings: Settings, storage: Storage) -> StoredDocument:
-    """A notice attachment: a PDF (by its ``%PDF-`` magic, stored as is) or an image (cleaned like a photo).
-    Size cap ``settings.attachment_max_bytes``."""
-    path, size = await spool_upload(upload, limit=settings.attachment_max_bytes,
-                                    dest_dir=scratch_dir(storage, settings.media_dir))
-    name = safe_display_name(upload.filename)
-    try:
-        if await anyio.to_thread.run_sync(_is_pdf, path):
-            sha = await storage.put_file(path)
-            return StoredDocument(sha256=sha, mime="application/pdf", size_bytes=size, filename=name)
-        img = await store_image_file(path, settings=settings, storage=storage)
-        return StoredDocument(sha256=img.sha256, mime=img.mime, size_bytes=img.size_bytes, filename=name,
-                              thumb_sha256=img.thumb_sha256, width=img.width, height=img.height,
-                              taken_at=img.taken_at, gps_lat=img.gps_lat, gps_lon=img.gps_lon)
-    except Invalid as exc:
-        if exc.code == "media.unsupported_type":
-            raise Invalid("media.unsupported_type", "不支持的附件类型，仅支持 PDF 和图片",
-                          "Unsupported attachment type; PDF or images only") from exc
-        raise
-    finally:
-        path.unlink(missing_ok=True)

@@ -1,18 +1,78 @@
-"""Attaching stored files to their owners, and the JSON shape of a photo."""
+"""Uploads processed outside the request's transaction, attaching stored files to their owners, and the
+JSON shape of a photo."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
+from typing import Any
 
+from fastapi import UploadFile
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.config import Settings
+from app.core.errors import AppError
 from app.media import repository as repo
-from app.media.images import StoredDocument, StoredImage
+from app.media.images import Staging, StoredDocument, StoredImage
 from app.media.models import OWNER_TYPES, MediaObject
 from app.media.schemas import PhotoPublic, PhotoStaff
+from app.media.storage import Storage
 
 API_PREFIX = "/api/v1"
 
+
+# ---- uploads: check, end the transaction, process, then write ---------------------------------------
+
+async def end_checks(session: AsyncSession) -> None:
+    """End the request's transaction after its checks (they only read; nothing is committed), so that no
+    database connection — on SQLite THE writer — is held while uploads are processed. What follows runs in
+    a new transaction that reads fresh rows (the identity map is emptied) and must check again."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("unflushed changes before uploads are processed")
+    await session.commit()
+    session.expunge_all()
+
+
+@asynccontextmanager
+async def _staged(session: AsyncSession, uploads: Sequence[UploadFile], *, settings: Settings, storage: Storage,
+                  documents: bool) -> AsyncIterator[list[Any]]:
+    await end_checks(session)
+    async with Staging(storage, settings) as staging:
+        out: list[Any] = []
+        for i, upload in enumerate(uploads):
+            try:
+                out.append(await (staging.document(upload) if documents else staging.image(upload)))
+            except AppError as exc:
+                exc.extra.setdefault("file_index" if documents else "photo_index", i)
+                raise
+        yield out
+        await staging.install()
+
+
+def staged_images(session: AsyncSession, uploads: Sequence[UploadFile], *, settings: Settings,
+                  storage: Storage) -> AbstractAsyncContextManager[list[StoredImage]]:
+    """Photos processed with no database transaction open, for the write step in the block::
+
+        await service.check_upload(session, ...)          # may the caller, is the state right (reads only)
+        async with staged_images(session, photos, settings=settings, storage=storage) as stored:
+            return await service.add_photos(session, ..., photos=stored)   # checks again, then records
+
+    The request's transaction is ended first (:func:`end_checks`). Every photo is checked and cleaned
+    before the block runs; the first refused one refuses the request (``photo_index`` in the error). The
+    cleaned files reach storage only when the block ends without an exception, just before the request's
+    transaction commits: a request refused by the write step's checks stores nothing.
+    """
+    return _staged(session, uploads, settings=settings, storage=storage, documents=False)
+
+
+def staged_documents(session: AsyncSession, uploads: Sequence[UploadFile], *, settings: Settings,
+                     storage: Storage) -> AbstractAsyncContextManager[list[StoredDocument]]:
+    """:func:`staged_images` for notice attachments: PDFs or images (``file_index`` in an error)."""
+    return _staged(session, uploads, settings=settings, storage=storage, documents=True)
+
+
+# ---- media rows ------------------------------------------------------------------------------------
 
 async def attach(
     session: AsyncSession, *, stored: StoredImage | StoredDocument, owner_type: str, owner_id: str,

@@ -1,9 +1,9 @@
 """Content-addressed file storage behind an interface (local disk now; an object store can replace it).
 
 A stored blob is named by the sha256 of its bytes and lives under ``<root>/<aa>/<bb>/<sha256>``. Client
-filenames are never used for anything on disk. Writes go to a temp file in the target directory and are
-renamed into place with :func:`os.replace`, so a reader never sees a half-written blob, and storing the
-same bytes twice is a no-op.
+filenames are never used for anything on disk. Writes go to a temp file in the target directory (or, for
+files processed beforehand, the scratch directory ``<root>/tmp``) and are renamed into place with
+:func:`os.replace`, so a reader never sees a half-written blob, and storing the same bytes twice is a no-op.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ class Storage(Protocol):
 
     async def put_bytes(self, data: bytes) -> str:
         """Store ``data``; return its sha256. Idempotent."""
+        ...
+
+    async def adopt_file(self, path: Path, sha256: str) -> None:
+        """Take over ``path``, a complete and fsynced file in the scratch directory (:func:`scratch_dir`)
+        whose content hashes to ``sha256``: it is moved into storage (or dropped when the blob is already
+        there). Idempotent; ``path`` is gone afterwards."""
         ...
 
     async def open_bytes(self, sha256: str) -> bytes:
@@ -124,8 +130,19 @@ class LocalStorage:
             raise
         return sha
 
+    def _adopt_sync(self, path: Path, sha256: str) -> None:
+        target = self._path(sha256)
+        if target.exists():
+            path.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)  # same filesystem (tmp_dir): atomic, no copy
+
     async def put_file(self, path: Path) -> str:
         return await anyio.to_thread.run_sync(self._put_file_sync, Path(path))
+
+    async def adopt_file(self, path: Path, sha256: str) -> None:
+        await anyio.to_thread.run_sync(self._adopt_sync, Path(path), sha256)
 
     async def put_bytes(self, data: bytes) -> str:
         return await anyio.to_thread.run_sync(self._put_bytes_sync, data)

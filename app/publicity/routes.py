@@ -15,6 +15,7 @@ from app.core.deps import SettingsDep
 from app.core.errors import NotFound
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
+from app.media.service import staged_documents, staged_images
 from app.media.storage import Storage, StorageDep
 from app.publicity import service
 from app.publicity.models import NoticeStatus
@@ -120,9 +121,12 @@ async def add_attachments(notice_id: str, files: Annotated[list[UploadFile], Fil
                           session: SessionDep, principal: PrincipalDep, settings: SettingsDep, storage: StorageDep,
                           clock: ClockDep) -> NoticePublic:
     """Staff attach PDFs or images (multipart field ``files``, repeated) until the window ends; checked by
-    content and size-capped (413 ``media.too_large``)."""
-    return await service.add_attachments(session, principal=principal, notice_id=notice_id, uploads=files,
-                                         settings=settings, storage=storage, now=clock.now())
+    content and size-capped (413 ``media.too_large``), with no database transaction held meanwhile."""
+    now = clock.now()
+    await service.check_attachments(session, principal=principal, notice_id=notice_id, count=len(files), now=now)
+    async with staged_documents(session, files, settings=settings, storage=storage) as stored:
+        return await service.add_attachments(session, principal=principal, notice_id=notice_id, files=stored,
+                                             now=now)
 
 
 @router.get("/notices/{notice_id}/attachments/{media_id}", response_class=FileResponse,
@@ -139,9 +143,13 @@ async def add_objection_photos(objection_id: str, photos: Annotated[list[UploadF
                                session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
                                storage: StorageDep, clock: ClockDep) -> ObjectionPublic:
     """The filer adds photos (multipart field ``photos``, repeated; JPEG/PNG/WebP/HEIC, EXIF stripped) while
-    the notice is open and the objection unanswered."""
-    return await service.add_objection_photos(session, principal=principal, objection_id=objection_id,
-                                              uploads=photos, settings=settings, storage=storage, now=clock.now())
+    the notice is open and the objection unanswered (checked again after the photos are processed)."""
+    now = clock.now()
+    await service.check_objection_photos(session, principal=principal, objection_id=objection_id,
+                                         count=len(photos), now=now)
+    async with staged_images(session, photos, settings=settings, storage=storage) as stored:
+        return await service.add_objection_photos(session, principal=principal, objection_id=objection_id,
+                                                  photos=stored, now=now)
 
 
 @router.get("/objections/{objection_id}/photos/{media_id}", response_class=FileResponse,

@@ -24,7 +24,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.policy import Principal, Scope, authorize, is_manager
 from app.core import audit
-from app.core.config import Settings
 from app.core.db import new_id
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams
@@ -254,12 +253,10 @@ async def _link_attachments(session: AsyncSession, *, notice: Notice, media_ids:
                      position=pos)
 
 
-async def add_attachments(session: AsyncSession, *, principal: Principal, notice_id: str, uploads: Sequence[Any],
-                          settings: Settings, storage: Any, now: datetime) -> NoticePublic:
-    """Staff attach PDFs or images (checked by content, size-capped by app.media) until the window ends."""
-    from app.media.images import store_document
-    from app.media.service import attach
-
+async def check_attachments(session: AsyncSession, *, principal: Principal, notice_id: str, count: int,
+                            now: datetime) -> tuple[Notice, int]:
+    """Staff may attach ``count`` more files to the notice now: (the notice, how many it has). Run before the
+    files are processed and again before they are recorded."""
     n = await notice_or_404(session, notice_id)
     authorize(principal, "notice.manage", notice_scope(n))
     counts = (await repo.objection_counts(session, [n.id]))[n.id]
@@ -267,16 +264,26 @@ async def add_attachments(session: AsyncSession, *, principal: Principal, notice
     if ended or status == NoticeStatus.FAILED:
         raise Conflict("notice.closed", "公示已结束，不能再添加附件", "The notice is over; no more attachments")
     existing = len((await repo.media_of(session, owner_type=NOTICE_ATTACHMENT, owner_ids=[n.id]))[n.id])
-    if not uploads:
+    if not count:
         raise Invalid("notice.no_files", "请上传至少一个附件", "Upload at least one file",
                       errors=[{"loc": ["body", "files"], "msg": "no files"}])
-    if existing + len(uploads) > MAX_ATTACHMENTS:
+    if existing + count > MAX_ATTACHMENTS:
         raise Invalid("notice.too_many_attachments", f"每条公示最多 {MAX_ATTACHMENTS} 个附件",
                       f"At most {MAX_ATTACHMENTS} attachments per notice",
                       errors=[{"loc": ["body", "files"], "msg": f"at most {MAX_ATTACHMENTS} in all"}])
+    return n, existing
+
+
+async def add_attachments(session: AsyncSession, *, principal: Principal, notice_id: str, files: Sequence[Any],
+                          now: datetime) -> NoticePublic:
+    """Staff attach PDFs or images already checked and cleaned by app.media (``staged_documents``) until
+    the window ends; :func:`check_attachments` runs again first (the notice may have ended meanwhile)."""
+    from app.media.service import attach
+
+    n, existing = await check_attachments(session, principal=principal, notice_id=notice_id, count=len(files),
+                                          now=now)
     added = []
-    for i, upload in enumerate(uploads):
-        stored = await store_document(upload, settings=settings, storage=storage)
+    for i, stored in enumerate(files):
         m = await attach(session, stored=stored, owner_type=NOTICE_ATTACHMENT, owner_id=n.id,
                          community_id=n.community_id, project_id=n.project_id, uploaded_by=principal.user_id,
                          now=now, position=existing + i)
@@ -414,14 +421,11 @@ async def _one_objection(session: AsyncSession, o: Objection, *, viewer: Princip
                              room=rooms.get(o.household_id) if o.household_id else None, photos=photos[o.id])
 
 
-async def add_objection_photos(session: AsyncSession, *, principal: Principal, objection_id: str,
-                               uploads: Sequence[Any], settings: Settings, storage: Any,
-                               now: datetime) -> ObjectionPublic:
-    """The filer adds 1–9 photos (checked by content, EXIF stripped by app.media) while the notice is open
-    and the objection unanswered."""
-    from app.media.images import store_image
-    from app.media.service import attach
-
+async def check_objection_photos(session: AsyncSession, *, principal: Principal, objection_id: str, count: int,
+                                 now: datetime) -> tuple[Objection, Notice, int]:
+    """The filer may add ``count`` photos (1–9 in all) while the notice is open and the objection unanswered:
+    (the objection, its notice, how many photos it has). Run before the photos are processed and again
+    before they are recorded."""
     o = await repo.get_objection(session, objection_id)
     if o is None:
         raise NotFound("objection.not_found", "异议不存在", "Objection not found")
@@ -437,13 +441,23 @@ async def add_objection_photos(session: AsyncSession, *, principal: Principal, o
         raise Conflict("objection.window_closed", "公示期已结束，不能再添加照片", "The publicity window has closed",
                        closes_at=n.closes_at.isoformat())
     existing = len((await repo.media_of(session, owner_type=OBJECTION_PHOTO, owner_ids=[o.id]))[o.id])
-    if not uploads or existing + len(uploads) > MAX_OBJECTION_PHOTOS:
+    if not count or existing + count > MAX_OBJECTION_PHOTOS:
         raise Invalid("objection.photo_count", f"每条异议可附 1–{MAX_OBJECTION_PHOTOS} 张照片",
                       f"1-{MAX_OBJECTION_PHOTOS} photos per objection",
                       errors=[{"loc": ["body", "photos"], "msg": f"1-{MAX_OBJECTION_PHOTOS} photos in all"}])
+    return o, n, existing
+
+
+async def add_objection_photos(session: AsyncSession, *, principal: Principal, objection_id: str,
+                               photos: Sequence[Any], now: datetime) -> ObjectionPublic:
+    """Record photos already checked and cleaned by app.media (``staged_images``, EXIF stripped);
+    :func:`check_objection_photos` runs again first (the objection may have been answered meanwhile)."""
+    from app.media.service import attach
+
+    o, n, existing = await check_objection_photos(session, principal=principal, objection_id=objection_id,
+                                                  count=len(photos), now=now)
     added = []
-    for i, upload in enumerate(uploads):
-        stored = await store_image(upload, settings=settings, storage=storage)
+    for i, stored in enumerate(photos):
         m = await attach(session, stored=stored, owner_type=OBJECTION_PHOTO, owner_id=o.id,
                          community_id=n.community_id, project_id=n.project_id, uploaded_by=principal.user_id,
                          now=now, position=existing + i)

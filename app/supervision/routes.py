@@ -102,16 +102,18 @@ async def file_report(
 ) -> JSONResponse:
     """multipart/form-data. Supervisors of the project; residents only during the warranty after acceptance
     (403 `report.not_in_warranty`). 1–9 `photos` (422 `report.too_many_photos`); every photo is checked
-    before anything is recorded. Honours `Idempotency-Key`."""
+    before anything is recorded, with no database transaction held meanwhile (the checks run again before
+    the report is recorded). Honours `Idempotency-Key`."""
     now = clock.now()
     fields = _fields(building_id=building_id, unit_id=unit_id, building=building, unit=unit, gps_lat=gps_lat,
                      gps_lon=gps_lon, catalog_item=catalog_item, severity=severity, description=description)
-    draft = await service.prepare_report(session, principal=principal, project_id=project_id, fields=fields, now=now)
-    stored = await service.store_photos(photos, settings=settings, storage=storage)
-    fp = fingerprint(project_id, fields.model_dump(mode="json"), [s.sha256 for s in stored])
-    return await run_idempotent(
-        session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
-        produce=lambda: service.file_report(session, principal=principal, draft=draft, photos=stored, now=now))
+    await service.prepare_report(session, principal=principal, project_id=project_id, fields=fields, now=now)
+    async with service.staged_photos(session, photos, settings=settings, storage=storage) as stored:
+        fp = fingerprint(project_id, fields.model_dump(mode="json"), [s.sha256 for s in stored])
+        return await run_idempotent(
+            session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
+            produce=lambda: service.file_report(session, principal=principal, project_id=project_id, fields=fields,
+                                                photos=stored, now=now))
 
 
 @router.get("/projects/{project_id}/reports", response_model=Page[ReportSummary], operation_id="supervision_report_list")
@@ -141,15 +143,16 @@ async def add_report_photos(report_id: str, request: Request, session: SessionDe
                             clock: ClockDep, settings: SettingsDep, storage: StorageDep,
                             photos: PhotosField) -> JSONResponse:
     """The assigned contractor uploads after-photos (1–9 per call) while rectifying; then `rectify` names
-    them in `photo_ids`."""
+    them in `photo_ids`. Checked again after the photos are processed (reassigned meanwhile: 404; no longer
+    rectifying: 409 `report.invalid_transition`), nothing stored then."""
     now = clock.now()
     await service.check_rectification_upload(session, principal=principal, report_id=report_id)
-    stored = await service.store_photos(photos, settings=settings, storage=storage)
-    return await run_idempotent(
-        session, request, user_id=principal.user_id, now=now, status_code=201,
-        body_fingerprint=fingerprint(report_id, [s.sha256 for s in stored]),
-        produce=lambda: service.add_rectification_photos(session, principal=principal, report_id=report_id,
-                                                         photos=stored, now=now))
+    async with service.staged_photos(session, photos, settings=settings, storage=storage) as stored:
+        return await run_idempotent(
+            session, request, user_id=principal.user_id, now=now, status_code=201,
+            body_fingerprint=fingerprint(report_id, [s.sha256 for s in stored]),
+            produce=lambda: service.add_rectification_photos(session, principal=principal, report_id=report_id,
+                                                             photos=stored, now=now))
 
 
 @router.post("/reports/{report_id}/transitions", response_model=ReportPublic,
@@ -196,9 +199,9 @@ async def add_acceptance_photos(project_id: str, session: SessionDep, principal:
                                 settings: SettingsDep, storage: StorageDep, photos: PhotosField) -> AcceptancePublic:
     """multipart/form-data, 1–9 `photos` of the acceptance (staff)."""
     await service.check_acceptance_upload(session, principal=principal, project_id=project_id)
-    stored = await service.store_photos(photos, settings=settings, storage=storage)
-    return await service.add_acceptance_photos(session, principal=principal, project_id=project_id, photos=stored,
-                                               now=clock.now())
+    async with service.staged_photos(session, photos, settings=settings, storage=storage) as stored:
+        return await service.add_acceptance_photos(session, principal=principal, project_id=project_id,
+                                                   photos=stored, now=clock.now())
 
 
 # ---- photos ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ which is never served) appear only in staff views.
 from __future__ import annotations
 
 import calendar
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,11 +21,11 @@ from app.auth.models import Role
 from app.auth.policy import Principal, Scope, authorize, is_manager, roles_in
 from app.core import audit
 from app.core.config import Settings
-from app.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, encode_cursor
 from app.core.privacy import mask_name, mask_phone
 from app.media import service as media_service
-from app.media.images import StoredImage, store_image
+from app.media.images import StoredImage
 from app.media.models import MediaObject
 from app.media.storage import Storage
 from app.projects import service as project_service
@@ -324,7 +325,7 @@ async def list_reports(
 
 @dataclass(frozen=True)
 class ReportDraft:
-    """A checked report form, ready to be stored once its photos are."""
+    """A checked report form: who files it, where, and which catalog item."""
 
     project: Project
     fields: ReportFields
@@ -400,25 +401,23 @@ async def prepare_report(session: AsyncSession, *, principal: Principal, project
                        catalog_seq=seq, title=title[:200])
 
 
-async def store_photos(photos: list[UploadFile], *, settings: Settings, storage: Storage,
-                       limit: int = MAX_PHOTOS) -> list[StoredImage]:
-    """Check and store every photo before anything is recorded: one refused photo refuses the request."""
+def staged_photos(session: AsyncSession, photos: list[UploadFile], *, settings: Settings, storage: Storage,
+                  limit: int = MAX_PHOTOS) -> AbstractAsyncContextManager[list[StoredImage]]:
+    """1–``limit`` photos checked and cleaned with the request's transaction ended (the checks before it only
+    read), stored when the block ends without an error: see :func:`app.media.service.staged_images`. One
+    refused photo refuses the request."""
     if len(photos) > limit:
         raise too_many_photos(limit)
     if not photos:
         raise no_photos()
-    out = []
-    for i, upload in enumerate(photos):
-        try:
-            out.append(await store_image(upload, settings=settings, storage=storage))
-        except AppError as exc:
-            exc.extra.setdefault("photo_index", i)
-            raise
-    return out
+    return media_service.staged_images(session, photos, settings=settings, storage=storage)
 
 
-async def file_report(session: AsyncSession, *, principal: Principal, draft: ReportDraft,
+async def file_report(session: AsyncSession, *, principal: Principal, project_id: str, fields: ReportFields,
                       photos: list[StoredImage], now: datetime) -> ReportPublic:
+    """Record the report once its photos are processed: :func:`prepare_report` again first, as the project,
+    the caller's standing or the place may have changed meanwhile."""
+    draft = await prepare_report(session, principal=principal, project_id=project_id, fields=fields, now=now)
     p, f = draft.project, draft.fields
     r = Report(project_id=p.id, community_id=p.community_id, building_id=draft.building_id, unit_id=draft.unit_id,
                gps_lat=f.gps_lat, gps_lon=f.gps_lon, catalog_seq=draft.catalog_seq, title=draft.title,
@@ -458,6 +457,8 @@ async def check_rectification_upload(session: AsyncSession, *, principal: Princi
 
 async def add_rectification_photos(session: AsyncSession, *, principal: Principal, report_id: str,
                                    photos: list[StoredImage], now: datetime) -> list[Any]:
+    """Record processed after-photos; checks again first (the report may have been reassigned or moved on
+    while they were processed)."""
     report = await check_rectification_upload(session, principal=principal, report_id=report_id)
     existing = await media_service.media_for(session, owner_type="report_rectification", owner_id=report.id)
     if len(existing) + len(photos) > MAX_AFTER_PHOTOS:
@@ -742,6 +743,7 @@ async def check_acceptance_upload(session: AsyncSession, *, principal: Principal
 
 async def add_acceptance_photos(session: AsyncSession, *, principal: Principal, project_id: str,
                                 photos: list[StoredImage], now: datetime) -> AcceptancePublic:
+    """Record processed acceptance photos; checks again first."""
     p = await _project(session, project_id)
     roles = authorize(principal, "acceptance.manage", _scope(p))
     a = await _acceptance_or_404(session, p)

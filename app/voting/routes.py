@@ -14,7 +14,7 @@ from app.core.deps import SettingsDep
 from app.core.errors import Invalid
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
-from app.media.images import store_image
+from app.media.service import staged_images
 from app.media.serving import media_response
 from app.media.storage import StorageDep
 from app.rules import Choice
@@ -165,13 +165,14 @@ async def enter_paper_ballot(
     if photo is None or photo.size == 0:
         raise Invalid("ballot.photo_required", "请上传签字选票的照片", "A photo of the signed slip is required",
                       errors=[{"loc": ["body", "photo"], "msg": "required"}])
-    stored = await store_image(photo, settings=settings, storage=storage)
-    fp = fingerprint(motion_id, household_id, choice.value, stored.sha256)
-    return await run_idempotent(
-        session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
-        produce=lambda: service.record_paper_ballot(session, settings=settings, principal=principal,
-                                                    motion_id=motion_id, household_id=household_id, choice=choice,
-                                                    photo=stored, now=now))
+    # the photo is processed with no transaction held; record_paper_ballot checks everything again
+    async with staged_images(session, [photo], settings=settings, storage=storage) as (stored,):
+        fp = fingerprint(motion_id, household_id, choice.value, stored.sha256)
+        return await run_idempotent(
+            session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
+            produce=lambda: service.record_paper_ballot(session, settings=settings, principal=principal,
+                                                        motion_id=motion_id, household_id=household_id,
+                                                        choice=choice, photo=stored, now=now))
 
 
 @router.get("/motions/{motion_id}/paper-ballots/{ballot_id}/photo", response_class=Response,

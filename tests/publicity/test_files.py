@@ -119,3 +119,41 @@ async def test_objection_photos(client, world, clock) -> None:
     assert r.status_code == 200 and b"PhoneMaker" not in r.content
     r = await client.post(url, headers=a.headers, files=[("photos", ("p.jpg", jpeg_with_gps(), "image/jpeg"))])
     assert r.status_code == 409 and r.json()["code"] == "objection.already_resolved"
+
+
+async def test_objection_answered_while_its_photos_are_processed(client, world, app, settings, monkeypatch) -> None:
+    from tests.media.hooks import orphan_blobs, scratch_files, while_processing
+
+    n = await notice(client, world)
+    a = world.residents[0]
+    o = (await client.post(f"/api/v1/notices/{n['id']}/objections", headers=a.headers,
+                           json={"text": "楼道照片见附件"})).json()
+    answered = while_processing(monkeypatch, lambda: client.post(
+        f"/api/v1/objections/{o['id']}/resolution", headers=world.staff,
+        json={"decision": "rejected", "reason": "已核实"}))
+    r = await client.post(f"/api/v1/objections/{o['id']}/photos", headers=a.headers,
+                          files=[("photos", ("p.jpg", jpeg_with_gps(), "image/jpeg"))])
+    assert answered[0].status_code == 200, answered[0].text
+    assert r.status_code == 409 and r.json()["code"] == "objection.already_resolved"
+    r = await client.get(f"/api/v1/notices/{n['id']}/objections", headers=world.staff)
+    assert r.json()["items"][0]["photos"] == []
+    assert await orphan_blobs(app, settings.media_dir) == set() and scratch_files(settings.media_dir) == []
+
+
+async def test_notice_failed_while_attachments_are_processed(client, world, app, settings, monkeypatch) -> None:
+    from tests.media.hooks import orphan_blobs, scratch_files, while_processing
+
+    n = await notice(client, world)
+    o = (await client.post(f"/api/v1/notices/{n['id']}/objections", headers=world.residents[0].headers,
+                           json={"text": "方案有误"})).json()
+    accepted = while_processing(monkeypatch, lambda: client.post(
+        f"/api/v1/objections/{o['id']}/resolution", headers=world.staff,
+        json={"decision": "accepted", "reason": "方案将修订后重新公示"}))
+    r = await client.post(f"/api/v1/notices/{n['id']}/attachments", headers=world.staff, files=[
+        ("files", ("改造方案.pdf", PDF, "application/pdf")),
+        ("files", ("效果图.jpg", jpeg_with_gps(), "image/jpeg")),
+    ])
+    assert accepted[0].status_code == 200, accepted[0].text
+    assert r.status_code == 409 and r.json()["code"] == "notice.closed"
+    assert (await client.get(f"/api/v1/notices/{n['id']}", headers=world.staff)).json()["attachments"] == []
+    assert await orphan_blobs(app, settings.media_dir) == set() and scratch_files(settings.media_dir) == []

@@ -107,3 +107,19 @@ async def test_online_after_paper_latest_wins(client, world, clock, app) -> None
     assert all(len(d["photo_sha256"]) == 64 for d in (data[0], data[2])) and data[1]["photo_sha256"] is None
     assert all("choice" not in d for d in data)
     assert hashlib.sha256(b"").hexdigest() not in {d["photo_sha256"] for d in data}
+
+
+async def test_motion_closed_while_the_slip_photo_is_processed(client, world, clock, app, settings,
+                                                               monkeypatch) -> None:
+    from tests.media.hooks import orphan_blobs, scratch_files, while_processing
+
+    _, _, m = await setup_motion(client, world, clock.now())
+    hid = world.household("2", "2", "201")["id"]
+    clock.advance(minutes=1)
+    closed = while_processing(monkeypatch, lambda: client.post(f"{API}/motions/{m['id']}/close", headers=world.staff))
+    r = await paper(client, world, m["id"], hid, "agree", photo=jpeg(), key="slip-late")
+    assert closed[0].status_code == 200, closed[0].text
+    assert r.status_code == 409 and r.json()["code"] == "ballot.window_closed"
+    h = (await client.get(f"{API}/motions/{m['id']}/ballots", headers=world.staff)).json()
+    assert h["items"] == []
+    assert await orphan_blobs(app, settings.media_dir) == set() and scratch_files(settings.media_dir) == []
