@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, update
+from sqlalchemy import and_, case, delete, func, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -280,28 +279,39 @@ class AnswerAggregate:
     value_max: int | None
 
 
-async def answer_aggregates(session: AsyncSession, questionnaire_id: str) -> list[AnswerAggregate]:
-    """Per (question, item, choice): households, and sum/min/max of the integer values.
+async def answer_aggregates(session: AsyncSession, questionnaire_id: str,
+                            question_ids: Sequence[str]) -> list[AnswerAggregate]:
+    """Per (question, item, choice) of the given questions: households, and sum/min/max of the integer values.
 
     Answers exist only for households in scope (the scope is frozen before the first answer), so no join
     is needed; the ``ix_survey_answer_tally`` index covers the query.
     """
+    if not question_ids:
+        return []
     a = SurveyAnswer
     q = (select(a.question_id, a.item_key, a.choice, func.count(),
                 func.coalesce(func.sum(a.value_int), 0), func.min(a.value_int), func.max(a.value_int))
-         .where(a.questionnaire_id == questionnaire_id)
+         .where(a.questionnaire_id == questionnaire_id, col(a.question_id).in_(list(question_ids)))
          .group_by(a.question_id, a.item_key, a.choice))
     return [AnswerAggregate(qid, item, choice, _int(n), _int(s), mn, mx)
             for qid, item, choice, n, s, mn, mx in (await session.exec(q)).all()]
 
 
-async def answered_per_question(session: AsyncSession, questionnaire_id: str) -> dict[str, int]:
-    """question id -> households that answered it (multiple choice and catalog answers have several rows)."""
-    a = SurveyAnswer
-    q = (select(a.question_id, func.count(func.distinct(a.household_id)))
-         .where(a.questionnaire_id == questionnaire_id)
-         .group_by(a.question_id))
-    return {qid: _int(n) for qid, n in (await session.exec(q)).all()}
+async def answered_per_question(session: AsyncSession, questionnaire_id: str,
+                                question_ids: Sequence[str]) -> dict[str, int]:
+    """question id -> households whose current response answered it, for questions with several rows per
+    household (multiple choice, catalog items): one primary-key probe per response and question instead of
+    reading every row to count distinct households."""
+    if not question_ids:
+        return {}
+    r, a = SurveyResponse, SurveyAnswer
+    probes = [func.count(case((select(a.question_id).where(a.questionnaire_id == r.questionnaire_id,
+                                                             a.household_id == r.household_id,
+                                                             a.question_id == qid).exists(), 1)))
+              for qid in question_ids]
+    # the count of responses first keeps the result a row even for a single question
+    row: Any = (await session.exec(select(func.count(), *probes).where(r.questionnaire_id == questionnaire_id))).one()
+    return {qid: _int(n) for qid, n in zip(question_ids, row[1:], strict=True)}
 
 
 async def texts(session: AsyncSession, questionnaire_id: str, question_id: str, limit: int) -> list[str]:
@@ -314,38 +324,47 @@ async def texts(session: AsyncSession, questionnaire_id: str, question_id: str, 
 
 @dataclass(frozen=True)
 class OwnerTally:
+    question_id: str
     item_key: str
     choice: str
-    owners: int
-    households: int
-    area: int
+    answered: int  # households in scope that gave this answer, each on its own (the plain count)
+    owners: int  # owners whose representative response gave it ...
+    households: int  # ... all their households in scope ...
+    area: int  # ... and the area of those
 
 
-async def owner_tally(session: AsyncSession, *, questionnaire_id: str, question_id: str,
+async def owner_tally(session: AsyncSession, *, questionnaire_id: str, question_ids: Sequence[str],
                       scope: ScopeSpec) -> list[OwnerTally]:
-    """Counts for the rules engine, one owner one choice (DOMAIN.md "Headcount").
+    """Counts for the rules engine, one owner one choice (DOMAIN.md "Headcount"), for several questions in one
+    query, with each answer's plain household count alongside.
 
     Every owner (owner_key) in scope who responded through at least one household takes the response of
-    their household with the smallest id; its answer to ``question_id`` (per item; item_key "" for a yes_no
+    their household with the smallest id; its answer to each question (per item; item_key "" for a yes_no
     question) counts ALL the owner's households in scope and their summed area, and the owner once — the
     same as ``app.rules.count_electorate`` with the response as the ballot.
 
-    Driven by the answers of the question (index), each kept only if no household of the same owner with a
-    smaller id responded (an anti-join through the owner_key index, then the unique response index), then
-    summed per item and choice: every step is an index lookup, nothing grows with the square of the size.
+    One pass over the households in scope (probing the unique response index) marks, by window functions
+    over the owner, the representative household with the owner's households and area; each household's
+    answers follow by primary key and are summed per question, item and choice: no correlated subquery.
+    LEFT JOIN keeps the households the outer loop on SQLite, which never reorders an outer join (without
+    statistics it would scan the answers outside and the households inside for each).
     """
-    scoped = (select(Household.owner_key.label("owner_key"), func.count().label("n"),  # type: ignore[attr-defined]
-                     func.sum(Household.area_centi).label("area"))
-              .where(*scope.conditions()).group_by(Household.owner_key).subquery("o"))
-    a, h = SurveyAnswer, Household
-    h2, r2 = aliased(Household), aliased(SurveyResponse)
-    # another household of the same owner (owner_key index) with a smaller id that responded (unique index)
-    responded = select(r2.id).where(r2.questionnaire_id == questionnaire_id, r2.household_id == h2.id).exists()
-    smaller = select(h2.id).where(h2.owner_key == h.owner_key, h2.id < h.id, responded).exists()
-    q = (select(a.item_key, a.choice, func.count(), func.sum(scoped.c.n), func.sum(scoped.c.area))
-         .join(h, h.id == a.household_id)
-         .join(scoped, scoped.c.owner_key == h.owner_key)
-         .where(a.questionnaire_id == questionnaire_id, a.question_id == question_id, ~smaller)
-         .group_by(a.item_key, a.choice))
-    return [OwnerTally(item, choice, _int(o), _int(n), _int(area))
-            for item, choice, o, n, area in (await session.exec(q)).all()]
+    if not question_ids:
+        return []
+    h, r, a = Household, SurveyResponse, SurveyAnswer
+    owner = col(h.owner_key)
+    is_rep = col(h.id) == func.min(case((col(r.id).is_not(None), h.id))).over(partition_by=owner)
+    d = (select(col(h.id).label("id"),
+                case((is_rep, func.count().over(partition_by=owner))).label("n"),
+                case((is_rep, func.sum(h.area_centi).over(partition_by=owner))).label("area"))
+         .select_from(h)
+         .outerjoin(r, and_(col(r.questionnaire_id) == questionnaire_id, col(r.household_id) == h.id))
+         .where(*scope.conditions()).subquery("d"))
+    q = (select(a.question_id, a.item_key, a.choice, func.count(col(a.question_id)), func.count(d.c.n), func.sum(d.c.n),
+                func.sum(d.c.area))
+         .select_from(d)
+         .outerjoin(a, and_(col(a.questionnaire_id) == questionnaire_id, col(a.household_id) == d.c.id,
+                            col(a.question_id).in_(list(question_ids))))
+         .group_by(a.item_key, a.choice, a.question_id))  # the most selective key first: SQLite sorts to group
+    return [OwnerTally(qid, item, choice, _int(n), _int(o), _int(hh), _int(area))  # qid None: no such answers
+            for qid, item, choice, n, o, hh, area in (await session.exec(q)).all() if qid is not None]

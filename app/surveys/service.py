@@ -893,13 +893,18 @@ def _counts_from(rows: list[OwnerTally], totals: tuple[int, int, int], *, agree:
 
 
 async def _willingness_tally(session: AsyncSession, q: Questionnaire, *, rule_spec: dict[str, Any],
-                             totals: tuple[int, int, int], window_open: bool) -> tuple[Question, Any] | None:
+                             totals: tuple[int, int, int], window_open: bool,
+                             tallies: list[OwnerTally] | None = None) -> tuple[Question, Any] | None:
+    """The willingness rule on the owner tally of the willingness question; ``tallies``: rows already
+    counted for it (with other questions), else they are queried."""
     from app.rules import Rule, evaluate
 
     wq = _willingness_question(q)
     if wq is None:
         return None
-    rows = await repo.owner_tally(session, questionnaire_id=q.id, question_id=wq.id, scope=scope_of(q))
+    if tallies is None:
+        tallies = await repo.owner_tally(session, questionnaire_id=q.id, question_ids=[wq.id], scope=scope_of(q))
+    rows = [t for t in tallies if t.question_id == wq.id]
     counts = _counts_from(rows, totals, agree="yes", disagree="no")
     return wq, evaluate(Rule.from_dict(rule_spec), counts, window_open=window_open)
 
@@ -928,18 +933,35 @@ async def compute_results(session: AsyncSession, *, q: Questionnaire, now: datet
     part = await repo.participation(session, q.id, scope)
     responded = sum(n for n, _ in part.values())
     responded_area = sum(a for _, a in part.values())
-    aggs = {(a.question_id, a.item_key, a.choice): a for a in await repo.answer_aggregates(session, q.id)}
-    answered = await repo.answered_per_question(session, q.id)
-
+    questions = _questions(q)
     content_spec = profile.content_rule if q.kind in (QuestionnaireKind.NEEDS, QuestionnaireKind.WILLINGNESS) else None
     content_rule = Rule.from_dict(content_spec) if content_spec else None
+    # the questions a rule decides (catalog items under a content rule, the willingness question) are counted
+    # once, owner-grouped with the plain counts alongside; the others by plain aggregates
+    wq = _willingness_question(q)
+    ruled = {x.id for x in questions if content_rule is not None and x.type is QuestionType.CATALOG_ITEMS}
+    ruled |= {wq.id} if wq is not None else set()
+    owner_rows = await repo.owner_tally(session, questionnaire_id=q.id, question_ids=sorted(ruled), scope=scope)
+    aggs = {(a.question_id, a.item_key, a.choice): a
+            for a in await repo.answer_aggregates(session, q.id, [x.id for x in questions if x.id not in ruled])}
+    plain = {k: a.households for k, a in aggs.items()} | {(t.question_id, t.item_key, t.choice): t.answered
+                                                          for t in owner_rows}
+    tallies: dict[tuple[str, str], list[OwnerTally]] = {}
+    for t in owner_rows:
+        tallies.setdefault((t.question_id, t.item_key), []).append(t)
+    # households that answered: probed for the questions with several rows per household; every other type
+    # has exactly one row per answering household, so its counts sum to it
+    multi = [x.id for x in questions if x.type in (QuestionType.MULTIPLE_CHOICE, QuestionType.CATALOG_ITEMS)]
+    answered = await repo.answered_per_question(session, q.id, multi)
+    for (qid, _, _), n in plain.items():
+        if qid not in multi:
+            answered[qid] = answered.get(qid, 0) + n
 
     def count(qid: str, choice: str, item: str = "") -> int:
-        a = aggs.get((qid, item, choice))
-        return a.households if a else 0
+        return plain.get((qid, item, choice), 0)
 
     out: list[QuestionResult] = []
-    for x in _questions(q):
+    for x in questions:
         n = answered.get(x.id, 0)
         r = QuestionResult(question_id=x.id, type=x.type, text=x.text, required=x.required,
                            answered=Share.of(n, total_hh))
@@ -970,10 +992,6 @@ async def compute_results(session: AsyncSession, *, q: Questionnaire, now: datet
             if staff:
                 r.texts = await repo.texts(session, q.id, x.id, MAX_TEXTS)
         elif x.type is QuestionType.CATALOG_ITEMS:
-            tallies: dict[str, list[OwnerTally]] = {}
-            if content_rule is not None:
-                for t in await repo.owner_tally(session, questionnaire_id=q.id, question_id=x.id, scope=scope):
-                    tallies.setdefault(t.item_key, []).append(t)
             items = []
             for it in x.items or []:
                 want, dont, no_op = (count(x.id, c.value, it.key) for c in ItemChoice)
@@ -983,7 +1001,7 @@ async def compute_results(session: AsyncSession, *, q: Questionnaire, now: datet
                 elif content_rule is None:
                     st = "not_evaluated"
                 else:
-                    counts = _counts_from(tallies.get(it.key, []), totals, agree=ItemChoice.WANT.value,
+                    counts = _counts_from(tallies.get((x.id, it.key), []), totals, agree=ItemChoice.WANT.value,
                                           disagree=ItemChoice.DONT_NEED.value, abstain=ItemChoice.NO_OPINION.value)
                     res = evaluate(content_rule, counts, window_open=window_open)
                     st = res.outcome.value
@@ -999,7 +1017,7 @@ async def compute_results(session: AsyncSession, *, q: Questionnaire, now: datet
 
     willingness = None
     tallied = await _willingness_tally(session, q, rule_spec=profile.willingness_rule, totals=totals,
-                                       window_open=window_open)
+                                       window_open=window_open, tallies=owner_rows)
     if tallied is not None:
         wq, res = tallied
         d = res.to_dict()

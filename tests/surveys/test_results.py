@@ -169,6 +169,74 @@ async def test_needs_survey_content_rule_per_item(client, world) -> None:
     assert one["tally"] is None and one["answered"] == 0
 
 
+ITEM_CHOICE = {"want": Choice.AGREE, "dont_need": Choice.DISAGREE, "no_opinion": Choice.ABSTAIN}
+COUNT_KEYS = [f"{c}_{w}" for c in ("total", "agree", "disagree", "abstain") for w in ("households", "owners", "area")]
+
+
+async def test_catalog_items_one_owner_one_choice_across_questions(client, world) -> None:
+    """Under a content rule, every item of two catalog questions is tallied one owner one choice: OWNER-A's
+    response through their smallest responding household id decides for all three of their households, also
+    when that response leaves a question out (then OWNER-A has no choice there, whatever their other
+    households said). Tallies equal app.rules.count_electorate; plain counts and "answered" count households."""
+    voters = [Voter(h["id"], "A" if (h["building"], h["unit"], h["room"]) in OWNER_A else h["id"],
+                    int(h["area_m2"].replace(".", ""))) for h in world.households]
+    owners: dict[str, list[str]] = {}
+    for v in voters:
+        owners.setdefault(v.owner_key, []).append(v.household_id)
+    a_ids = sorted(owners["A"])
+    pid = await make_project(client, world)
+    rng = random.Random(20261124)
+    for round_ in range(3):
+        q = await make_questionnaire(client, world, pid, kind="needs", from_catalog=True, questions=[
+            {"type": "catalog_items", "text": "本单元最急需的项目", "required": False}])
+        assert [(x["id"], x["type"], x["required"]) for x in q["questions"]] == [
+            ("q1", "catalog_items", False), ("q2", "catalog_items", True)]
+        keys = {x["id"]: [i["key"] for i in x["items"] if not i["mandatory"]] for x in q["questions"]}
+        given: dict[str, dict[str, dict[str, str]]] = {}  # household -> question -> item -> choice
+        for h in world.households:
+            hid = h["id"]
+            responds = rng.random() < 0.8
+            q1 = {k: rng.choice(list(ITEM_CHOICE)) for k in keys["q1"] if rng.random() < 0.7}
+            if hid in a_ids:  # round 0: the smallest id answers without q1; round 1: it does not respond
+                responds = not (round_ == 1 and hid == a_ids[0])
+                q1 = {} if round_ == 0 and hid == a_ids[0] else q1 or {keys["q1"][0]: "want"}
+            if not responds:
+                continue
+            given[hid] = {"q2": {k: rng.choice(list(ITEM_CHOICE)) for k in keys["q2"]}} | ({"q1": q1} if q1 else {})
+            answers = [{"question_id": qid, "value": v} for qid, v in given[hid].items()]
+            assert (await paper(client, world, q["id"], hid, answers)).status_code == 201
+        res = await _results(client, world.staff, q["id"])
+        assert res["content_rule"]["kind"] == "share_of_all_households"
+        reps = [min(hs for hs in households if hs in given) for households in owners.values()
+                if any(hs in given for hs in households)]
+        for x in res["questions"]:
+            qid = x["question_id"]
+            assert x["answered"]["count"] == sum(qid in g for g in given.values())
+            for item in x["items"]:
+                if item["mandatory"]:
+                    assert item["tally"] is None and item["answered"] == 0
+                    continue
+                k = item["key"]
+                plain = [g[qid][k] for g in given.values() if k in g.get(qid, {})]
+                assert (item["want"], item["dont_need"], item["no_opinion"], item["answered"]) == (
+                    plain.count("want"), plain.count("dont_need"), plain.count("no_opinion"), len(plain)), (qid, k)
+                ballots = {r: ITEM_CHOICE[given[r][qid][k]] for r in reps if k in given[r].get(qid, {})}
+                expected = count_electorate(voters, ballots)
+                counts = item["tally"]["counts"]
+                assert [counts[c] for c in COUNT_KEYS] == [getattr(expected, c) for c in COUNT_KEYS], (round_, qid, k)
+        # OWNER-A's three households count through their deciding response only: round 0 it has no q1 answer
+        # (their other households' q1 answers count for nothing), round 1 the second household decides
+        a_rep = min(h for h in a_ids if h in given)
+        assert (a_rep, "q1" in given[a_rep]) == [(a_ids[0], False), (a_ids[1], True), (a_rep, "q1" in given[a_rep])][
+            round_]
+        assert any("q1" in given.get(h, {}) for h in a_ids if h != a_rep)
+        q1_items = {it["key"]: it for it in res["questions"][0]["items"]}
+        for k in keys["q1"]:
+            others = sum(k in g.get("q1", {}) for h, g in given.items() if h not in a_ids)
+            owner_a = 3 if k in given[a_rep].get("q1", {}) else 0
+            assert q1_items[k]["tally"]["counts"]["participating_households"] == others + owner_a
+
+
 async def test_question_statistics_and_visibility(client, world) -> None:
     pid = await make_project(client, world)
     q = await make_questionnaire(client, world, pid, kind="satisfaction", questions=[
