@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ProblemDetail, install_error_handlers, problem
 from app.core.limits import BodyLimitMiddleware
+from app.core.metrics import MetricsMiddleware
 from app.core.ratelimit import RateLimits, make_limiter
 
 log = logging.getLogger("app")
@@ -58,16 +58,7 @@ def create_app(
     app.state.rate_limits = RateLimits(make_limiter(settings.redis_url, settings.rate_limit_prefix), settings.rate_limit_enabled)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
-
-    @app.middleware("http")
-    async def _count(request: Request, call_next):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "name", "unmatched")
-        app.state.metrics[(name, response.status_code // 100)] += 1
-        app.state.metrics[("__seconds__", name)] += time.perf_counter() - start
-        return response
+    app.add_middleware(MetricsMiddleware, counter=app.state.metrics)
 
     app.include_router(api_router)
     _original_openapi = app.openapi
