@@ -342,3 +342,20 @@ async def test_running_tally_follows_ballots_and_register_imports(client, world,
     r = await client.post(f"{API}/motions/{mid}/close", headers=staff)
     assert r.status_code == 200, r.text
     assert r.json()["tally"]["counts"]["agree_households"] == 4
+
+
+async def test_running_tally_under_concurrent_ballots(client, world, clock, app) -> None:
+    """Every household votes at once, twice over (OWNER-A's three households included, with different
+    choices): the running tally still equals the full aggregate of the current ballots."""
+    import asyncio
+
+    _, _, m = await setup_motion(client, world, clock.now())
+    owners = await activate_all(client, world)
+    rng = random.Random(7)
+    for _ in range(2):
+        picks = {hid: rng.choice(["agree", "disagree", "abstain"]) for hid in owners}
+        results = await asyncio.gather(*(vote(client, h, m["id"], picks[hid]) for hid, h in owners.items()))
+        assert all(r.status_code == 200 for r in results), [r.text for r in results if r.status_code != 200]
+    running, full = await _running_and_full(app, m["id"])
+    assert running == full
+    assert full.participating_households == 12 and full.participating_owners == 10
