@@ -319,6 +319,19 @@ class ChoiceRow:
     households: int
     area: int
 
+    @staticmethod
+    def total_of(rows: Any) -> ChoiceRow:
+        """The sum of several rows (every bucket of a full count: everyone in scope)."""
+        rows = list(rows)
+        return ChoiceRow(sum(r.owners for r in rows), sum(r.households for r in rows), sum(r.area for r in rows))
+
+
+def _owner_group_key(session: AsyncSession) -> Any:
+    """owner_key for GROUP BY / PARTITION BY; on PostgreSQL in byte order ("C"): grouping opaque hashes needs no
+    locale-aware sort."""
+    owner = col(Household.owner_key)
+    return owner.collate("C") if session.get_bind().dialect.name == "postgresql" else owner
+
 
 CHOICE_CODES = {"agree": 1, "disagree": 2, "abstain": 3}
 _CHOICE_OF_CODE = {v: k for k, v in CHOICE_CODES.items()}
@@ -332,9 +345,7 @@ async def full_choice_counts(session: AsyncSession, motion: Motion) -> dict[str 
     NULL). No self-join, so nothing depends on the planner's row estimates."""
     code = case(CHOICE_CODES, value=CurrentBallot.choice)
     latest = func.max(cast(CurrentBallot.seq, BigInteger) * 4 + code)
-    owner = col(Household.owner_key)
-    if session.get_bind().dialect.name == "postgresql":
-        owner = owner.collate("C")  # byte order: grouping opaque hashes needs no locale-aware sort
+    owner = _owner_group_key(session)
     per_owner = (select(func.count().label("n"), func.sum(cast(Household.area_centi, BigInteger)).label("area"),
                         latest.label("latest"))
                  .select_from(Household)
@@ -363,9 +374,7 @@ async def write_running_tally(session: AsyncSession, motion: Motion, counts: dic
     version = select(Community.register_version).where(Community.id == motion.community_id).scalar_subquery()
     await session.exec(delete(MotionTally).where(col(MotionTally.motion_id) == motion.id))  # type: ignore[call-overload]
     zero = ChoiceRow(0, 0, 0)
-    total = ChoiceRow(sum(r.owners for r in counts.values()), sum(r.households for r in counts.values()),
-                      sum(r.area for r in counts.values()))
-    for bucket, r in [(TOTAL, total), *((c, counts.get(c, zero)) for c in CHOICE_CODES)]:
+    for bucket, r in [(TOTAL, ChoiceRow.total_of(counts.values())), *((c, counts.get(c, zero)) for c in CHOICE_CODES)]:
         stmt = _insert(session, MotionTally).from_select(
             ["motion_id", "bucket", "owners", "households", "area", "register_version"],
             select(literal(motion.id), literal(bucket), literal(r.owners, BigInteger),
@@ -448,11 +457,10 @@ def answered_households(motion: Motion) -> Any:
     return select(CurrentBallot.household_id).where(CurrentBallot.motion_id == motion.id)
 
 
-async def households_with_choices(session: AsyncSession, motion: Motion, *, only_participating: bool,
-                                  limit: int | None = None, after: str | None = None, order_by_id: bool = False,
+async def households_with_choices(session: AsyncSession, motion: Motion, *, limit: int, after: str | None,
                                   ) -> list[tuple[str, str, str, str, int, str | None, bool]]:
-    """(household_id, building, unit, room, area, owner's choice, has own ballot) for the households in scope,
-    ordered by building, unit, room (or by id, for paging); only those counted as participating when asked."""
+    """(household_id, building, unit, room, area, owner's choice, has own ballot) for a page of the households
+    in scope, in id order after ``after``."""
     chosen = owner_choices(motion)
     own = col(CurrentBallot.household_id).is_not(None)
     q = (select(col(Household.id), col(Building.name), col(Unit.name), col(Household.room),  # type: ignore[call-overload]
@@ -462,17 +470,9 @@ async def households_with_choices(session: AsyncSession, motion: Motion, *, only
          .outerjoin(chosen, chosen.c.owner_key == Household.owner_key)
          .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == motion.id,
                                         col(CurrentBallot.household_id) == Household.id))
-         .where(*in_scope(motion)))
-    if order_by_id:
-        q = q.order_by(col(Household.id))
-    else:
-        q = q.order_by(col(Building.name), col(Unit.name), col(Household.room), col(Household.id))
-    if only_participating:
-        q = q.where(chosen.c.choice.is_not(None))
+         .where(*in_scope(motion)).order_by(col(Household.id)).limit(limit))
     if after is not None:
         q = q.where(Household.id > after)
-    if limit is not None:
-        q = q.limit(limit)
     return [(hid, b, u, room, _int(area), c, bool(o)) for hid, b, u, room, area, c, o in (await session.exec(q)).all()]
 
 
@@ -480,9 +480,7 @@ async def participants(session: AsyncSession, motion: Motion) -> list[tuple[str,
     """(building, unit, room, area) of every household in scope counted as taking part — its owner has a
     current ballot on one of their households in scope — ordered by building, unit, room. One pass: a window
     over each owner's households, no self-join."""
-    owner = col(Household.owner_key)
-    if session.get_bind().dialect.name == "postgresql":
-        owner = owner.collate("C")
+    owner = _owner_group_key(session)
     voted = func.count(col(CurrentBallot.seq)).over(partition_by=owner)
     per_household = (select(col(Household.id).label("id"), col(Household.building_id).label("building_id"),
                             col(Household.unit_id).label("unit_id"), col(Household.room).label("room"),

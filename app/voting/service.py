@@ -614,9 +614,7 @@ def _counts(rows: dict[Any, repo.ChoiceRow], total: repo.ChoiceRow) -> Counts:
 async def full_counts(session: AsyncSession, m: Motion) -> Counts:
     """Counts of the motion's scope and current ballots by one aggregate pass (owner grouping applied)."""
     rows = await repo.full_choice_counts(session, m)
-    total = repo.ChoiceRow(sum(r.owners for r in rows.values()), sum(r.households for r in rows.values()),
-                           sum(r.area for r in rows.values()))
-    return _counts(rows, total)
+    return _counts(rows, repo.ChoiceRow.total_of(rows.values()))
 
 
 async def counts_of(session: AsyncSession, m: Motion) -> Counts:
@@ -885,8 +883,7 @@ async def household_choices(session: AsyncSession, *, principal: Principal, moti
     if not state.staff_see_choices:
         raise Forbidden("ballot.choices_private", "按规则，工作人员只能查看汇总结果",
                         "By the rules profile, staff see aggregates only")
-    rows = await repo.households_with_choices(session, m, only_participating=False, limit=page.limit + 1,
-                                              after=page.after, order_by_id=True)
+    rows = await repo.households_with_choices(session, m, limit=page.limit + 1, after=page.after)
     items = [HouseholdChoice(household_id=hid, building=b, unit=u, room=room, area_m2=format_area(area),
                              choice=Choice(c) if c else None, own_ballot=own)
              for hid, b, u, room, area, c, own in rows[:page.limit]]
