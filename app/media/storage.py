@@ -13,8 +13,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Annotated, BinaryIO, Protocol, runtime_checkable
 
 import anyio.to_thread
 from fastapi import Depends, Request
@@ -85,15 +86,17 @@ class LocalStorage:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    def _install(self, src: Path, sha256: str) -> None:
+    def _write(self, sha256: str, write: Callable[[BinaryIO], None]) -> None:
+        """Write a blob through a temporary file in its directory, fsynced, then renamed into place: a
+        reader never sees a partial blob. An existing blob is kept (same digest, same bytes)."""
         target = self._path(sha256)
         if target.exists():
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
         try:
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-                shutil.copyfileobj(inp, out, CHUNK)
+            with os.fdopen(fd, "wb") as out:
+                write(out)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, target)
@@ -106,28 +109,17 @@ class LocalStorage:
 
     def _put_file_sync(self, path: Path) -> str:
         sha = sha256_of_file(path)
-        self._install(path, sha)
+
+        def copy(out: BinaryIO) -> None:
+            with open(path, "rb") as inp:
+                shutil.copyfileobj(inp, out, CHUNK)
+
+        self._write(sha, copy)
         return sha
 
     def _put_bytes_sync(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
-        target = self._path(sha)
-        if target.exists():
-            return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        self._write(sha, lambda out: out.write(data))
         return sha
 
     def _adopt_sync(self, path: Path, sha256: str) -> None:
