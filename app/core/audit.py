@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import upsert_insert
 from app.core.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -44,8 +43,7 @@ async def _lock_head(session: AsyncSession, chain: str) -> AuditHead:
          .execution_options(populate_existing=True))
     head = (await session.exec(q)).first()
     if head is None:
-        dialect = session.get_bind().dialect.name
-        ins = pg_insert(AuditHead) if dialect == "postgresql" else sqlite_insert(AuditHead)
+        ins = upsert_insert(session, AuditHead)
         await session.exec(ins.values(chain=chain, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing())
         head = (await session.exec(q)).one()
     return head

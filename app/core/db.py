@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -163,3 +165,9 @@ WriteSessionDep = Annotated[AsyncSession, Depends(get_write_session, scope="func
 def dialect_name(session: AsyncSession) -> str:
     bind = session.get_bind()
     return bind.dialect.name
+
+
+def upsert_insert(session: AsyncSession, model: Any) -> Any:
+    """An INSERT of the session's dialect, so ``on_conflict_do_nothing`` / ``on_conflict_do_update`` work on
+    PostgreSQL and SQLite alike."""
+    return pg_insert(model) if dialect_name(session) == "postgresql" else sqlite_insert(model)

@@ -16,12 +16,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.db import new_id
+from app.core.db import new_id, upsert_insert
 from app.core.errors import AppError, Conflict
 from app.core.models import IdempotencyRecord
 
@@ -81,8 +79,7 @@ async def run_idempotent(
     rec = await existing()
     if rec is not None:
         return replay(rec)
-    dialect = session.get_bind().dialect.name
-    ins = pg_insert(IdempotencyRecord) if dialect == "postgresql" else sqlite_insert(IdempotencyRecord)
+    ins = upsert_insert(session, IdempotencyRecord)
     rec_id = new_id()
     stmt = ins.values(
         id=rec_id, user_id=user_id, key=key, method=request.method, path=request.url.path[:500],

@@ -6,12 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import User
+from app.core.db import upsert_insert
 from app.media.models import MediaObject
 from app.publicity.models import Notice, NoticeKind, NoticeStatus, Objection, ObjectionStatus
 from app.register.models import Household
@@ -28,8 +27,7 @@ async def add_notice(session: AsyncSession, notice: Notice) -> None:
 
 async def insert_notice_once(session: AsyncSession, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING (unique motion_id): False when the row already existed."""
-    dialect = session.get_bind().dialect.name
-    ins = pg_insert(Notice) if dialect == "postgresql" else sqlite_insert(Notice)
+    ins = upsert_insert(session, Notice)
     res = await session.exec(ins.values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
     return res.rowcount == 1
 

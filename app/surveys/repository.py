@@ -13,13 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import User
-from app.core.db import new_id
+from app.core.db import new_id, upsert_insert
 from app.register.models import Building, Household, Unit
 from app.surveys.models import (
     CatalogItem,
@@ -31,11 +29,6 @@ from app.surveys.models import (
 )
 
 CHUNK = 1000
-
-
-def _insert(session: AsyncSession, model: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return pg_insert(model) if dialect == "postgresql" else sqlite_insert(model)
 
 
 def _int(v: Any) -> int:
@@ -58,7 +51,7 @@ async def upsert_catalog_items(session: AsyncSession, rows: list[dict[str, Any]]
     """Insert or update by (catalog, seq)."""
     if not rows:
         return
-    ins = _insert(session, CatalogItem)
+    ins = upsert_insert(session, CatalogItem)
     stmt = ins.values(rows).on_conflict_do_update(
         index_elements=["catalog", "seq"],
         set_={"category": ins.excluded.category, "title": ins.excluded.title, "standard": ins.excluded.standard,
@@ -203,7 +196,7 @@ async def upsert_current(
     ON CONFLICT DO UPDATE takes the row lock, so concurrent replacements are applied one after the other and
     each gets its own version number.
     """
-    ins = _insert(session, SurveyResponse)
+    ins = upsert_insert(session, SurveyResponse)
     stmt = ins.values(
         id=new_id(), questionnaire_id=questionnaire_id, household_id=household_id, version=1, channel=channel,
         actor_id=actor_id, note=note, answers=answers, first_at=now, updated_at=now,

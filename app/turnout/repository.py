@@ -14,13 +14,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, case, cast, exists, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import ACTING_RELATIONS, HouseholdMember, User
+from app.core.db import upsert_insert
 from app.register.models import Building, Household, Unit
 from app.turnout.models import (
     AutoReminder,
@@ -33,11 +32,6 @@ from app.turnout.models import (
 
 ACTING = sorted(r.value for r in ACTING_RELATIONS)
 CHUNK = 500
-
-
-def _insert(session: AsyncSession, model: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return pg_insert(model) if dialect == "postgresql" else sqlite_insert(model)
 
 
 def _int(v: Any) -> int:
@@ -262,7 +256,7 @@ async def claim_reminder_days(session: AsyncSession, rows: Sequence[dict[str, An
     """Insert (item, household, day) rows, skipping those that exist: the household ids newly claimed."""
     claimed: set[str] = set()
     for i in range(0, len(rows), CHUNK):
-        stmt = (_insert(session, ReminderDay).values(list(rows[i:i + CHUNK])).on_conflict_do_nothing()
+        stmt = (upsert_insert(session, ReminderDay).values(list(rows[i:i + CHUNK])).on_conflict_do_nothing()
                 .returning(ReminderDay.household_id))
         claimed.update(r[0] for r in (await session.exec(stmt)).all())  # type: ignore[call-overload]
     return claimed
@@ -283,7 +277,7 @@ async def count_reminded_on(session: AsyncSession, *, item_type: str, item_id: s
 async def claim_auto_reminder(session: AsyncSession, *, item_type: str, item_id: str, reason: str,
                               now: datetime) -> str | None:
     """Mark an automatic reminder as queued; None if it was already (unique item, reason)."""
-    stmt = (_insert(session, AutoReminder)
+    stmt = (upsert_insert(session, AutoReminder)
             .values(id=AutoReminder.model_fields["id"].default_factory(),  # type: ignore[misc]
                     item_type=item_type, item_id=item_id, reason=reason, households=0, messages=0, created_at=now)
             .on_conflict_do_nothing().returning(AutoReminder.id))
@@ -307,7 +301,7 @@ async def auto_reminders_done(session: AsyncSession, *, item_type: str, item_ids
 # ---- opt-outs ------------------------------------------------------------------------------------
 
 async def set_opt_out(session: AsyncSession, *, household_id: str, user_id: str, opt_out: bool, now: datetime) -> None:
-    ins = _insert(session, ReminderOptOut)
+    ins = upsert_insert(session, ReminderOptOut)
     stmt = ins.values(id=ReminderOptOut.model_fields["id"].default_factory(),  # type: ignore[misc]
                       household_id=household_id, user_id=user_id, opt_out=opt_out, updated_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=["household_id", "user_id"],
@@ -386,7 +380,7 @@ async def record_reads(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     """Insert reads, keeping the first of each (notice, household): the household ids newly recorded."""
     if not rows:
         return set()
-    stmt = (_insert(session, NoticeRead).values(list(rows)).on_conflict_do_nothing()
+    stmt = (upsert_insert(session, NoticeRead).values(list(rows)).on_conflict_do_nothing()
             .returning(NoticeRead.household_id))
     return {r[0] for r in (await session.exec(stmt)).all()}  # type: ignore[call-overload]
 

@@ -17,12 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, case, cast, delete, func, literal, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import upsert_insert
 from app.register.models import Building, Community, Household, RulesProfileVersion, Unit
 from app.voting.models import (
     Ballot,
@@ -35,11 +34,6 @@ from app.voting.models import (
     PlanItem,
     ScopeKind,
 )
-
-
-def _insert(session: AsyncSession, model: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return pg_insert(model) if dialect == "postgresql" else sqlite_insert(model)
 
 
 def _int(v: Any) -> int:
@@ -225,7 +219,7 @@ async def insert_ballot(session: AsyncSession, ballot: Ballot) -> None:
 async def upsert_current(session: AsyncSession, ballot: Ballot) -> None:
     """INSERT … ON CONFLICT (motion_id, household_id) DO UPDATE: the database keeps one current ballot per
     household; a higher ``seq`` always wins, whatever order concurrent transactions arrive in."""
-    ins = _insert(session, CurrentBallot)
+    ins = upsert_insert(session, CurrentBallot)
     values = {"motion_id": ballot.motion_id, "household_id": ballot.household_id, "ballot_id": ballot.id,
               "seq": ballot.seq, "choice": ballot.choice, "channel": ballot.channel, "cast_at": ballot.cast_at}
     stmt = ins.values(**values).on_conflict_do_update(
@@ -375,7 +369,7 @@ async def write_running_tally(session: AsyncSession, motion: Motion, counts: dic
     await session.exec(delete(MotionTally).where(col(MotionTally.motion_id) == motion.id))  # type: ignore[call-overload]
     zero = ChoiceRow(0, 0, 0)
     for bucket, r in [(TOTAL, ChoiceRow.total_of(counts.values())), *((c, counts.get(c, zero)) for c in CHOICE_CODES)]:
-        stmt = _insert(session, MotionTally).from_select(
+        stmt = upsert_insert(session, MotionTally).from_select(
             ["motion_id", "bucket", "owners", "households", "area", "register_version"],
             select(literal(motion.id), literal(bucket), literal(r.owners, BigInteger),
                    literal(r.households, BigInteger), literal(r.area, BigInteger), version))
@@ -525,7 +519,7 @@ async def results_for(session: AsyncSession, motion_ids: list[str]) -> dict[str,
 
 async def insert_result_once(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Store the final tally unless one is stored already (unique motion_id): True when inserted."""
-    stmt = _insert(session, MotionResult).values(**values).on_conflict_do_nothing(index_elements=["motion_id"])
+    stmt = upsert_insert(session, MotionResult).values(**values).on_conflict_do_nothing(index_elements=["motion_id"])
     res = await session.exec(stmt)  # type: ignore[call-overload]
     return res.rowcount == 1
 
