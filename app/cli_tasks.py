@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from app.auth import repository as auth_repo
 from app.auth import service as auth_service
@@ -59,6 +58,6 @@ async def build_demo() -> dict:
 
     db = Database(get_settings())
     try:
-        return await build(db, SystemClock(), today=date.today())
+        return await build(db, SystemClock())
     finally:
         await db.dispose()

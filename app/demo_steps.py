@@ -3,7 +3,7 @@ a plan with a civil-code motion, and a plan notice — each through the HTTP API
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ async def _post(ctx: DemoContext, path: str, body: dict, expect: int = 201) -> d
 
 
 async def run_steps(ctx: DemoContext) -> None:
-    now = datetime.now(UTC)
+    now = ctx.now
     project = await _post(ctx, f"/api/v1/communities/{ctx.community_id}/projects",
                           {"title": "示范小区综合改造", "description": "屋面防水、管网改造、加装电梯"})
     pid = project["id"]

@@ -242,7 +242,8 @@ def _taken_at(exif: Image.Exif) -> datetime | None:
     if not isinstance(raw, str):
         return None
     try:
-        naive = datetime.strptime(raw.strip().rstrip("\x00")[:19], "%Y:%m:%d %H:%M:%S")
+        # EXIF DateTimeOriginal carries no offset: the zone is attached below (OffsetTimeOriginal or Shanghai)
+        naive = datetime.strptime(raw.strip().rstrip("\x00")[:19], "%Y:%m:%d %H:%M:%S")  # noqa: DTZ007
     except ValueError:
         return None
     offset = sub.get(_OFFSET_TIME_ORIGINAL)

@@ -12,7 +12,8 @@ from app.surveys import catalog, service
 from app.surveys.models import CatalogItem
 from tests.surveys.helpers import make_project
 
-SHARED = Path("/work/shared/catalogs")
+# ../shared beside the repository (as on CI and the development machines)
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "catalogs"
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="the shared catalogs are not on this machine")
