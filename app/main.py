@@ -22,6 +22,7 @@ from app.core.errors import ProblemDetail, install_error_handlers, problem
 from app.core.limits import BodyLimitMiddleware
 from app.core.metrics import MetricsMiddleware
 from app.core.ratelimit import RateLimits, make_limiter
+from app.wiring import wire
 
 log = logging.getLogger("app")
 
@@ -101,6 +102,7 @@ def create_app(
     from app.turnout.worker import install_outbox_worker
 
     install_outbox_worker(app)
+    wire()
     return app
 
 

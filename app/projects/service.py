@@ -1,13 +1,12 @@
 """Projects: creation in eligible communities, the stage lifecycle with its gates, and the ranking.
 
-Gates are answered by the domains that own the facts (surveys, voting, publicity, supervision); each is
-reached through :data:`GATE_PROVIDERS` (name → async provider), imported lazily so that this module
-loads even before those domains exist, and so tests can swap a provider.
+Gates and ranking figures are answered by the domains that own the facts (surveys, voting, publicity,
+supervision), which sit above projects: they reach it through the providers registered in
+:data:`app.projects.gates.PROVIDERS` by the composition root (:mod:`app.wiring`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
@@ -19,7 +18,7 @@ from app.core import audit
 from app.core.errors import AppError, Conflict, NotFound
 from app.core.pagination import Page, PageParams, encode_cursor
 from app.projects import repository as repo
-from app.projects.gates import GateState
+from app.projects.gates import PROVIDERS, GateState, Ratio
 from app.projects.models import STAGE_ORDER, Project, Stage, StageMove
 from app.projects.schemas import (
     AdvanceRequest,
@@ -34,61 +33,6 @@ from app.projects.schemas import (
     StageMovePublic,
 )
 from app.register import service as register_service
-
-GateProvider = Callable[..., Awaitable[GateState]]
-
-
-def _unavailable(name: str, what: str) -> GateState:
-    return GateState(name=name, met=False, detail=f"{what}尚未启用，无法确认该条件", figures={"available": False})
-
-
-async def _survey_gate(session: AsyncSession, *, project: Project, now: datetime) -> GateState:
-    try:
-        from app.surveys.service import willingness_gate
-    except ImportError:
-        return _unavailable("survey_passed", "意愿征询模块")
-    # the survey domain lets the clock decide a questionnaire whose closes_at has passed
-    return await willingness_gate(session, project_id=project.id, now=now)
-
-
-async def _motions_gate(session: AsyncSession, *, project: Project, now: datetime) -> GateState:
-    try:
-        from app.voting.service import motions_gate
-    except ImportError:
-        return _unavailable("motions_passed", "表决模块")
-    return await motions_gate(session, project_id=project.id, now=now)
-
-
-async def _publicity_gate(session: AsyncSession, *, project: Project, now: datetime) -> GateState:
-    from app.publicity.service import publicity_gate
-
-    return await publicity_gate(session, project_id=project.id, now=now)
-
-
-async def _critical_reports_gate(session: AsyncSession, *, project: Project, now: datetime) -> GateState:
-    try:
-        from app.supervision.service import critical_reports_gate
-    except ImportError:
-        return _unavailable("no_open_critical_reports", "质量监督模块")
-    return await critical_reports_gate(session, project_id=project.id)
-
-
-async def _acceptance_gate(session: AsyncSession, *, project: Project, now: datetime) -> GateState:
-    try:
-        from app.supervision.service import acceptance_gate
-    except ImportError:
-        return _unavailable("acceptance_signed", "竣工验收模块")
-    return await acceptance_gate(session, project_id=project.id)
-
-
-# gate name -> provider(session, *, project, now) -> GateState
-GATE_PROVIDERS: dict[str, GateProvider] = {
-    "survey_passed": _survey_gate,
-    "motions_passed": _motions_gate,
-    "publicity_passed": _publicity_gate,
-    "no_open_critical_reports": _critical_reports_gate,
-    "acceptance_signed": _acceptance_gate,
-}
 
 # (from, to) -> the gates that move needs (DOMAIN.md "Project lifecycle"); other moves need none
 STAGE_GATES: dict[tuple[Stage, Stage], tuple[str, ...]] = {
@@ -157,8 +101,13 @@ async def member_scope(session: AsyncSession, principal: Principal, *, jurisdict
 
 async def gates_for(session: AsyncSession, *, project: Project, from_stage: Stage, to_stage: Stage,
                     now: datetime) -> list[GateState]:
-    return [await GATE_PROVIDERS[name](session, project=project, now=now)
+    return [await PROVIDERS.gate(name)(session, project_id=project.id, now=now)
             for name in STAGE_GATES.get((from_stage, to_stage), ())]
+
+
+def gate_names() -> set[str]:
+    """Every gate some stage move needs (each must have a registered provider)."""
+    return {name for names in STAGE_GATES.values() for name in names}
 
 
 # ---- projects ------------------------------------------------------------------------------------
@@ -274,42 +223,10 @@ async def advance(session: AsyncSession, *, principal: Principal, project_id: st
 
 # ---- ranking (street office) ---------------------------------------------------------------------
 
-def _as_int(v: Any) -> int | None:
-    if isinstance(v, bool) or v is None:
+def figure(ratio: Ratio | None) -> Figure | None:
+    if ratio is None:
         return None
-    if isinstance(v, int):
-        return v
-    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
-        return int(v)
-    return None
-
-
-def pick_figure(figures: dict[str, Any] | None, key: str) -> tuple[int, int] | None:
-    """``figures[key]`` as (numerator, denominator). Accepts ``{"numerator", "denominator"}`` dicts,
-    pairs, and the surveys/voting spellings (agree/total, responded/total, residents_fen/total_fen)."""
-    if not figures:
-        return None
-    v = figures.get(key)
-    if v is None:
-        return None
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        n, d = _as_int(v[0]), _as_int(v[1])
-    elif isinstance(v, dict):
-        n = next((_as_int(v[k]) for k in ("numerator", "agree", "agree_households", "responded",
-                                          "responded_households", "residents_fen", "residents", "part") if k in v), None)
-        d = next((_as_int(v[k]) for k in ("denominator", "total", "total_households", "total_fen", "budget_fen",
-                                          "whole") if k in v), None)
-    else:
-        return None
-    if n is None or d is None or n < 0 or d < 0:
-        return None
-    return n, d
-
-
-def figure(pair: tuple[int, int] | None) -> Figure | None:
-    if pair is None:
-        return None
-    n, d = pair
+    n, d = ratio.numerator, ratio.denominator
     if d == 0:
         return Figure(numerator=n, denominator=d, share=None, percent=None)
     f = Fraction(n, d)
@@ -322,26 +239,6 @@ def _share(fig: Figure | None) -> Fraction | None:
     if fig is None or fig.denominator == 0:
         return None
     return Fraction(fig.numerator, fig.denominator)
-
-
-async def _figures_of(session: AsyncSession, project_id: str,
-                      now: datetime) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(surveys' willingness/participation figures, voting's contribution figures) of a project."""
-    surveys: dict[str, Any] | None = None
-    voting: dict[str, Any] | None = None
-    try:
-        from app.surveys import service as surveys_service
-    except ImportError:
-        pass
-    else:
-        surveys = await surveys_service.ranking_figures(session, project_id=project_id, now=now)
-    try:
-        from app.voting import service as voting_service
-    except ImportError:
-        pass
-    else:
-        voting = await voting_service.ranking_figures(session, project_id=project_id)
-    return surveys, voting
 
 
 async def ranking(session: AsyncSession, *, principal: Principal, jurisdiction_id: str, now: datetime) -> Ranking:
@@ -359,10 +256,11 @@ async def ranking(session: AsyncSession, *, principal: Principal, jurisdiction_i
         p = await repo.latest_project(session, c.id)
         will = part = contrib = None
         if p is not None:
-            s_fig, v_fig = await _figures_of(session, p.id, now)
-            will = figure(pick_figure(s_fig, "willingness"))
-            part = figure(pick_figure(s_fig, "participation"))
-            contrib = figure(pick_figure(v_fig, "contribution"))
+            assert PROVIDERS.willingness is not None and PROVIDERS.contribution is not None
+            s_fig = await PROVIDERS.willingness(session, project_id=p.id, now=now)
+            v_fig = await PROVIDERS.contribution(session, project_id=p.id)
+            will, part = figure(s_fig.willingness), figure(s_fig.participation)
+            contrib = figure(v_fig.contribution)
         shares = [_share(will), _share(part), _share(contrib)]
         has_data = any(s is not None for s in shares)
         # sort ascending: data first, then each share descending (missing share below any share)

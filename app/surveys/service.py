@@ -31,7 +31,7 @@ from app.core.db import new_id
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, make_page
 from app.core.units import format_area
-from app.projects.gates import GateState
+from app.projects.gates import GateState, Ratio, WillingnessFigures
 from app.projects.models import Stage
 from app.register import service as register_service
 from app.register.profiles import RulesProfile
@@ -1112,33 +1112,25 @@ async def willingness_gate(session: AsyncSession, *, project_id: str, now: datet
     return GateState(name=GATE_NAME, met=res.passed, detail=detail, figures=figures)
 
 
-async def ranking_figures(session: AsyncSession, *, project_id: str, now: datetime | None = None) -> dict[str, Any]:
+async def ranking_figures(session: AsyncSession, *, project_id: str, now: datetime | None = None) -> WillingnessFigures:
     """Willingness (agree households / households in scope, one owner one choice as in the rule) and
     participation (households that responded / households in scope) of the project's willingness
-    questionnaire: the latest closed one, else the latest opened one. Values None when there is none."""
+    questionnaire: the latest closed one, else the latest opened one; empty figures when there is none."""
     qs = await repo.willingness_questionnaires(session, project_id)
     closed = _closed_first(qs, now)
     q = closed[0] if closed else (qs[0] if qs else None)
     if q is None:
-        return {"questionnaire_id": None, "willingness": None, "participation": None}
+        return WillingnessFigures()
     _, profile = await _profile(session, q)
     scope = scope_of(q)
     totals = await repo.scope_totals(session, scope)
-    total_hh, _, total_area = totals
+    total_hh = totals[0]
     tallied = await _willingness_tally(session, q, rule_spec=profile.willingness_rule, totals=totals,
                                        window_open=effective_status(q, now) is not QuestionnaireStatus.CLOSED)
     part = await repo.participation(session, q.id, scope)
     responded = sum(n for n, _ in part.values())
-    willingness = None
-    if tallied is not None:
-        agree = tallied[1].counts.agree_households
-        willingness = {"numerator": agree, "denominator": total_hh, "agree_households": agree,
-                       "total_households": total_hh}
-    return {"questionnaire_id": q.id, "status": effective_status(q, now).value, "willingness": willingness,
-            "participation": {"numerator": responded, "denominator": total_hh, "responded_households": responded,
-                              "total_households": total_hh,
-                              "responded_area_centi": sum(a for _, a in part.values()),
-                              "total_area_centi": total_area}}
+    willingness = None if tallied is None else Ratio(tallied[1].counts.agree_households, total_hh)
+    return WillingnessFigures(willingness=willingness, participation=Ratio(responded, total_hh))
 
 
 async def questionnaire_scope_households(session: AsyncSession, *, questionnaire_id: str) -> list[str]:

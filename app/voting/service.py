@@ -32,7 +32,7 @@ from app.core.pagination import Page, PageParams, encode_cursor
 from app.core.security import keyed_hash, new_receipt
 from app.core.units import format_area
 from app.projects import service as projects_service
-from app.projects.gates import GateState
+from app.projects.gates import ContributionFigures, GateState, Ratio
 from app.projects.models import Project
 from app.register import service as register_service
 from app.register.models import Household
@@ -998,13 +998,12 @@ async def participating_households(session: AsyncSession, *, motion_id: str) -> 
     return await _participants(session, m)
 
 
-async def ranking_figures(session: AsyncSession, *, project_id: str) -> dict[str, Any]:
+async def ranking_figures(session: AsyncSession, *, project_id: str) -> ContributionFigures:
     """The residents' contribution share of the project's current plan (for the street office's ranking)."""
     plan = await repo.current_plan(session, project_id)
     if plan is None:
-        return {}
-    return {"contribution": {"residents_fen": plan.residents_share_fen, "total_fen": plan.total_budget_fen},
-            "plan_id": plan.id, "plan_version": plan.version}
+        return ContributionFigures()
+    return ContributionFigures(contribution=Ratio(plan.residents_share_fen, plan.total_budget_fen))
 
 
 async def motion_scope_households(session: AsyncSession, *, motion_id: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ def sh(y: int, m: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
 
 
 def fake_gate(name: str, met: bool, detail: str | None = None, **figures):
-    async def provider(session, *, project, now) -> GateState:
+    async def provider(session, *, project_id, now) -> GateState:
         return GateState(name=name, met=met, detail=detail or (f"{name} ok" if met else f"{name} 未满足"),
                          figures=figures)
 

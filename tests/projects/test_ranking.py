@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from app.projects.gates import PROVIDERS, ContributionFigures, Ratio, WillingnessFigures
 from tests.factories import create_community
-from tests.projects.helpers import patch_service
 
 
 async def _community_with_project(client, world, name: str, built: str = "1998-06-01") -> tuple[str, str]:
@@ -14,7 +14,7 @@ async def _community_with_project(client, world, name: str, built: str = "1998-0
 
 
 async def test_ranking_orders_by_exact_shares(client, world, monkeypatch, clock) -> None:
-    figures: dict[str, tuple[dict, dict]] = {}
+    figures: dict[str, tuple[WillingnessFigures, ContributionFigures]] = {}
     a_cid, a = await _community_with_project(client, world, "甲小区")
     b_cid, b = await _community_with_project(client, world, "乙小区")
     c_cid, c = await _community_with_project(client, world, "丙小区")
@@ -26,26 +26,21 @@ async def test_ranking_orders_by_exact_shares(client, world, monkeypatch, clock)
                           json={"title": "幸福里改造"})
     w = r.json()["id"]
     # willingness ties (8/12 = 16/24 = 2/3) fall through to participation, then contribution
-    figures[a] = ({"willingness": {"numerator": 8, "denominator": 12}, "participation": {"numerator": 10, "denominator": 12}},
-                  {"contribution": {"numerator": 1, "denominator": 3}})
-    figures[b] = ({"willingness": {"numerator": 16, "denominator": 24}, "participation": {"numerator": 22, "denominator": 24}},
-                  {"contribution": {"numerator": 1, "denominator": 4}})
-    figures[c] = ({"willingness": {"numerator": 2, "denominator": 3}, "participation": {"numerator": 11, "denominator": 12}},
-                  {"contribution": {"numerator": 30000, "denominator": 60000}})
+    figures[a] = (WillingnessFigures(Ratio(8, 12), Ratio(10, 12)), ContributionFigures(Ratio(1, 3)))
+    figures[b] = (WillingnessFigures(Ratio(16, 24), Ratio(22, 24)), ContributionFigures(Ratio(1, 4)))
+    figures[c] = (WillingnessFigures(Ratio(2, 3), Ratio(11, 12)), ContributionFigures(Ratio(30000, 60000)))
     # highest willingness wins whatever the rest
-    figures[d] = ({"willingness": {"numerator": 9, "denominator": 12}, "participation": {"numerator": 9, "denominator": 12}},
-                  {"contribution": {"numerator": 0, "denominator": 100}})
-    figures[w] = ({"willingness": {"numerator": 0, "denominator": 0}, "participation": {"numerator": 0, "denominator": 0}},
-                  {})
+    figures[d] = (WillingnessFigures(Ratio(9, 12), Ratio(9, 12)), ContributionFigures(Ratio(0, 100)))
+    figures[w] = (WillingnessFigures(Ratio(0, 0), Ratio(0, 0)), ContributionFigures())
 
-    async def survey_figures(session, *, project_id: str, now=None) -> dict:
-        return figures.get(project_id, ({}, {}))[0]
+    async def survey_figures(session, *, project_id: str, now=None) -> WillingnessFigures:
+        return figures.get(project_id, (WillingnessFigures(), ContributionFigures()))[0]
 
-    async def voting_figures(session, *, project_id: str) -> dict:
-        return figures.get(project_id, ({}, {}))[1]
+    async def voting_figures(session, *, project_id: str) -> ContributionFigures:
+        return figures.get(project_id, (WillingnessFigures(), ContributionFigures()))[1]
 
-    patch_service(monkeypatch, "app.surveys.service", ranking_figures=survey_figures)
-    patch_service(monkeypatch, "app.voting.service", ranking_figures=voting_figures)
+    monkeypatch.setattr(PROVIDERS, "willingness", survey_figures)
+    monkeypatch.setattr(PROVIDERS, "contribution", voting_figures)
     r = await client.get(f"/api/v1/jurisdictions/{world.jurisdiction_id}/ranking", headers=world.admin)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -76,15 +71,15 @@ async def test_ranking_uses_the_latest_project(client, world, monkeypatch, clock
     r = await client.post(f"/api/v1/communities/{cid}/projects", headers=world.admin, json={"title": "二期"})
     new = r.json()["id"]
 
-    async def survey_figures(session, *, project_id: str, now=None) -> dict:
+    async def survey_figures(session, *, project_id: str, now=None) -> WillingnessFigures:
         n = 1 if project_id == old else 5
-        return {"willingness": {"numerator": n, "denominator": 10}}
+        return WillingnessFigures(willingness=Ratio(n, 10))
 
-    async def voting_figures(session, *, project_id: str) -> dict:
-        return {}
+    async def voting_figures(session, *, project_id: str) -> ContributionFigures:
+        return ContributionFigures()
 
-    patch_service(monkeypatch, "app.surveys.service", ranking_figures=survey_figures)
-    patch_service(monkeypatch, "app.voting.service", ranking_figures=voting_figures)
+    monkeypatch.setattr(PROVIDERS, "willingness", survey_figures)
+    monkeypatch.setattr(PROVIDERS, "contribution", voting_figures)
     r = await client.get(f"/api/v1/jurisdictions/{world.jurisdiction_id}/ranking", headers=world.admin)
     item = next(i for i in r.json()["items"] if i["community_id"] == cid)
     assert item["project_id"] == new and item["willingness"]["share"] == "1/2"

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from app.core.models import AuditEntry
-from app.projects import service as project_service
+from app.projects.gates import PROVIDERS, ProjectProviders
 from tests.factories import add_staff, create_community
 from tests.projects.helpers import fake_gate, make_project, other_community, travel
 
@@ -18,8 +18,8 @@ LIFECYCLE = ["survey", "planning", "plan_publicity", "approved", "construction",
 
 @pytest.fixture
 def all_gates_met(monkeypatch):
-    for name in project_service.GATE_PROVIDERS:
-        monkeypatch.setitem(project_service.GATE_PROVIDERS, name, fake_gate(name, True))
+    for name in list(PROVIDERS.gates):
+        monkeypatch.setitem(PROVIDERS.gates, name, fake_gate(name, True))
 
 
 async def advance(client, headers, pid, to_stage, reason="推进"):
@@ -106,8 +106,8 @@ async def test_advance_two_stages_at_once_refused(client, world, all_gates_met) 
 
 
 async def test_gate_unmet_lists_every_unmet_gate(client, world, monkeypatch, clock) -> None:
-    monkeypatch.setitem(project_service.GATE_PROVIDERS, "survey_passed", fake_gate("survey_passed", True))
-    monkeypatch.setitem(project_service.GATE_PROVIDERS, "motions_passed", fake_gate(
+    monkeypatch.setitem(PROVIDERS.gates, "survey_passed", fake_gate("survey_passed", True))
+    monkeypatch.setitem(PROVIDERS.gates, "motions_passed", fake_gate(
         "motions_passed", False, "表决“改造方案”未通过", agree_area="5/12", required="3/4"))
     p = await make_project(client, world)
     for to in ("planning", "plan_publicity"):
@@ -125,7 +125,7 @@ async def test_gate_unmet_lists_every_unmet_gate(client, world, monkeypatch, clo
                           json={"to_stage": "approved", "reason": "x"})
     assert "motions_passed" in r.json()["detail"]
     # once the motion gate holds, only the publicity gate is listed
-    monkeypatch.setitem(project_service.GATE_PROVIDERS, "motions_passed", fake_gate("motions_passed", True))
+    monkeypatch.setitem(PROVIDERS.gates, "motions_passed", fake_gate("motions_passed", True))
     r = await advance(client, world.staff, p["id"], "approved")
     assert [g["name"] for g in r.json()["unmet"]] == ["publicity_passed"]
 
@@ -195,20 +195,11 @@ async def test_optimistic_version_refuses_a_stale_move(app, client, world, all_g
     assert r.json()["stage"] == "planning"
 
 
-async def test_gate_provider_missing_domain_is_unmet(client, world, monkeypatch) -> None:
-    """A gate whose domain cannot answer never opens the gate."""
-    import builtins
+def test_every_gate_and_figure_needs_a_provider() -> None:
+    """The composition root registers every provider; a registry without them names what is missing."""
+    from app.projects.service import gate_names
 
-    real_import = builtins.__import__
-
-    def no_surveys(name, *args, **kwargs):
-        if name == "app.surveys.service":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_surveys)
-    p = await make_project(client, world)
-    r = await advance(client, world.staff, p["id"], "planning")
-    assert r.status_code == 409 and r.json()["unmet"][0]["name"] == "survey_passed"
-    assert r.json()["unmet"][0]["figures"] == {"available": False}
-
+    assert ProjectProviders().missing(gate_names()) == [
+        "acceptance_signed", "motions_passed", "no_open_critical_reports", "publicity_passed", "survey_passed",
+        "figures:willingness", "figures:contribution"]
+    assert PROVIDERS.missing(gate_names()) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.projects import service as project_service
+from app.projects.gates import PROVIDERS
 from app.publicity.service import publish_vote_result
 from tests.projects.helpers import SH, fake_gate, make_project, patch_service, sh, travel
 
@@ -86,7 +86,7 @@ async def test_vote_result_before_a_holiday_starts_after_it(app, client, world, 
 
 async def test_publicity_gate_follows_the_latest_plan_notice(client, world, clock, monkeypatch) -> None:
     for name in ("survey_passed", "motions_passed"):
-        monkeypatch.setitem(project_service.GATE_PROVIDERS, name, fake_gate(name, True))
+        monkeypatch.setitem(PROVIDERS.gates, name, fake_gate(name, True))
     p = await make_project(client, world)
     for to in ("planning", "plan_publicity"):
         assert (await client.post(f"/api/v1/projects/{p['id']}/advance", headers=world.staff,

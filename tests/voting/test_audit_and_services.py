@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from app.core import audit
+from app.projects.gates import ContributionFigures, Ratio
 from app.voting import service
 from tests.voting.helpers import API, jpeg, make_motion, make_project, paper, plan_body, setup_motion, vote
 
@@ -110,6 +111,5 @@ async def test_failed_motion_keeps_the_gate_shut_and_notice_data(client, world, 
                                                        "agree_area", "agree_headcount"}
     area_cond = next(c for c in data["conditions"] if c["name"] == "participation_area")
     assert area_cond["numerator"] == "75.50" and area_cond["denominator"] == "951.87"
-    assert fig == {"contribution": {"residents_fen": 40_000_00, "total_fen": 200_000_01}, "plan_id": plan["id"],
-                   "plan_version": 1}
+    assert fig == ContributionFigures(contribution=Ratio(40_000_00, 200_000_01))
     assert scope["households"] == 12 and scope["owners"] == 10 and scope["area"] == 95187
