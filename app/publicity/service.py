@@ -52,6 +52,7 @@ from app.rules import (
     window_for,
     working_days_left,
 )
+from app.supervision import service as supervision_service
 
 MAX_DAYS_AHEAD = 731  # a start date more than two years ahead is a typo
 NOTICE_ATTACHMENT = "notice_attachment"  # app.media owner types
@@ -207,12 +208,8 @@ async def publish_notice(
     return n
 
 
-async def _roster_body(session: AsyncSession, project_id: str) -> str | None:
-    try:
-        from app.supervision.service import roster_text
-    except ImportError:
-        return None
-    return await roster_text(session, project_id=project_id)
+async def _roster_body(session: AsyncSession, project_id: str) -> str:
+    return await supervision_service.roster_text(session, project_id=project_id)
 
 
 async def create_notice(session: AsyncSession, *, principal: Principal, project_id: str, body: NoticeCreate,

@@ -59,6 +59,7 @@ from app.supervision.schemas import (
     SupervisorAppoint,
     TransitionRequest,
 )
+from app.surveys import service as surveys_service
 
 MAX_AFTER_PHOTOS = 45
 SOURCE_ZH = {"deputy": "人大代表/政协委员", "committee_member": "居委会/业委会成员", "party_member": "党员",
@@ -346,18 +347,6 @@ def no_photos() -> Invalid:
                    errors=[{"loc": ["body", "photos"], "msg": "at least one photo"}])
 
 
-async def _catalog_title(session: AsyncSession, catalog: str, seq: int) -> tuple[bool, str | None]:
-    """(whether a catalog lookup exists, the title of item ``seq`` or None) — from the surveys domain."""
-    try:
-        from app.surveys import service as survey_service
-    except ImportError:
-        return False, None
-    lookup = getattr(survey_service, "catalog_item_title", None)
-    if lookup is None:
-        return False, None
-    return True, await lookup(session, catalog=catalog, seq=seq)
-
-
 async def prepare_report(session: AsyncSession, *, principal: Principal, project_id: str, fields: ReportFields,
                          now: datetime) -> ReportDraft:
     """Who may file (supervisors; residents only during the warranty after acceptance) and where."""
@@ -392,8 +381,8 @@ async def prepare_report(session: AsyncSession, *, principal: Principal, project
     if title.isascii() and title.isdigit():
         seq = int(title) if len(title) <= 4 else 0
         profile = await register_service.profile_for_community(session, p.community_id)
-        available, found = await _catalog_title(session, profile.catalog, seq) if seq else (True, None)
-        if available and found is None:
+        found = await surveys_service.catalog_item_title(session, catalog=profile.catalog, seq=seq) if seq else None
+        if found is None:
             raise Invalid("report.unknown_catalog_item", "改造内容清单中没有该项", "No such catalog item",
                           errors=[{"loc": ["body", "catalog_item"], "msg": f"not an item of catalog {profile.catalog}"}])
         title = found or f"改造清单第 {seq} 项"
@@ -650,19 +639,10 @@ SATISFACTION_QUESTIONS: list[dict[str, Any]] = [
 async def _satisfaction_questionnaire(session: AsyncSession, *, principal: Principal, project: Project,
                                       now: datetime) -> str | None:
     """A draft satisfaction questionnaire in the surveys domain (staff open it when residents should answer)."""
-    try:
-        from app.surveys import service as survey_service
-    except ImportError:
-        return None
-    create = getattr(survey_service, "create_questionnaire_for", None)
-    if create is None:
-        return None
-    q = await create(session, principal=principal, project_id=project.id, kind="satisfaction",
-                     title=f"“{project.title}”改造满意度评价", now=now, questions=SATISFACTION_QUESTIONS)
-    qid = getattr(q, "id", None)
-    if qid is None and isinstance(q, dict):
-        qid = q.get("id")
-    return str(qid) if qid is not None else None
+    q = await surveys_service.create_questionnaire_for(
+        session, principal=principal, project_id=project.id, kind="satisfaction",
+        title=f"“{project.title}”改造满意度评价", now=now, questions=SATISFACTION_QUESTIONS)
+    return q.id
 
 
 async def _acceptance_view(session: AsyncSession, *, acceptance: Acceptance, project: Project,

@@ -38,6 +38,7 @@ from app.register import service as register_service
 from app.register.models import Household
 from app.register.profiles import RulesProfile
 from app.rules import Choice, Counts, Rule, evaluate
+from app.surveys import service as surveys_service
 from app.voting import repository as repo
 from app.voting.models import (
     Ballot,
@@ -157,17 +158,6 @@ async def _check_location(session: AsyncSession, *, community_id: str, scope: Sc
     return u.building_id, u.id, errors
 
 
-async def _catalog_title(session: AsyncSession, catalog: str, seq: int) -> str | bool | None:
-    """The catalog item's title (the surveys domain keeps the catalogs); False: no such item; None: the
-    catalogs cannot be consulted."""
-    try:
-        from app.surveys.service import catalog_item_title
-    except ImportError:
-        return None
-    title = await catalog_item_title(session, catalog=catalog, seq=seq)
-    return title if title is not None else False
-
-
 def _funding_rows(plan_id: str, item_id: str | None, funding: list[FundingIn], start: int) -> list[PlanFunding]:
     return [PlanFunding(plan_id=plan_id, item_id=item_id, position=start + i, source=f.source.value,
                         amount_fen=f.amount_fen) for i, f in enumerate(funding)]
@@ -188,10 +178,10 @@ async def _draft_plan(session: AsyncSession, *, plan: Plan, items: list[PlanItem
         if (it.catalog is None) != (it.catalog_seq is None):
             errors.append({"loc": [*loc, "catalog_seq"], "msg": "give both catalog and catalog_seq, or neither"})
         elif it.catalog is not None and it.catalog_seq is not None:
-            found = await _catalog_title(session, it.catalog, it.catalog_seq)
-            if found is False:
+            found = await surveys_service.catalog_item_title(session, catalog=it.catalog, seq=it.catalog_seq)
+            if found is None:
                 errors.append({"loc": [*loc, "catalog_seq"], "msg": f"no item {it.catalog_seq} in catalog {it.catalog}"})
-            elif title is None and isinstance(found, str):
+            elif title is None:
                 title = found[:200]
         if title is None:
             errors.append({"loc": [*loc, "title"], "msg": "a title is required without a catalog reference"})
