@@ -17,6 +17,7 @@ from app.publicity import service as publicity_service
 from app.supervision import service as supervision_service
 from app.surveys import service as surveys_service
 from app.voting import service as voting_service
+from app.voting.contracts import CLOSE_LISTENERS
 
 
 async def _critical_reports(session: AsyncSession, *, project_id: str, now: datetime) -> GateState:
@@ -36,6 +37,8 @@ def wire() -> None:
         "no_open_critical_reports": _critical_reports,
         "acceptance_signed": _acceptance,
     })
+    if publicity_service.publish_vote_result not in CLOSE_LISTENERS:
+        CLOSE_LISTENERS.append(publicity_service.publish_vote_result)
     PROVIDERS.willingness = surveys_service.ranking_figures
     PROVIDERS.contribution = voting_service.ranking_figures
     missing = PROVIDERS.missing(projects_service.gate_names())

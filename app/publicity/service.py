@@ -53,6 +53,7 @@ from app.rules import (
     working_days_left,
 )
 from app.supervision import service as supervision_service
+from app.voting.contracts import ClosedMotion, ConditionLine, ParticipantRow
 
 MAX_DAYS_AHEAD = 731  # a start date more than two years ahead is a typo
 NOTICE_ATTACHMENT = "notice_attachment"  # app.media owner types
@@ -512,89 +513,58 @@ async def publicity_gate(session: AsyncSession, *, project_id: str, now: datetim
     return GateState(name="publicity_passed", met=pub.status == NoticeStatus.PASSED, detail=detail, figures=figures)
 
 
-def _fmt_condition(c: dict[str, Any]) -> str:
-    label = c.get("label_zh") or c.get("label") or c.get("name") or c.get("kind") or "条件"
-    bits = []
-    if c.get("numerator") is not None and c.get("denominator") is not None:
-        bits.append(f"{c['numerator']}/{c['denominator']}")
-    req = c.get("required") if c.get("required") is not None else c.get("threshold")
-    if req is not None:
-        bits.append(f"要求 {req}")
-    if c.get("met") is not None:
-        bits.append("达到" if c["met"] else "未达到")
-    return f"{label}：{'，'.join(bits)}" if bits else str(label)
+def _fmt_condition(c: ConditionLine) -> str:
+    met = "达到" if c.met else "未达到"
+    return f"{c.label_zh}：{c.numerator}/{c.denominator}，要求 {c.required}，{met}"
 
 
 OUTCOME_ZH = {"passed": "通过", "failed": "未通过", "pending": "未决"}
 
 
-def _local_time(value: Any) -> str:
-    """An ISO time as Shanghai wall-clock minutes ("2026-11-23 10:00"); anything else as given."""
-    try:
-        t = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if t.tzinfo is None:
-        return str(value)
+def _local_time(t: datetime) -> str:
+    """Shanghai wall-clock minutes ("2026-11-23 10:00")."""
     return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-def _location(h: dict[str, Any]) -> str:
+def _location(h: ParticipantRow) -> str:
     """"1号楼1单元101" from register names ("1", "1", "101"); names that already say so are kept."""
-    b, u, r = (str(h[k]) if h.get(k) is not None else "" for k in ("building", "unit", "room"))
-    b = f"{b}号楼" if b.isdigit() else b
-    u = f"{u}单元" if u.isdigit() else u
-    return f"{b}{u}{r}"
+    b = f"{h.building}号楼" if h.building.isdigit() else h.building
+    u = f"{h.unit}单元" if h.unit.isdigit() else h.unit
+    return f"{b}{u}{h.room}"
 
 
-def vote_result_body(data: dict[str, Any]) -> str:
+def vote_result_body(closed: ClosedMotion) -> str:
     """The notice text: the motion, per condition its numbers, then per participating household ONLY its
     room and area (never names or phones)."""
-    lines = [f"表决事项：{data.get('title') or data.get('motion_title') or ''}".rstrip("：")]
-    tally: dict[str, Any] = data["tally"] if isinstance(data.get("tally"), dict) else data
-    outcome = tally.get("outcome") or data.get("outcome")
-    if outcome:
-        lines.append(f"表决结果：{OUTCOME_ZH.get(str(outcome), str(outcome))}")
-    for key, label in (("opens_at", "投票开始"), ("closed_at", "投票截止")):
-        if data.get(key):
-            lines.append(f"{label}：{_local_time(data[key])}")
-    conditions = tally.get("conditions") or []
-    if conditions:
+    lines = [f"表决事项：{closed.title}", f"表决结果：{OUTCOME_ZH.get(closed.outcome, closed.outcome)}",
+             f"投票开始：{_local_time(closed.opens_at)}", f"投票截止：{_local_time(closed.closed_at)}"]
+    if closed.conditions:
         lines.append("各项条件：")
-        lines += [f"  {i}. {_fmt_condition(c)}" for i, c in enumerate(conditions, 1) if isinstance(c, dict)]
-    households = data.get("households") or data.get("participants") or []
-    lines.append(f"参与表决的房屋（共 {len(households)} 户，仅列房号与专有部分面积）：")
-    for h in households:
-        if not isinstance(h, dict):
-            continue
-        where = _location(h)
-        area = h.get("area_m2") or h.get("area")
-        lines.append(f"  {where}  {area} m²" if area is not None else f"  {where}")
+        lines += [f"  {i}. {_fmt_condition(c)}" for i, c in enumerate(closed.conditions, 1)]
+    lines.append(f"参与表决的房屋（共 {len(closed.participants)} 户，仅列房号与专有部分面积）：")
+    lines += [f"  {_location(h)}  {h.area_m2} m²" for h in closed.participants]
     return "\n".join(lines)  # every participating household, however many
 
 
-async def publish_vote_result(session: AsyncSession, *, motion_id: str, now: datetime,
-                              result: Any = None) -> Notice:
-    """The vote-result notice of a closed motion (called by voting when a motion closes); idempotent per
-    motion. It starts on the first working day after the close (DOMAIN: within one working day)."""
+async def publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, now: datetime) -> Notice:
+    """The vote-result notice of a closed motion (voting calls it when a motion closes: app.wiring); idempotent
+    per motion. It starts on the first working day after the close (DOMAIN: within one working day)."""
+    motion_id = closed.motion_id
     existing = await repo.notice_for_motion(session, motion_id)
     if existing is not None:
         return existing
-    from app.voting.service import motion_result_for_notice
-
-    data = await motion_result_for_notice(session, motion_id=motion_id, result=result)
-    project = await projects_service.project_or_404(session, str(data["project_id"]))
+    project = await projects_service.project_or_404(session, closed.project_id)
     _, profile = await register_service.profile_of(session, project.jurisdiction_id)
     start = next_working_day_after(business_date(now))
     w = window_for(start, profile.publicity_working_days)
-    title = f"表决结果公示：{data.get('title') or data.get('motion_title') or ''}".rstrip("：")[:200]
+    title = f"表决结果公示：{closed.title}"[:200]
     inserted = await repo.insert_notice_once(session, {
         "id": new_id(),
         "jurisdiction_id": project.jurisdiction_id, "community_id": project.community_id, "project_id": project.id,
-        "kind": NoticeKind.VOTE_RESULT.value, "title": title, "body": vote_result_body(data), "start_date": start,
+        "kind": NoticeKind.VOTE_RESULT.value, "title": title, "body": vote_result_body(closed), "start_date": start,
         "counting_starts": w.start_date, "end_date": w.end_date, "working_days": w.working_days,
         "provisional": w.provisional, "partial_day_excluded": False, "opens_at": day_start(start),
-        "closes_at": w.closes_at, "plan_id": data.get("plan_id"), "motion_id": motion_id, "created_at": now,
+        "closes_at": w.closes_at, "plan_id": closed.plan_id, "motion_id": motion_id, "created_at": now,
         "created_by": None,
     })
     notice = await repo.notice_for_motion(session, motion_id)

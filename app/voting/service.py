@@ -40,6 +40,7 @@ from app.register.profiles import RulesProfile
 from app.rules import Choice, Counts, Rule, evaluate
 from app.surveys import service as surveys_service
 from app.voting import repository as repo
+from app.voting.contracts import CLOSE_LISTENERS, ClosedMotion, ConditionLine, ParticipantRow
 from app.voting.models import (
     Ballot,
     Channel,
@@ -688,10 +689,9 @@ async def _finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id
                            data={"reason": reason, "closed_at": closed_at.isoformat(), "outcome": tally["outcome"],
                                  "profile_version": state.profile_version, "rule": state.spec,
                                  "counts": tally["counts"]})
-        from app.publicity import service as publicity_service
-
-        await publicity_service.publish_vote_result(session, motion_id=locked.id, now=now,
-                                                    result=MotionResult(**values))  # as stored, not re-read
+        closed = await closed_motion(session, motion_id=locked.id, result=MotionResult(**values))  # as stored
+        for listener in CLOSE_LISTENERS:
+            await listener(session, closed=closed, now=now)
     return result
 
 
@@ -956,27 +956,22 @@ async def motions_gate(session: AsyncSession, *, project_id: str, now: datetime)
                      detail=f"当前方案（第 {plan.version} 版）的 {len(motions)} 项表决均已通过", figures=fig)
 
 
-async def motion_result_for_notice(session: AsyncSession, *, motion_id: str,
-                                   result: MotionResult | None = None) -> dict[str, Any]:
-    """What the vote-result notice shows: the motion, the rule, every condition with its numbers, the outcome
-    and per participating household only building, unit, room and area (no names, no phones). ``result``:
-    the stored result when the caller has just stored it (saves reading its participants back)."""
+async def closed_motion(session: AsyncSession, *, motion_id: str, result: MotionResult | None = None) -> ClosedMotion:
+    """What the vote-result notice shows: the motion, every condition with its numbers, the outcome and per
+    participating household only building, unit, room and area (no names, no phones). ``result``: the stored
+    result when the caller has just stored it (saves reading its participants back)."""
     m = await _motion_or_404(session, motion_id)
     r = result if result is not None else await repo.get_result(session, m.id, participants=True)
     if r is None:
         raise Conflict("motion.not_closed", "表决尚未结束", "The motion has not closed yet")
-    t = r.tally
-    conditions = [{"name": c["name"], "label_zh": c["label_zh"], "numerator": c["numerator_display"],
-                   "denominator": c["denominator_display"], "required": c["required"], "inclusive": c["inclusive"],
-                   "met": c["met"], "unit": c["unit"]} for c in t["conditions"]]
-    return {
-        "motion_id": m.id, "project_id": m.project_id, "plan_id": m.plan_id, "title": m.title, "matter": m.matter,
-        "scope": {"kind": m.scope, "building_id": m.building_id, "unit_id": m.unit_id},
-        "rule": t["rule"], "conditions": conditions, "outcome": r.outcome, "counts": t["counts"],
-        "tally": {"outcome": r.outcome, "conditions": conditions, "rule": t["rule"], "counts": t["counts"]},
-        "opens_at": m.opens_at.isoformat(), "closed_at": r.closed_at.isoformat(),
-        "households": list(r.participants),
-    }
+    conditions = tuple(ConditionLine(name=c["name"], label_zh=c["label_zh"], numerator=c["numerator_display"],
+                                     denominator=c["denominator_display"], required=c["required"], met=c["met"])
+                       for c in r.tally["conditions"])
+    participants = tuple(ParticipantRow(building=str(h["building"]), unit=str(h["unit"]), room=str(h["room"]),
+                                        area_m2=str(h["area_m2"])) for h in r.participants)
+    return ClosedMotion(motion_id=m.id, project_id=m.project_id, plan_id=m.plan_id, title=m.title,
+                        outcome=r.outcome, opens_at=m.opens_at, closed_at=r.closed_at, conditions=conditions,
+                        participants=participants)
 
 
 async def participating_households(session: AsyncSession, *, motion_id: str) -> list[dict[str, Any]]:

@@ -6,37 +6,28 @@ from datetime import date
 
 from app.projects.gates import PROVIDERS
 from app.publicity.service import publish_vote_result
-from tests.projects.helpers import SH, fake_gate, make_project, patch_service, sh, travel
+from app.voting.contracts import ClosedMotion, ConditionLine, ParticipantRow
+from tests.projects.helpers import SH, fake_gate, make_project, sh, travel
 
 
-def motion_result(project_id: str, motion_id: str) -> dict:
-    return {
-        "motion_id": motion_id, "project_id": project_id, "title": "关于加装电梯的表决", "outcome": "passed",
-        "tally": {"outcome": "passed", "conditions": [
-            {"name": "participation_area", "label_zh": "参与表决的专有面积", "numerator": "800.00",
-             "denominator": "1000.00", "required": "2/3", "met": True},
-            {"name": "agree_headcount", "label_zh": "同意人数", "numerator": 7, "denominator": 8, "required": "3/4",
-             "met": True},
-        ]},
-        "households": [
-            {"building": "1", "unit": "1", "room": "101", "area_m2": "80.00", "name": "张三", "phone": "13800138000"},
-            {"building": "1", "unit": "1", "room": "102", "area_m2": "75.50", "name": "李四", "phone": "13900139000"},
-        ],
-    }
+def closed(project_id: str, motion_id: str, closed_at) -> ClosedMotion:
+    return ClosedMotion(
+        motion_id=motion_id, project_id=project_id, plan_id=None, title="关于加装电梯的表决", outcome="passed",
+        opens_at=sh(2026, 11, 20, 9), closed_at=closed_at,
+        conditions=(ConditionLine(name="participation_area", label_zh="参与表决的专有面积", numerator="800.00",
+                                  denominator="1000.00", required="2/3", met=True),
+                    ConditionLine(name="agree_headcount", label_zh="同意人数", numerator="7", denominator="8",
+                                  required="3/4", met=True)),
+        participants=(ParticipantRow(building="1", unit="1", room="101", area_m2="80.00"),
+                      ParticipantRow(building="1", unit="1", room="102", area_m2="75.50")))
 
 
 async def test_vote_result_notice_is_published_once_per_motion(app, client, world, clock, monkeypatch) -> None:
     p = await make_project(client, world)
-    calls: list[str] = []
-
-    async def fake_result(session, *, motion_id: str, result=None) -> dict:
-        calls.append(motion_id)
-        return motion_result(p["id"], motion_id)
-
-    patch_service(monkeypatch, "app.voting.service", motion_result_for_notice=fake_result)
     await travel(client, world, clock, sh(2026, 11, 27, 15))  # the motion closes on Friday afternoon
+    result = closed(p["id"], "m" * 32, clock.now())
     async with app.state.db.write_session() as s:
-        n = await publish_vote_result(s, motion_id="m" * 32, now=clock.now())
+        n = await publish_vote_result(s, closed=result, now=clock.now())
         await s.commit()
     assert n.kind == "vote_result" and n.motion_id == "m" * 32 and n.project_id == p["id"]
     # within one working day of the close: the next working day (Monday), five working days
@@ -45,12 +36,11 @@ async def test_vote_result_notice_is_published_once_per_motion(app, client, worl
     assert "关于加装电梯的表决" in n.title
     assert "101" in n.body and "80.00" in n.body and "102" in n.body and "75.50" in n.body
     assert "7/8" in n.body and "800.00/1000.00" in n.body and "通过" in n.body
-    for secret in ("张三", "李四", "13800138000", "13900139000"):
-        assert secret not in n.body
+    assert "1号楼1单元101  80.00 m²" in n.body and "2026-11-27 15:00" in n.body
     async with app.state.db.write_session() as s:
-        again = await publish_vote_result(s, motion_id="m" * 32, now=clock.now())
+        again = await publish_vote_result(s, closed=result, now=clock.now())
         await s.commit()
-    assert again.id == n.id and calls == ["m" * 32]
+    assert again.id == n.id
     # a race that got past the first check still inserts nothing twice
     from app.publicity import repository as repo
 
@@ -71,14 +61,9 @@ async def test_vote_result_notice_is_published_once_per_motion(app, client, worl
 
 async def test_vote_result_before_a_holiday_starts_after_it(app, client, world, clock, monkeypatch) -> None:
     p = await make_project(client, world)
-
-    async def fake_result(session, *, motion_id: str, result=None) -> dict:
-        return motion_result(p["id"], motion_id)
-
-    patch_service(monkeypatch, "app.voting.service", motion_result_for_notice=fake_result)
     clock.set(sh(2026, 9, 30, 18))  # closes on the eve of National Day (service call only: no token needed)
     async with app.state.db.write_session() as s:
-        n = await publish_vote_result(s, motion_id="n" * 32, now=clock.now())
+        n = await publish_vote_result(s, closed=closed(p["id"], "n" * 32, clock.now()), now=clock.now())
         await s.commit()
     # the next working day is Thu 8 Oct; then Fri 9, Sat 10 (调休), Mon 12, Tue 13
     assert n.start_date == date(2026, 10, 8) and n.end_date == date(2026, 10, 13)

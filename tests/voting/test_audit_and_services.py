@@ -13,6 +13,7 @@ from sqlalchemy import text
 from app.core import audit
 from app.projects.gates import ContributionFigures, Ratio
 from app.voting import service
+from app.voting.contracts import ParticipantRow
 from tests.voting.helpers import API, jpeg, make_motion, make_project, paper, plan_body, setup_motion, vote
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,16 +101,17 @@ async def test_failed_motion_keeps_the_gate_shut_and_notice_data(client, world, 
     await client.post(f"{API}/motions/{m['id']}/close", headers=world.staff)
     async with app.state.db.read_session() as s:
         g = await service.motions_gate(s, project_id=pid, now=clock.now())
-        data = await service.motion_result_for_notice(s, motion_id=m["id"])
+        data = await service.closed_motion(s, motion_id=m["id"])
         fig = await service.ranking_figures(s, project_id=pid)
         scope = await service.motion_scope_households(s, motion_id=m["id"])
         part = await service.participating_households(s, motion_id=m["id"])
     assert g.met is False and "未通过" in g.detail
-    assert data["outcome"] == "failed" and data["project_id"] == pid and data["plan_id"] == plan["id"]
-    assert data["households"] == part == [{"building": "1", "unit": "1", "room": "102", "area_m2": "75.50"}]
-    assert {c["name"] for c in data["conditions"]} == {"participation_area", "participation_headcount",
-                                                       "agree_area", "agree_headcount"}
-    area_cond = next(c for c in data["conditions"] if c["name"] == "participation_area")
-    assert area_cond["numerator"] == "75.50" and area_cond["denominator"] == "951.87"
+    assert data.outcome == "failed" and data.project_id == pid and data.plan_id == plan["id"]
+    assert part == [{"building": "1", "unit": "1", "room": "102", "area_m2": "75.50"}]
+    assert data.participants == (ParticipantRow(building="1", unit="1", room="102", area_m2="75.50"),)
+    assert {c.name for c in data.conditions} == {"participation_area", "participation_headcount",
+                                                 "agree_area", "agree_headcount"}
+    area_cond = next(c for c in data.conditions if c.name == "participation_area")
+    assert area_cond.numerator == "75.50" and area_cond.denominator == "951.87"
     assert fig == ContributionFigures(contribution=Ratio(40_000_00, 200_000_01))
     assert scope["households"] == 12 and scope["owners"] == 10 and scope["area"] == 95187
