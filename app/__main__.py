@@ -26,20 +26,48 @@ def migrate(database_url: str | None = None) -> None:
     command.upgrade(cfg, "head")
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+DEV_SECRET_WARNING = """\
+********************************************************************************************
+WARNING: SECRET_KEY is the public development key. Anyone who has read this project's source
+can sign access tokens this server accepts (any user, any role). Set SECRET_KEY to a random
+value of at least 32 characters, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"
+********************************************************************************************"""
+
+
+def check_secret(secret_is_default: bool, host: str) -> int | None:
+    """Warn on stderr when serving with the development key; refuse (exit code 2) unless bound to loopback."""
+    if not secret_is_default:
+        return None
+    print(DEV_SECRET_WARNING, file=sys.stderr, flush=True)
+    if host not in LOOPBACK_HOSTS:
+        print(f"error: refusing to serve on {host!r} with the development SECRET_KEY; set SECRET_KEY, or bind "
+              "to 127.0.0.1, ::1 or localhost", file=sys.stderr)
+        return 2
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.core.config import get_settings
 
     settings = get_settings()
+    refused = check_secret(settings.uses_dev_secret, args.host)
+    if refused is not None:
+        return refused
     if not args.no_migrate:
         migrate()
     workers = args.workers
     if settings.is_sqlite and workers != 1:
         print("SQLite is served by one worker (one writer connection); ignoring --workers", file=sys.stderr)
         workers = 1
+    # X-Forwarded-For is believed only from the proxies named in FORWARDED_ALLOW_IPS (none by default: the
+    # socket peer is the client); passed explicitly so uvicorn's own default (trust loopback) never applies
+    trusted = settings.forwarded_allow_ips
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=workers,
-                log_level=args.log_level, proxy_headers=True)
+                log_level=args.log_level, proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [])
     return 0
 
 

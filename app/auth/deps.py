@@ -37,9 +37,12 @@ async def _load_principal(request: Request, session, clock, token: str | None) -
         raise Unauthorized(code, zh, en) from exc
     if claims.extra.get("typ") != "access":
         raise Unauthorized("auth.token_invalid", "令牌无效", "Invalid token")
-    user = await repo.get_user(session, claims.sub)
+    family = claims.extra.get("fid")
+    user, revoked = await repo.get_user_of_token(session, claims.sub, family if isinstance(family, str) else None)
     if user is None or not user.is_active:
         raise Unauthorized("auth.token_invalid", "令牌无效", "Invalid token")
+    if revoked:  # its sign-in was logged out, or its refresh token was replayed
+        raise Unauthorized("auth.token_revoked", "登录已失效，请重新登录", "Token revoked; sign in again")
     grants = await repo.grants_of(session, user.id)
     members = await repo.memberships_of(session, user.id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import exists, func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +14,15 @@ from app.register.models import Building, Community, Household, Unit
 
 async def get_user(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
+
+
+async def get_user_of_token(session: AsyncSession, user_id: str, family_id: str | None) -> tuple[User | None, bool]:
+    """The user, and whether the token's refresh family was revoked (logout, refresh-token reuse): one query."""
+    if family_id is None:
+        return await session.get(User, user_id), False
+    revoked = exists().where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+    row = (await session.exec(select(User, revoked).where(User.id == user_id))).first()
+    return (row[0], bool(row[1])) if row is not None else (None, False)
 
 
 async def get_user_by_username(session: AsyncSession, username: str) -> User | None:

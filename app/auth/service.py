@@ -51,14 +51,17 @@ def _refresh_hash(settings: Settings, token: str) -> str:
 async def issue_tokens(
     session: AsyncSession, settings: Settings, user_id: str, now: datetime, family_id: str | None = None
 ) -> TokenPair:
+    """A refresh token of a (new) family, and an access token naming that family (claim ``fid``): revoking the
+    family (logout, refresh-token reuse) refuses the access tokens issued in it too."""
+    family_id = family_id or new_id()
     access = create_token(
         secret=settings.secret_key, subject=user_id, audience=settings.jwt_audience, issuer=settings.jwt_issuer,
-        now=now, ttl=timedelta(minutes=settings.access_token_minutes), extra={"typ": "access"},
+        now=now, ttl=timedelta(minutes=settings.access_token_minutes), extra={"typ": "access", "fid": family_id},
     )
     token_id = new_id()
     refresh = f"{token_id}.{new_opaque_token(32)}"
     session.add(RefreshToken(
-        id=token_id, family_id=family_id or new_id(), user_id=user_id,
+        id=token_id, family_id=family_id, user_id=user_id,
         token_hash=_refresh_hash(settings, refresh), created_at=now,
         expires_at=now + timedelta(days=settings.refresh_token_days),
     ))
@@ -74,14 +77,19 @@ async def login_password(
     session: AsyncSession, settings: Settings, username: str, password: str, now: datetime,
     limits: RateLimits | None = None, ip: str = "",
 ) -> TokenPair:
+    account = f"{username.lower()}|{ip}"
     if limits is not None:
-        await limits.hit(rl.LOGIN_PER_IP, ip)
-        await limits.check(rl.LOGIN_FAILURES_PER_ACCOUNT, username.lower())
+        await limits.hit(rl.LOGIN_PER_IP, ip, now)
+        await limits.check(rl.LOGIN_FAILURES_PER_IP, ip, now)
+        await limits.check(rl.LOGIN_FAILURES_PER_ACCOUNT_IP, account, now)
     user = await repo.get_user_by_username(session, username)
     if not verify_password(password, user.password_hash if user else None) or user is None or not user.is_active:
         if limits is not None:
-            await limits.fail(rl.LOGIN_FAILURES_PER_ACCOUNT, username.lower())
+            await limits.failed(rl.LOGIN_FAILURES_PER_IP, ip, now)
+            await limits.failed(rl.LOGIN_FAILURES_PER_ACCOUNT_IP, account, now)
         raise _bad_credentials()
+    if limits is not None:
+        await limits.succeeded(rl.LOGIN_FAILURES_PER_ACCOUNT_IP, account)
     return await issue_tokens(session, settings, user.id, now)
 
 
@@ -91,7 +99,8 @@ async def refresh(session: AsyncSession, settings: Settings, token: str, now: da
     if record is None or record.revoked_at is not None:
         raise invalid
     if record.used_at is not None or not await repo.use_refresh(session, record.id, now):
-        # reuse of a rotated token: someone holds a copy. Revoke the whole family, and keep that revocation.
+        # reuse of a rotated token: someone holds a copy. Revoke the whole family (its access tokens too), and
+        # keep that revocation.
         await repo.revoke_family(session, record.family_id, now)
         await audit.append(session, chain="system", action="auth.refresh_reused", entity_type="token_family",
                            entity_id=record.family_id, actor_id=record.user_id, at=now)
@@ -107,6 +116,7 @@ async def refresh(session: AsyncSession, settings: Settings, token: str, now: da
 
 
 async def logout(session: AsyncSession, settings: Settings, token: str, now: datetime) -> None:
+    """Revoke the token's family: its refresh tokens, and the access tokens issued with them."""
     record = await repo.refresh_by_hash(session, _refresh_hash(settings, token))
     if record is not None:
         await repo.revoke_family(session, record.family_id, now)
@@ -141,7 +151,7 @@ async def wechat_login(
     limits: RateLimits | None = None, ip: str = "",
 ) -> WechatResult:
     if limits is not None:
-        await limits.hit(rl.WECHAT_PER_IP, ip)
+        await limits.hit(rl.WECHAT_PER_IP, ip, now)
     openid = await jscode2session(http, settings, code)
     user = await repo.get_user_by_openid(session, openid)
     if user is not None and user.is_active:
@@ -173,18 +183,19 @@ async def activate(
 ) -> ActivateResult:
     from app.register import service as register_service
 
+    phone_ip = f"{body.phone}|{ip}"
     if limits is not None:
-        await limits.hit(rl.ACTIVATE_PER_IP, ip)
-        await limits.check(rl.ACTIVATE_FAILURES_PER_IP, ip)
-        await limits.check(rl.ACTIVATE_FAILURES_PER_PHONE, body.phone)
+        await limits.hit(rl.ACTIVATE_PER_IP, ip, now)
+        await limits.check(rl.ACTIVATE_FAILURES_PER_IP, ip, now)
+        await limits.check(rl.ACTIVATE_FAILURES_PER_PHONE_IP, phone_ip, now)
     code = normalize_activation_code(body.activation_code)
     record = await repo.activation_code_by_hash(
         session, keyed_hash(settings.secret_key, code, purpose="activation"))
     if record is None or record.revoked_at is not None:
-        # a wrong guess: counted per address and per phone, so codes cannot be enumerated
+        # a wrong guess: slows down the address and the phone at that address, so codes cannot be enumerated
         if limits is not None:
-            await limits.fail(rl.ACTIVATE_FAILURES_PER_IP, ip)
-            await limits.fail(rl.ACTIVATE_FAILURES_PER_PHONE, body.phone)
+            await limits.failed(rl.ACTIVATE_FAILURES_PER_IP, ip, now)
+            await limits.failed(rl.ACTIVATE_FAILURES_PER_PHONE_IP, phone_ip, now)
         raise AppError("activation.code_invalid", "激活码无效", "Invalid activation code", status=400)
     if record.used_at is not None:
         raise Conflict("activation.code_used", "激活码已被使用", "Activation code already used")
@@ -216,6 +227,8 @@ async def activate(
         raise Conflict("activation.already_member", "您已是该户成员", "Already a member of this household")
     if not await repo.claim_activation_code(session, record.id, user.id, now):
         raise Conflict("activation.code_used", "激活码已被使用", "Activation code already used")
+    if limits is not None:
+        await limits.succeeded(rl.ACTIVATE_FAILURES_PER_PHONE_IP, phone_ip)
     session.add(HouseholdMember(household_id=household.id, user_id=user.id, relation=record.relation,
                                 created_at=now))
     await audit.append(session, chain=household.community_id, action="household.member_added",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     rate_limit_enabled: bool = True
+    # reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated); empty: none,
+    # the socket peer is the client address that rate limits count by
+    forwarded_allow_ips: str = ""
     rate_limit_prefix: str = "rl:"
 
     media_dir: Path = Path("./data/media")
@@ -58,6 +62,22 @@ class Settings(BaseSettings):
         ):
             raise ValueError("SECRET_KEY must be set (>= 32 chars) in production")
         return self
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        """Reject what uvicorn would silently treat as a literal host name (and so never match)."""
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network") from exc
+        return ",".join(items)
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        return self.secret_key == DEV_SECRET
 
     @property
     def is_sqlite(self) -> bool:

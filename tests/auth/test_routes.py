@@ -125,6 +125,46 @@ async def test_logout_revokes(client, world) -> None:
     assert r.status_code == 401
 
 
+async def test_logout_refuses_that_sign_ins_access_tokens(app, client) -> None:
+    """The clock stands still: old token, logout and new login share one instant (iat has whole seconds)."""
+    await bootstrap_admin(app)
+    phone = await login(client, "admin", ADMIN_PASSWORD)  # two devices, two refresh families
+    laptop = await login(client, "admin", ADMIN_PASSWORD)
+    rotated = (await client.post("/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]})).json()
+    for tokens in (phone, rotated):
+        assert (await client.get("/api/v1/me", headers=auth(tokens["access_token"]))).status_code == 200
+    r = await client.post("/api/v1/auth/logout", json={"refresh_token": rotated["refresh_token"]})
+    assert r.status_code == 204
+    for tokens in (phone, rotated):  # every access token of that sign-in, not only the last
+        r = await client.get("/api/v1/me", headers=auth(tokens["access_token"]))
+        assert r.status_code == 401 and r.json()["code"] == "auth.token_revoked"
+    # the other device is still signed in, and signing in again right away works
+    assert (await client.get("/api/v1/me", headers=auth(laptop["access_token"]))).status_code == 200
+    again = await login(client, "admin", ADMIN_PASSWORD)
+    assert (await client.get("/api/v1/me", headers=auth(again["access_token"]))).status_code == 200
+
+
+async def test_refresh_reuse_refuses_the_access_tokens(client, world) -> None:
+    res = world.residents[2]
+    r1 = await client.post("/api/v1/auth/refresh", json={"refresh_token": res.refresh_token})
+    assert r1.status_code == 200
+    rotated = r1.json()["access_token"]
+    assert (await client.get("/api/v1/me", headers=auth(rotated))).status_code == 200
+    r2 = await client.post("/api/v1/auth/refresh", json={"refresh_token": res.refresh_token})
+    assert r2.status_code == 401 and r2.json()["code"] == "auth.refresh_reused"
+    # the thief's and the owner's access tokens stop working at once, not when they expire
+    for token in (res.token, rotated):
+        r = await client.get("/api/v1/me", headers=auth(token))
+        assert r.status_code == 401 and r.json()["code"] == "auth.token_revoked"
+    # write routes read the principal through SQLite's read connection: refused there too
+    r = await client.post(f"/api/v1/communities/{world.community_id}/activation-codes", headers=auth(rotated),
+                          json={})
+    assert r.status_code == 401
+    # another resident is untouched; so is the staff member who issued codes
+    assert (await client.get("/api/v1/me", headers=world.residents[3].headers)).status_code == 200
+    assert (await client.get("/api/v1/me", headers=world.staff)).status_code == 200
+
+
 async def test_wechat_binding_then_login(client, wechat, world) -> None:
     wechat.codes["wx-code-1"] = "openid-abc"
     r = await client.post("/api/v1/auth/wechat", json={"code": "wx-code-1"})
