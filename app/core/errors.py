@@ -88,6 +88,15 @@ class TooLarge(AppError):
     en = "Request too large"
 
 
+class RequestRefused(StarletteHTTPException):
+    """A request refused while its body streams in (app.core.limits). An HTTPException, so FastAPI's body
+    reader passes it on as it is; rendered with its own code."""
+
+    def __init__(self, status: int, code: str, zh: str, en: str) -> None:
+        super().__init__(status_code=status, detail=en)
+        self.code, self.zh, self.en = code, zh, en
+
+
 class TooManyRequests(AppError):
     status = 429
     code = "rate_limited"
@@ -167,6 +176,8 @@ def install_error_handlers(app: FastAPI) -> None:
             403: ("auth.forbidden", "无权执行此操作", "Not permitted"),
         }
         code, zh, en = codes.get(status, ("request.error", "请求无法处理", "Request could not be processed"))
+        if isinstance(exc, RequestRefused):
+            code, zh, en = exc.code, exc.zh, exc.en
         return problem(request, status=status, code=code, zh=zh, en=en, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(IntegrityError)

@@ -1,23 +1,48 @@
 """Request guards before any handler runs (pure ASGI middleware): body caps, JSON nesting depth and NUL
-characters (which PostgreSQL text cannot hold)."""
+characters (which PostgreSQL text cannot hold).
+
+The guards read a body the way the framework will parse it, whatever the headers try:
+
+* one ``Content-Type`` header at most (several → 400: Starlette reads the first, a dict the last);
+* JSON is what FastAPI parses as JSON (its own test below: ``application/json`` or ``application/*+json``
+  read with the email parser; no header → not parsed); url-encoded and multipart forms are what
+  Starlette parses as such (python-multipart's ``parse_options_header``, as Starlette calls it);
+* JSON and url-encoded bodies are buffered and checked before the app sees them; a multipart body is
+  followed with python-multipart as it streams to the app, and a NUL in a field (a part without a
+  filename; files may hold any byte) stops it. Multipart fields must be UTF-8, where a decoded NUL is
+  exactly a 0 byte (Starlette would decode them in the header's ``charset``, e.g. UTF-7).
+"""
 
 from __future__ import annotations
 
-import json
+import codecs
+import email.message
 
-from starlette.exceptions import HTTPException
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
+from app.core.errors import RequestRefused, problem
 
 MAX_JSON_DEPTH = 32
+FORM = b"application/x-www-form-urlencoded"
+MULTIPART = b"multipart/form-data"
+
+Problem = tuple[int, str, str, str]
+TOO_LARGE: Problem = (413, "request.too_large", "请求内容过大", "Request too large")
+NUL_IN_URL: Problem = (400, "request.nul_character", "请求中含有不允许的空字符", "The request contains a NUL character")
+NUL_IN_BODY: Problem = (422, *NUL_IN_URL[1:])
+TOO_DEEP: Problem = (422, "request.too_deep", "请求内容嵌套过深", "Request body nested too deeply")
+CONTENT_TYPES: Problem = (400, "request.content_type_repeated", "请求只能带一个 Content-Type 头",
+                          "Send one Content-Type header, not several")
+CHARSET: Problem = (415, "request.unsupported_charset", "表单内容须使用 UTF-8 编码", "Form fields must be UTF-8")
 
 
-class BodyTooLarge(HTTPException):
-    """Raised while the body streams in; an HTTPException so FastAPI's body reader passes it through."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=413)
+def refused(p: Problem) -> RequestRefused:
+    return RequestRefused(*p)
 
 
 def json_depth(body: bytes) -> int:
@@ -42,19 +67,83 @@ def json_depth(body: bytes) -> int:
     return deepest
 
 
+def parsed_as_json(content_type: str) -> bool:
+    """FastAPI's decision to parse a body as JSON (fastapi.routing.get_request_handler, strict content
+    type): the same email-parser reading, so an odd header (``application/json\\xa0``) is judged alike."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+class MultipartFields:
+    """Follows a multipart body with the parser and the rules of Starlette's form parser and notes a 0
+    byte in a field (a part whose Content-Disposition has no filename)."""
+
+    def __init__(self, boundary: bytes) -> None:
+        self.nul = False
+        self._name = self._value = self._disposition = b""
+        self._field = False
+        self._parser: MultipartParser | None = None
+        try:
+            self._parser = MultipartParser(boundary, {
+                "on_part_begin": self._part_begin, "on_header_field": self._header_field,
+                "on_header_value": self._header_value, "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished, "on_part_data": self._part_data})
+        except FormParserError:  # e.g. a boundary over 256 bytes: Starlette refuses the body (400)
+            pass
+
+    def feed(self, chunk: bytes) -> None:
+        if self._parser is None or self.nul:
+            return
+        try:
+            self._parser.write(chunk)
+        except FormParserError:  # malformed: Starlette's parser (same library, same bytes) refuses it too
+            self._parser = None
+
+    def _part_begin(self) -> None:
+        self._disposition = b""
+        self._field = False
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._name += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._name.lower() == b"content-disposition":
+            self._disposition = self._value
+        self._name = self._value = b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        self._field = b"filename" not in options
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._field and data.find(b"\x00", start, end) >= 0:
+            self.nul = True
+
+
+def _is_utf8(charset: bytes) -> bool:
+    try:
+        return codecs.lookup(charset.decode("latin-1")).name == "utf-8"
+    except LookupError:
+        return False
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 
-    def limit_for(self, scope: Scope) -> int:
-        headers = dict(scope.get("headers") or [])
-        ctype = headers.get(b"content-type", b"").decode("latin-1").lower()
-        path = scope.get("path", "")
+    def limit_for(self, path: str, media_type: bytes) -> int:
         s = self.settings
         if path.endswith("households:import"):
             return s.import_max_bytes + 64 * 1024
-        if ctype.startswith("multipart/form-data"):
+        if media_type == MULTIPART:
             return max(s.photo_max_bytes * 9, s.attachment_max_bytes * 5) + 1024 * 1024
         return s.request_max_bytes
 
@@ -63,32 +152,48 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         if "\x00" in scope.get("path", "") or b"%00" in (scope.get("query_string") or b"").upper():
-            await self._reject(send, 400, "request.nul_character", "请求中含有不允许的空字符")
+            await self._reject(scope, send, NUL_IN_URL)
             return
-        limit = self.limit_for(scope)
-        headers = dict(scope.get("headers") or [])
-        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if ctype == b"application/json" or ctype.endswith(b"+json") or ctype == b"application/x-www-form-urlencoded":
-            await self._buffered(scope, receive, send, limit, is_json=ctype != b"application/x-www-form-urlencoded")
+        headers = Headers(scope=scope)  # the class Starlette and FastAPI read headers with
+        content_types = headers.getlist("content-type")
+        if len(content_types) > 1:
+            await self._reject(scope, send, CONTENT_TYPES)
             return
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            try:
-                if int(declared) > limit:
-                    await self._reject(send)
-                    return
-            except ValueError:
-                pass
+        content_type = content_types[0] if content_types else ""
+        media_type, params = parse_options_header(content_type)
+        limit = self.limit_for(scope.get("path", ""), media_type)
+        if parsed_as_json(content_type) or media_type == FORM:
+            await self._buffered(scope, receive, send, limit, is_json=media_type != FORM)
+            return
+        fields: MultipartFields | None = None
+        if media_type == MULTIPART:
+            if b"charset" in params and not _is_utf8(params[b"charset"]):
+                await self._reject(scope, send, CHARSET)
+                return
+            if params.get(b"boundary"):
+                fields = MultipartFields(params[b"boundary"])
+        try:
+            declared = int(headers.get("content-length", ""))
+        except ValueError:
+            declared = None
+        if declared is not None and declared > limit:
+            await self._reject(scope, send, TOO_LARGE)
+            return
         received = 0
         started = False
 
-        async def limited_receive() -> Message:
+        async def guarded_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
-                    raise BodyTooLarge()
+                    raise refused(TOO_LARGE)
+                if fields is not None:
+                    fields.feed(chunk)
+                    if fields.nul:
+                        raise refused(NUL_IN_BODY)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -98,10 +203,10 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
+            await self.app(scope, guarded_receive, tracking_send)
+        except RequestRefused as exc:
             if not started:
-                await self._reject(send)
+                await self._reject(scope, send, (exc.status_code, exc.code, exc.zh, exc.en))
 
     async def _buffered(self, scope: Scope, receive: Receive, send: Send, limit: int, *, is_json: bool) -> None:
         """Buffer a JSON or form body (it is capped), refuse it if too deep or carrying NUL, then replay it."""
@@ -114,18 +219,19 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await self._reject(send)
+                await self._reject(scope, send, TOO_LARGE)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        # JSON: a raw 0 byte (also every UTF-16/32 text) or the escape; a form: a raw 0 byte or %00
         has_nul = b"\x00" in body or (b"\\u0000" in body if is_json else b"%00" in body)
         if has_nul:
-            await self._reject(send, 422, "request.nul_character", "请求中含有不允许的空字符")
+            await self._reject(scope, send, NUL_IN_BODY)
             return
         if is_json and body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
-            await self._reject(send, 422, "request.too_deep", "请求内容嵌套过深")
+            await self._reject(scope, send, TOO_DEEP)
             return
         sent = False
 
@@ -139,12 +245,12 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _reject(send: Send, status: int = 413, code: str = "request.too_large",
-                      detail: str = "请求内容过大") -> None:
-        title = {413: "Content Too Large", 422: "Unprocessable Content", 400: "Bad Request"}.get(status, "Error")
-        body = json.dumps({"type": f"/problems/{code}", "title": title, "status": status,
-                           "detail": detail, "code": code}, ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+    async def _reject(scope: Scope, send: Send, p: Problem) -> None:
+        """The problem+json answer, in the caller's language like every other error."""
+        status, code, zh, en = p
+        response = problem(Request(scope), status=status, code=code, zh=zh, en=en)
+        await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}

@@ -9,10 +9,10 @@ from sqlalchemy import and_, case, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth.models import User
+from app.auth.models import HouseholdMember, Role, RoleGrant, User
 from app.media.models import MediaObject
 from app.projects.models import Project
-from app.register.models import Building, Unit
+from app.register.models import Building, Household, Unit
 from app.supervision.models import (
     SETTLED,
     Acceptance,
@@ -37,6 +37,21 @@ async def user_names(session: AsyncSession, ids: set[str]) -> dict[str, str]:
     return {i: n for i, n in (await session.exec(q)).all()}
 
 
+async def related_to_community(session: AsyncSession, *, user_id: str, community_id: str) -> bool:
+    """Whether the user belongs to the community: a member of one of its households, or holding a role
+    there (staff of it; supervisor or contractor of one of its projects)."""
+    member = (select(HouseholdMember.id).join(Household, col(Household.id) == HouseholdMember.household_id)
+              .where(HouseholdMember.user_id == user_id, Household.community_id == community_id).limit(1))
+    if (await session.exec(member)).first() is not None:
+        return True
+    projects = select(Project.id).where(Project.community_id == community_id)
+    grant = select(RoleGrant.id).where(RoleGrant.user_id == user_id, or_(
+        and_(col(RoleGrant.role) == Role.STAFF.value, col(RoleGrant.scope_id) == community_id),
+        and_(col(RoleGrant.role).in_([Role.SUPERVISOR.value, Role.CONTRACTOR.value]),
+             col(RoleGrant.scope_id).in_(projects)))).limit(1)
+    return (await session.exec(grant)).first() is not None
+
+
 async def add_user(session: AsyncSession, *, name: str, phone: str | None, now: datetime) -> User:
     """An account without a login (a supervisor known by name and phone); sign-in can be added later."""
     u = User(name=name, phone=phone, created_at=now)
@@ -51,13 +66,15 @@ async def get_appointment(session: AsyncSession, *, project_id: str, user_id: st
     return (await session.exec(q)).first()
 
 
-async def appointments(session: AsyncSession, *, project_id: str, role: str) -> list[tuple[Appointment, bool]]:
-    """Appointments of a role with whether the account can sign in (password or WeChat)."""
+async def appointments(session: AsyncSession, *, project_id: str,
+                       role: str) -> list[tuple[Appointment, bool, str | None]]:
+    """Appointments of a role with whether the account can sign in (password or WeChat) and the
+    account's own phone."""
     can = case((or_(col(User.password_hash).is_not(None), col(User.wechat_openid).is_not(None)), True), else_=False)
-    q = (select(Appointment, can).join(User, col(User.id) == Appointment.user_id)
+    q = (select(Appointment, can, User.phone).join(User, col(User.id) == Appointment.user_id)
          .where(Appointment.project_id == project_id, Appointment.role == role)
          .order_by(col(Appointment.appointed_at), col(Appointment.id)))
-    return [(a, bool(c)) for a, c in (await session.exec(q)).all()]
+    return [(a, bool(c), phone) for a, c, phone in (await session.exec(q)).all()]
 
 
 # ---- places ----------------------------------------------------------------------------------------

@@ -54,8 +54,10 @@ def _fields(**values: str | None) -> ReportFields:
              operation_id="supervision_supervisor_appoint")
 async def appoint_supervisor(project_id: str, body: SupervisorAppoint, session: SessionDep, principal: PrincipalDep,
                              clock: ClockDep) -> AppointmentPublic:
-    """Staff appoint a volunteer supervisor: an existing `user_id`, or `name`+`phone` (with optional
-    `username`+`password` so the person can sign in). Grants the supervisor role on the project."""
+    """Staff appoint a volunteer supervisor: an existing `user_id` of the project's community (a household
+    member, its staff, or appointed to one of its projects; anyone else: 404 `user.not_found`), or
+    `name`+`phone` for a new account (with optional `username`+`password` so the person can sign in).
+    Grants the supervisor role on the project. The answer masks a phone that comes from the account."""
     return await service.appoint_supervisor(session, principal=principal, project_id=project_id, body=body,
                                             now=clock.now())
 
@@ -72,7 +74,7 @@ async def list_supervisors(project_id: str, session: SessionDep, principal: Prin
 async def appoint_contractor(project_id: str, body: ContractorAppoint, session: SessionDep, principal: PrincipalDep,
                              clock: ClockDep) -> AppointmentPublic:
     """Staff give a contractor's person an account on the project (role contractor) so reports can be
-    assigned to them."""
+    assigned to them: `name`+`phone` for a new account, or a `user_id` under the supervisors' rule."""
     return await service.appoint_contractor(session, principal=principal, project_id=project_id, body=body,
                                             now=clock.now())
 

@@ -20,7 +20,10 @@ MAX_DESCRIPTION = 2000
 
 class _PersonFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str | None = Field(default=None, max_length=32, description="an existing user; or give name+phone")
+    user_id: str | None = Field(default=None, max_length=32,
+                                description="an existing user of the project's community (a household member, "
+                                            "its staff, appointed to one of its projects; others: 404); "
+                                            "or give name+phone for a new account")
     name: str | None = Field(default=None, min_length=1, max_length=50)
     phone: str | None = Field(default=None, pattern=PHONE, max_length=20)
     username: str | None = Field(default=None, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
@@ -52,7 +55,7 @@ class AppointmentPublic(BaseModel):
     user_id: str
     role: str
     name: str
-    phone: str | None = Field(description="masked except for staff")
+    phone: str | None = Field(description="masked, except for staff a phone given with the appointment")
     source: str | None
     organization: str | None
     can_sign_in: bool | None = Field(default=None, description="staff view: whether the account has a login")

@@ -117,10 +117,14 @@ def _scope(p: Project) -> Scope:
 
 # ---- roster ----------------------------------------------------------------------------------------
 
-def _appointment_view(a: Appointment, *, staff: bool, can_sign_in: bool | None = None) -> AppointmentPublic:
+def _appointment_view(a: Appointment, *, staff: bool, account_phone: str | None,
+                      can_sign_in: bool | None = None) -> AppointmentPublic:
+    """Staff see in full the phone given with the appointment; without one, the account's own phone is
+    shown masked, to staff too (it was not theirs to learn)."""
+    phone = a.phone if staff and a.phone is not None else mask_phone(a.phone or account_phone)
     return AppointmentPublic(
         id=a.id, project_id=a.project_id, user_id=a.user_id, role=a.role, name=a.name,
-        phone=a.phone if staff else mask_phone(a.phone), source=a.source, organization=a.organization,
+        phone=phone, source=a.source, organization=a.organization,
         can_sign_in=can_sign_in if staff else None, appointed_at=a.appointed_at)
 
 
@@ -129,12 +133,15 @@ async def _appoint(session: AsyncSession, *, principal: Principal, project_id: s
     p = await _project(session, project_id)
     authorize(principal, "supervision.manage", _scope(p))
     if body.user_id is not None:
+        # only someone of the project's community (a household member, its staff, appointed to one of its
+        # projects); anyone else is "not found", exactly like an unknown id: nothing about them is revealed
         user = await repo.get_user(session, body.user_id)
-        if user is None or not user.is_active:
+        if (user is None or not user.is_active
+                or not await repo.related_to_community(session, user_id=user.id, community_id=p.community_id)):
             raise NotFound("user.not_found", "用户不存在", "User not found")
         if await repo.get_appointment(session, project_id=p.id, user_id=user.id, role=role.value) is not None:
             raise Conflict(f"{role.value}.already_appointed", "该用户已被任命", "This user is already appointed")
-        name, phone = body.name or user.name, body.phone or user.phone
+        name, phone = body.name or user.name, body.phone  # the account's own phone is not copied
     elif body.username is not None:
         assert body.password is not None and body.name is not None
         user = await auth_service.create_user(session, username=body.username, password=body.password,
@@ -156,7 +163,8 @@ async def _appoint(session: AsyncSession, *, principal: Principal, project_id: s
                        entity_type="project", entity_id=p.id, actor_id=principal.user_id, at=now,
                        data={"user_id": user.id, "appointment_id": a.id, "source": a.source,
                              "organization": a.organization})
-    return _appointment_view(a, staff=True, can_sign_in=bool(user.password_hash or user.wechat_openid))
+    return _appointment_view(a, staff=True, account_phone=user.phone,
+                             can_sign_in=bool(user.password_hash or user.wechat_openid))
 
 
 async def appoint_supervisor(session: AsyncSession, *, principal: Principal, project_id: str,
@@ -173,12 +181,12 @@ async def appoint_contractor(session: AsyncSession, *, principal: Principal, pro
 
 async def roster(session: AsyncSession, *, principal: Principal, project_id: str,
                  role: Role = Role.SUPERVISOR) -> list[AppointmentPublic]:
-    """Anyone related to the project; phones masked except for staff."""
+    """Anyone related to the project; phones masked except, for staff, those given with the appointment."""
     p = await _project(session, project_id)
     roles = authorize(principal, "project.view", _scope(p))
     staff = is_manager(roles)
-    return [_appointment_view(a, staff=staff, can_sign_in=c)
-            for a, c in await repo.appointments(session, project_id=p.id, role=role.value)]
+    return [_appointment_view(a, staff=staff, account_phone=own, can_sign_in=c)
+            for a, c, own in await repo.appointments(session, project_id=p.id, role=role.value)]
 
 
 async def roster_text(session: AsyncSession, *, project_id: str) -> str:
@@ -186,8 +194,8 @@ async def roster_text(session: AsyncSession, *, project_id: str) -> str:
     p = await _project(session, project_id)
     rows = await repo.appointments(session, project_id=p.id, role=Role.SUPERVISOR.value)
     lines = [f"“{p.title}”义务质量监督员名单（共 {len(rows)} 人）："]
-    for i, (a, _) in enumerate(rows, start=1):
-        phone = mask_phone(a.phone)
+    for i, (a, _, own) in enumerate(rows, start=1):
+        phone = mask_phone(a.phone or own)
         lines.append(f"{i}. {a.name}（{SOURCE_ZH.get(a.source or '', a.source or '')}）"
                      + (f"，联系电话 {phone}" if phone else ""))
     if not rows:
