@@ -1,4 +1,15 @@
-"""HTTP responses for stored media: the metadata-free bytes with safe headers."""
+"""The one way a stored file (photo, thumbnail, notice attachment, objection or ballot photo, acceptance
+photo) goes out over HTTP: the cleaned bytes with the same safe headers everywhere.
+
+* ``Content-Security-Policy: default-src 'none'; sandbox`` — a file opened directly in the browser runs no
+  script and loads nothing, whatever it contains;
+* ``X-Content-Type-Options: nosniff`` — served only as its checked type;
+* ``Cache-Control: private`` — browsers may keep it, shared caches never;
+* images ``inline``; everything else (PDFs, which can carry JavaScript) as an ``attachment`` download, with
+  an ASCII file name and the uploaded name as ``filename*``.
+
+Authorization is the caller's job (404 for those who may not see the file).
+"""
 
 from __future__ import annotations
 
@@ -11,31 +22,40 @@ from app.media.models import MediaObject
 from app.media.storage import Storage
 
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf"}
+INLINE = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 
-def _headers(m: MediaObject, *, thumbnail: bool) -> dict[str, str]:
-    headers = {"Cache-Control": "private", "X-Content-Type-Options": "nosniff",
-               "Content-Security-Policy": "default-src 'none'; sandbox"}
-    ext = _EXT.get(m.mime, "bin")
-    ascii_name = f"{m.id}{'-thumb' if thumbnail else ''}.{ext}"
-    disposition = f'inline; filename="{ascii_name}"'
+def headers(m: MediaObject, *, thumbnail: bool) -> dict[str, str]:
+    """The response headers of ``m`` (or of its thumbnail)."""
+    out = {"Cache-Control": "private", "X-Content-Type-Options": "nosniff",
+           "Content-Security-Policy": "default-src 'none'; sandbox"}
+    ascii_name = f"{m.id}{'-thumb' if thumbnail else ''}.{_EXT.get(m.mime, 'bin')}"
+    disposition = f'{"inline" if m.mime in INLINE else "attachment"}; filename="{ascii_name}"'
     if m.filename and not thumbnail:
         disposition += f"; filename*=UTF-8''{quote(m.filename, safe='')}"
-    headers["Content-Disposition"] = disposition
-    return headers
+    out["Content-Disposition"] = disposition
+    return out
+
+
+def _not_found(m: MediaObject) -> NotFound:
+    if m.mime.startswith("image/"):
+        return NotFound("photo.not_found", "照片不存在", "Photo not found")
+    return NotFound("media.not_found", "文件不存在", "File not found")
 
 
 async def media_response(storage: Storage, m: MediaObject, *, thumbnail: bool = False) -> Response:
-    """The stored (cleaned) version or its thumbnail. Authorization is the caller's job."""
+    """The stored (cleaned) version of ``m``, or its thumbnail (404 ``media.no_thumbnail`` when it has none)."""
     sha = m.thumb_sha256 if thumbnail else m.sha256
     if not sha:
-        raise NotFound("photo.not_found", "照片不存在", "Photo not found")
-    headers = _headers(m, thumbnail=thumbnail)
+        if thumbnail:
+            raise NotFound("media.no_thumbnail", "该文件没有缩略图", "No thumbnail for this file")
+        raise _not_found(m)
+    h = headers(m, thumbnail=thumbnail)
     path = storage.local_path(sha)
     if path is not None:
-        return FileResponse(path, media_type=m.mime, headers=headers)
+        return FileResponse(path, media_type=m.mime, headers=h)
     try:
         data = await storage.open_bytes(sha)
-    except FileNotFoundError as exc:
-        raise NotFound("photo.not_found", "照片不存在", "Photo not found") from exc
-    return Response(content=data, media_type=m.mime, headers=headers)
+    except FileNotFoundError:
+        raise _not_found(m) from None
+    return Response(content=data, media_type=m.mime, headers=h)

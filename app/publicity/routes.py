@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -12,11 +12,11 @@ from app.auth.deps import PrincipalDep
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
-from app.core.errors import NotFound
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
 from app.media.service import staged_documents, staged_images
-from app.media.storage import Storage, StorageDep
+from app.media.serving import media_response
+from app.media.storage import StorageDep
 from app.publicity import service
 from app.publicity.models import NoticeStatus
 from app.publicity.schemas import (
@@ -32,11 +32,13 @@ router = APIRouter(tags=["publicity"])
 
 
 @router.get("/calendar/window", response_model=CalendarWindow, operation_id="publicity_calendar_window")
-async def calendar_window(principal: PrincipalDep, start_date: date,
+async def calendar_window(principal: PrincipalDep, clock: ClockDep, start_date: date,
                           working_days: Annotated[int, Query(ge=1, le=60)]) -> CalendarWindow:
-    """What a notice starting on ``start_date`` would get: end date, closing time (24:00 Shanghai of the end
-    date), and ``provisional`` when the official calendar does not cover the year (Mon–Fri assumed)."""
-    return service.calendar_window(start_date=start_date, working_days=working_days)
+    """What a notice published now to start on ``start_date`` would get, by the same computation: end date,
+    closing time (24:00 Shanghai of the end date, ``+08:00``), ``partial_day_excluded`` when the start date is
+    today and already begun (counting starts the next day), and ``provisional`` when the official calendar does
+    not cover the year (Mon–Fri assumed)."""
+    return service.calendar_window(start_date=start_date, working_days=working_days, now=clock.now())
 
 
 @router.post("/projects/{project_id}/notices", response_model=NoticePublic, status_code=201,
@@ -98,23 +100,6 @@ async def resolve_objection(objection_id: str, body: ResolutionRequest, session:
 
 # ---- files: notice attachments (PDF/images) and objection photos ---------------------------------
 
-async def _serve(m: Any, storage: Storage, *, thumbnail: bool) -> Response:
-    sha = m.thumb_sha256 if thumbnail else m.sha256
-    if not sha:
-        raise NotFound("media.no_thumbnail", "该文件没有缩略图", "No thumbnail for this file")
-    mime = m.mime  # thumbnails keep the served format
-    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
-    path = storage.local_path(sha)
-    if path is not None:
-        return FileResponse(path, media_type=mime, headers=headers, filename=None if thumbnail else m.filename,
-                            content_disposition_type="inline")
-    try:
-        data = await storage.open_bytes(sha)
-    except FileNotFoundError as exc:
-        raise NotFound("media.missing", "文件不存在", "File not found") from exc
-    return Response(data, media_type=mime, headers=headers)
-
-
 @router.post("/notices/{notice_id}/attachments", response_model=NoticePublic, status_code=201,
              operation_id="publicity_notice_attachments_add")
 async def add_attachments(notice_id: str, files: Annotated[list[UploadFile], File(description="PDF or images")],
@@ -134,7 +119,7 @@ async def add_attachments(notice_id: str, files: Annotated[list[UploadFile], Fil
 async def get_attachment(notice_id: str, media_id: str, session: SessionDep, principal: PrincipalDep,
                          storage: StorageDep, thumbnail: bool = False) -> Response:
     m = await service.notice_attachment(session, principal=principal, notice_id=notice_id, media_id=media_id)
-    return await _serve(m, storage, thumbnail=thumbnail)
+    return await media_response(storage, m, thumbnail=thumbnail)
 
 
 @router.post("/objections/{objection_id}/photos", response_model=ObjectionPublic, status_code=201,
@@ -157,4 +142,4 @@ async def add_objection_photos(objection_id: str, photos: Annotated[list[UploadF
 async def get_objection_photo(objection_id: str, media_id: str, session: SessionDep, principal: PrincipalDep,
                               storage: StorageDep, thumbnail: bool = False) -> Response:
     m = await service.objection_photo(session, principal=principal, objection_id=objection_id, media_id=media_id)
-    return await _serve(m, storage, thumbnail=thumbnail)
+    return await media_response(storage, m, thumbnail=thumbnail)

@@ -1,25 +1,23 @@
 """Results as a table with Chinese headers: CSV (UTF-8 with BOM, so Excel and WPS open it cleanly) and
-XLSX (openpyxl). Built from :class:`app.surveys.schemas.Results`, so the export shows the same numbers as
-the API."""
+XLSX, both written by :mod:`app.core.spreadsheet` (text stays text, formula-like text is neutralised).
+Built from :class:`app.surveys.schemas.Results`, so the export shows the same numbers as the API. The
+builders are blocking: the routes run them in a thread."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from typing import Any
-from urllib.parse import quote
 
-from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from app.core import spreadsheet
 from app.surveys.catalog import CATEGORY_ZH, SELECTION_ZH
 from app.surveys.models import QuestionType
 from app.surveys.schemas import Results
 
 HEADERS = ("类别", "题号", "题目", "选项/改造内容", "户数", "基数（户）", "占比", "百分比(%)", "结论")
-CSV_TYPE = "text/csv; charset=utf-8"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_TYPE = spreadsheet.CSV_TYPE
+XLSX_TYPE = spreadsheet.XLSX_TYPE
 STATUS_ZH = {"draft": "草稿", "scheduled": "未开始", "open": "进行中", "closed": "已结束"}
 KIND_ZH = {"willingness": "意愿征询", "needs": "需求征询", "contribution": "出资意愿", "satisfaction": "满意度评价"}
 OUTCOME_ZH = {"passed": "通过", "failed": "未通过", "pending": "待定"}
@@ -85,42 +83,27 @@ def rows(r: Results) -> list[list[Any]]:
 SHARE_COLUMN = HEADERS.index("占比")
 
 
-def _safe(v: Any) -> Any:
-    """Text that a spreadsheet would run as a formula is kept as text."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
-
-
 def to_csv(r: Results) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(HEADERS)
+    table: list[list[Any]] = [list(HEADERS)]
     for row in rows(r):
-        row = [_safe(v) for v in row]
         if isinstance(row[SHARE_COLUMN], str):  # "2/3" alone in a CSV cell would become a date in Excel
             row[SHARE_COLUMN] = row[SHARE_COLUMN].replace("/", " / ")
-        w.writerow(row)
-    return buf.getvalue().encode("utf-8-sig")
+        table.append(row)
+    return spreadsheet.csv_bytes(table)
 
 
 def to_xlsx(r: Results) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "统计结果"
-    ws.append(list(HEADERS))
+    wb, ws = spreadsheet.workbook("统计结果")
+    spreadsheet.append(ws, HEADERS)
     for c in ws[1]:
         c.font = Font(bold=True)
         c.alignment = Alignment(horizontal="center", vertical="center")
     for row in rows(r):
-        ws.append([_safe(v) for v in row])
+        spreadsheet.append(ws, row)
     for letter, width in zip("ABCDEFGHI", (10, 8, 36, 40, 8, 10, 10, 10, 36), strict=True):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "A2"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return spreadsheet.xlsx_bytes(wb)
 
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
@@ -130,8 +113,3 @@ def filenames(r: Results, ext: str) -> tuple[str, str]:
     """(ASCII fallback, UTF-8 name) for Content-Disposition."""
     title = _UNSAFE.sub("_", r.title).strip() or "问卷"
     return f"questionnaire-{r.questionnaire_id}-results.{ext}", f"{title[:80]}-统计结果.{ext}"
-
-
-def content_disposition(ascii_name: str, utf8_name: str) -> str:
-    """attachment with an ASCII fallback and the UTF-8 name (RFC 6266 / 5987)."""
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name, safe='')}"

@@ -3,13 +3,14 @@ results and their CSV / XLSX export."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.deps import PrincipalDep
+from app.core import spreadsheet
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.idempotency import fingerprint, run_idempotent
@@ -162,8 +163,9 @@ async def results_csv(questionnaire_id: str, session: SessionDep, principal: Pri
     """Staff: the results as CSV (UTF-8 with BOM)."""
     r = await service.results_for_export(session, principal=principal, questionnaire_id=questionnaire_id,
                                          now=clock.now())
-    return Response(export.to_csv(r), media_type=export.CSV_TYPE,
-                    headers={"Content-Disposition": export.content_disposition(*export.filenames(r, "csv"))})
+    ascii_name, utf8_name = export.filenames(r, "csv")
+    return spreadsheet.download(await asyncio.to_thread(export.to_csv, r), export.CSV_TYPE,
+                                ascii_name=ascii_name, utf8_name=utf8_name)
 
 
 @router.get("/questionnaires/{questionnaire_id}/results.xlsx", response_class=Response, responses=_XLSX,
@@ -173,5 +175,6 @@ async def results_xlsx(questionnaire_id: str, session: SessionDep, principal: Pr
     """Staff: the results as an XLSX workbook."""
     r = await service.results_for_export(session, principal=principal, questionnaire_id=questionnaire_id,
                                          now=clock.now())
-    return Response(await run_in_threadpool(export.to_xlsx, r), media_type=export.XLSX_TYPE,
-                    headers={"Content-Disposition": export.content_disposition(*export.filenames(r, "xlsx"))})
+    ascii_name, utf8_name = export.filenames(r, "xlsx")
+    return spreadsheet.download(await asyncio.to_thread(export.to_xlsx, r), export.XLSX_TYPE,
+                                ascii_name=ascii_name, utf8_name=utf8_name)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.deps import PrincipalDep
+from app.core import spreadsheet
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.idempotency import fingerprint, run_idempotent
@@ -61,11 +62,10 @@ async def _non_responders(item_type: ItemType, item_id: str, session: SessionDep
                           clock: ClockDep, format: str, building_id: str | None,
                           unit_id: str | None) -> NonResponders | Response:
     if format == "xlsx":
-        content, disposition = await service.non_responders_sheet(
+        content, ascii_name, utf8_name = await service.non_responders_sheet(
             session, principal=principal, item_type=item_type, item_id=item_id, now=clock.now(),
             building_id=building_id, unit_id=unit_id)
-        return Response(content, media_type=XLSX_TYPE,
-                        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+        return spreadsheet.download(content, XLSX_TYPE, ascii_name=ascii_name, utf8_name=utf8_name)
     return await service.non_responders(session, principal=principal, item_type=item_type, item_id=item_id,
                                         now=clock.now(), building_id=building_id, unit_id=unit_id)
 

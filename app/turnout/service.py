@@ -14,6 +14,7 @@ closes) are queued by :func:`schedule_due_reminders`, once per (item, reason), b
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
@@ -28,6 +29,7 @@ from app.core.errors import Conflict, Forbidden
 from app.core.privacy import mask_name, mask_phone
 from app.core.units import format_area
 from app.rules import SHANGHAI, Rule, business_date, evaluate, is_working_day
+from app.rules.thresholds import NO_PARTICIPANTS, OUT_OF_REACH
 from app.turnout import items as items_mod
 from app.turnout import repository as repo
 from app.turnout import sheet
@@ -136,6 +138,8 @@ def _hint(c: Any, fewest: int | None) -> str:
     if c.met:
         return "已达到"
     verb = "参与表决" if c.name.startswith("participation") else "同意"
+    if c.shortfall_reason == NO_PARTICIPANTS:
+        return "尚无人参与表决，暂无同意比例"
     if c.shortfall is None:
         return f"即使其余住户全部{verb}也无法达到"
     if c.unit == "households":
@@ -162,7 +166,7 @@ async def _rule_progress(session: AsyncSession, item: Item) -> RuleProgress | No
             name=c.name, label_zh=c.label_zh, unit=c.unit, numerator=c.numerator, denominator=c.denominator,
             numerator_display=_display(c.numerator, c.unit), denominator_display=_display(c.denominator, c.unit),
             required=f"{c.required.numerator}/{c.required.denominator}", inclusive=c.inclusive, met=c.met,
-            shortfall=c.shortfall, reachable=c.shortfall is not None,
+            shortfall=c.shortfall, shortfall_reason=c.shortfall_reason, reachable=c.shortfall_reason != OUT_OF_REACH,
             shortfall_households=c.shortfall if c.unit == "households" else None,
             shortfall_owners=c.shortfall if c.unit == "owners" else fewest,
             shortfall_area_m2=format_area(c.shortfall) if c.unit == "area" and c.shortfall is not None else None,
@@ -234,16 +238,14 @@ async def non_responders(session: AsyncSession, *, principal: Principal, item_ty
 
 async def non_responders_sheet(session: AsyncSession, *, principal: Principal, item_type: ItemType, item_id: str,
                                now: datetime, building_id: str | None = None,
-                               unit_id: str | None = None) -> tuple[bytes, str]:
-    """The door-to-door sheet as XLSX bytes, with its Content-Disposition."""
+                               unit_id: str | None = None) -> tuple[bytes, str, str]:
+    """The door-to-door sheet as XLSX bytes (built in a thread), with its ASCII and UTF-8 file names."""
     data = await non_responders(session, principal=principal, item_type=item_type, item_id=item_id, now=now,
                                 building_id=building_id, unit_id=unit_id)
     local = now.astimezone(SHANGHAI)
-    content = sheet.render(data, generated_zh=f"生成于 {local:%Y-%m-%d %H:%M}。")
+    content = await asyncio.to_thread(sheet.render, data, generated_zh=f"生成于 {local:%Y-%m-%d %H:%M}。")
     day = f"{local:%Y%m%d}"
-    disposition = sheet.content_disposition(f"door-to-door-{item_type.value}-{day}.xlsx",
-                                            f"入户走访表-{_cut(data.title, 40)}-{day}.xlsx")
-    return content, disposition
+    return content, f"door-to-door-{item_type.value}-{day}.xlsx", f"入户走访表-{_cut(data.title, 40)}-{day}.xlsx"
 
 
 # ---- reminders -----------------------------------------------------------------------------------

@@ -1,47 +1,43 @@
 """The printable door-to-door sheet (入户走访表) of the households that have not answered: one XLSX
 worksheet, A4 fitted to the page width, header row repeated on every printed page, empty columns for the
-visit result and the signature."""
+visit result and the signature. Written by :mod:`app.core.spreadsheet` (room names, phones and titles stay
+text, formula-like text is neutralised); blocking, so the service builds it in a thread."""
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
-from urllib.parse import quote
 
-from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.worksheet.properties import PageSetupProperties
 
+from app.core import spreadsheet
 from app.turnout.schemas import NonResponders
 
 HEADERS = ("楼栋", "单元", "房号", "面积", "联系电话", "走访结果", "签名", "备注")
 WIDTHS = (8, 8, 10, 11, 18, 26, 14, 22)
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_TYPE = spreadsheet.XLSX_TYPE
 REASON_ZH = {"no_wechat": "未绑定微信", "opted_out": "已退订提醒"}
 
 
 def render(data: NonResponders, *, generated_zh: str) -> bytes:
     verb = "表决" if data.item_type == "motion" else "填写问卷"
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "入户走访"
+    wb, ws = spreadsheet.workbook("入户走访")
     thin = Side(style="thin", color="000000")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     wrap = Alignment(vertical="center", wrap_text=True)
     center = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADERS))
-    ws.cell(row=1, column=1, value=f"{data.title} — 入户走访表（未{verb}住户）").font = Font(bold=True, size=14)
-    ws.cell(row=1, column=1).alignment = center
+    title = spreadsheet.put(ws, 1, 1, f"{data.title} — 入户走访表（未{verb}住户）")
+    title.font = Font(bold=True, size=14)
+    title.alignment = center
     ws.row_dimensions[1].height = 26
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(HEADERS))
-    ws.cell(row=2, column=1, value=(f"范围内 {data.households_in_scope} 户，已{verb} {data.answered} 户，"
-                                    f"未{verb} {data.non_responders} 户（其中需入户 {data.needs_visit} 户）。"
-                                    f"{generated_zh}"))
-    ws.cell(row=2, column=1).alignment = wrap
-    for i, h in enumerate(HEADERS, start=1):
-        c = ws.cell(row=3, column=i, value=h)
+    summary = (f"范围内 {data.households_in_scope} 户，已{verb} {data.answered} 户，"
+               f"未{verb} {data.non_responders} 户（其中需入户 {data.needs_visit} 户）。{generated_zh}")
+    spreadsheet.put(ws, 2, 1, summary).alignment = wrap
+    for i, name in enumerate(HEADERS, start=1):
+        c = spreadsheet.put(ws, 3, i, name)
         c.font = Font(bold=True)
         c.alignment = center
         c.border = border
@@ -53,7 +49,7 @@ def render(data: NonResponders, *, generated_zh: str) -> bytes:
                 values = (b.building, u.unit, h.room, Decimal(h.area_m2), phones, None, None,
                           REASON_ZH.get(h.visit_reason or "", None))
                 for i, v in enumerate(values, start=1):
-                    c = ws.cell(row=row, column=i, value=v)
+                    c = spreadsheet.put(ws, row, i, v)
                     c.border = border
                     c.alignment = center if i <= 4 else wrap
                 ws.cell(row=row, column=4).number_format = "0.00"
@@ -72,12 +68,4 @@ def render(data: NonResponders, *, generated_zh: str) -> bytes:
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     ws.oddHeader.right.text = "入户走访表"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def content_disposition(ascii_name: str, utf8_name: str) -> str:
-    """attachment with an ASCII fallback and the UTF-8 name (RFC 6266 / 5987)."""
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name, safe='')}"
-
+    return spreadsheet.xlsx_bytes(wb)
