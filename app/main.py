@@ -6,11 +6,15 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import fastapi_offline
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app import models as _models  # noqa: F401  (every table registered)
@@ -26,6 +30,9 @@ from app.wiring import wire
 
 log = logging.getLogger("app")
 
+DOCS_STATIC = "/docs-static"  # Swagger UI and ReDoc assets, served by the app itself (no CDN)
+_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
 
 def _operation_id(route: APIRoute) -> str:
     return route.name
@@ -39,6 +46,36 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await app.state.db.dispose()
 
 
+def _install_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` with their scripts, styles and icon served under ``/docs-static``
+    from the ``fastapi-offline`` package: the pages work on a network without internet access. Plain
+    Starlette routes, so they stay out of the OpenAPI document and the API's route list."""
+    app.mount(DOCS_STATIC, StaticFiles(directory=_DOCS_ASSETS), name="docs-static")
+    redirect = "/docs/oauth2-redirect"
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=f"{root}{redirect}", swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None})  # no call to the online validator
+
+    async def swagger_redirect(request: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{root}{DOCS_STATIC}/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}{DOCS_STATIC}/favicon.png", with_google_fonts=False)
+
+    app.add_route("/docs", swagger_ui, include_in_schema=False)
+    app.add_route(redirect, swagger_redirect, include_in_schema=False)
+    app.add_route("/redoc", redoc, include_in_schema=False)
+
+
 def create_app(
     settings: Settings | None = None, *, clock: Clock | None = None, http: httpx.AsyncClient | None = None
 ) -> FastAPI:
@@ -50,6 +87,8 @@ def create_app(
         "Errors are application/problem+json with stable codes.",
         lifespan=_lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
@@ -73,6 +112,7 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = _openapi  # type: ignore[method-assign]
+    _install_docs(app)
 
     @app.get("/healthz", tags=["ops"], operation_id="healthz")
     async def healthz() -> dict[str, str]:

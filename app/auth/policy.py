@@ -112,6 +112,32 @@ def roles_in(principal: Principal, scope: Scope) -> frozenset[Role]:
     return frozenset(roles)
 
 
+@dataclass(frozen=True)
+class Visible:
+    """Where a permission holds for a principal, as a filter for lists: everything, or the listed
+    jurisdictions (with all that is in them) and the listed communities."""
+
+    everything: bool
+    jurisdiction_ids: frozenset[str]
+    community_ids: frozenset[str]
+
+
+def visible(principal: Principal, permission: str) -> Visible:
+    """The jurisdiction and community scopes where ``authorize(principal, permission, scope)`` passes
+    (the relations of :func:`roles_in`: admin grants cover their jurisdictions, or all; staff grants and
+    households their communities). Project roles are not included: a project-level list filters them itself."""
+    allowed = PERMISSIONS[permission]
+    as_admin = ADMIN in allowed
+    communities: set[str] = set()
+    if STAFF in allowed:
+        communities |= principal.staff_of
+    if RESIDENT in allowed:
+        communities |= {h.community_id for h in principal.households}
+    return Visible(everything=as_admin and principal.is_global_admin,
+                   jurisdiction_ids=frozenset(principal.admin_of - {ALL}) if as_admin else frozenset(),
+                   community_ids=frozenset(communities))
+
+
 def authorize(principal: Principal, permission: str, scope: Scope) -> frozenset[Role]:
     """Raise 404 when the principal has nothing to do with the scope, 403 when it lacks the permission.
 

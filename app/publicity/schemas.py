@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.publicity.models import NoticeKind
+from app.rules import SHANGHAI
+
+# a window's closing time (24:00 of its end date) is written the same everywhere: Shanghai time, "+08:00"
+ClosingTime = Annotated[AwareDatetime, AfterValidator(lambda t: t.astimezone(SHANGHAI))]
 
 
 class AttachmentRef(BaseModel):
@@ -67,7 +72,7 @@ class NoticePublic(BaseModel):
     partial_day_excluded: bool = Field(description="published during the start date: that partial day does not count")
     end_date: date
     opens_at: datetime
-    closes_at: datetime
+    closes_at: ClosingTime = Field(description="24:00 Asia/Shanghai of end_date, written with +08:00")
     working_days: int
     provisional: bool = Field(description="the official calendar does not cover the year: Mon–Fri assumed")
     days_left: int = Field(description="working days left in the window, counting today if it counts")
@@ -110,8 +115,13 @@ class ObjectionPublic(BaseModel):
 
 
 class CalendarWindow(BaseModel):
+    """What a notice published now to start on ``start_date`` would get (the same computation)."""
+
     start_date: date
+    counting_starts: date = Field(description="the first day that counts: the day after start_date when it is "
+                                              "today and already begun (a partial day never counts)")
+    partial_day_excluded: bool = Field(description="start_date is today and already begun: it does not count")
     end_date: date
-    closes_at: datetime
+    closes_at: ClosingTime = Field(description="24:00 Asia/Shanghai of end_date, written with +08:00")
     working_days: int
-    provisional: bool
+    provisional: bool = Field(description="the official calendar does not cover the year: Mon–Fri assumed")

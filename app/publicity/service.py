@@ -45,10 +45,12 @@ from app.publicity.schemas import (
 from app.register import service as register_service
 from app.rules import (
     SHANGHAI,
+    PublicityWindow,
     Window,
     business_date,
-    counting_start,
+    is_partial_day,
     is_working_day,
+    publicity_window,
     window_for,
     working_days_left,
 )
@@ -91,15 +93,22 @@ def days_left(notice: Notice, now: datetime) -> int:
     return int(working_days_left(w, now))
 
 
-def calendar_window(*, start_date: date, working_days: int) -> CalendarWindow:
-    """What a notice starting on ``start_date`` would get (years the official calendar does not cover are
-    counted Mon–Fri and marked provisional)."""
+def notice_window(start_date: date, working_days: int, now: datetime) -> PublicityWindow:
+    """The window of a notice published at ``now`` to start on ``start_date``: the preview and notice
+    creation both call this, so they agree (a start date of today, published after 00:00, is a partial day)."""
+    return publicity_window(start_date, working_days, partial_day=is_partial_day(start_date, now))
+
+
+def calendar_window(*, start_date: date, working_days: int, now: datetime) -> CalendarWindow:
+    """What a notice published now to start on ``start_date`` would get (years the official calendar does not
+    cover are counted Mon–Fri and marked provisional)."""
     try:
-        w = window_for(start_date, working_days)
+        w = notice_window(start_date, working_days, now)
     except (OverflowError, ValueError) as exc:
         raise Invalid("calendar.date_out_of_range", "日期超出可计算范围", "Date out of range",
                       errors=[{"loc": ["query", "start_date"], "msg": "out of range"}]) from exc
-    return CalendarWindow(start_date=w.start_date, end_date=w.end_date, closes_at=w.closes_at,
+    return CalendarWindow(start_date=w.start_date, counting_starts=w.counting_starts,
+                          partial_day_excluded=w.partial_day_excluded, end_date=w.end_date, closes_at=w.closes_at,
                           working_days=w.working_days, provisional=w.provisional)
 
 
@@ -190,13 +199,12 @@ async def publish_notice(
         raise Invalid("notice.window_too_short", f"公示期不得少于 {minimum} 个工作日",
                       f"The window must be at least {minimum} working days",
                       errors=[{"loc": ["body", "working_days"], "msg": f"at least {minimum}"}], minimum=minimum)
-    effective = max(start_date, counting_start(now))
-    w = window_for(effective, wd)
+    w = notice_window(start_date, wd, now)
     n = Notice(
         jurisdiction_id=project.jurisdiction_id, community_id=project.community_id, project_id=project.id,
-        kind=kind.value, title=title, body=body, start_date=start_date, counting_starts=w.start_date,
+        kind=kind.value, title=title, body=body, start_date=start_date, counting_starts=w.counting_starts,
         end_date=w.end_date, working_days=w.working_days, provisional=w.provisional,
-        partial_day_excluded=effective > start_date, opens_at=max(day_start(start_date), now),
+        partial_day_excluded=w.partial_day_excluded, opens_at=max(day_start(start_date), now),
         closes_at=w.closes_at, plan_id=plan_id, created_at=now, created_by=actor_id,
     )
     await repo.add_notice(session, n)

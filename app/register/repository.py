@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import and_, func, insert, or_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +31,64 @@ async def profile_versions(session: AsyncSession, jurisdiction_id: str) -> list[
     q = (select(RulesProfileVersion).where(RulesProfileVersion.jurisdiction_id == jurisdiction_id)
          .order_by(RulesProfileVersion.version))
     return list((await session.exec(q)).all())
+
+
+async def jurisdictions_page(
+    session: AsyncSession, *, ids: frozenset[str] | None, after: str | None, limit: int
+) -> list[tuple[Jurisdiction, RulesProfileVersion]]:
+    """Jurisdictions (all when ``ids`` is None) by id after the cursor, each with its profile in force."""
+    if ids is not None and not ids:
+        return []
+    q = (select(Jurisdiction, RulesProfileVersion)
+         .join(RulesProfileVersion, and_(RulesProfileVersion.jurisdiction_id == Jurisdiction.id,
+                                         RulesProfileVersion.version == Jurisdiction.profile_version))
+         .order_by(Jurisdiction.id).limit(limit + 1))
+    if ids is not None:
+        q = q.where(Jurisdiction.id.in_(ids))  # type: ignore[attr-defined]
+    if after:
+        q = q.where(Jurisdiction.id > after)
+    return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]
+
+
+async def communities_page(
+    session: AsyncSession, *, jurisdiction_ids: frozenset[str] | None, community_ids: frozenset[str],
+    after: str | None, limit: int,
+) -> list[Community]:
+    """Communities by id after the cursor: all when ``jurisdiction_ids`` is None, else those in the given
+    jurisdictions or among the given communities."""
+    q = select(Community).order_by(Community.id).limit(limit + 1)
+    if jurisdiction_ids is not None:
+        if not jurisdiction_ids and not community_ids:
+            return []
+        q = q.where(or_(Community.jurisdiction_id.in_(jurisdiction_ids),  # type: ignore[attr-defined]
+                        Community.id.in_(community_ids)))  # type: ignore[attr-defined]
+    if after:
+        q = q.where(Community.id > after)
+    return list((await session.exec(q)).all())
+
+
+async def profiles_in_force(session: AsyncSession, jurisdiction_ids: set[str]) -> dict[str, RulesProfileVersion]:
+    """The profile version in force of each jurisdiction, by jurisdiction id."""
+    if not jurisdiction_ids:
+        return {}
+    q = (select(RulesProfileVersion)
+         .join(Jurisdiction, and_(RulesProfileVersion.jurisdiction_id == Jurisdiction.id,
+                                  RulesProfileVersion.version == Jurisdiction.profile_version))
+         .where(Jurisdiction.id.in_(jurisdiction_ids)))  # type: ignore[attr-defined]
+    return {v.jurisdiction_id: v for v in (await session.exec(q)).all()}
+
+
+async def community_counts_many(session: AsyncSession, community_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """(households, buildings) of each community, in two grouped queries."""
+    if not community_ids:
+        return {}
+    hh = dict((await session.exec(
+        select(Household.community_id, func.count()).where(Household.community_id.in_(community_ids))  # type: ignore[attr-defined]
+        .group_by(Household.community_id))).all())
+    bl = dict((await session.exec(
+        select(Building.community_id, func.count()).where(Building.community_id.in_(community_ids))  # type: ignore[attr-defined]
+        .group_by(Building.community_id))).all())
+    return {c: (int(hh.get(c, 0)), int(bl.get(c, 0))) for c in community_ids}
 
 
 async def get_community(session: AsyncSession, community_id: str) -> Community | None:

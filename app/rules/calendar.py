@@ -143,6 +143,40 @@ def counting_start(published_at: datetime) -> date:
     return local.date() + timedelta(days=1)
 
 
+def is_partial_day(start_date: date, published_at: datetime) -> bool:
+    """Whether a notice published at ``published_at`` loses its start date: published during that day,
+    after 00:00 Shanghai. A later start date is a whole day (False), and so is an earlier one (nothing is
+    published into the past)."""
+    _check_date(start_date)
+    return business_date(published_at) == start_date and counting_start(published_at) > start_date
+
+
+@dataclass(frozen=True)
+class PublicityWindow:
+    """A notice's window: the start date asked for, the first day that counts (the next day when the start
+    date is a partial day, Civil Code art. 201), the Nth working day counted from it and 24:00 Shanghai of
+    that day (``closes_at``, an aware datetime in Asia/Shanghai: it serialises with ``+08:00``)."""
+
+    start_date: date
+    counting_starts: date
+    partial_day_excluded: bool
+    end_date: date
+    closes_at: datetime
+    working_days: int
+    provisional: bool
+
+
+def publicity_window(start_date: date, working_days: int, *, partial_day: bool) -> PublicityWindow:
+    """The one window computation of notices and of their preview; ``partial_day`` (see
+    :func:`is_partial_day`) moves the first counted day to the day after ``start_date``."""
+    _check_date(start_date)
+    counting = start_date + timedelta(days=1) if partial_day else start_date
+    w = window_for(counting, working_days)
+    return PublicityWindow(start_date=start_date, counting_starts=counting, partial_day_excluded=partial_day,
+                           end_date=w.end_date, closes_at=w.closes_at, working_days=w.working_days,
+                           provisional=w.provisional)
+
+
 def working_days_between(a: date, b: date) -> tuple[int, bool]:
     """(working days in [a, b] inclusive, provisional); 0 when b < a."""
     _check_date(a)

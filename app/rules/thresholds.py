@@ -391,6 +391,10 @@ def count_electorate(voters: Iterable[Voter], ballots: Mapping[str, Choice]) -> 
 # ---- tally --------------------------------------------------------------------------------------
 
 
+NO_PARTICIPANTS = "no_participants"
+OUT_OF_REACH = "out_of_reach"
+
+
 @dataclass(frozen=True)
 class Condition:
     """One condition of a tally with its numbers.
@@ -398,8 +402,12 @@ class Condition:
     `shortfall` is the smallest amount (in `unit`: households, owners, or area in 0.01 m²) still needed
     from those not yet counted: for participation and share-of-all conditions the denominator is fixed;
     for agree-of-participants conditions each addition is a new participant who agrees (numerator and
-    denominator both grow). 0 when met; None when out of reach even if all not yet counted joined and
-    agreed. For area it is a lower bound, since area comes in whole households.
+    denominator both grow). 0 when met. For area it is a lower bound, since area comes in whole households.
+
+    When it is None, `shortfall_reason` says why: ``"no_participants"`` for an agree-of-participants
+    condition while nobody has taken part (a share of no one has no distance: any one agreeing participant
+    would meet it, which says nothing about the matter), ``"out_of_reach"`` when it cannot be met even if
+    all not yet counted took part and agreed (or nobody is in scope).
     """
 
     name: str
@@ -411,6 +419,7 @@ class Condition:
     met: bool
     shortfall: int | None
     unit: str
+    shortfall_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form, `required` as "p/q"."""
@@ -423,20 +432,27 @@ class Condition:
             "inclusive": self.inclusive,
             "met": self.met,
             "shortfall": self.shortfall,
+            "shortfall_reason": self.shortfall_reason,
             "unit": self.unit,
         }
 
 
 def _fixed(name: str, label: str, unit: str, num: int, den: int, required: Fraction, inclusive: bool,
            available: int) -> Condition:
-    return Condition(name, label, num, den, required, inclusive, meets(num, den, required, inclusive),
-                     shortfall_fixed(num, den, required, inclusive, available), unit)
+    k = shortfall_fixed(num, den, required, inclusive, available)
+    return Condition(name, label, num, den, required, inclusive, meets(num, den, required, inclusive), k, unit,
+                     None if k is not None else OUT_OF_REACH)
 
 
 def _growing(name: str, label: str, unit: str, num: int, den: int, required: Fraction, inclusive: bool,
              available: int) -> Condition:
-    return Condition(name, label, num, den, required, inclusive, meets(num, den, required, inclusive),
-                     shortfall_growing(num, den, required, inclusive, available), unit)
+    """An agree-of-participants condition; with no participant yet its shortfall is None (no_participants)."""
+    met = meets(num, den, required, inclusive)
+    if den == 0:
+        return Condition(name, label, num, den, required, inclusive, met, None, unit,
+                         NO_PARTICIPANTS if available > 0 else OUT_OF_REACH)
+    k = shortfall_growing(num, den, required, inclusive, available)
+    return Condition(name, label, num, den, required, inclusive, met, k, unit, None if k is not None else OUT_OF_REACH)
 
 
 def conditions_for(rule: Rule, counts: Counts) -> tuple[Condition, ...]:

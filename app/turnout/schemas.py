@@ -55,8 +55,11 @@ class ConditionProgress(BaseModel):
     required: str
     inclusive: bool
     met: bool
-    shortfall: int | None = Field(description="in `unit` (area in 0.01 m²); null: out of reach")
-    reachable: bool
+    shortfall: int | None = Field(description="in `unit` (area in 0.01 m²); null: see shortfall_reason")
+    shortfall_reason: str | None = Field(
+        default=None, description="why shortfall is null: no_participants (an agree-of-participants condition "
+                                  "while nobody has taken part) or out_of_reach (cannot be met any more)")
+    reachable: bool = Field(description="the condition can still be met (false only when out_of_reach)")
     shortfall_households: int | None = Field(
         default=None, description="households still needed (household conditions)")
     shortfall_owners: int | None = Field(

@@ -257,7 +257,10 @@ class ConditionPublic(BaseModel):
     required: str
     inclusive: bool
     met: bool
-    shortfall: int | None
+    shortfall: int | None = Field(description="still needed in `unit` (area in 0.01 m²); 0 when met")
+    shortfall_reason: str | None = Field(
+        default=None, description="why shortfall is null: no_participants (an agree-of-participants condition "
+                                  "while nobody has taken part) or out_of_reach (cannot be met any more)")
     unit: str
     numerator_display: str
     denominator_display: str

@@ -116,8 +116,9 @@ async def test_window_across_spring_festival_2026(app, client, world) -> None:
     r = await client.get("/api/v1/calendar/window", headers=world.residents[0].headers,
                          params={"start_date": "2026-02-12", "working_days": 5})
     assert r.status_code == 200
-    assert r.json() == {"start_date": "2026-02-12", "end_date": "2026-02-25",
-                        "closes_at": r.json()["closes_at"], "working_days": 5, "provisional": False}
+    assert r.json() == {"start_date": "2026-02-12", "counting_starts": "2026-02-12", "partial_day_excluded": False,
+                        "end_date": "2026-02-25", "closes_at": "2026-02-26T00:00:00+08:00", "working_days": 5,
+                        "provisional": False}
     assert at(r.json()["closes_at"]) == sh(2026, 2, 26)
     r = await client.get("/api/v1/calendar/window", headers=world.staff,
                          params={"start_date": "2026-02-09", "working_days": 10})

@@ -260,7 +260,7 @@ def test_shortfalls() -> None:
     cond = evaluate(MAJORITY, households(10, 2, disagree=2), window_open=True).conditions[0]
     assert (cond.numerator, cond.denominator, cond.shortfall) == (2, 4, 1)  # 3/5 > 1/2
     cond = evaluate(MAJORITY, households(10, 0), window_open=True).conditions[0]
-    assert cond.shortfall == 1  # nobody voted yet: one agreeing household makes a majority
+    assert (cond.shortfall, cond.shortfall_reason) == (None, "no_participants")  # no share of no one (test_shortfall_zero)
     by_name = {c.name: c for c in evaluate(MAJOR, households(12, 4, disagree=2), window_open=True).conditions}
     assert by_name["participation_headcount"].shortfall == 2      # 8 of 12 needed, 6 took part
     assert by_name["participation_area"].shortfall == 20_000      # 80000 of 120000 (0.01 m²)
@@ -281,7 +281,7 @@ def test_tally_to_dict_is_json() -> None:
     agree_head = data["conditions"][3]
     assert agree_head == {"name": "agree_headcount", "label_zh": agree_head["label_zh"], "numerator": 6,
                           "denominator": 8, "required": "3/4", "inclusive": True, "met": True, "shortfall": 0,
-                          "unit": "owners"}
+                          "shortfall_reason": None, "unit": "owners"}
     assert data["counts"]["participating_owners"] == 8 and data["counts"]["remaining_owners"] == 0
     assert result.passed
     # the rule part of a tally reads back as the same rule

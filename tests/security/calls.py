@@ -64,6 +64,8 @@ REQUESTS: dict[str, Req] = {
     "GET /api/v1/calendar/window": Req(query={"start_date": "2026-11-24", "working_days": 5}),
     "GET /api/v1/ballot-receipts/{receipt}": Req(),
     "POST /api/v1/jurisdictions": Req(json={"name": "新辖区", "preset": "laoshan"}),
+    "GET /api/v1/jurisdictions": Req(),
+    "GET /api/v1/communities": Req(),
     "GET /api/v1/jurisdictions/{jurisdiction_id}": Req(),
     "PUT /api/v1/jurisdictions/{jurisdiction_id}/profile": Req(json=_profile),
     "GET /api/v1/jurisdictions/{jurisdiction_id}/profile/versions": Req(),

@@ -59,6 +59,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/ballot-receipts/{receipt}": PUBLIC,  # anyone holding the receipt (choice: household only)
     # ---- jurisdictions: global admin
     "POST /api/v1/jurisdictions": GLOBAL_ADMIN,
+    "GET /api/v1/jurisdictions": SIGNED_IN,  # filtered: what GET …/{id} serves the caller (tests/register)
+    "GET /api/v1/communities": SIGNED_IN,  # filtered likewise
     "GET /api/v1/jurisdictions/{jurisdiction_id}": JURISDICTION,
     "PUT /api/v1/jurisdictions/{jurisdiction_id}/profile": JURISDICTION,
     "GET /api/v1/jurisdictions/{jurisdiction_id}/profile/versions": JURISDICTION,
