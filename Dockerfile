@@ -3,9 +3,12 @@ FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /srv/app
 COPY pyproject.toml README.md alembic.ini ./
+COPY requirements ./requirements
+# the locked, hash-checked versions first (scripts/lock.sh writes them), then the project without resolving
+RUN pip install --require-hashes -r requirements/runtime.lock
 COPY app ./app
 COPY alembic ./alembic
-RUN pip install --upgrade pip && pip install . \
+RUN pip install --no-deps --no-build-isolation . \
  && useradd --system --uid 10001 --home /srv/app appuser \
  && mkdir -p /srv/app/data && chown -R appuser /srv/app/data
 USER appuser

@@ -6,8 +6,10 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+# exactly the locked versions, each checked against its sha256 (requirements/*.lock; bash scripts/lock.sh
+# re-resolves them); then the project itself, with no dependency resolution of its own
+.venv/bin/python -m pip install -q --require-hashes -r requirements/runtime.lock
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 # glibc gives worker threads their own malloc arenas (up to 8 per core) and keeps freed photo bitmaps in
 # them; two arenas keep peak memory lower and steadier under concurrent photo uploads (bench/README.md)
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"

@@ -7,6 +7,8 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
+# exactly the locked versions, each checked against its sha256 (requirements/*.lock; bash scripts/lock.sh
+# re-resolves them); then the project itself, with no dependency resolution of its own
+.venv/bin/python -m pip install -q --require-hashes -r requirements/dev.lock
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 exec .venv/bin/python -m pytest "$@"
