@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = 20 * 1024 * 1024
     import_max_bytes: int = 5 * 1024 * 1024
     import_max_rows: int = 20_000
+    import_parse_seconds: float = 5.0  # time budget for parsing one import file (in a worker thread)
     request_max_bytes: int = 1 * 1024 * 1024
 
     catalog_dir: Path | None = None

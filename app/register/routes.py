@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 
 from app.auth.deps import PrincipalDep
@@ -12,7 +14,7 @@ from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.errors import TooLarge
 from app.core.pagination import Page, PageParams, page_params
-from app.register import service
+from app.register import importer, service
 from app.register.profiles import RulesProfile
 from app.register.schemas import (
     ActivationCodeRequest,
@@ -35,6 +37,14 @@ router = APIRouter(tags=["register"])
 async def create_jurisdiction(body: JurisdictionCreate, session: SessionDep, principal: PrincipalDep,
                               clock: ClockDep) -> JurisdictionPublic:
     return await service.create_jurisdiction(session, principal, body, clock.now())
+
+
+@router.get("/jurisdictions", response_model=Page[JurisdictionPublic], operation_id="jurisdiction_list")
+async def list_jurisdictions(session: SessionDep, principal: PrincipalDep,
+                             page: Annotated[PageParams, Depends(page_params)]) -> Page[JurisdictionPublic]:
+    """The jurisdictions the caller may view, by id: all for a global admin, their own for a jurisdiction's
+    admin; an empty list for anyone else (community staff read their community's ``jurisdiction_id``)."""
+    return await service.list_jurisdictions(session, principal, page)
 
 
 @router.get("/jurisdictions/{jurisdiction_id}", response_model=JurisdictionPublic, operation_id="jurisdiction_get")
@@ -61,6 +71,14 @@ async def profile_versions(jurisdiction_id: str, session: SessionDep,
 async def create_community(body: CommunityCreate, session: SessionDep, principal: PrincipalDep,
                            clock: ClockDep) -> CommunityPublic:
     return await service.create_community(session, principal, body, clock.now())
+
+
+@router.get("/communities", response_model=Page[CommunityPublic], operation_id="community_list")
+async def list_communities(session: SessionDep, principal: PrincipalDep,
+                           page: Annotated[PageParams, Depends(page_params)]) -> Page[CommunityPublic]:
+    """The communities the caller may view (the ones ``GET /communities/{id}`` serves them), by id: all for a
+    global admin, those of their jurisdictions for a jurisdiction's admin, their own for staff and residents."""
+    return await service.list_communities(session, principal, page)
 
 
 @router.get("/communities/{community_id}", response_model=CommunityPublic, operation_id="community_get")
@@ -100,7 +118,11 @@ async def import_households(community_id: str, request: Request, session: Sessio
             raise TooLarge("import.too_large", "导入文件过大", "Import file too large")
     else:
         data = await _read_limited(request, settings.import_max_bytes)
-    return await service.import_households(session, settings, principal, community_id, data, clock.now())
+    # Parsed in a worker thread before the write session issues its first statement (on SQLite that takes
+    # the one writer), so a slow or hostile file neither blocks the event loop nor holds the writer.
+    parsed = await anyio.to_thread.run_sync(partial(
+        importer.parse, data, max_rows=settings.import_max_rows, time_budget=settings.import_parse_seconds))
+    return await service.import_households(session, settings, principal, community_id, parsed, clock.now())
 
 
 @router.get("/communities/{community_id}/households", response_model=Page[HouseholdPublic],

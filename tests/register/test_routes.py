@@ -127,7 +127,7 @@ async def test_import_encodings_and_xlsx(client, world) -> None:
     assert r.status_code == 400 and r.json()["code"] == "import.encoding"
     r = await client.post(f"/api/v1/communities/{cid}/households:import", headers=h,
                           content=b"PK\x03\x04not-really-a-zip")
-    assert r.status_code == 400 and r.json()["code"] == "import.unreadable"
+    assert r.status_code == 422 and r.json()["code"] == "import.unreadable"
 
 
 async def test_import_5000_rows_in_one_request(client, world) -> None:
