@@ -195,8 +195,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
-        # asyncpg reports text PostgreSQL cannot hold (a NUL) as a generic DBAPI error
-        if "invalid byte sequence" in str(exc.orig):
+        # asyncpg reports values PostgreSQL cannot hold (a NUL, text longer than its column: SQLSTATE class 22,
+        # "data exception") as a generic DBAPI error: the client's input, not a server fault
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        if sqlstate.startswith("22") or "invalid byte sequence" in str(exc.orig):
             return problem(request, status=422, code="request.invalid_data",
                            zh="提交的数据含有无法保存的字符或数值", en="The submitted data cannot be stored")
         log.exception("database error")
