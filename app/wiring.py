@@ -11,9 +11,11 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth.contracts import DIRECTORY
 from app.projects import service as projects_service
 from app.projects.gates import PROVIDERS, GateState
 from app.publicity import service as publicity_service
+from app.register.service import HouseholdDirectory
 from app.supervision import service as supervision_service
 from app.surveys import service as surveys_service
 from app.voting import service as voting_service
@@ -30,6 +32,7 @@ async def _acceptance(session: AsyncSession, *, project_id: str, now: datetime) 
 
 def wire() -> None:
     """Register every provider (idempotent); raise if a needed one is missing."""
+    DIRECTORY.households = HouseholdDirectory()
     PROVIDERS.gates.update({
         "survey_passed": surveys_service.willingness_gate,
         "motions_passed": voting_service.motions_gate,

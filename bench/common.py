@@ -424,20 +424,20 @@ async def principal_for(session: Any, user_id: str) -> Any:
     """The Principal the API would build for ``user_id`` (the same queries as app.auth.deps)."""
     from app.auth import repository as auth_repo
     from app.auth.models import Role
-    from app.auth.policy import HouseholdRef, Principal
+    from app.auth.policy import Principal
+    from app.register.service import HouseholdDirectory
 
     user = await auth_repo.get_user(session, user_id)
     assert user is not None, user_id
     grants = await auth_repo.grants_of(session, user_id)
-    members = await auth_repo.memberships_of(session, user_id)
+    households = await HouseholdDirectory().memberships(session, user_id=user_id)
 
     def scopes(role: Role) -> frozenset[str]:
         return frozenset(g.scope_id for g in grants if g.role == role)
 
     return Principal(user_id=user.id, name=user.name, admin_of=scopes(Role.ADMIN), staff_of=scopes(Role.STAFF),
                      supervisor_of=scopes(Role.SUPERVISOR), contractor_of=scopes(Role.CONTRACTOR),
-                     households=tuple(HouseholdRef(h.id, h.community_id, h.building_id, h.unit_id, m.relation)
-                                      for m, h in members))
+                     households=tuple(households))
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], repeat: int) -> tuple[list[float], list[float], Any]:

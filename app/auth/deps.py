@@ -8,8 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.auth import repository as repo
+from app.auth.contracts import DIRECTORY
 from app.auth.models import Role
-from app.auth.policy import HouseholdRef, Principal
+from app.auth.policy import Principal
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.errors import Unauthorized
@@ -44,7 +45,7 @@ async def _load_principal(request: Request, session, clock, token: str | None) -
     if revoked:  # its sign-in was logged out, or its refresh token was replayed
         raise Unauthorized("auth.token_revoked", "登录已失效，请重新登录", "Token revoked; sign in again")
     grants = await repo.grants_of(session, user.id)
-    members = await repo.memberships_of(session, user.id)
+    households = await DIRECTORY.directory().memberships(session, user_id=user.id)
 
     def scopes(role: Role) -> frozenset[str]:
         return frozenset(g.scope_id for g in grants if g.role == role)
@@ -56,9 +57,7 @@ async def _load_principal(request: Request, session, clock, token: str | None) -
         staff_of=scopes(Role.STAFF),
         supervisor_of=scopes(Role.SUPERVISOR),
         contractor_of=scopes(Role.CONTRACTOR),
-        households=tuple(
-            HouseholdRef(h.id, h.community_id, h.building_id, h.unit_id, m.relation) for m, h in members
-        ),
+        households=tuple(households),
     )
     request.state.principal = principal
     return principal

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, func, update
+from sqlalchemy import exists, func, insert, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import ActivationCode, HouseholdMember, RefreshToken, RoleGrant, User
-from app.register.models import Building, Community, Household, Unit
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User | None:
@@ -42,29 +41,6 @@ async def grant_exists(session: AsyncSession, user_id: str, role: str, scope_id:
         RoleGrant.user_id == user_id, RoleGrant.role == role, RoleGrant.scope_id == scope_id
     )
     return (await session.exec(q)).first() is not None
-
-
-async def memberships_of(session: AsyncSession, user_id: str) -> list[tuple[HouseholdMember, Household]]:
-    q = (
-        select(HouseholdMember, Household)
-        .join(Household, Household.id == HouseholdMember.household_id)
-        .where(HouseholdMember.user_id == user_id)
-        .order_by(Household.id)
-    )
-    return [(m, h) for m, h in (await session.exec(q)).all()]
-
-
-async def membership_details(session: AsyncSession, user_id: str) -> list[tuple]:
-    q = (
-        select(HouseholdMember, Household, Unit, Building, Community)
-        .join(Household, Household.id == HouseholdMember.household_id)
-        .join(Unit, Unit.id == Household.unit_id)
-        .join(Building, Building.id == Household.building_id)
-        .join(Community, Community.id == Household.community_id)
-        .where(HouseholdMember.user_id == user_id)
-        .order_by(Community.name, Building.name, Unit.name, Household.room)
-    )
-    return list((await session.exec(q)).all())
 
 
 async def member_count(session: AsyncSession, household_id: str) -> int:
@@ -126,3 +102,9 @@ async def revoke_family(session: AsyncSession, family_id: str, now: datetime) ->
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+async def add_activation_codes(session: AsyncSession, rows: list[dict]) -> None:
+    if rows:
+        await session.exec(insert(ActivationCode), params=rows)  # type: ignore[call-overload]  # executemany
+

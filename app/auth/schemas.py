@@ -6,8 +6,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.security import PASSWORD_MAX
-
 
 class TokenPair(BaseModel):
     access_token: str
@@ -87,10 +85,6 @@ class Me(BaseModel):
     user: MeUser
     roles: list[MyRole]
     households: list[MyHousehold]
-
-
-class PasswordField(BaseModel):
-    password: str = Field(min_length=1, max_length=PASSWORD_MAX)
 
 
 class LogoutRequest(BaseModel):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import repository as repo
+from app.auth.contracts import DIRECTORY
 from app.auth.models import HouseholdMember, RefreshToken, Relation, Role, RoleGrant, User
 from app.auth.policy import Principal
 from app.auth.schemas import (
@@ -26,7 +28,7 @@ from app.core import audit
 from app.core import ratelimit as rl
 from app.core.config import Settings
 from app.core.db import new_id
-from app.core.errors import AppError, Conflict, Invalid, Unauthorized
+from app.core.errors import AppError, Conflict, Invalid, NotFound, Unauthorized
 from app.core.ratelimit import RateLimits
 from app.core.security import (
     TokenError,
@@ -34,6 +36,7 @@ from app.core.security import (
     decode_token,
     hash_password,
     keyed_hash,
+    new_activation_code,
     new_opaque_token,
     normalize_activation_code,
     password_problems,
@@ -181,8 +184,6 @@ async def activate(
     session: AsyncSession, settings: Settings, body: ActivateRequest, now: datetime,
     current: Principal | None, limits: RateLimits | None = None, ip: str = "",
 ) -> ActivateResult:
-    from app.register import service as register_service
-
     phone_ip = f"{body.phone}|{ip}"
     if limits is not None:
         await limits.hit(rl.ACTIVATE_PER_IP, ip, now)
@@ -202,9 +203,8 @@ async def activate(
     if record.expires_at <= now:
         raise AppError("activation.code_expired", "激活码已过期，请联系社区重新发放", "Activation code expired",
                        status=400)
-    household = await register_service.household_or_404(session, record.household_id)
-    profile = await register_service.profile_for_community(session, household.community_id)
-    if await repo.member_count(session, household.id) >= profile.max_members_per_household:
+    household = await DIRECTORY.directory().activation_target(session, household_id=record.household_id)
+    if await repo.member_count(session, household.household_id) >= household.max_members:
         raise Conflict("activation.household_full", "该户绑定人数已达上限", "The household has its maximum members")
 
     openid = _openid_from_binding(settings, body.binding_token, now) if body.binding_token else None
@@ -223,19 +223,19 @@ async def activate(
         if not user.phone:
             user.phone = body.phone
         session.add(user)
-    if await repo.get_member(session, household.id, user.id) is not None:
+    if await repo.get_member(session, household.household_id, user.id) is not None:
         raise Conflict("activation.already_member", "您已是该户成员", "Already a member of this household")
     if not await repo.claim_activation_code(session, record.id, user.id, now):
         raise Conflict("activation.code_used", "激活码已被使用", "Activation code already used")
     if limits is not None:
         await limits.succeeded(rl.ACTIVATE_FAILURES_PER_PHONE_IP, phone_ip)
-    session.add(HouseholdMember(household_id=household.id, user_id=user.id, relation=record.relation,
+    session.add(HouseholdMember(household_id=household.household_id, user_id=user.id, relation=record.relation,
                                 created_at=now))
     await audit.append(session, chain=household.community_id, action="household.member_added",
-                       entity_type="household", entity_id=household.id, actor_id=user.id, at=now,
+                       entity_type="household", entity_id=household.household_id, actor_id=user.id, at=now,
                        data={"relation": record.relation, "code_id": record.id})
     pair = await issue_tokens(session, settings, user.id, now)
-    return ActivateResult(**pair.model_dump(), household_id=household.id, relation=record.relation)
+    return ActivateResult(**pair.model_dump(), household_id=household.household_id, relation=record.relation)
 
 
 async def create_user(
@@ -271,11 +271,12 @@ async def me(session: AsyncSession, principal: Principal) -> Me:
         (Role.ADMIN, principal.admin_of), (Role.STAFF, principal.staff_of),
         (Role.SUPERVISOR, principal.supervisor_of), (Role.CONTRACTOR, principal.contractor_of)) for s in sorted(scopes)]
     households = []
-    for m, h, u, b, c in await repo.membership_details(session, user.id):
+    for h in await DIRECTORY.directory().cards(session, user_id=user.id):
         households.append(MyHousehold(
-            household_id=h.id, community=CommunityRef(id=c.id, name=c.name), building=NamedRef(id=b.id, name=b.name),
-            unit=NamedRef(id=u.id, name=u.name), room=h.room, area_m2=format_area(h.area_centi),
-            relation=m.relation, may_act=m.relation in (Relation.OWNER, Relation.CO_OWNER)))
+            household_id=h.household_id, community=CommunityRef(id=h.community.id, name=h.community.name),
+            building=NamedRef(id=h.building.id, name=h.building.name), unit=NamedRef(id=h.unit.id, name=h.unit.name),
+            room=h.room, area_m2=format_area(h.area_centi), relation=h.relation,
+            may_act=h.relation in (Relation.OWNER, Relation.CO_OWNER)))
     if households:
         roles.append(MyRole(role=Role.RESIDENT, scope_id=households[0].community.id))
     return Me(
@@ -283,3 +284,32 @@ async def me(session: AsyncSession, principal: Principal) -> Me:
                     wechat_bound=user.wechat_openid is not None, created_at=user.created_at),
         roles=roles, households=households,
     )
+
+
+async def user_or_404(session: AsyncSession, *, user_id: str) -> User:
+    """The user (for other domains, e.g. granting staff), or 404 ``user.not_found``."""
+    user = await repo.get_user(session, user_id)
+    if user is None:
+        raise NotFound("user.not_found", "用户不存在", "User not found")
+    return user
+
+
+@dataclass(frozen=True)
+class NewCode:
+    household_id: str
+    code: str  # shown once; only its keyed hash is stored
+    expires_at: datetime
+
+
+async def issue_activation_codes(session: AsyncSession, *, settings: Settings, household_ids: list[str],
+                                 relation: str, now: datetime, by: str) -> list[NewCode]:
+    """One new code per household, revoking that household's unused ones; stored as keyed hashes."""
+    await repo.revoke_open_codes(session, household_ids, now)
+    expires = now + timedelta(days=settings.activation_code_days)
+    issued = [NewCode(household_id=h, code=new_activation_code(), expires_at=expires) for h in household_ids]
+    await repo.add_activation_codes(session, [
+        {"id": new_id(), "household_id": c.household_id, "relation": relation, "expires_at": expires,
+         "code_hash": keyed_hash(settings.secret_key, c.code, purpose="activation"), "created_at": now,
+         "created_by": by} for c in issued])
+    return issued
+

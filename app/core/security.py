@@ -177,6 +177,3 @@ def normalize_activation_code(code: str) -> str:
 def new_receipt() -> str:
     return secrets.token_urlsafe(18)
 
-
-def constant_time_equals(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

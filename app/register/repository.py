@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import ActivationCode, HouseholdMember
@@ -174,3 +174,29 @@ async def households_with_location(
         has_member = select(HouseholdMember.id).where(HouseholdMember.household_id == Household.id).exists()
         q = q.where(~has_member)
     return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]
+
+
+# ---- for auth (app.auth.contracts.HouseholdDirectory) ----------------------------------------------
+
+async def memberships(session: AsyncSession, user_id: str) -> list[tuple[HouseholdMember, Household]]:
+    q = (
+        select(HouseholdMember, Household)
+        .join(Household, col(Household.id) == HouseholdMember.household_id)
+        .where(HouseholdMember.user_id == user_id)
+        .order_by(col(Household.id))
+    )
+    return [(m, h) for m, h in (await session.exec(q)).all()]
+
+
+async def membership_cards(session: AsyncSession,
+                           user_id: str) -> list[tuple[HouseholdMember, Household, Unit, Building, Community]]:
+    q = (
+        select(HouseholdMember, Household, Unit, Building, Community)
+        .join(Household, col(Household.id) == HouseholdMember.household_id)
+        .join(Unit, col(Unit.id) == Household.unit_id)
+        .join(Building, col(Building.id) == Household.building_id)
+        .join(Community, col(Community.id) == Household.community_id)
+        .where(HouseholdMember.user_id == user_id)
+        .order_by(col(Community.name), col(Building.name), col(Unit.name), col(Household.room))
+    )
+    return [(m, h, u, b, c) for m, h, u, b, c in (await session.exec(q)).all()]

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import anyio
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import service as auth_service
+from app.auth.contracts import ActivationTarget, HouseholdCard, NamedPlace
 from app.auth.models import Role
-from app.auth.policy import Principal, Scope, authorize, visible
+from app.auth.policy import HouseholdRef, Principal, Scope, authorize, visible
 from app.core import audit
 from app.core.config import Settings
 from app.core.db import new_id
 from app.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, make_page
-from app.core.security import keyed_hash, new_activation_code
+from app.core.security import keyed_hash
 from app.core.units import format_area
 from app.register import importer
 from app.register import repository as repo
@@ -223,11 +224,7 @@ async def grant_staff(
     scope = await community_scope(session, community_id)
     authorize(principal, "community.grant_staff", scope)
     if body.user_id:
-        from app.auth import repository as auth_repo
-
-        user = await auth_repo.get_user(session, body.user_id)
-        if user is None:
-            raise NotFound("user.not_found", "用户不存在", "User not found")
+        user = await auth_service.user_or_404(session, user_id=body.user_id)
     elif body.username and body.password and body.name:
         user = await auth_service.create_user(session, username=body.username, password=body.password,
                                               name=body.name, now=now)
@@ -325,9 +322,6 @@ async def issue_activation_codes(
     session: AsyncSession, settings: Settings, principal: Principal, community_id: str,
     household_ids: list[str] | None, all_not_activated: bool, relation: str, now: datetime,
 ) -> IssuedCodes:
-    from app.auth import repository as auth_repo
-    from app.auth.models import ActivationCode
-
     scope = await community_scope(session, community_id)
     authorize(principal, "register.manage", scope)
     if household_ids is None and not all_not_activated:
@@ -335,18 +329,32 @@ async def issue_activation_codes(
     rows = await repo.households_with_location(session, community_id, household_ids, all_not_activated)
     if household_ids is not None and len(rows) != len(set(household_ids)):
         raise NotFound("household.not_found", "部分房屋不属于该小区", "Some households are not in this community")
-    await auth_repo.revoke_open_codes(session, [h.id for h, _, _ in rows], now)
-    expires = now + timedelta(days=settings.activation_code_days)
-    items: list[IssuedCode] = []
-    records: list[dict] = []
-    for h, b, u in rows:
-        code = new_activation_code()
-        records.append({"id": new_id(), "household_id": h.id, "relation": relation, "expires_at": expires,
-                        "code_hash": keyed_hash(settings.secret_key, code, purpose="activation"),
-                        "created_at": now, "created_by": principal.user_id})
-        items.append(IssuedCode(household_id=h.id, building=b, unit=u, room=h.room, code=code, relation=relation,
-                                expires_at=expires))
-    await repo.bulk_insert(session, ActivationCode, records)
+    codes = await auth_service.issue_activation_codes(session, settings=settings, household_ids=[h.id for h, _, _ in rows],
+                                                      relation=relation, now=now, by=principal.user_id)
+    items = [IssuedCode(household_id=h.id, building=b, unit=u, room=h.room, code=c.code, relation=relation,
+                        expires_at=c.expires_at) for (h, b, u), c in zip(rows, codes, strict=True)]
     await audit.append(session, chain=community_id, action="activation_codes.issued", entity_type="community",
                        entity_id=community_id, actor_id=principal.user_id, at=now, data={"count": len(items)})
     return IssuedCodes(items=items)
+
+
+# ---- what auth asks of the register (app.auth.contracts; registered by app.wiring) -------------------
+
+class HouseholdDirectory:
+    """The register's answers to auth: a user's households, for the principal and for ``/me``, and the
+    household an activation code binds to."""
+
+    async def memberships(self, session: AsyncSession, *, user_id: str) -> list[HouseholdRef]:
+        return [HouseholdRef(h.id, h.community_id, h.building_id, h.unit_id, m.relation)
+                for m, h in await repo.memberships(session, user_id)]
+
+    async def cards(self, session: AsyncSession, *, user_id: str) -> list[HouseholdCard]:
+        return [HouseholdCard(household_id=h.id, community=NamedPlace(c.id, c.name), building=NamedPlace(b.id, b.name),
+                              unit=NamedPlace(u.id, u.name), room=h.room, area_centi=h.area_centi, relation=m.relation)
+                for m, h, u, b, c in await repo.membership_cards(session, user_id)]
+
+    async def activation_target(self, session: AsyncSession, *, household_id: str) -> ActivationTarget:
+        household = await household_or_404(session, household_id)
+        profile = await profile_for_community(session, household.community_id)
+        return ActivationTarget(household_id=household.id, community_id=household.community_id,
+                                max_members=profile.max_members_per_household)
