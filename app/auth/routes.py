@@ -37,19 +37,19 @@ async def token(
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
 ) -> TokenPair:
     """OAuth2 password flow for staff and admins."""
-    return await service.login_password(session, settings, username, password, clock.now(), limits,
-                                        client_ip(request))
+    return await service.login_password(session, settings=settings, username=username, password=password,
+                                        now=clock.now(), limits=limits, ip=client_ip(request))
 
 
 @router.post("/auth/refresh", response_model=TokenPair, operation_id="auth_refresh")
 async def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep) -> TokenPair:
     """Rotate a refresh token; a reused one revokes its whole family."""
-    return await service.refresh(session, settings, body.refresh_token, clock.now())
+    return await service.refresh(session, settings=settings, token=body.refresh_token, now=clock.now())
 
 
 @router.post("/auth/logout", status_code=204, operation_id="auth_logout")
 async def logout(body: LogoutRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep) -> Response:
-    await service.logout(session, settings, body.refresh_token, clock.now())
+    await service.logout(session, settings=settings, token=body.refresh_token, now=clock.now())
     return Response(status_code=204)
 
 
@@ -59,7 +59,8 @@ async def wechat(
     limits: LimitsDep,
 ) -> WechatResult:
     """Mini-program sign-in: tokens when the WeChat user is bound, else a short-lived binding token."""
-    return await service.wechat_login(session, settings, http, body.code, clock.now(), limits, client_ip(request))
+    return await service.wechat_login(session, settings=settings, http=http, code=body.code, now=clock.now(),
+                                      limits=limits, ip=client_ip(request))
 
 
 @router.post("/auth/activate", response_model=ActivateResult, operation_id="auth_activate")
@@ -68,9 +69,10 @@ async def activate(
     current: OptionalPrincipalDep, limits: LimitsDep,
 ) -> ActivateResult:
     """Bind a resident to a household with a one-time activation code."""
-    return await service.activate(session, settings, body, clock.now(), current, limits, client_ip(request))
+    return await service.activate(session, settings=settings, body=body, now=clock.now(), current=current,
+                                  limits=limits, ip=client_ip(request))
 
 
 @router.get("/me", response_model=Me, operation_id="me")
 async def me(session: SessionDep, principal: PrincipalDep) -> Me:
-    return await service.me(session, principal)
+    return await service.me(session, principal=principal)

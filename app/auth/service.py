@@ -52,7 +52,7 @@ def _refresh_hash(settings: Settings, token: str) -> str:
 
 
 async def issue_tokens(
-    session: AsyncSession, settings: Settings, user_id: str, now: datetime, family_id: str | None = None
+    session: AsyncSession, *, settings: Settings, user_id: str, now: datetime, family_id: str | None = None
 ) -> TokenPair:
     """A refresh token of a (new) family, and an access token naming that family (claim ``fid``): revoking the
     family (logout, refresh-token reuse) refuses the access tokens issued in it too."""
@@ -77,7 +77,7 @@ def _bad_credentials() -> Unauthorized:
 
 
 async def login_password(
-    session: AsyncSession, settings: Settings, username: str, password: str, now: datetime,
+    session: AsyncSession, *, settings: Settings, username: str, password: str, now: datetime,
     limits: RateLimits | None = None, ip: str = "",
 ) -> TokenPair:
     account = f"{username.lower()}|{ip}"
@@ -93,10 +93,10 @@ async def login_password(
         raise _bad_credentials()
     if limits is not None:
         await limits.succeeded(rl.LOGIN_FAILURES_PER_ACCOUNT_IP, account)
-    return await issue_tokens(session, settings, user.id, now)
+    return await issue_tokens(session, settings=settings, user_id=user.id, now=now)
 
 
-async def refresh(session: AsyncSession, settings: Settings, token: str, now: datetime) -> TokenPair:
+async def refresh(session: AsyncSession, *, settings: Settings, token: str, now: datetime) -> TokenPair:
     record = await repo.refresh_by_hash(session, _refresh_hash(settings, token))
     invalid = Unauthorized("auth.refresh_invalid", "刷新令牌无效，请重新登录", "Invalid refresh token")
     if record is None or record.revoked_at is not None:
@@ -115,10 +115,10 @@ async def refresh(session: AsyncSession, settings: Settings, token: str, now: da
     user = await repo.get_user(session, record.user_id)
     if user is None or not user.is_active:
         raise invalid
-    return await issue_tokens(session, settings, user.id, now, family_id=record.family_id)
+    return await issue_tokens(session, settings=settings, user_id=user.id, now=now, family_id=record.family_id)
 
 
-async def logout(session: AsyncSession, settings: Settings, token: str, now: datetime) -> None:
+async def logout(session: AsyncSession, *, settings: Settings, token: str, now: datetime) -> None:
     """Revoke the token's family: its refresh tokens, and the access tokens issued with them."""
     record = await repo.refresh_by_hash(session, _refresh_hash(settings, token))
     if record is not None:
@@ -150,7 +150,7 @@ async def jscode2session(http: httpx.AsyncClient, settings: Settings, code: str)
 
 
 async def wechat_login(
-    session: AsyncSession, settings: Settings, http: httpx.AsyncClient, code: str, now: datetime,
+    session: AsyncSession, *, settings: Settings, http: httpx.AsyncClient, code: str, now: datetime,
     limits: RateLimits | None = None, ip: str = "",
 ) -> WechatResult:
     if limits is not None:
@@ -158,7 +158,7 @@ async def wechat_login(
     openid = await jscode2session(http, settings, code)
     user = await repo.get_user_by_openid(session, openid)
     if user is not None and user.is_active:
-        pair = await issue_tokens(session, settings, user.id, now)
+        pair = await issue_tokens(session, settings=settings, user_id=user.id, now=now)
         return WechatResult(bound=True, **pair.model_dump())
     binding = create_token(
         secret=settings.secret_key, subject=openid, audience=settings.jwt_audience + BINDING_SUFFIX,
@@ -181,7 +181,7 @@ def _openid_from_binding(settings: Settings, token: str, now: datetime) -> str:
 
 
 async def activate(
-    session: AsyncSession, settings: Settings, body: ActivateRequest, now: datetime,
+    session: AsyncSession, *, settings: Settings, body: ActivateRequest, now: datetime,
     current: Principal | None, limits: RateLimits | None = None, ip: str = "",
 ) -> ActivateResult:
     phone_ip = f"{body.phone}|{ip}"
@@ -234,7 +234,7 @@ async def activate(
     await audit.append(session, chain=household.community_id, action="household.member_added",
                        entity_type="household", entity_id=household.household_id, actor_id=user.id, at=now,
                        data={"relation": record.relation, "code_id": record.id})
-    pair = await issue_tokens(session, settings, user.id, now)
+    pair = await issue_tokens(session, settings=settings, user_id=user.id, now=now)
     return ActivateResult(**pair.model_dump(), household_id=household.household_id, relation=record.relation)
 
 
@@ -264,7 +264,7 @@ async def grant(
     return RoleGrant(user_id=user_id, role=role, scope_id=scope_id, created_at=now, created_by=by)
 
 
-async def me(session: AsyncSession, principal: Principal) -> Me:
+async def me(session: AsyncSession, *, principal: Principal) -> Me:
     user = await repo.get_user(session, principal.user_id)
     assert user is not None
     roles = [MyRole(role=r, scope_id=s) for r, scopes in (

@@ -36,7 +36,7 @@ router = APIRouter(tags=["register"])
 @router.post("/jurisdictions", response_model=JurisdictionPublic, status_code=201, operation_id="jurisdiction_create")
 async def create_jurisdiction(body: JurisdictionCreate, session: SessionDep, principal: PrincipalDep,
                               clock: ClockDep) -> JurisdictionPublic:
-    return await service.create_jurisdiction(session, principal, body, clock.now())
+    return await service.create_jurisdiction(session, principal=principal, body=body, now=clock.now())
 
 
 @router.get("/jurisdictions", response_model=Page[JurisdictionPublic], operation_id="jurisdiction_list")
@@ -44,12 +44,12 @@ async def list_jurisdictions(session: SessionDep, principal: PrincipalDep,
                              page: Annotated[PageParams, Depends(page_params)]) -> Page[JurisdictionPublic]:
     """The jurisdictions the caller may view, by id: all for a global admin, their own for a jurisdiction's
     admin; an empty list for anyone else (community staff read their community's ``jurisdiction_id``)."""
-    return await service.list_jurisdictions(session, principal, page)
+    return await service.list_jurisdictions(session, principal=principal, page=page)
 
 
 @router.get("/jurisdictions/{jurisdiction_id}", response_model=JurisdictionPublic, operation_id="jurisdiction_get")
 async def get_jurisdiction(jurisdiction_id: str, session: SessionDep, principal: PrincipalDep) -> JurisdictionPublic:
-    return await service.get_jurisdiction(session, principal, jurisdiction_id)
+    return await service.get_jurisdiction(session, principal=principal, jurisdiction_id=jurisdiction_id)
 
 
 @router.put("/jurisdictions/{jurisdiction_id}/profile", response_model=JurisdictionPublic,
@@ -57,20 +57,21 @@ async def get_jurisdiction(jurisdiction_id: str, session: SessionDep, principal:
 async def put_profile(jurisdiction_id: str, body: RulesProfile, session: SessionDep, principal: PrincipalDep,
                       clock: ClockDep) -> JurisdictionPublic:
     """A new profile version; motions already open keep the version they opened with."""
-    return await service.update_profile(session, principal, jurisdiction_id, body, clock.now())
+    return await service.update_profile(session, principal=principal, jurisdiction_id=jurisdiction_id, profile=body,
+                                        now=clock.now())
 
 
 @router.get("/jurisdictions/{jurisdiction_id}/profile/versions", response_model=list[ProfileVersionPublic],
             operation_id="jurisdiction_profile_versions")
 async def profile_versions(jurisdiction_id: str, session: SessionDep,
                            principal: PrincipalDep) -> list[ProfileVersionPublic]:
-    return await service.profile_history(session, principal, jurisdiction_id)
+    return await service.profile_history(session, principal=principal, jurisdiction_id=jurisdiction_id)
 
 
 @router.post("/communities", response_model=CommunityPublic, status_code=201, operation_id="community_create")
 async def create_community(body: CommunityCreate, session: SessionDep, principal: PrincipalDep,
                            clock: ClockDep) -> CommunityPublic:
-    return await service.create_community(session, principal, body, clock.now())
+    return await service.create_community(session, principal=principal, body=body, now=clock.now())
 
 
 @router.get("/communities", response_model=Page[CommunityPublic], operation_id="community_list")
@@ -78,12 +79,12 @@ async def list_communities(session: SessionDep, principal: PrincipalDep,
                            page: Annotated[PageParams, Depends(page_params)]) -> Page[CommunityPublic]:
     """The communities the caller may view (the ones ``GET /communities/{id}`` serves them), by id: all for a
     global admin, those of their jurisdictions for a jurisdiction's admin, their own for staff and residents."""
-    return await service.list_communities(session, principal, page)
+    return await service.list_communities(session, principal=principal, page=page)
 
 
 @router.get("/communities/{community_id}", response_model=CommunityPublic, operation_id="community_get")
 async def get_community(community_id: str, session: SessionDep, principal: PrincipalDep) -> CommunityPublic:
-    return await service.get_community(session, principal, community_id)
+    return await service.get_community(session, principal=principal, community_id=community_id)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -129,7 +130,7 @@ async def import_households(community_id: str, request: Request, session: Sessio
             operation_id="households_list")
 async def list_households(community_id: str, session: SessionDep, principal: PrincipalDep,
                           page: Annotated[PageParams, Depends(page_params)]) -> Page[HouseholdPublic]:
-    return await service.list_households(session, principal, community_id, page)
+    return await service.list_households(session, principal=principal, community_id=community_id, page=page)
 
 
 @router.post("/communities/{community_id}/activation-codes", response_model=IssuedCodes, status_code=201,
@@ -137,12 +138,13 @@ async def list_households(community_id: str, session: SessionDep, principal: Pri
 async def issue_codes(community_id: str, body: ActivationCodeRequest, session: SessionDep, principal: PrincipalDep,
                       settings: SettingsDep, clock: ClockDep) -> IssuedCodes:
     """One-time codes for printing; each is shown only in this response (stored hashed)."""
-    return await service.issue_activation_codes(session, settings, principal, community_id, body.household_ids,
-                                                body.all_not_activated, body.relation, clock.now())
+    return await service.issue_activation_codes(
+        session, settings=settings, principal=principal, community_id=community_id, household_ids=body.household_ids,
+        all_not_activated=body.all_not_activated, relation=body.relation, now=clock.now())
 
 
 @router.post("/communities/{community_id}/staff", response_model=GrantPublic, status_code=201,
              operation_id="community_staff_grant")
 async def grant_staff(community_id: str, body: StaffGrantRequest, session: SessionDep, principal: PrincipalDep,
                       clock: ClockDep) -> GrantPublic:
-    return await service.grant_staff(session, principal, community_id, body, clock.now())
+    return await service.grant_staff(session, principal=principal, community_id=community_id, body=body, now=clock.now())

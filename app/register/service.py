@@ -96,7 +96,7 @@ async def _jurisdiction_public(session: AsyncSession, j: Jurisdiction) -> Jurisd
 
 
 async def create_jurisdiction(
-    session: AsyncSession, principal: Principal, body: JurisdictionCreate, now: datetime
+    session: AsyncSession, *, principal: Principal, body: JurisdictionCreate, now: datetime
 ) -> JurisdictionPublic:
     _require_global_admin(principal)
     if body.profile is not None:
@@ -122,7 +122,7 @@ async def create_jurisdiction(
     return await _jurisdiction_public(session, j)
 
 
-async def get_jurisdiction(session: AsyncSession, principal: Principal, jurisdiction_id: str) -> JurisdictionPublic:
+async def get_jurisdiction(session: AsyncSession, *, principal: Principal, jurisdiction_id: str) -> JurisdictionPublic:
     j = await repo.get_jurisdiction(session, jurisdiction_id)
     if j is None:
         raise NotFound()
@@ -130,7 +130,7 @@ async def get_jurisdiction(session: AsyncSession, principal: Principal, jurisdic
     return await _jurisdiction_public(session, j)
 
 
-async def list_jurisdictions(session: AsyncSession, principal: Principal, page: PageParams) -> Page[JurisdictionPublic]:
+async def list_jurisdictions(session: AsyncSession, *, principal: Principal, page: PageParams) -> Page[JurisdictionPublic]:
     """The jurisdictions the caller may view (``jurisdiction.view``, as ``GET /jurisdictions/{id}``): all for
     a global admin, their own for a jurisdiction's admin, none for anyone else."""
     vis = visible(principal, "jurisdiction.view")
@@ -143,7 +143,7 @@ async def list_jurisdictions(session: AsyncSession, principal: Principal, page: 
 
 
 async def update_profile(
-    session: AsyncSession, principal: Principal, jurisdiction_id: str, profile: RulesProfile, now: datetime
+    session: AsyncSession, *, principal: Principal, jurisdiction_id: str, profile: RulesProfile, now: datetime
 ) -> JurisdictionPublic:
     j = await repo.get_jurisdiction(session, jurisdiction_id)
     if j is None:
@@ -160,7 +160,7 @@ async def update_profile(
     return await _jurisdiction_public(session, j)
 
 
-async def profile_history(session: AsyncSession, principal: Principal, jurisdiction_id: str) -> list[ProfileVersionPublic]:
+async def profile_history(session: AsyncSession, *, principal: Principal, jurisdiction_id: str) -> list[ProfileVersionPublic]:
     j = await repo.get_jurisdiction(session, jurisdiction_id)
     if j is None:
         raise NotFound()
@@ -182,7 +182,7 @@ async def _community_public(session: AsyncSession, c: Community) -> CommunityPub
     return _community_item(c, profile, *await repo.community_counts(session, c.id))
 
 
-async def list_communities(session: AsyncSession, principal: Principal, page: PageParams) -> Page[CommunityPublic]:
+async def list_communities(session: AsyncSession, *, principal: Principal, page: PageParams) -> Page[CommunityPublic]:
     """The communities the caller may view (``community.view``, as ``GET /communities/{id}``): all for a
     global admin, those of their jurisdictions for a jurisdiction's admin, their own for staff and residents,
     none for project-only roles (supervisors, contractors)."""
@@ -197,7 +197,7 @@ async def list_communities(session: AsyncSession, principal: Principal, page: Pa
 
 
 async def create_community(
-    session: AsyncSession, principal: Principal, body: CommunityCreate, now: datetime
+    session: AsyncSession, *, principal: Principal, body: CommunityCreate, now: datetime
 ) -> CommunityPublic:
     j = await repo.get_jurisdiction(session, body.jurisdiction_id)
     if j is None:
@@ -212,14 +212,14 @@ async def create_community(
     return await _community_public(session, c)
 
 
-async def get_community(session: AsyncSession, principal: Principal, community_id: str) -> CommunityPublic:
+async def get_community(session: AsyncSession, *, principal: Principal, community_id: str) -> CommunityPublic:
     scope = await community_scope(session, community_id)
     authorize(principal, "community.view", scope)
     return await _community_public(session, await community_or_404(session, community_id))
 
 
 async def grant_staff(
-    session: AsyncSession, principal: Principal, community_id: str, body: StaffGrantRequest, now: datetime
+    session: AsyncSession, *, principal: Principal, community_id: str, body: StaffGrantRequest, now: datetime
 ) -> GrantPublic:
     scope = await community_scope(session, community_id)
     authorize(principal, "community.grant_staff", scope)
@@ -308,7 +308,7 @@ async def import_households(
 
 
 async def list_households(
-    session: AsyncSession, principal: Principal, community_id: str, page: PageParams
+    session: AsyncSession, *, principal: Principal, community_id: str, page: PageParams
 ) -> Page[HouseholdPublic]:
     scope = await community_scope(session, community_id)
     authorize(principal, "register.view", scope)
@@ -319,7 +319,7 @@ async def list_households(
 
 
 async def issue_activation_codes(
-    session: AsyncSession, settings: Settings, principal: Principal, community_id: str,
+    session: AsyncSession, *, settings: Settings, principal: Principal, community_id: str,
     household_ids: list[str] | None, all_not_activated: bool, relation: str, now: datetime,
 ) -> IssuedCodes:
     scope = await community_scope(session, community_id)

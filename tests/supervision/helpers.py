@@ -81,6 +81,7 @@ async def token_for(app, user_id: str) -> dict:
     from app.auth import service as auth_service
 
     async with app.state.db.write_session() as s:
-        pair = await auth_service.issue_tokens(s, app.state.settings, user_id, app.state.clock.now())
+        pair = await auth_service.issue_tokens(s, settings=app.state.settings, user_id=user_id,
+                                                 now=app.state.clock.now())
         await s.commit()
     return auth(pair.access_token)
