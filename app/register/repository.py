@@ -17,19 +17,19 @@ async def get_jurisdiction(session: AsyncSession, jurisdiction_id: str) -> Juris
 
 
 async def jurisdiction_by_code(session: AsyncSession, code: str) -> Jurisdiction | None:
-    return (await session.exec(select(Jurisdiction).where(Jurisdiction.code == code))).first()
+    return (await session.exec(select(Jurisdiction).where(col(Jurisdiction.code) == code))).first()
 
 
 async def profile_version(session: AsyncSession, jurisdiction_id: str, version: int) -> RulesProfileVersion | None:
     q = select(RulesProfileVersion).where(
-        RulesProfileVersion.jurisdiction_id == jurisdiction_id, RulesProfileVersion.version == version
+        col(RulesProfileVersion.jurisdiction_id) == jurisdiction_id, col(RulesProfileVersion.version) == version
     )
     return (await session.exec(q)).first()
 
 
 async def profile_versions(session: AsyncSession, jurisdiction_id: str) -> list[RulesProfileVersion]:
-    q = (select(RulesProfileVersion).where(RulesProfileVersion.jurisdiction_id == jurisdiction_id)
-         .order_by(RulesProfileVersion.version))
+    q = (select(RulesProfileVersion).where(col(RulesProfileVersion.jurisdiction_id) == jurisdiction_id)
+         .order_by(col(RulesProfileVersion.version)))
     return list((await session.exec(q)).all())
 
 
@@ -40,13 +40,13 @@ async def jurisdictions_page(
     if ids is not None and not ids:
         return []
     q = (select(Jurisdiction, RulesProfileVersion)
-         .join(RulesProfileVersion, and_(RulesProfileVersion.jurisdiction_id == Jurisdiction.id,
-                                         RulesProfileVersion.version == Jurisdiction.profile_version))
-         .order_by(Jurisdiction.id).limit(limit + 1))
+         .join(RulesProfileVersion, and_(col(RulesProfileVersion.jurisdiction_id) == Jurisdiction.id,
+                                         col(RulesProfileVersion.version) == Jurisdiction.profile_version))
+         .order_by(col(Jurisdiction.id)).limit(limit + 1))
     if ids is not None:
-        q = q.where(Jurisdiction.id.in_(ids))  # type: ignore[attr-defined]
+        q = q.where(col(Jurisdiction.id).in_(ids))
     if after:
-        q = q.where(Jurisdiction.id > after)
+        q = q.where(col(Jurisdiction.id) > after)
     return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]
 
 
@@ -56,14 +56,14 @@ async def communities_page(
 ) -> list[Community]:
     """Communities by id after the cursor: all when ``jurisdiction_ids`` is None, else those in the given
     jurisdictions or among the given communities."""
-    q = select(Community).order_by(Community.id).limit(limit + 1)
+    q = select(Community).order_by(col(Community.id)).limit(limit + 1)
     if jurisdiction_ids is not None:
         if not jurisdiction_ids and not community_ids:
             return []
-        q = q.where(or_(Community.jurisdiction_id.in_(jurisdiction_ids),  # type: ignore[attr-defined]
-                        Community.id.in_(community_ids)))  # type: ignore[attr-defined]
+        q = q.where(or_(col(Community.jurisdiction_id).in_(jurisdiction_ids),
+                        col(Community.id).in_(community_ids)))
     if after:
-        q = q.where(Community.id > after)
+        q = q.where(col(Community.id) > after)
     return list((await session.exec(q)).all())
 
 
@@ -72,9 +72,9 @@ async def profiles_in_force(session: AsyncSession, jurisdiction_ids: set[str]) -
     if not jurisdiction_ids:
         return {}
     q = (select(RulesProfileVersion)
-         .join(Jurisdiction, and_(RulesProfileVersion.jurisdiction_id == Jurisdiction.id,
-                                  RulesProfileVersion.version == Jurisdiction.profile_version))
-         .where(Jurisdiction.id.in_(jurisdiction_ids)))  # type: ignore[attr-defined]
+         .join(Jurisdiction, and_(col(RulesProfileVersion.jurisdiction_id) == Jurisdiction.id,
+                                  col(RulesProfileVersion.version) == Jurisdiction.profile_version))
+         .where(col(Jurisdiction.id).in_(jurisdiction_ids)))
     return {v.jurisdiction_id: v for v in (await session.exec(q)).all()}
 
 
@@ -83,10 +83,10 @@ async def community_counts_many(session: AsyncSession, community_ids: list[str])
     if not community_ids:
         return {}
     hh = dict((await session.exec(
-        select(Household.community_id, func.count()).where(Household.community_id.in_(community_ids))  # type: ignore[attr-defined]
+        select(Household.community_id, func.count()).where(col(Household.community_id).in_(community_ids))
         .group_by(Household.community_id))).all())
     bl = dict((await session.exec(
-        select(Building.community_id, func.count()).where(Building.community_id.in_(community_ids))  # type: ignore[attr-defined]
+        select(Building.community_id, func.count()).where(col(Building.community_id).in_(community_ids))
         .group_by(Building.community_id))).all())
     return {c: (int(hh.get(c, 0)), int(bl.get(c, 0))) for c in community_ids}
 
@@ -96,41 +96,41 @@ async def get_community(session: AsyncSession, community_id: str) -> Community |
 
 
 async def communities_of(session: AsyncSession, jurisdiction_id: str) -> list[Community]:
-    q = select(Community).where(Community.jurisdiction_id == jurisdiction_id).order_by(Community.id)
+    q = select(Community).where(col(Community.jurisdiction_id) == jurisdiction_id).order_by(col(Community.id))
     return list((await session.exec(q)).all())
 
 
 async def community_counts(session: AsyncSession, community_id: str) -> tuple[int, int]:
     hh = (await session.exec(
-        select(func.count()).select_from(Household).where(Household.community_id == community_id))).one()
+        select(func.count()).select_from(Household).where(col(Household.community_id) == community_id))).one()
     bl = (await session.exec(
-        select(func.count()).select_from(Building).where(Building.community_id == community_id))).one()
+        select(func.count()).select_from(Building).where(col(Building.community_id) == community_id))).one()
     return int(hh), int(bl)
 
 
 async def buildings_of(session: AsyncSession, community_id: str) -> list[Building]:
-    return list((await session.exec(select(Building).where(Building.community_id == community_id))).all())
+    return list((await session.exec(select(Building).where(col(Building.community_id) == community_id))).all())
 
 
 async def units_of(session: AsyncSession, community_id: str) -> list[Unit]:
-    return list((await session.exec(select(Unit).where(Unit.community_id == community_id))).all())
+    return list((await session.exec(select(Unit).where(col(Unit.community_id) == community_id))).all())
 
 
 async def existing_rooms(session: AsyncSession, community_id: str) -> set[tuple[str, str]]:
-    q = select(Household.unit_id, Household.room).where(Household.community_id == community_id)
+    q = select(Household.unit_id, Household.room).where(col(Household.community_id) == community_id)
     return {(u, r) for u, r in (await session.exec(q)).all()}
 
 
 async def bulk_insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await session.exec(insert(model), params=rows)  # type: ignore[call-overload]
+        await session.exec(insert(model), params=rows)
 
 
 async def bump_register_version(session: AsyncSession, community_id: str) -> None:
     """Mark the community's households changed (running motion tallies of it are rebuilt on next use)."""
-    stmt = (update(Community).where(Community.id == community_id)  # type: ignore[arg-type]
+    stmt = (update(Community).where(col(Community.id) == community_id)
             .values(register_version=Community.register_version + 1))
-    await session.exec(stmt)  # type: ignore[call-overload]
+    await session.exec(stmt)
 
 
 async def get_household(session: AsyncSession, household_id: str) -> Household | None:
@@ -141,21 +141,21 @@ async def households_page(
     session: AsyncSession, community_id: str, *, after: str | None, limit: int
 ) -> list[tuple[Household, str, str, int, int]]:
     members = (select(func.count()).select_from(HouseholdMember)
-               .where(HouseholdMember.household_id == Household.id).scalar_subquery())
+               .where(col(HouseholdMember.household_id) == Household.id).scalar_subquery())
     pending = (select(func.count()).select_from(ActivationCode)
-               .where(ActivationCode.household_id == Household.id, ActivationCode.used_at.is_(None),
-                      ActivationCode.revoked_at.is_(None)).scalar_subquery())
+               .where(col(ActivationCode.household_id) == Household.id, col(ActivationCode.used_at).is_(None),
+                      col(ActivationCode.revoked_at).is_(None)).scalar_subquery())
     q = (
-        select(Household, Building.name, Unit.name, members, pending)
-        .join(Building, Building.id == Household.building_id)
-        .join(Unit, Unit.id == Household.unit_id)
-        .where(Household.community_id == community_id)
-        .order_by(Household.id)
+        select(Household, Building.name, Unit.name, members, pending)  # type: ignore[call-overload]  # sqlmodel's overloads stop at 4
+        .join(Building, col(Building.id) == Household.building_id)
+        .join(Unit, col(Unit.id) == Household.unit_id)
+        .where(col(Household.community_id) == community_id)
+        .order_by(col(Household.id))
         .limit(limit + 1)
     )
     if after:
-        q = q.where(Household.id > after)
-    return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]
+        q = q.where(col(Household.id) > after)
+    return [tuple(r) for r in (await session.exec(q)).all()]
 
 
 async def households_with_location(
@@ -163,15 +163,15 @@ async def households_with_location(
 ) -> list[tuple[Household, str, str]]:
     q = (
         select(Household, Building.name, Unit.name)
-        .join(Building, Building.id == Household.building_id)
-        .join(Unit, Unit.id == Household.unit_id)
-        .where(Household.community_id == community_id)
-        .order_by(Building.name, Unit.name, Household.room)
+        .join(Building, col(Building.id) == Household.building_id)
+        .join(Unit, col(Unit.id) == Household.unit_id)
+        .where(col(Household.community_id) == community_id)
+        .order_by(col(Building.name), col(Unit.name), col(Household.room))
     )
     if household_ids is not None:
-        q = q.where(Household.id.in_(household_ids))
+        q = q.where(col(Household.id).in_(household_ids))
     if only_not_activated:
-        has_member = select(HouseholdMember.id).where(HouseholdMember.household_id == Household.id).exists()
+        has_member = select(HouseholdMember.id).where(col(HouseholdMember.household_id) == Household.id).exists()
         q = q.where(~has_member)
     return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]
 
@@ -182,7 +182,7 @@ async def memberships(session: AsyncSession, user_id: str) -> list[tuple[Househo
     q = (
         select(HouseholdMember, Household)
         .join(Household, col(Household.id) == HouseholdMember.household_id)
-        .where(HouseholdMember.user_id == user_id)
+        .where(col(HouseholdMember.user_id) == user_id)
         .order_by(col(Household.id))
     )
     return [(m, h) for m, h in (await session.exec(q)).all()]
@@ -191,12 +191,12 @@ async def memberships(session: AsyncSession, user_id: str) -> list[tuple[Househo
 async def membership_cards(session: AsyncSession,
                            user_id: str) -> list[tuple[HouseholdMember, Household, Unit, Building, Community]]:
     q = (
-        select(HouseholdMember, Household, Unit, Building, Community)
+        select(HouseholdMember, Household, Unit, Building, Community)  # type: ignore[call-overload]  # sqlmodel's overloads stop at 4
         .join(Household, col(Household.id) == HouseholdMember.household_id)
         .join(Unit, col(Unit.id) == Household.unit_id)
         .join(Building, col(Building.id) == Household.building_id)
         .join(Community, col(Community.id) == Household.community_id)
-        .where(HouseholdMember.user_id == user_id)
+        .where(col(HouseholdMember.user_id) == user_id)
         .order_by(col(Community.name), col(Building.name), col(Unit.name), col(Household.room))
     )
     return [(m, h, u, b, c) for m, h, u, b, c in (await session.exec(q)).all()]
