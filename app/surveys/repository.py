@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from app.auth.models import User
 from app.core.db import new_id, upsert_insert
@@ -29,6 +30,9 @@ from app.surveys.models import (
 )
 
 CHUNK = 1000
+
+# select() of SQLModel is typed for at most four columns; for more, the Select it builds at run time
+WideSelect = Select[*tuple[Any, ...]]
 
 
 def _int(v: Any) -> int:
@@ -57,7 +61,7 @@ async def upsert_catalog_items(session: AsyncSession, rows: list[dict[str, Any]]
         set_={"category": ins.excluded.category, "title": ins.excluded.title, "standard": ins.excluded.standard,
               "selection": ins.excluded.selection},
     )
-    await session.exec(stmt)  # type: ignore[call-overload]
+    await session.exec(stmt)
 
 
 # ---- questionnaires ------------------------------------------------------------------------------
@@ -82,7 +86,7 @@ async def update_questionnaire(session: AsyncSession, *, questionnaire_id: str, 
     stmt = (update(Questionnaire)
             .where(col(Questionnaire.id) == questionnaire_id, col(Questionnaire.version) == expected_version)
             .values(**values, version=expected_version + 1))
-    res = await session.exec(stmt)  # type: ignore[call-overload]
+    res = await session.exec(stmt)
     return res.rowcount == 1
 
 
@@ -96,9 +100,9 @@ async def questionnaires_page(
     if resident_of is not None:
         buildings, units = resident_of
         q = q.where(Questionnaire.status != QuestionnaireStatus.DRAFT, or_(
-            Questionnaire.scope_kind == "community",
-            and_(Questionnaire.scope_kind == "building", col(Questionnaire.building_id).in_(buildings or {""})),
-            and_(Questionnaire.scope_kind == "unit", col(Questionnaire.unit_id).in_(units or {""})),
+            col(Questionnaire.scope_kind) == "community",
+            and_(col(Questionnaire.scope_kind) == "building", col(Questionnaire.building_id).in_(buildings or {""})),
+            and_(col(Questionnaire.scope_kind) == "unit", col(Questionnaire.unit_id).in_(units or {""})),
         ))
     if after:
         q = q.where(col(Questionnaire.id) < after)
@@ -169,8 +173,8 @@ async def household_in_scope(session: AsyncSession, scope: ScopeSpec, household_
 
 
 async def scope_household_ids(session: AsyncSession, scope: ScopeSpec) -> list[str]:
-    q = (select(Household.id).join(Building, Building.id == Household.building_id)
-         .join(Unit, Unit.id == Household.unit_id).where(*scope.conditions())
+    q = (select(Household.id).join(Building, col(Building.id) == Household.building_id)
+         .join(Unit, col(Unit.id) == Household.unit_id).where(*scope.conditions())
          .order_by(Building.name, Unit.name, Household.room))
     return list((await session.exec(q)).all())
 
@@ -180,7 +184,7 @@ async def household_locations(session: AsyncSession, household_ids: Sequence[str
     if not household_ids:
         return {}
     q = (select(Household.id, Building.name, Unit.name, Household.room)
-         .join(Building, Building.id == Household.building_id).join(Unit, Unit.id == Household.unit_id)
+         .join(Building, col(Building.id) == Household.building_id).join(Unit, col(Unit.id) == Household.unit_id)
          .where(col(Household.id).in_(list(household_ids))))
     return {hid: (b, u, r) for hid, b, u, r in (await session.exec(q)).all()}
 
@@ -202,11 +206,11 @@ async def upsert_current(
         actor_id=actor_id, note=note, answers=answers, first_at=now, updated_at=now,
     ).on_conflict_do_update(
         index_elements=["questionnaire_id", "household_id"],
-        set_={"version": SurveyResponse.__table__.c.version + 1, "channel": ins.excluded.channel,
+        set_={"version": col(SurveyResponse.version) + 1, "channel": ins.excluded.channel,
               "actor_id": ins.excluded.actor_id, "note": ins.excluded.note, "answers": ins.excluded.answers,
               "updated_at": ins.excluded.updated_at},
-    ).returning(SurveyResponse.__table__.c.version)
-    res = await session.exec(stmt)  # type: ignore[call-overload]
+    ).returning(col(SurveyResponse.version))
+    res = await session.exec(stmt)
     return int(res.scalar_one())
 
 
@@ -217,15 +221,15 @@ async def add_version(session: AsyncSession, row: SurveyResponseVersion) -> None
 
 async def replace_answers(session: AsyncSession, *, questionnaire_id: str, household_id: str,
                           rows: list[dict[str, Any]]) -> None:
-    await session.exec(delete(SurveyAnswer).where(  # type: ignore[call-overload]
+    await session.exec(delete(SurveyAnswer).where(
         col(SurveyAnswer.questionnaire_id) == questionnaire_id, col(SurveyAnswer.household_id) == household_id))
     for i in range(0, len(rows), CHUNK):
-        await session.exec(insert(SurveyAnswer), params=rows[i:i + CHUNK])  # type: ignore[call-overload]
+        await session.exec(insert(SurveyAnswer), params=rows[i:i + CHUNK])
 
 
 async def bulk_insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
     for i in range(0, len(rows), CHUNK):
-        await session.exec(insert(model), params=rows[i:i + CHUNK])  # type: ignore[call-overload]
+        await session.exec(insert(model), params=rows[i:i + CHUNK])
 
 
 async def current_responses(session: AsyncSession, questionnaire_id: str,
@@ -282,7 +286,8 @@ async def answer_aggregates(session: AsyncSession, questionnaire_id: str,
     if not question_ids:
         return []
     a = SurveyAnswer
-    q = (select(a.question_id, a.item_key, a.choice, func.count(),
+    q: WideSelect = (
+         Select(col(a.question_id), col(a.item_key), col(a.choice), func.count(),
                 func.coalesce(func.sum(a.value_int), 0), func.min(a.value_int), func.max(a.value_int))
          .where(a.questionnaire_id == questionnaire_id, col(a.question_id).in_(list(question_ids)))
          .group_by(a.question_id, a.item_key, a.choice))
@@ -353,11 +358,14 @@ async def owner_tally(session: AsyncSession, *, questionnaire_id: str, question_
          .select_from(h)
          .outerjoin(r, and_(col(r.questionnaire_id) == questionnaire_id, col(r.household_id) == h.id))
          .where(*scope.conditions()).subquery("d"))
-    q = (select(a.question_id, a.item_key, a.choice, func.count(col(a.question_id)), func.count(d.c.n), func.sum(d.c.n),
-                func.sum(d.c.area))
+    q: WideSelect = (
+         Select(col(a.question_id), col(a.item_key), col(a.choice), func.count(col(a.question_id)),
+                func.count(d.c.n), func.sum(d.c.n), func.sum(d.c.area))
          .select_from(d)
          .outerjoin(a, and_(col(a.questionnaire_id) == questionnaire_id, col(a.household_id) == d.c.id,
                             col(a.question_id).in_(list(question_ids))))
          .group_by(a.item_key, a.choice, a.question_id))  # the most selective key first: SQLite sorts to group
-    return [OwnerTally(qid, item, choice, _int(n), _int(o), _int(hh), _int(area))  # qid None: no such answers
-            for qid, item, choice, n, o, hh, area in (await session.exec(q)).all() if qid is not None]
+    # the households in scope without such an answer make one group of NULLs: left out
+    return [OwnerTally(qid, item, choice, _int(n), _int(o), _int(hh), _int(area))
+            for qid, item, choice, n, o, hh, area in (await session.exec(q)).all()
+            if qid is not None and item is not None and choice is not None]

@@ -59,7 +59,7 @@ async def test_seed_is_idempotent(app) -> None:
         s.add(row)
         await s.commit()
     async with app.state.db.write_session() as s:
-        assert await service.ensure_catalogs(s, ["qingdao"]) == 1
+        assert await service.ensure_catalogs(s, names=["qingdao"]) == 1
         await s.commit()
         assert await service.catalog_item_title(s, catalog="qingdao", seq=2) == "道路铺装"
         assert await service.catalog_item_title(s, catalog="qingdao", seq=24) is None
