@@ -1,8 +1,9 @@
 """The composition root's wiring: what the domains above projects provide to it.
 
 Projects declares its gates and ranking figures as protocols (:mod:`app.projects.gates`); this module — the
-only one that sees every domain — registers each domain's provider. ``create_app`` calls :func:`wire`, which
-refuses to start if a gate some stage move needs has no provider.
+only one that sees every domain — registers each domain's provider, and each domain's check of who may see
+the files it stores (:mod:`app.media.visibility`). ``create_app`` calls :func:`wire`, which refuses to start if
+a gate some stage move needs, or a stored file's owner type, has no provider.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.contracts import DIRECTORY
+from app.media import visibility as media_visibility
 from app.projects import service as projects_service
 from app.projects.gates import PROVIDERS, GateState
+from app.publicity import files as publicity_files
 from app.publicity import service as publicity_service
 from app.register.service import HouseholdDirectory
 from app.supervision import service as supervision_service
 from app.surveys import service as surveys_service
+from app.voting import files as voting_files
 from app.voting import service as voting_service
-from app.voting.contracts import CLOSE_LISTENERS
+from app.voting.contracts import CLOSE_LISTENERS, ClosedMotion
 
 
 async def _critical_reports(session: AsyncSession, *, project_id: str, now: datetime) -> GateState:
@@ -28,6 +32,11 @@ async def _critical_reports(session: AsyncSession, *, project_id: str, now: date
 
 async def _acceptance(session: AsyncSession, *, project_id: str, now: datetime) -> GateState:
     return await supervision_service.acceptance_gate(session, project_id=project_id)
+
+
+async def _publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, now: datetime) -> None:
+    """Voting's close listener: publish the vote-result notice (the listener returns nothing)."""
+    await publicity_service.publish_vote_result(session, closed=closed, now=now)
 
 
 def wire() -> None:
@@ -40,10 +49,21 @@ def wire() -> None:
         "no_open_critical_reports": _critical_reports,
         "acceptance_signed": _acceptance,
     })
-    if publicity_service.publish_vote_result not in CLOSE_LISTENERS:
-        CLOSE_LISTENERS.append(publicity_service.publish_vote_result)
+    if _publish_vote_result not in CLOSE_LISTENERS:
+        CLOSE_LISTENERS.append(_publish_vote_result)
     PROVIDERS.willingness = surveys_service.ranking_figures
     PROVIDERS.contribution = voting_service.ranking_figures
     missing = PROVIDERS.missing(projects_service.gate_names())
     if missing:
         raise RuntimeError(f"project providers missing: {', '.join(missing)}")
+    media_visibility.CHECKS.update({
+        "report": supervision_service.report_photo_visible,
+        "report_rectification": supervision_service.report_photo_visible,
+        "acceptance": supervision_service.acceptance_photo_visible,
+        "paper_ballot": voting_files.paper_ballot_photo_visible,
+        "objection": publicity_files.objection_photo_visible,
+        "notice_attachment": publicity_files.notice_attachment_visible,
+    })
+    unchecked = media_visibility.missing_checks()
+    if unchecked:
+        raise RuntimeError(f"no visibility check for stored files of: {', '.join(unchecked)}")

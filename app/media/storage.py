@@ -86,7 +86,7 @@ class LocalStorage:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    def _write(self, sha256: str, write: Callable[[BinaryIO], None]) -> None:
+    def _write(self, sha256: str, write: Callable[[BinaryIO], object]) -> None:
         """Write a blob through a temporary file in its directory, fsynced, then renamed into place: a
         reader never sees a partial blob. An existing blob is kept (same digest, same bytes)."""
         target = self._path(sha256)

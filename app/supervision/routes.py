@@ -19,6 +19,7 @@ from app.core.pagination import Page, PageParams, page_params
 from app.media.schemas import PhotoPublic
 from app.media.serving import media_response
 from app.media.storage import StorageDep
+from app.media.visibility import visible_media
 from app.supervision import service
 from app.supervision.models import Severity, Status
 from app.supervision.schemas import (
@@ -110,7 +111,7 @@ async def file_report(
     fields = _fields(building_id=building_id, unit_id=unit_id, building=building, unit=unit, gps_lat=gps_lat,
                      gps_lon=gps_lon, catalog_item=catalog_item, severity=severity, description=description)
     await service.prepare_report(session, principal=principal, project_id=project_id, fields=fields, now=now)
-    async with service.staged_photos(session, photos, settings=settings, storage=storage) as stored:
+    async with service.staged_photos(session, photos=photos, settings=settings, storage=storage) as stored:
         fp = fingerprint(project_id, fields.model_dump(mode="json"), [s.sha256 for s in stored])
         return await run_idempotent(
             session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
@@ -149,7 +150,7 @@ async def add_report_photos(report_id: str, request: Request, session: SessionDe
     rectifying: 409 `report.invalid_transition`), nothing stored then."""
     now = clock.now()
     await service.check_rectification_upload(session, principal=principal, report_id=report_id)
-    async with service.staged_photos(session, photos, settings=settings, storage=storage) as stored:
+    async with service.staged_photos(session, photos=photos, settings=settings, storage=storage) as stored:
         return await run_idempotent(
             session, request, user_id=principal.user_id, now=now, status_code=201,
             body_fingerprint=fingerprint(report_id, [s.sha256 for s in stored]),
@@ -201,7 +202,7 @@ async def add_acceptance_photos(project_id: str, session: SessionDep, principal:
                                 settings: SettingsDep, storage: StorageDep, photos: PhotosField) -> AcceptancePublic:
     """multipart/form-data, 1–9 `photos` of the acceptance (staff)."""
     await service.check_acceptance_upload(session, principal=principal, project_id=project_id)
-    async with service.staged_photos(session, photos, settings=settings, storage=storage) as stored:
+    async with service.staged_photos(session, photos=photos, settings=settings, storage=storage) as stored:
         return await service.add_acceptance_photos(session, principal=principal, project_id=project_id,
                                                    photos=stored, now=clock.now())
 
@@ -215,7 +216,7 @@ _PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jp
 @router.get("/photos/{photo_id}", response_class=Response, responses=_PHOTO_RESPONSES, operation_id="media_photo_get")
 async def get_photo(photo_id: str, session: SessionDep, principal: PrincipalDep, storage: StorageDep) -> Response:
     """Only to those who may see the photo's owner (others: 404). EXIF/GPS stripped."""
-    m = await service.photo_for_viewer(session, principal=principal, media_id=photo_id)
+    m = await visible_media(session, principal=principal, media_id=photo_id)
     return await media_response(storage, m, thumbnail=False)
 
 
@@ -223,5 +224,5 @@ async def get_photo(photo_id: str, session: SessionDep, principal: PrincipalDep,
             operation_id="media_photo_thumbnail")
 async def get_photo_thumbnail(photo_id: str, session: SessionDep, principal: PrincipalDep,
                               storage: StorageDep) -> Response:
-    m = await service.photo_for_viewer(session, principal=principal, media_id=photo_id)
+    m = await visible_media(session, principal=principal, media_id=photo_id)
     return await media_response(storage, m, thumbnail=True)
