@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from app.auth import repository as auth_repo
 from app.auth import service as auth_service
@@ -53,7 +54,7 @@ async def verify_audit(chain: str | None) -> list[ChainReport]:
         await db.dispose()
 
 
-async def build_demo() -> dict:
+async def build_demo() -> dict[str, Any]:
     from app.demo import build
 
     db = Database(get_settings())

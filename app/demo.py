@@ -18,6 +18,7 @@ from app.auth import service as auth_service
 from app.auth.models import Role
 from app.core.clock import Clock
 from app.core.db import Database
+from app.core.security import hash_password
 from app.rules import business_date
 
 
@@ -28,7 +29,7 @@ class DemoContext:
     staff: dict[str, str]
     community_id: str
     jurisdiction_id: str
-    households: list[dict]
+    households: list[dict[str, Any]]
     codes: dict[str, str]
     now: datetime
     today: date
@@ -46,7 +47,7 @@ async def _ensure_user(db: Database, clock: Clock, username: str, password: str,
         if user is None:
             user = await auth_service.create_user(s, username=username, password=password, name=name, now=clock.now())
         else:
-            user.password_hash = auth_service.hash_password(password)
+            user.password_hash = hash_password(password)
             s.add(user)
         await auth_service.grant(s, user_id=user.id, role=role, scope_id=scope, now=clock.now(), by=None)
         await s.commit()

@@ -4,13 +4,13 @@ a plan with a civil-code motion, and a plan notice — each through the HTTP API
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.demo import DemoContext
 
 
-async def _post(ctx: DemoContext, path: str, body: dict, expect: int = 201) -> dict:
+async def _post(ctx: DemoContext, path: str, body: dict[str, Any], expect: int = 201) -> dict[str, Any]:
     r = await ctx.client.post(path, headers=ctx.staff, json=body)
     if r.status_code != expect:
         raise RuntimeError(f"demo step {path} failed: {r.status_code} {r.text}")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 import httpx
@@ -24,7 +24,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ProblemDetail, install_error_handlers, problem
 from app.core.limits import BodyLimitMiddleware
-from app.core.metrics import MetricsMiddleware
+from app.core.metrics import MetricsMiddleware, new_tally
 from app.core.ratelimit import RateLimits, make_limiter
 from app.wiring import wire
 
@@ -94,7 +94,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.db = Database(settings)
     app.state.http = http or httpx.AsyncClient(timeout=settings.wechat_timeout_s)
-    app.state.metrics = Counter()
+    app.state.metrics = new_tally()
     app.state.rate_limits = RateLimits(make_limiter(settings.redis_url, settings.rate_limit_prefix), settings.rate_limit_enabled)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
@@ -103,7 +103,7 @@ def create_app(
     app.include_router(api_router)
     _original_openapi = app.openapi
 
-    def _openapi() -> dict:
+    def _openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = _original_openapi()
             schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDetail"] = (
@@ -111,7 +111,7 @@ def create_app(
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = _openapi  # type: ignore[method-assign]
+    app.openapi = _openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
     _install_docs(app)
 
     @app.get("/healthz", tags=["ops"], operation_id="healthz")

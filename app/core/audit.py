@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import upsert_insert
@@ -91,8 +91,8 @@ async def verify(session: AsyncSession, chain: str | None = None, batch: int = 5
         broken: ChainReport | None = None
         last_seq = 0
         while broken is None:
-            q = (select(AuditEntry).where(AuditEntry.chain == head.chain, AuditEntry.seq > last_seq)
-                 .order_by(AuditEntry.seq).limit(batch))
+            q = (select(AuditEntry).where(col(AuditEntry.chain) == head.chain, col(AuditEntry.seq) > last_seq)
+                 .order_by(col(AuditEntry.seq)).limit(batch))
             rows = list((await session.exec(q)).all())
             if not rows:
                 break

@@ -14,18 +14,22 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVarTuple, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import Select as SASelect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from app.core.config import Settings
+
+_Ts = TypeVarTuple("_Ts")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -171,3 +175,14 @@ def upsert_insert(session: AsyncSession, model: Any) -> Any:
     """An INSERT of the session's dialect, so ``on_conflict_do_nothing`` / ``on_conflict_do_update`` work on
     PostgreSQL and SQLite alike."""
     return pg_insert(model) if dialect_name(session) == "postgresql" else sqlite_insert(model)
+
+
+def wide(statement: SASelect[*_Ts]) -> Select[*_Ts]:
+    """A select of more than 4 columns, typed for ``session.exec``.
+
+    sqlmodel's ``select()`` is typed for at most 4 columns and its ``exec()`` for its own ``Select`` only, so
+    build wider selects with SQLAlchemy's ``select()`` (typed for up to 10) and pass them through this.
+    ``exec()`` runs a SQLAlchemy ``Select`` exactly like sqlmodel's (rows, typed per column here); the cast
+    only corrects sqlmodel's stubs.
+    """
+    return cast("Select[*_Ts]", statement)

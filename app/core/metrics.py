@@ -5,14 +5,21 @@ A plain ASGI middleware (no per-request task group or body streams, unlike ``@ap
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import defaultdict
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+Tally = defaultdict[tuple[str, int | str], float]
+"""(route name, status class) -> requests (ints); ("__seconds__", route name) -> seconds spent."""
+
+
+def new_tally() -> Tally:
+    return defaultdict(int)
+
 
 class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, counter: Counter) -> None:
+    def __init__(self, app: ASGIApp, counter: Tally) -> None:
         self.app = app
         self.counter = counter
 

@@ -54,7 +54,7 @@ async def move_stage(session: AsyncSession, *, project_id: str, expected_version
         .where(col(Project.id) == project_id, col(Project.version) == expected_version)
         .values(stage=to_stage, version=expected_version + 1)
     )
-    res = await session.exec(stmt)  # type: ignore[call-overload]
+    res = await session.exec(stmt)
     return res.rowcount == 1
 
 

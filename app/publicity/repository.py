@@ -28,7 +28,7 @@ async def add_notice(session: AsyncSession, notice: Notice) -> None:
 async def insert_notice_once(session: AsyncSession, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING (unique motion_id): False when the row already existed."""
     ins = upsert_insert(session, Notice)
-    res = await session.exec(ins.values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
+    res = await session.exec(ins.values(**values).on_conflict_do_nothing())
     return res.rowcount == 1
 
 
@@ -105,7 +105,7 @@ async def resolve_objection(session: AsyncSession, *, objection_id: str, status:
     stmt = (update(Objection)
             .where(col(Objection.id) == objection_id, col(Objection.status) == ObjectionStatus.PENDING.value)
             .values(status=status, resolution_reason=reason, resolved_by=by, resolved_at=at))
-    res = await session.exec(stmt)  # type: ignore[call-overload]
+    res = await session.exec(stmt)
     return res.rowcount == 1
 
 
@@ -127,7 +127,7 @@ async def objections_page(
     if after is not None:
         at, oid = after
         q = q.where(or_(col(Objection.filed_at) > at, and_(col(Objection.filed_at) == at, col(Objection.id) > oid)))
-    return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]
+    return [(o, name, room) for o, name, room in (await session.exec(q)).all()]
 
 
 async def households_rooms(session: AsyncSession, household_ids: list[str]) -> dict[str, str]:

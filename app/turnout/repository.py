@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, exists, func, or_, update
+from sqlalchemy import BigInteger, ColumnElement, Exists, and_, case, cast, exists, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.auth.models import ACTING_RELATIONS, HouseholdMember, User
-from app.core.db import upsert_insert
+from app.core.db import new_id, upsert_insert, wide
 from app.register.models import Building, Household, Unit
 from app.turnout.models import (
     AutoReminder,
@@ -36,6 +38,13 @@ CHUNK = 500
 
 def _int(v: Any) -> int:
     return int(v or 0)
+
+
+def _opted_out() -> Exists:
+    """EXISTS an opt-out of the member (HouseholdMember of the enclosing query) for their household."""
+    return exists().where(col(ReminderOptOut.household_id) == HouseholdMember.household_id,
+                          col(ReminderOptOut.user_id) == HouseholdMember.user_id,
+                          col(ReminderOptOut.opt_out).is_(True))
 
 
 # ---- populations ---------------------------------------------------------------------------------
@@ -55,40 +64,38 @@ class Population:
     answered_ids: Any
     owner_grouping: bool
 
-    def in_scope(self, h: Any = Household) -> list[Any]:
-        conds = [h.community_id == self.community_id]
+    def in_scope(self, h: type[Household] = Household) -> list[ColumnElement[bool]]:
+        conds = [col(h.community_id) == self.community_id]
         if self.building_id is not None:
-            conds.append(h.building_id == self.building_id)
+            conds.append(col(h.building_id) == self.building_id)
         if self.unit_id is not None:
-            conds.append(h.unit_id == self.unit_id)
+            conds.append(col(h.unit_id) == self.unit_id)
         return conds
 
-    def answered_owner_keys(self) -> Any:
+    def answered_owner_keys(self) -> SelectOfScalar[str]:
         h2 = aliased(Household)
         return select(h2.owner_key).where(col(h2.id).in_(self.answered_ids), *self.in_scope(h2))
 
-    def answered(self, h: Any = Household) -> Any:
+    def answered(self, h: type[Household] = Household) -> ColumnElement[bool]:
         if self.owner_grouping:
             return col(h.owner_key).in_(self.answered_owner_keys())
         return col(h.id).in_(self.answered_ids)
 
 
-def _reachable_members(h: Any = Household) -> Any:
+def _reachable_members(h: type[Household] = Household) -> SelectOfScalar[str]:
     """Members who can receive a WeChat reminder for household ``h``: owner/co-owner, active, bound to
     WeChat, not opted out."""
     return (select(HouseholdMember.user_id)
             .join(User, col(User.id) == HouseholdMember.user_id)
-            .where(HouseholdMember.household_id == h.id, col(HouseholdMember.relation).in_(ACTING),
+            .where(col(HouseholdMember.household_id) == h.id, col(HouseholdMember.relation).in_(ACTING),
                    col(User.wechat_openid).is_not(None), col(User.is_active).is_(True),
-                   ~exists().where(ReminderOptOut.household_id == HouseholdMember.household_id,
-                                   ReminderOptOut.user_id == HouseholdMember.user_id,
-                                   col(ReminderOptOut.opt_out).is_(True))))
+                   ~_opted_out()))
 
 
-def _bound_members(h: Any = Household) -> Any:
+def _bound_members(h: type[Household] = Household) -> SelectOfScalar[str]:
     return (select(HouseholdMember.user_id)
             .join(User, col(User.id) == HouseholdMember.user_id)
-            .where(HouseholdMember.household_id == h.id, col(HouseholdMember.relation).in_(ACTING),
+            .where(col(HouseholdMember.household_id) == h.id, col(HouseholdMember.relation).in_(ACTING),
                    col(User.wechat_openid).is_not(None), col(User.is_active).is_(True)))
 
 
@@ -107,16 +114,16 @@ class AreaCount:
 async def counts_by_unit(session: AsyncSession, pop: Population) -> list[AreaCount]:
     """Households and area in scope and answered, per unit (GROUP BY building, unit)."""
     answered = pop.answered()
-    q = (select(Household.building_id, Building.name, Household.unit_id, Unit.name, func.count(),
-                func.sum(cast(Household.area_centi, BigInteger)),
-                func.sum(case((answered, 1), else_=0)),
-                func.sum(case((answered, cast(Household.area_centi, BigInteger)), else_=0)))
+    area = cast(Household.area_centi, BigInteger)
+    q = (sa_select(col(Household.building_id), col(Building.name), col(Household.unit_id), col(Unit.name),
+                   func.count(), func.sum(area), func.sum(case((answered, 1), else_=0)),
+                   func.sum(case((answered, area), else_=0)))
          .join(Building, col(Building.id) == Household.building_id)
          .join(Unit, col(Unit.id) == Household.unit_id)
          .where(*pop.in_scope())
          .group_by(Household.building_id, Building.name, Household.unit_id, Unit.name))
     return [AreaCount(b, bn, u, un, _int(n), _int(a), _int(an), _int(aa))
-            for b, bn, u, un, n, a, an, aa in (await session.exec(q)).all()]
+            for b, bn, u, un, n, a, an, aa in (await session.exec(wide(q))).all()]
 
 
 async def owner_totals(session: AsyncSession, pop: Population) -> tuple[int, int]:
@@ -130,7 +137,7 @@ async def owner_totals(session: AsyncSession, pop: Population) -> tuple[int, int
 
 
 def _owner_groups(pop: Population) -> Any:
-    return (select(Household.owner_key.label("owner_key"), func.count().label("n"),
+    return (select(col(Household.owner_key).label("owner_key"), func.count().label("n"),
                    func.sum(cast(Household.area_centi, BigInteger)).label("area"),
                    func.max(case((pop.answered(), 1), else_=0)).label("answered"))
             .where(*pop.in_scope()).group_by(Household.owner_key).subquery())
@@ -144,11 +151,11 @@ async def owner_choice_counts(session: AsyncSession, pop: Population, choices: A
     results); it counts all their households in scope and their area, and the owner once.
     """
     ch = choices.subquery()
-    groups = (select(Household.owner_key.label("owner_key"), func.count().label("n"),
+    groups = (select(col(Household.owner_key).label("owner_key"), func.count().label("n"),
                      func.sum(cast(Household.area_centi, BigInteger)).label("area"))
               .where(*pop.in_scope()).group_by(Household.owner_key).subquery())
     h2 = aliased(Household)
-    first = (select(h2.owner_key.label("owner_key"), func.min(h2.id).label("hid"))
+    first = (select(col(h2.owner_key).label("owner_key"), func.min(h2.id).label("hid"))
              .join(ch, ch.c.household_id == h2.id)
              .where(*pop.in_scope(h2)).group_by(h2.owner_key).subquery())
     chosen = (select(first.c.owner_key, ch.c.choice)
@@ -168,7 +175,7 @@ async def fewest_to_cover(session: AsyncSession, pop: Population, amount: int, *
         g = _owner_groups(pop)
         base = select(g.c.owner_key.label("k"), g.c.area.label("area")).where(g.c.answered == 0).subquery()
     else:
-        base = (select(Household.id.label("k"), cast(Household.area_centi, BigInteger).label("area"))
+        base = (select(col(Household.id).label("k"), cast(Household.area_centi, BigInteger).label("area"))
                 .where(*pop.in_scope(), ~pop.answered()).subquery())
     running = select(base.c.area, func.sum(base.c.area).over(
         order_by=(base.c.area.desc(), base.c.k), rows=(None, 0)).label("cum")).subquery()
@@ -196,16 +203,17 @@ async def non_responders(session: AsyncSession, pop: Population, *, building_id:
                          unit_id: str | None = None) -> list[PendingHousehold]:
     bound = exists(_bound_members())
     reachable = exists(_reachable_members())
-    q = (select(Household.id, Household.building_id, Building.name, Household.unit_id, Unit.name, Household.room,
-                Household.area_centi, bound, reachable)
+    q = (sa_select(col(Household.id), col(Household.building_id), col(Building.name), col(Household.unit_id),
+                   col(Unit.name), col(Household.room), col(Household.area_centi), bound, reachable)
          .join(Building, col(Building.id) == Household.building_id)
          .join(Unit, col(Unit.id) == Household.unit_id)
          .where(*pop.in_scope(), ~pop.answered()))
     if building_id is not None:
-        q = q.where(Household.building_id == building_id)
+        q = q.where(col(Household.building_id) == building_id)
     if unit_id is not None:
-        q = q.where(Household.unit_id == unit_id)
-    return [PendingHousehold(*row[:7], bool(row[7]), bool(row[8])) for row in (await session.exec(q)).all()]
+        q = q.where(col(Household.unit_id) == unit_id)
+    return [PendingHousehold(hid, b, bn, u, un, room, area, bool(bd), bool(rc))
+            for hid, b, bn, u, un, room, area, bd, rc in (await session.exec(wide(q))).all()]
 
 
 @dataclass(frozen=True)
@@ -220,16 +228,14 @@ class MemberRow:
 
 
 async def members_of_non_responders(session: AsyncSession, pop: Population) -> list[MemberRow]:
-    opted = exists().where(ReminderOptOut.household_id == HouseholdMember.household_id,
-                           ReminderOptOut.user_id == HouseholdMember.user_id, col(ReminderOptOut.opt_out).is_(True))
-    q = (select(HouseholdMember.household_id, User.id, User.name, User.phone, HouseholdMember.relation,
-                col(User.wechat_openid).is_not(None), opted)
+    q = (sa_select(col(HouseholdMember.household_id), col(User.id), col(User.name), col(User.phone),
+                   col(HouseholdMember.relation), col(User.wechat_openid).is_not(None), _opted_out())
          .join(User, col(User.id) == HouseholdMember.user_id)
          .join(Household, col(Household.id) == HouseholdMember.household_id)
          .where(*pop.in_scope(), ~pop.answered(), col(User.is_active).is_(True))
-         .order_by(HouseholdMember.household_id, HouseholdMember.created_at))
+         .order_by(col(HouseholdMember.household_id), col(HouseholdMember.created_at)))
     return [MemberRow(hid, uid, name, phone, rel, bool(b), bool(o))
-            for hid, uid, name, phone, rel, b, o in (await session.exec(q)).all()]
+            for hid, uid, name, phone, rel, b, o in (await session.exec(wide(q))).all()]
 
 
 async def reminder_recipients(session: AsyncSession, pop: Population) -> list[tuple[str, str, str]]:
@@ -239,7 +245,8 @@ async def reminder_recipients(session: AsyncSession, pop: Population) -> list[tu
          .join(User, col(User.id) == HouseholdMember.user_id)
          .where(*pop.in_scope(), ~pop.answered(), col(User.id).in_(_reachable_members()))
          .order_by(Household.id, User.id))
-    return [(h, u, o) for h, u, o in (await session.exec(q)).all()]
+    # openid is never None here (reachable members are bound); the test only narrows the type
+    return [(h, u, o) for h, u, o in (await session.exec(q)).all() if o is not None]
 
 
 async def non_responder_reach(session: AsyncSession, pop: Population) -> tuple[int, int, int]:
@@ -258,7 +265,7 @@ async def claim_reminder_days(session: AsyncSession, rows: Sequence[dict[str, An
     for i in range(0, len(rows), CHUNK):
         stmt = (upsert_insert(session, ReminderDay).values(list(rows[i:i + CHUNK])).on_conflict_do_nothing()
                 .returning(ReminderDay.household_id))
-        claimed.update(r[0] for r in (await session.exec(stmt)).all())  # type: ignore[call-overload]
+        claimed.update(r[0] for r in (await session.exec(stmt)).all())
     return claimed
 
 
@@ -278,15 +285,15 @@ async def claim_auto_reminder(session: AsyncSession, *, item_type: str, item_id:
                               now: datetime) -> str | None:
     """Mark an automatic reminder as queued; None if it was already (unique item, reason)."""
     stmt = (upsert_insert(session, AutoReminder)
-            .values(id=AutoReminder.model_fields["id"].default_factory(),  # type: ignore[misc]
-                    item_type=item_type, item_id=item_id, reason=reason, households=0, messages=0, created_at=now)
+            .values(id=new_id(), item_type=item_type, item_id=item_id, reason=reason, households=0, messages=0,
+                    created_at=now)
             .on_conflict_do_nothing().returning(AutoReminder.id))
-    row = (await session.exec(stmt)).first()  # type: ignore[call-overload]
+    row = (await session.exec(stmt)).first()
     return None if row is None else str(row[0])
 
 
 async def set_auto_reminder_counts(session: AsyncSession, marker_id: str, *, households: int, messages: int) -> None:
-    await session.exec(update(AutoReminder).where(col(AutoReminder.id) == marker_id)  # type: ignore[call-overload]
+    await session.exec(update(AutoReminder).where(col(AutoReminder.id) == marker_id)
                        .values(households=households, messages=messages))
 
 
@@ -302,31 +309,28 @@ async def auto_reminders_done(session: AsyncSession, *, item_type: str, item_ids
 
 async def set_opt_out(session: AsyncSession, *, household_id: str, user_id: str, opt_out: bool, now: datetime) -> None:
     ins = upsert_insert(session, ReminderOptOut)
-    stmt = ins.values(id=ReminderOptOut.model_fields["id"].default_factory(),  # type: ignore[misc]
-                      household_id=household_id, user_id=user_id, opt_out=opt_out, updated_at=now)
+    stmt = ins.values(id=new_id(), household_id=household_id, user_id=user_id, opt_out=opt_out,
+                      updated_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=["household_id", "user_id"],
                                       set_={"opt_out": opt_out, "updated_at": now})
-    await session.exec(stmt)  # type: ignore[call-overload]
+    await session.exec(stmt)
 
 
 async def household_reminder_members(session: AsyncSession, household_id: str) -> list[tuple[str, str, str, bool, bool]]:
     """(user_id, name, relation, wechat bound, opted out) of the household's members."""
-    opted = exists().where(ReminderOptOut.household_id == HouseholdMember.household_id,
-                           ReminderOptOut.user_id == HouseholdMember.user_id, col(ReminderOptOut.opt_out).is_(True))
-    q = (select(User.id, User.name, HouseholdMember.relation, col(User.wechat_openid).is_not(None), opted)
+    q = (sa_select(col(User.id), col(User.name), col(HouseholdMember.relation),
+                   col(User.wechat_openid).is_not(None), _opted_out())
          .join(User, col(User.id) == HouseholdMember.user_id)
-         .where(HouseholdMember.household_id == household_id)
-         .order_by(HouseholdMember.created_at, User.id))
-    return [(u, n, r, bool(b), bool(o)) for u, n, r, b, o in (await session.exec(q)).all()]
+         .where(col(HouseholdMember.household_id) == household_id)
+         .order_by(col(HouseholdMember.created_at), col(User.id)))
+    return [(u, n, r, bool(b), bool(o)) for u, n, r, b, o in (await session.exec(wide(q))).all()]
 
 
 # ---- outbox --------------------------------------------------------------------------------------
 
 async def add_outbox(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    from sqlalchemy import insert
-
     for i in range(0, len(rows), CHUNK):
-        await session.exec(insert(OutboxMessage), params=list(rows[i:i + CHUNK]))  # type: ignore[call-overload]
+        await session.exec(insert(OutboxMessage), params=list(rows[i:i + CHUNK]))
 
 
 def _due(now: datetime) -> Any:
@@ -344,7 +348,7 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
                                    .limit(limit))).all())
     if not ids:
         return []
-    await session.exec(update(OutboxMessage)  # type: ignore[call-overload]
+    await session.exec(update(OutboxMessage)
                        .where(col(OutboxMessage.id).in_(ids), _due(now))
                        .values(status=OutboxStatus.IN_PROGRESS.value, lease_until=lease_until, claim_token=token,
                                attempts=OutboxMessage.attempts + 1))
@@ -357,9 +361,10 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
 
 async def record_outcome(session: AsyncSession, *, message_id: str, token: str, values: dict[str, Any]) -> bool:
     """Write a delivery outcome, only if this worker still holds the claim."""
-    res = await session.exec(update(OutboxMessage)  # type: ignore[call-overload]
-                             .where(col(OutboxMessage.id) == message_id, OutboxMessage.claim_token == token,
-                                    OutboxMessage.status == OutboxStatus.IN_PROGRESS.value)
+    res = await session.exec(update(OutboxMessage)
+                             .where(col(OutboxMessage.id) == message_id,
+                                    col(OutboxMessage.claim_token) == token,
+                                    col(OutboxMessage.status) == OutboxStatus.IN_PROGRESS.value)
                              .values(**values, claim_token=None, lease_until=None))
     return res.rowcount == 1
 
@@ -382,20 +387,22 @@ async def record_reads(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
         return set()
     stmt = (upsert_insert(session, NoticeRead).values(list(rows)).on_conflict_do_nothing()
             .returning(NoticeRead.household_id))
-    return {r[0] for r in (await session.exec(stmt)).all()}  # type: ignore[call-overload]
+    return {r[0] for r in (await session.exec(stmt)).all()}
 
 
 async def read_counts_by_unit(session: AsyncSession, *, notice_id: str, community_id: str) -> list[AreaCount]:
-    read = exists().where(NoticeRead.notice_id == notice_id, NoticeRead.household_id == Household.id)
-    q = (select(Household.building_id, Building.name, Household.unit_id, Unit.name, func.count(),
-                func.sum(cast(Household.area_centi, BigInteger)), func.sum(case((read, 1), else_=0)),
-                func.sum(case((read, cast(Household.area_centi, BigInteger)), else_=0)))
+    read = exists().where(col(NoticeRead.notice_id) == notice_id,
+                          col(NoticeRead.household_id) == Household.id)
+    area = cast(Household.area_centi, BigInteger)
+    q = (sa_select(col(Household.building_id), col(Building.name), col(Household.unit_id), col(Unit.name),
+                   func.count(), func.sum(area), func.sum(case((read, 1), else_=0)),
+                   func.sum(case((read, area), else_=0)))
          .join(Building, col(Building.id) == Household.building_id)
          .join(Unit, col(Unit.id) == Household.unit_id)
-         .where(Household.community_id == community_id)
+         .where(col(Household.community_id) == community_id)
          .group_by(Household.building_id, Building.name, Household.unit_id, Unit.name))
     return [AreaCount(b, bn, u, un, _int(n), _int(a), _int(r), _int(ra))
-            for b, bn, u, un, n, a, r, ra in (await session.exec(q)).all()]
+            for b, bn, u, un, n, a, r, ra in (await session.exec(wide(q))).all()]
 
 
 

@@ -3,7 +3,7 @@ reminder opt-outs, notice reads, and the on-demand run of automatic reminders.""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -33,7 +33,8 @@ router = APIRouter(tags=["turnout"])
 Format = Annotated[Literal["json", "xlsx"], Query(description="xlsx: the printable door-to-door sheet")]
 BuildingFilter = Annotated[str | None, Query(max_length=32, description="only this building")]
 UnitFilter = Annotated[str | None, Query(max_length=32, description="only this unit")]
-_XLSX_RESPONSE = {200: {"content": {XLSX_TYPE: {}}, "description": "JSON, or the XLSX sheet with ?format=xlsx"}}
+_XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {XLSX_TYPE: {}}, "description": "JSON, or the XLSX sheet with ?format=xlsx"}}
 
 
 # ---- progress ------------------------------------------------------------------------------------
