@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
@@ -50,3 +51,22 @@ def page_params(
 def make_page(items: list[T], limit: int, key: str | None) -> Page[T]:
     """``items`` holds up to limit+1 rows; ``key`` is the sort key of the last row returned."""
     return Page(items=items[:limit], next_cursor=encode_cursor(key) if key and len(items) > limit else None)
+
+
+def time_cursor(at: datetime, row_id: str) -> str:
+    """A cursor for lists ordered by (time, id): the last row's key."""
+    return encode_cursor(f"{at.astimezone(UTC).isoformat()}|{row_id}")
+
+
+def parse_time_cursor(value: str | None) -> tuple[datetime, str] | None:
+    """The decoded ``?cursor=`` (see app.core.pagination.page_params) back to (time, id); 400 if malformed."""
+    if not value:
+        return None
+    at, _, row_id = value.partition("|")
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None or not row_id:
+        raise AppError("pagination.bad_cursor", "分页游标无效", "Invalid cursor", status=400)
+    return when, row_id

@@ -7,16 +7,16 @@ supervision), which sit above projects: they reach it through the providers regi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.policy import Principal, Scope, authorize, roles_in
-from app.core import audit
-from app.core.errors import AppError, Conflict, NotFound
-from app.core.pagination import Page, PageParams, encode_cursor
+from app.core import audit, pagination
+from app.core.errors import Conflict, NotFound
+from app.core.pagination import Page, PageParams
 from app.projects import repository as repo
 from app.projects.gates import PROVIDERS, GateState, Ratio
 from app.projects.models import STAGE_ORDER, Project, Stage, StageMove
@@ -33,6 +33,7 @@ from app.projects.schemas import (
     StageMovePublic,
 )
 from app.register import service as register_service
+from app.rules import percent_text
 
 # (from, to) -> the gates that move needs (DOMAIN.md "Project lifecycle"); other moves need none
 STAGE_GATES: dict[tuple[Stage, Stage], tuple[str, ...]] = {
@@ -47,25 +48,6 @@ STAGE_ZH = {
     Stage.APPROVED: "方案通过", Stage.CONSTRUCTION: "施工", Stage.ACCEPTANCE: "竣工验收",
     Stage.EVALUATION: "满意度/效果评价", Stage.CLOSED: "结束",
 }
-
-
-def time_cursor(at: datetime, row_id: str) -> str:
-    """A cursor for lists ordered by (time, id): the last row's key."""
-    return encode_cursor(f"{at.astimezone(UTC).isoformat()}|{row_id}")
-
-
-def parse_time_cursor(value: str | None) -> tuple[datetime, str] | None:
-    """The decoded ``?cursor=`` (see app.core.pagination.page_params) back to (time, id); 400 if malformed."""
-    if not value:
-        return None
-    at, _, row_id = value.partition("|")
-    try:
-        when = datetime.fromisoformat(at)
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None or not row_id:
-        raise AppError("pagination.bad_cursor", "分页游标无效", "Invalid cursor", status=400)
-    return when, row_id
 
 
 def next_stage(stage: str) -> Stage | None:
@@ -170,10 +152,10 @@ async def list_projects(session: AsyncSession, *, principal: Principal, communit
     if scope.project_id is not None:  # a supervisor/contractor: only the projects they are appointed to
         only = set(await repo.project_ids_in_community(session, community.id,
                                                        set(principal.supervisor_of | principal.contractor_of)))
-    rows = await repo.projects_page(session, community.id, after=parse_time_cursor(page.after), limit=page.limit,
+    rows = await repo.projects_page(session, community.id, after=pagination.parse_time_cursor(page.after), limit=page.limit,
                                     only_ids=only)
     items = [_summary(p) for p in rows[:page.limit]]
-    nxt = time_cursor(rows[page.limit - 1].created_at, rows[page.limit - 1].id) if len(rows) > page.limit else None
+    nxt = pagination.time_cursor(rows[page.limit - 1].created_at, rows[page.limit - 1].id) if len(rows) > page.limit else None
     return Page(items=items, next_cursor=nxt)
 
 
@@ -230,9 +212,8 @@ def figure(ratio: Ratio | None) -> Figure | None:
     if d == 0:
         return Figure(numerator=n, denominator=d, share=None, percent=None)
     f = Fraction(n, d)
-    hundredths = (n * 10000 * 2 + d) // (2 * d)  # percent with two decimals, rounded half up
     return Figure(numerator=n, denominator=d, share=f"{f.numerator}/{f.denominator}",
-                  percent=f"{hundredths // 100}.{hundredths % 100:02d}")
+                  percent=percent_text(n, d))
 
 
 def _share(fig: Figure | None) -> Fraction | None:

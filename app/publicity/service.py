@@ -26,7 +26,7 @@ from app.auth.policy import Principal, Scope, authorize, is_manager
 from app.core import audit
 from app.core.db import new_id
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
-from app.core.pagination import Page, PageParams
+from app.core.pagination import Page, PageParams, parse_time_cursor, time_cursor
 from app.projects import service as projects_service
 from app.projects.gates import GateState
 from app.projects.models import Project
@@ -51,7 +51,6 @@ from app.rules import (
     is_partial_day,
     is_working_day,
     publicity_window,
-    window_for,
     working_days_left,
 )
 from app.supervision import service as supervision_service
@@ -324,11 +323,11 @@ async def list_community_notices(session: AsyncSession, *, principal: Principal,
                                                 community_id=community.id)
     authorize(principal, "notice.view", scope)
     rows = await repo.community_notices_page(session, community.id,
-                                             after=projects_service.parse_time_cursor(page.after),
+                                             after=parse_time_cursor(page.after),
                                              limit=page.limit, status=status, now=now)
     items = await _publics(session, rows[:page.limit], now)
     last = rows[page.limit - 1] if len(rows) > page.limit else None
-    return Page(items=items, next_cursor=projects_service.time_cursor(last.created_at, last.id) if last else None)
+    return Page(items=items, next_cursor=time_cursor(last.created_at, last.id) if last else None)
 
 
 # ---- objections ----------------------------------------------------------------------------------
@@ -385,14 +384,14 @@ async def list_objections(session: AsyncSession, *, principal: Principal, notice
     n = await notice_or_404(session, notice_id)
     roles = authorize(principal, "notice.view", await _view_scope(session, principal, n))
     manager = is_manager(roles)
-    rows = await repo.objections_page(session, n.id, after=projects_service.parse_time_cursor(page.after),
+    rows = await repo.objections_page(session, n.id, after=parse_time_cursor(page.after),
                                       limit=page.limit, visible_to=None if manager else principal.user_id)
     rows_shown = rows[:page.limit]
     photos = await repo.media_of(session, owner_type=OBJECTION_PHOTO, owner_ids=[o.id for o, _, _ in rows_shown])
     items = [_objection_public(o, viewer=principal, manager=manager, name=name, room=room, photos=photos[o.id])
              for o, name, room in rows_shown]
     last = rows[page.limit - 1][0] if len(rows) > page.limit else None
-    return Page(items=items, next_cursor=projects_service.time_cursor(last.filed_at, last.id) if last else None)
+    return Page(items=items, next_cursor=time_cursor(last.filed_at, last.id) if last else None)
 
 
 async def resolve_objection(session: AsyncSession, *, principal: Principal, objection_id: str,
@@ -564,14 +563,15 @@ async def publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, no
     project = await projects_service.project_or_404(session, closed.project_id)
     _, profile = await register_service.profile_of(session, project.jurisdiction_id)
     start = next_working_day_after(business_date(now))
-    w = window_for(start, profile.publicity_working_days)
+    # published ahead of its start date (the next working day), so never a partial day
+    w = publicity_window(start, profile.publicity_working_days, partial_day=False)
     title = f"表决结果公示：{closed.title}"[:200]
     inserted = await repo.insert_notice_once(session, {
         "id": new_id(),
         "jurisdiction_id": project.jurisdiction_id, "community_id": project.community_id, "project_id": project.id,
         "kind": NoticeKind.VOTE_RESULT.value, "title": title, "body": vote_result_body(closed), "start_date": start,
-        "counting_starts": w.start_date, "end_date": w.end_date, "working_days": w.working_days,
-        "provisional": w.provisional, "partial_day_excluded": False, "opens_at": day_start(start),
+        "counting_starts": w.counting_starts, "end_date": w.end_date, "working_days": w.working_days,
+        "provisional": w.provisional, "partial_day_excluded": w.partial_day_excluded, "opens_at": day_start(start),
         "closes_at": w.closes_at, "plan_id": closed.plan_id, "motion_id": motion_id, "created_at": now,
         "created_by": None,
     })

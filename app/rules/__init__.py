@@ -18,6 +18,7 @@ from app.rules.calendar import (
     working_days_between,
     working_days_left,
 )
+from app.rules.display import percent_text
 from app.rules.eligibility import EligibilityResult, check_eligibility, is_eligible
 from app.rules.headcount import headcount_and_area
 from app.rules.thresholds import (
@@ -72,6 +73,7 @@ __all__ = [
     "meets",
     "parse_fraction",
     "passes",
+    "percent_text",
     "publicity_window",
     "shortfall_fixed",
     "shortfall_growing",

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.rules import percent_text
 from app.surveys.models import (
     Channel,
     QuestionnaireKind,
@@ -257,10 +258,7 @@ class QuestionnairePublic(QuestionnaireSummary):
 
 def percent_str(numerator: int, denominator: int) -> str | None:
     """Percent with two decimals, rounded half up, from integers only."""
-    if denominator == 0:
-        return None
-    hundredths = (numerator * 10000 * 2 + denominator) // (2 * denominator)
-    return f"{hundredths // 100}.{hundredths % 100:02d}"
+    return percent_text(numerator, denominator) if denominator != 0 else None
 
 
 def fraction_of(numerator: int, denominator: int) -> str | None:

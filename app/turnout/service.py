@@ -28,7 +28,7 @@ from app.core.db import new_id
 from app.core.errors import Conflict, Forbidden
 from app.core.privacy import mask_name, mask_phone
 from app.core.units import format_area
-from app.rules import SHANGHAI, Rule, business_date, evaluate, is_working_day
+from app.rules import SHANGHAI, Rule, business_date, evaluate, is_working_day, percent_text
 from app.rules.thresholds import NO_PARTICIPANTS, OUT_OF_REACH
 from app.turnout import items as items_mod
 from app.turnout import repository as repo
@@ -78,10 +78,7 @@ def natural_key(text: str) -> list[Any]:
 
 def percent(a: int, b: int) -> str:
     """Display only: a/b as a percentage with one decimal, rounded half up, in integers."""
-    if b <= 0:
-        return "0.0%"
-    tenths = (a * 2000 + b) // (2 * b)
-    return f"{tenths // 10}.{tenths % 10}%"
+    return f"{percent_text(a, b, decimals=1) or '0.0'}%"
 
 
 def share(a: int, b: int) -> Share:
