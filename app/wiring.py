@@ -18,6 +18,7 @@ from app.projects import service as projects_service
 from app.projects.gates import PROVIDERS, GateState
 from app.publicity import files as publicity_files
 from app.publicity import service as publicity_service
+from app.register.contracts import REGISTER_CHANGE_LISTENERS
 from app.register.service import HouseholdDirectory
 from app.supervision import service as supervision_service
 from app.surveys import service as surveys_service
@@ -51,6 +52,8 @@ def wire() -> None:
     })
     if _publish_vote_result not in CLOSE_LISTENERS:
         CLOSE_LISTENERS.append(_publish_vote_result)
+    if voting_service.freeze_open_rolls not in REGISTER_CHANGE_LISTENERS:
+        REGISTER_CHANGE_LISTENERS.append(voting_service.freeze_open_rolls)
     PROVIDERS.willingness = surveys_service.ranking_figures
     PROVIDERS.contribution = voting_service.ranking_figures
     missing = PROVIDERS.missing(projects_service.gate_names())

@@ -58,10 +58,18 @@ class CommunityPublic(BaseModel):
     created_at: datetime
 
 
+class OpenRollPublic(BaseModel):
+    kind: str = Field(description="motion")
+    id: str
+    title: str
+
+
 class ImportResult(BaseModel):
     imported: int
     buildings_created: int
     units_created: int
+    open_rolls_unchanged: list[OpenRollPublic] = Field(
+        default_factory=list, description="open motions whose electoral rolls (frozen at opening) this import did not change")
 
 
 class HouseholdPublic(BaseModel):

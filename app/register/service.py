@@ -20,6 +20,7 @@ from app.core.security import keyed_hash
 from app.core.units import format_area
 from app.register import importer
 from app.register import repository as repo
+from app.register.contracts import before_register_change
 from app.register.models import Building, Community, Household, Jurisdiction, RulesProfileVersion, Unit
 from app.register.profiles import RulesProfile, preset_profile
 from app.register.schemas import (
@@ -33,6 +34,7 @@ from app.register.schemas import (
     IssuedCodes,
     JurisdictionCreate,
     JurisdictionPublic,
+    OpenRollPublic,
     ProfileVersionPublic,
     StaffGrantRequest,
 )
@@ -295,6 +297,8 @@ async def import_households(
         return out
 
     households = await anyio.to_thread.run_sync(household_rows)  # 20,000 HMACs stay off the event loop
+    # before anything is written: open motions freeze their rolls from the register as it was (contracts)
+    unchanged = await before_register_change(session, community_id=community_id, now=now)
     await repo.bulk_insert(session, Building, new_buildings)
     await repo.bulk_insert(session, Unit, new_units)
     for i in range(0, len(households), 1000):
@@ -304,7 +308,8 @@ async def import_households(
     await audit.append(session, chain=community_id, action="households.imported", entity_type="community",
                        entity_id=community_id, actor_id=principal.user_id, at=now,
                        data={"households": len(households), "buildings": len(new_buildings), "units": len(new_units)})
-    return ImportResult(imported=len(households), buildings_created=len(new_buildings), units_created=len(new_units))
+    return ImportResult(imported=len(households), buildings_created=len(new_buildings), units_created=len(new_units),
+                        open_rolls_unchanged=[OpenRollPublic(kind=r.kind, id=r.id, title=r.title) for r in unchanged])
 
 
 async def list_households(

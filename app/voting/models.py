@@ -6,9 +6,12 @@
   and the rule it decides by are frozen into it (``profile_version``, ``rule_frozen``).
 * ``ballot``: EVERY ballot version (online or paper), never updated; ``current_ballot``: the one current
   ballot per (motion, household), upserted, so the database itself keeps it unique.
+* ``motion_roll`` / ``motion_roll_entry`` / ``motion_roll_amendment``: the electoral roll frozen when the motion
+  opens (see :mod:`app.voting.roll`): one entry per household in scope with its place, area and owner group;
+  the header keeps the totals and ``roll_hash``; every staff amendment while open is kept.
 * ``motion_tally``: the running tally of a motion, kept by every ballot in the same transaction (rows
-  ``total``, ``agree``, ``disagree``, ``abstain``: owners, households, area), valid for one register version of
-  the community; rebuilt from ``current_ballot`` when the register changed (see repository).
+  ``total``, ``agree``, ``disagree``, ``abstain``: owners, households, area), built from the roll when it is
+  frozen and moved by each ballot and amendment.
 * ``motion_result``: the final tally stored once at close (unique per motion).
 """
 
@@ -143,6 +146,8 @@ class Motion(SQLModel, table=True):
     closed_by: str | None = Field(default=None, max_length=32)
     # a per-motion counter: every ballot version takes the next number (latest = highest)
     ballot_seq: int = 0
+    # when the electoral roll was frozen (null: not yet; see app.voting.roll)
+    roll_frozen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_by: str | None = Field(default=None, max_length=32)
 
@@ -192,7 +197,54 @@ class MotionTally(SQLModel, table=True):
     owners: int = Field(sa_column=Column(BigInteger, nullable=False))
     households: int = Field(sa_column=Column(BigInteger, nullable=False))
     area: int = Field(sa_column=Column(BigInteger, nullable=False))
-    register_version: int
+
+
+class MotionRoll(SQLModel, table=True):
+    """The header of a motion's electoral roll: totals and hash of the entries as they are now (after any
+    amendment), and the hash they had when frozen."""
+
+    __tablename__ = "motion_roll"
+    motion_id: str = Field(foreign_key="motion.id", primary_key=True, max_length=32)
+    frozen_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    frozen_hash: str = Field(max_length=64)
+    roll_hash: str = Field(max_length=64)
+    households: int = Field(sa_column=Column(BigInteger, nullable=False))
+    owners: int = Field(sa_column=Column(BigInteger, nullable=False))
+    area: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amendments: int = 0
+
+
+class RollEntry(SQLModel, table=True):
+    """One household on a motion's roll: its place and area as the register had them when the roll was frozen
+    (or as an amendment set them) and its owner group (a per-motion digest, never the owner key)."""
+
+    __tablename__ = "motion_roll_entry"
+    __table_args__ = (Index("ix_motion_roll_entry_owner", "motion_id", "owner_group"),)
+    motion_id: str = Field(foreign_key="motion.id", primary_key=True, max_length=32)
+    household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=32)
+    building: str = Field(max_length=50)
+    unit: str = Field(max_length=50)
+    room: str = Field(max_length=30)
+    area_centi: int = Field(sa_column=Column(BigInteger, nullable=False))
+    owner_group: str = Field(max_length=32)
+
+
+class RollAmendment(SQLModel, table=True):
+    """A staff correction of an open roll: add, remove or correct (re-read from the register) one household."""
+
+    __tablename__ = "motion_roll_amendment"
+    __table_args__ = (UniqueConstraint("motion_id", "seq"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    motion_id: str = Field(foreign_key="motion.id", max_length=32)
+    seq: int
+    household_id: str = Field(max_length=32)
+    action: str = Field(max_length=10)
+    reason: str = Field(max_length=500)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    roll_hash: str = Field(max_length=64)
+    actor_id: str = Field(max_length=32)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class MotionResult(SQLModel, table=True):

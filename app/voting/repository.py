@@ -1,13 +1,19 @@
 """Every query of the voting domain.
 
-Owner grouping (SPC interpretation art. 9; DOMAIN.md): households sharing an ``owner_key`` are one owner with
-one choice in scope — per owner the LATEST current ballot among their households in scope (highest per-motion
-``seq``) is that owner's choice, and it counts for all of their households in scope (headcount one, area summed).
+The population of a motion: once its electoral roll is frozen (``motion.roll_frozen_at``), the roll's
+entries — household, place, area, owner group; before that (a scheduled motion's preview), the register's
+households in scope. ``population`` gives either as one subquery with the same columns, and every count,
+participant list and owner grouping reads it, so nothing after opening depends on the register.
 
-Tallies: ``full_choice_counts`` computes them in one pass over the households in scope (one GROUP BY owner);
+Owner grouping (SPC interpretation art. 9; DOMAIN.md): households of one owner (the same ``owner_group`` on
+the roll) have one choice — per owner the LATEST current ballot among their households on the roll (highest
+per-motion ``seq``) is that owner's choice, and it counts for all of their households (headcount one, area
+summed).
+
+Tallies: ``full_choice_counts`` computes them in one pass over the population (one GROUP BY owner);
 ``motion_tally`` keeps them running — every ballot moves its owner between buckets in the ballot's own
-transaction (ballots of a motion are serialized on the motion row), so a tally read is four rows. The running
-rows carry the community's ``register_version``; when the register changed they are rebuilt from scratch.
+transaction (ballots of a motion are serialized on the motion row), so a tally read is four rows. The roll
+does not change under a ballot (amendments take the motion row too), so the rows need no register version.
 """
 
 from __future__ import annotations
@@ -16,22 +22,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, case, cast, delete, func, literal, or_, update
+from sqlalchemy import BigInteger, and_, bindparam, case, cast, delete, func, insert, or_, update
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import upsert_insert
-from app.register.models import Building, Community, Household, RulesProfileVersion, Unit
+from app.register.models import Building, Household, RulesProfileVersion, Unit
 from app.voting.models import (
     Ballot,
     CurrentBallot,
     Motion,
     MotionResult,
+    MotionRoll,
     MotionTally,
     Plan,
     PlanFunding,
     PlanItem,
+    RollAmendment,
+    RollEntry,
     ScopeKind,
 )
 
@@ -201,14 +210,6 @@ async def scope_household_counts(session: AsyncSession, motions: list[Motion]) -
     return {mid: _int(n) for mid, n in (await session.exec(q)).all()}
 
 
-async def scope_totals(session: AsyncSession, motion: Motion) -> tuple[int, int, int]:
-    """(households, owners, area) in scope."""
-    q = select(func.count(), func.count(func.distinct(Household.owner_key)),
-               func.sum(cast(Household.area_centi, BigInteger))).where(*in_scope(motion))
-    n, o, a = (await session.exec(q)).one()
-    return _int(n), _int(o), _int(a)
-
-
 # ---- ballots -------------------------------------------------------------------------------------
 
 async def insert_ballot(session: AsyncSession, ballot: Ballot) -> None:
@@ -266,14 +267,6 @@ async def current_ballots_for(session: AsyncSession, motion_ids: list[str],
     return list((await session.exec(q)).all())
 
 
-async def owner_latest_seq(session: AsyncSession, motion: Motion, owner_key: str) -> int | None:
-    """The highest current-ballot seq among the owner's households in scope."""
-    q = (select(func.max(CurrentBallot.seq)).join(Household, col(Household.id) == CurrentBallot.household_id)
-         .where(CurrentBallot.motion_id == motion.id, Household.owner_key == owner_key, *in_scope(motion)))
-    v = (await session.exec(q)).one()
-    return int(v) if v is not None else None
-
-
 async def ballots_page(session: AsyncSession, motion: Motion, *, channel: str | None, after_seq: int | None,
                        limit: int) -> list[tuple[Ballot, str, str, str, bool]]:
     """Ballot versions in order of casting, with building, unit and room and whether each is current."""
@@ -291,19 +284,45 @@ async def ballots_page(session: AsyncSession, motion: Motion, *, channel: str | 
     return [(b, bn, un, room, bool(cur)) for b, bn, un, room, cur in (await session.exec(q)).all()]
 
 
-# ---- tallies -------------------------------------------------------------------------------------
+# ---- the population: the roll, or (before it is frozen) the register ----------------------------------
+
+def population(motion: Motion) -> Any:
+    """Subquery (household_id, building, unit, room, area, owner) of the motion's electorate: its roll entries
+    once frozen, else the register's households in scope (``owner`` is then the owner key: never served)."""
+    if motion.roll_frozen_at is not None:
+        return (select(col(RollEntry.household_id).label("household_id"), col(RollEntry.building).label("building"),  # type: ignore[call-overload]
+                       col(RollEntry.unit).label("unit"), col(RollEntry.room).label("room"),
+                       col(RollEntry.area_centi).label("area"), col(RollEntry.owner_group).label("owner"))
+                .where(RollEntry.motion_id == motion.id)).subquery("electorate")
+    return (select(col(Household.id).label("household_id"), col(Building.name).label("building"),  # type: ignore[call-overload]
+                   col(Unit.name).label("unit"), col(Household.room).label("room"),
+                   col(Household.area_centi).label("area"), col(Household.owner_key).label("owner"))
+            .join(Building, col(Building.id) == Household.building_id)
+            .join(Unit, col(Unit.id) == Household.unit_id)
+            .where(*in_scope(motion))).subquery("electorate")
+
+
+def _owner_key(session: AsyncSession, owner: Any) -> Any:
+    """The owner column for GROUP BY / PARTITION BY; on PostgreSQL in byte order ("C"): grouping opaque digests
+    needs no locale-aware sort."""
+    return owner.collate("C") if session.get_bind().dialect.name == "postgresql" else owner
+
+
+def _with_ballots(motion: Motion, pop: Any) -> Any:
+    return and_(col(CurrentBallot.motion_id) == motion.id, col(CurrentBallot.household_id) == pop.c.household_id)
+
 
 def owner_choices(motion: Motion) -> Any:
-    """Subquery (owner_key, choice, household_id, seq): each owner's latest current ballot in scope."""
-    h = aliased(Household)
-    scoped = (select(col(h.owner_key).label("owner_key"), col(CurrentBallot.choice).label("choice"),
+    """Subquery (owner, choice, household_id, seq): each owner's latest current ballot in the population."""
+    pop = population(motion)
+    scoped = (select(pop.c.owner.label("owner"), col(CurrentBallot.choice).label("choice"),
                      col(CurrentBallot.household_id).label("household_id"), col(CurrentBallot.seq).label("seq"))
-              .join(h, col(h.id) == CurrentBallot.household_id)
-              .where(CurrentBallot.motion_id == motion.id, *in_scope(motion, h))).subquery("scoped_ballots")
-    latest = (select(scoped.c.owner_key, func.max(scoped.c.seq).label("seq"))
-              .group_by(scoped.c.owner_key)).subquery("owner_latest")
-    return (select(scoped.c.owner_key, scoped.c.choice, scoped.c.household_id, scoped.c.seq)
-            .join(latest, and_(latest.c.owner_key == scoped.c.owner_key, latest.c.seq == scoped.c.seq))
+              .join(pop, pop.c.household_id == CurrentBallot.household_id)
+              .where(CurrentBallot.motion_id == motion.id)).subquery("scoped_ballots")
+    latest = (select(scoped.c.owner, func.max(scoped.c.seq).label("seq"))
+              .group_by(scoped.c.owner)).subquery("owner_latest")
+    return (select(scoped.c.owner, scoped.c.choice, scoped.c.household_id, scoped.c.seq)
+            .join(latest, and_(latest.c.owner == scoped.c.owner, latest.c.seq == scoped.c.seq))
             ).subquery("owner_choice")
 
 
@@ -315,16 +334,9 @@ class ChoiceRow:
 
     @staticmethod
     def total_of(rows: Any) -> ChoiceRow:
-        """The sum of several rows (every bucket of a full count: everyone in scope)."""
+        """The sum of several rows (every bucket of a full count: everyone on the roll)."""
         rows = list(rows)
         return ChoiceRow(sum(r.owners for r in rows), sum(r.households for r in rows), sum(r.area for r in rows))
-
-
-def _owner_group_key(session: AsyncSession) -> Any:
-    """owner_key for GROUP BY / PARTITION BY; on PostgreSQL in byte order ("C"): grouping opaque hashes needs no
-    locale-aware sort."""
-    owner = col(Household.owner_key)
-    return owner.collate("C") if session.get_bind().dialect.name == "postgresql" else owner
 
 
 CHOICE_CODES = {"agree": 1, "disagree": 2, "abstain": 3}
@@ -333,19 +345,17 @@ TOTAL = "total"
 
 
 async def full_choice_counts(session: AsyncSession, motion: Motion) -> dict[str | None, ChoiceRow]:
-    """choice (None: the owner has not voted) → owners, households, area, in ONE pass: the households in scope
-    left-joined to their current ballot, grouped by owner; per owner ``max(seq * 4 + choice code)`` is the
+    """choice (None: the owner has not voted) → owners, households, area, in ONE pass: the population
+    left-joined to its current ballots, grouped by owner; per owner ``max(seq * 4 + choice code)`` is the
     latest ballot (seq is unique per motion) and its code is that value mod 4 (0 never occurs: not voted is
     NULL). No self-join, so nothing depends on the planner's row estimates."""
+    pop = population(motion)
     code = case(CHOICE_CODES, value=CurrentBallot.choice)
     latest = func.max(cast(CurrentBallot.seq, BigInteger) * 4 + code)
-    owner = _owner_group_key(session)
-    per_owner = (select(func.count().label("n"), func.sum(cast(Household.area_centi, BigInteger)).label("area"),
+    per_owner = (select(func.count().label("n"), func.sum(cast(pop.c.area, BigInteger)).label("area"),
                         latest.label("latest"))
-                 .select_from(Household)
-                 .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == motion.id,
-                                                col(CurrentBallot.household_id) == Household.id))
-                 .where(*in_scope(motion)).group_by(owner)).subquery("per_owner")
+                 .select_from(pop).outerjoin(CurrentBallot, _with_ballots(motion, pop))
+                 .group_by(_owner_key(session, pop.c.owner))).subquery("per_owner")
     bucket = (per_owner.c.latest % 4).label("code")
     q = select(bucket, func.count(), func.sum(per_owner.c.n), func.sum(per_owner.c.area)).group_by(bucket)
     return {(_CHOICE_OF_CODE[int(c)] if c is not None else None): ChoiceRow(_int(o), _int(n), _int(a))
@@ -353,63 +363,47 @@ async def full_choice_counts(session: AsyncSession, motion: Motion) -> dict[str 
 
 
 async def running_tally(session: AsyncSession, motion: Motion) -> dict[str, ChoiceRow] | None:
-    """The motion's running tally (bucket → row) if it is complete and made for the community's current
-    register version; None when it must be rebuilt."""
+    """The motion's running tally (bucket → row) if it is complete; None when it must be rebuilt."""
     q = (select(MotionTally.bucket, MotionTally.owners, MotionTally.households, MotionTally.area)
-         .join(Community, col(Community.id) == motion.community_id)
-         .where(MotionTally.motion_id == motion.id, col(MotionTally.register_version) == col(Community.register_version)))
+         .where(MotionTally.motion_id == motion.id)
+         .execution_options(populate_existing=True))
     rows = {b: ChoiceRow(_int(o), _int(n), _int(a)) for b, o, n, a in (await session.exec(q)).all()}
     return rows if len(rows) == len(CHOICE_CODES) + 1 else None
 
 
 async def write_running_tally(session: AsyncSession, motion: Motion, counts: dict[str | None, ChoiceRow]) -> None:
-    """Replace the running tally with ``counts`` (from ``full_choice_counts``) for the current register
-    version."""
-    version = select(Community.register_version).where(Community.id == motion.community_id).scalar_subquery()
+    """Replace the running tally with ``counts`` (from ``full_choice_counts``)."""
     await session.exec(delete(MotionTally).where(col(MotionTally.motion_id) == motion.id))  # type: ignore[call-overload]
     zero = ChoiceRow(0, 0, 0)
-    for bucket, r in [(TOTAL, ChoiceRow.total_of(counts.values())), *((c, counts.get(c, zero)) for c in CHOICE_CODES)]:
-        stmt = upsert_insert(session, MotionTally).from_select(
-            ["motion_id", "bucket", "owners", "households", "area", "register_version"],
-            select(literal(motion.id), literal(bucket), literal(r.owners, BigInteger),
-                   literal(r.households, BigInteger), literal(r.area, BigInteger), version))
-        await session.exec(stmt)  # type: ignore[call-overload]
+    rows = [{"motion_id": motion.id, "bucket": bucket, "owners": r.owners, "households": r.households, "area": r.area}
+            for bucket, r in [(TOTAL, ChoiceRow.total_of(counts.values())),
+                              *((c, counts.get(c, zero)) for c in CHOICE_CODES)]]
+    await session.exec(upsert_insert(session, MotionTally).values(rows))  # type: ignore[call-overload]
 
 
-def _scope_params(motion: Motion) -> dict[str, Any]:
-    return {"community_id": motion.community_id, "building_id": motion.building_id, "unit_id": motion.unit_id}
+def _owner_households_stmt() -> Any:
+    me = aliased(RollEntry)
+    group = (select(me.owner_group)
+             .where(me.motion_id == bindparam("motion_id"), me.household_id == bindparam("household_id"))
+             .scalar_subquery())
+    return (select(col(RollEntry.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice))
+            .select_from(RollEntry)
+            .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == RollEntry.motion_id,
+                                           col(CurrentBallot.household_id) == RollEntry.household_id))
+            .where(RollEntry.motion_id == bindparam("motion_id"), RollEntry.owner_group == group))
 
 
-def _in_scope_bound(scope: str, h: Any = Household) -> list[Any]:
-    """``in_scope`` with bound parameters instead of values, for statements built once and reused."""
-    conds = [h.community_id == bindparam("community_id")]
-    if scope == ScopeKind.BUILDING:
-        conds.append(h.building_id == bindparam("building_id"))
-    elif scope == ScopeKind.UNIT:
-        conds.append(h.unit_id == bindparam("unit_id"))
-    return conds
-
-
-def _owner_households_stmt(scope: str) -> Any:
-    me = aliased(Household)
-    key = select(me.owner_key).where(me.id == bindparam("household_id")).scalar_subquery()
-    return (select(col(Household.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice))
-            .select_from(Household)
-            .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == bindparam("motion_id"),
-                                           col(CurrentBallot.household_id) == Household.id))
-            .where(Household.owner_key == key, *_in_scope_bound(scope)))
-
-
-# built once per scope kind: this runs with every ballot
-_OWNER_HOUSEHOLDS = {k.value: _owner_households_stmt(k.value) for k in ScopeKind}
+# built once: this runs with every ballot
+_OWNER_HOUSEHOLDS = _owner_households_stmt()
 
 
 async def owner_before_ballot(session: AsyncSession, motion: Motion, household_id: str) -> tuple[int, int, str | None]:
-    """(households, area) of the household's owner in scope and the owner's current choice — read before the
-    household's new ballot is stored. The owner's households drive the query (owner_key index; the LEFT JOIN
-    keeps them the outer side) and each looks up its own current ballot, so it costs the same at any size."""
-    params = _scope_params(motion) | {"motion_id": motion.id, "household_id": household_id}
-    rows = (await session.exec(_OWNER_HOUSEHOLDS[motion.scope], params=params)).all()  # type: ignore[call-overload]
+    """(households, area) on the roll of the household's owner and the owner's current choice — read before the
+    household's new ballot is stored; (0, 0, None) when the household is not on the roll. One statement: the
+    household's entry by primary key, its owner's entries by (motion_id, owner_group), each with its own
+    current ballot by primary key — the same cost at any size."""
+    params = {"motion_id": motion.id, "household_id": household_id}
+    rows = (await session.exec(_OWNER_HOUSEHOLDS, params=params)).all()  # type: ignore[call-overload]
     voted = [(seq, choice) for _, seq, choice in rows if seq is not None]
     return len(rows), sum(_int(area) for area, _, _ in rows), max(voted)[1] if voted else None
 
@@ -418,9 +412,7 @@ def _move_stmt() -> Any:
     sign = case((col(MotionTally.bucket) == bindparam("to_bucket"), 1), else_=-1)
     return (update(MotionTally)
             .where(col(MotionTally.motion_id) == bindparam("m_id"),
-                   col(MotionTally.bucket).in_([bindparam("to_bucket"), bindparam("from_bucket")]),
-                   col(MotionTally.register_version) == select(Community.register_version)
-                   .where(Community.id == bindparam("c_id")).scalar_subquery())
+                   col(MotionTally.bucket).in_([bindparam("to_bucket"), bindparam("from_bucket")]))
             .values(owners=col(MotionTally.owners) + sign,
                     households=col(MotionTally.households) + sign * bindparam("n", type_=BigInteger),
                     area=col(MotionTally.area) + sign * bindparam("a", type_=BigInteger)))
@@ -432,70 +424,148 @@ _MOVE = _move_stmt()
 async def move_in_running_tally(session: AsyncSession, motion: Motion, *, to: str, from_: str | None,
                                 households: int, area: int) -> bool:
     """Move one owner (their households and area) into bucket ``to``, out of ``from_`` if they were in one.
-    False when the running tally is missing or made for an older register version (nothing was changed)."""
-    params = {"m_id": motion.id, "c_id": motion.community_id, "to_bucket": to,
-              "from_bucket": from_ if from_ is not None else to, "n": households, "a": area}
+    False when the running tally is missing (nothing was changed)."""
+    params = {"m_id": motion.id, "to_bucket": to, "from_bucket": from_ if from_ is not None else to,
+              "n": households, "a": area}
     res = await session.exec(_MOVE, params=params)  # type: ignore[call-overload]
     return res.rowcount == (1 if from_ is None or from_ == to else 2)
 
 
-def effective_choices(motion: Motion) -> Any:
-    """select(household_id, choice): every household in scope whose owner voted, with the owner's one choice."""
-    chosen = owner_choices(motion)
-    return (select(col(Household.id).label("household_id"), chosen.c.choice.label("choice"))
-            .join(chosen, chosen.c.owner_key == Household.owner_key).where(*in_scope(motion)))
-
-
-def answered_households(motion: Motion) -> Any:
-    """select(household_id) of the households holding a current ballot of their own."""
-    return select(CurrentBallot.household_id).where(CurrentBallot.motion_id == motion.id)
-
-
 async def households_with_choices(session: AsyncSession, motion: Motion, *, limit: int, after: str | None,
                                   ) -> list[tuple[str, str, str, str, int, str | None, bool]]:
-    """(household_id, building, unit, room, area, owner's choice, has own ballot) for a page of the households
-    in scope, in id order after ``after``."""
+    """(household_id, building, unit, room, area, owner's choice, has own ballot) for a page of the
+    population, in id order after ``after``."""
+    pop = population(motion)
     chosen = owner_choices(motion)
     own = col(CurrentBallot.household_id).is_not(None)
-    q = (select(col(Household.id), col(Building.name), col(Unit.name), col(Household.room),  # type: ignore[call-overload]
-                col(Household.area_centi), chosen.c.choice, own)
-         .join(Building, col(Building.id) == Household.building_id)
-         .join(Unit, col(Unit.id) == Household.unit_id)
-         .outerjoin(chosen, chosen.c.owner_key == Household.owner_key)
-         .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == motion.id,
-                                        col(CurrentBallot.household_id) == Household.id))
-         .where(*in_scope(motion)).order_by(col(Household.id)).limit(limit))
+    q = (select(pop.c.household_id, pop.c.building, pop.c.unit, pop.c.room, pop.c.area,  # type: ignore[call-overload]
+                chosen.c.choice, own)
+         .select_from(pop)
+         .outerjoin(chosen, chosen.c.owner == pop.c.owner)
+         .outerjoin(CurrentBallot, _with_ballots(motion, pop))
+         .order_by(pop.c.household_id).limit(limit))
     if after is not None:
-        q = q.where(Household.id > after)
+        q = q.where(pop.c.household_id > after)
     return [(hid, b, u, room, _int(area), c, bool(o)) for hid, b, u, room, area, c, o in (await session.exec(q)).all()]
 
 
 async def participants(session: AsyncSession, motion: Motion) -> list[tuple[str, str, str, int]]:
-    """(building, unit, room, area) of every household in scope counted as taking part — its owner has a
-    current ballot on one of their households in scope — ordered by building, unit, room. One pass: a window
-    over each owner's households, no self-join."""
-    owner = _owner_group_key(session)
-    voted = func.count(col(CurrentBallot.seq)).over(partition_by=owner)
-    per_household = (select(col(Household.id).label("id"), col(Household.building_id).label("building_id"),
-                            col(Household.unit_id).label("unit_id"), col(Household.room).label("room"),
-                            col(Household.area_centi).label("area"), voted.label("owner_ballots"))
-                     .select_from(Household)
-                     .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == motion.id,
-                                                    col(CurrentBallot.household_id) == Household.id))
-                     .where(*in_scope(motion))).subquery("per_household")
-    q = (select(col(Building.name), col(Unit.name), per_household.c.room, per_household.c.area)
-         .join(Building, col(Building.id) == per_household.c.building_id)
-         .join(Unit, col(Unit.id) == per_household.c.unit_id)
+    """(building, unit, room, area) of every household of the population counted as taking part — its owner
+    has a current ballot on one of their households — ordered by building, unit, room. One pass: a window over
+    each owner's households, no self-join."""
+    pop = population(motion)
+    voted = func.count(col(CurrentBallot.seq)).over(partition_by=_owner_key(session, pop.c.owner))
+    per_household = (select(pop.c.household_id.label("id"), pop.c.building, pop.c.unit, pop.c.room, pop.c.area,  # type: ignore[call-overload]
+                            voted.label("owner_ballots"))
+                     .select_from(pop).outerjoin(CurrentBallot, _with_ballots(motion, pop))).subquery("per_household")
+    q = (select(per_household.c.building, per_household.c.unit, per_household.c.room, per_household.c.area)
          .where(per_household.c.owner_ballots > 0)
-         .order_by(col(Building.name), col(Unit.name), per_household.c.room, per_household.c.id))
+         .order_by(per_household.c.building, per_household.c.unit, per_household.c.room, per_household.c.id))
     return [(b, u, room, _int(area)) for b, u, room, area in (await session.exec(q)).all()]  # type: ignore[call-overload]
 
 
-async def choice_breakdown(session: AsyncSession, motion: Motion) -> dict[str, int]:
-    """Ballots by channel among current ballots (for the live view: how many came on paper)."""
-    q = (select(CurrentBallot.channel, func.count()).where(CurrentBallot.motion_id == motion.id)
-         .group_by(CurrentBallot.channel))
-    return {ch: _int(n) for ch, n in (await session.exec(q)).all()}
+async def owner_latest_seq(session: AsyncSession, motion: Motion, household_id: str) -> int | None:
+    """The highest current-ballot seq among the households of the household's owner in the population."""
+    pop = population(motion)
+    me = aliased(pop)
+    mine = select(me.c.owner).where(me.c.household_id == household_id).scalar_subquery()
+    q = (select(func.max(CurrentBallot.seq)).select_from(pop).join(CurrentBallot, _with_ballots(motion, pop))
+         .where(pop.c.owner == mine))
+    v = (await session.exec(q)).one()
+    return int(v) if v is not None else None
+
+
+# ---- the electoral roll --------------------------------------------------------------------------------
+
+async def register_population(session: AsyncSession, motion: Motion) -> list[tuple[str, str, str, str, int, str]]:
+    """(household_id, building, unit, room, area, owner_key) of the register's households in the motion's scope
+    now, in household id order (what a roll is frozen from)."""
+    q = (select(col(Household.id), col(Building.name), col(Unit.name), col(Household.room),  # type: ignore[call-overload]
+                col(Household.area_centi), col(Household.owner_key))
+         .join(Building, col(Building.id) == Household.building_id)
+         .join(Unit, col(Unit.id) == Household.unit_id)
+         .where(*in_scope(motion)).order_by(col(Household.id)))
+    return [(h, b, u, r, _int(a), o) for h, b, u, r, a, o in (await session.exec(q)).all()]  # type: ignore[call-overload]
+
+
+async def register_household(session: AsyncSession, household_id: str,
+                             ) -> tuple[Household, str, str] | None:
+    """A household of the register with its building and unit names."""
+    q = (select(Household, col(Building.name), col(Unit.name))
+         .join(Building, col(Building.id) == Household.building_id)
+         .join(Unit, col(Unit.id) == Household.unit_id)
+         .where(Household.id == household_id))
+    row = (await session.exec(q)).first()  # type: ignore[call-overload]
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+async def insert_roll_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    for i in range(0, len(rows), 1000):
+        await session.exec(insert(RollEntry).values(rows[i:i + 1000]))  # type: ignore[call-overload]
+
+
+async def roll_entries(session: AsyncSession, motion_id: str, *, after: str | None = None,
+                       limit: int | None = None) -> list[RollEntry]:
+    q = select(RollEntry).where(RollEntry.motion_id == motion_id).order_by(col(RollEntry.household_id))
+    if after is not None:
+        q = q.where(col(RollEntry.household_id) > after)
+    if limit is not None:
+        q = q.limit(limit)
+    return list((await session.exec(q.execution_options(populate_existing=True))).all())
+
+
+async def roll_entry(session: AsyncSession, motion_id: str, household_id: str) -> RollEntry | None:
+    return await session.get(RollEntry, (motion_id, household_id), populate_existing=True)
+
+
+async def roll_entries_of(session: AsyncSession, motion_id: str, household_ids: list[str]) -> list[RollEntry]:
+    if not household_ids:
+        return []
+    q = (select(RollEntry).where(RollEntry.motion_id == motion_id, col(RollEntry.household_id).in_(household_ids))
+         .order_by(col(RollEntry.household_id)))
+    return list((await session.exec(q)).all())
+
+
+async def delete_roll_entry(session: AsyncSession, motion_id: str, household_id: str) -> None:
+    stmt = delete(RollEntry).where(col(RollEntry.motion_id) == motion_id, col(RollEntry.household_id) == household_id)
+    await session.exec(stmt)  # type: ignore[call-overload]
+
+
+async def get_roll(session: AsyncSession, motion_id: str) -> MotionRoll | None:
+    return await session.get(MotionRoll, motion_id, populate_existing=True)
+
+
+async def rolls_for(session: AsyncSession, motion_ids: list[str]) -> dict[str, MotionRoll]:
+    if not motion_ids:
+        return {}
+    q = select(MotionRoll).where(col(MotionRoll.motion_id).in_(motion_ids))
+    return {r.motion_id: r for r in (await session.exec(q)).all()}
+
+
+async def roll_amendments(session: AsyncSession, motion_id: str) -> list[RollAmendment]:
+    q = select(RollAmendment).where(RollAmendment.motion_id == motion_id).order_by(col(RollAmendment.seq))
+    return list((await session.exec(q)).all())
+
+
+async def motions_to_freeze(session: AsyncSession, *, community_id: str | None, now: datetime,
+                            opened_only: bool) -> list[Motion]:
+    """Motions (of a community, or all) whose roll is not frozen yet — opened (ended ones included: a motion
+    nobody touched while open), or also still scheduled unless ``opened_only`` — locked in id order (a register
+    change holds off their freezing)."""
+    q = (select(Motion).where(col(Motion.roll_frozen_at).is_(None))
+         .order_by(col(Motion.id)).with_for_update().execution_options(populate_existing=True))
+    if community_id is not None:
+        q = q.where(Motion.community_id == community_id)
+    if opened_only:
+        q = q.where(col(Motion.opens_at) <= now)
+    return list((await session.exec(q)).all())
+
+
+async def open_motions_of(session: AsyncSession, community_id: str, now: datetime) -> list[Motion]:
+    q = (select(Motion).where(Motion.community_id == community_id, col(Motion.opens_at) <= now,
+                              col(Motion.closes_at) > now, col(Motion.closed_at).is_(None))
+         .order_by(col(Motion.id)))
+    return list((await session.exec(q)).all())
 
 
 # ---- results -------------------------------------------------------------------------------------
@@ -523,8 +593,4 @@ async def insert_result_once(session: AsyncSession, values: dict[str, Any]) -> b
     res = await session.exec(stmt)  # type: ignore[call-overload]
     return res.rowcount == 1
 
-
-def scope_filter_sql(motion: Motion) -> list[Any]:
-    """The households-in-scope conditions, for other domains' queries (turnout)."""
-    return in_scope(motion)
 

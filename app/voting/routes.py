@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.deps import OptionalPrincipalDep, PrincipalDep
+from app.core import spreadsheet
 from app.core.clock import ClockDep
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.deps import SettingsDep
@@ -33,6 +35,9 @@ from app.voting.schemas import (
     PlanRevision,
     PlanSummary,
     ReceiptCheck,
+    RollAmended,
+    RollAmendmentIn,
+    RollPublic,
     TallyPublic,
 )
 
@@ -210,3 +215,53 @@ async def check_receipt(receipt: str, session: SessionDep,
     household's current ballot. The choice is shown only to signed-in members of the household."""
     return await service.check_receipt(session, settings=settings, principal=principal, receipt=receipt,
                                        now=clock.now())
+
+
+# ---- the electoral roll ----------------------------------------------------------------------------
+
+_ROLL_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {
+    "application/json": {}, "text/csv": {}, spreadsheet.XLSX_TYPE: {}},
+    "description": "JSON; staff may ask for `?format=csv` (UTF-8 with BOM) or `?format=xlsx`"}}
+
+
+def _roll_xlsx(rows: list[list[Any]]) -> bytes:
+    wb, ws = spreadsheet.workbook("表决名册")
+    for row in rows:
+        spreadsheet.append(ws, row)
+    return spreadsheet.xlsx_bytes(wb)
+
+
+@router.get("/motions/{motion_id}/roll", response_model=RollPublic, responses=_ROLL_RESPONSES,
+            operation_id="voting_roll_get")
+async def get_roll(motion_id: str, session: WriteSessionDep, principal: PrincipalDep, clock: ClockDep,
+                   page: PageDep, format: Literal["json", "csv", "xlsx"] = "json") -> Any:  # noqa: A002 - the API's name
+    """The electoral roll frozen when the motion opened (the first look after opening freezes it): totals,
+    `roll_hash` (see README, "Electoral roll"). Staff: a page of the entries and every amendment, or the whole
+    roll with `?format=csv|xlsx`. Residents with a household in scope: totals, hash and their own entries
+    (403 `roll.not_in_scope` otherwise). Scheduled: 409 `roll.not_open`."""
+    now = clock.now()
+    if format == "json":
+        return await service.get_roll(session, principal=principal, motion_id=motion_id, page=page, now=now)
+    m, header, rows = await service.roll_table(session, principal=principal, motion_id=motion_id, now=now)
+    if format == "csv":
+        content, media_type = await asyncio.to_thread(spreadsheet.csv_bytes, rows), spreadsheet.CSV_TYPE
+    else:
+        content, media_type = await asyncio.to_thread(_roll_xlsx, rows), spreadsheet.XLSX_TYPE
+    return spreadsheet.download(content, media_type, ascii_name=f"roll-{m.id}.{format}",
+                                utf8_name=f"表决名册-{header.roll_hash[:12]}.{format}")
+
+
+@router.post("/motions/{motion_id}/roll/amendments", response_model=RollAmended, status_code=201,
+             operation_id="voting_roll_amend")
+async def amend_roll(motion_id: str, body: RollAmendmentIn, request: Request, session: SessionDep,
+                     principal: PrincipalDep, clock: ClockDep) -> JSONResponse:
+    """Staff: correct the roll of an open motion — `add` a household of the register in scope that is not on it,
+    `remove` one, or `correct` one (re-read from the register) — with a reason; audited, and the running tally
+    moves in the same transaction. Outside the scope: 422 `roll.out_of_scope`; not on the roll: 422
+    `roll.not_listed`; already on it: 409 `roll.already_listed`; closed: 409 `roll.closed`; scheduled: 409
+    `roll.not_open`. Honours `Idempotency-Key`."""
+    now = clock.now()
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now, status_code=201,
+        body_fingerprint=fingerprint(motion_id, body.model_dump(mode="json")),
+        produce=lambda: service.amend_roll(session, principal=principal, motion_id=motion_id, body=body, now=now))

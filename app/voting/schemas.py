@@ -306,3 +306,63 @@ class TallyPublic(BaseModel):
 class CloseResult(BaseModel):
     motion: MotionPublic
     tally: TallyPublic
+
+
+# ---- the electoral roll ----------------------------------------------------------------------------
+
+class RollEntryPublic(BaseModel):
+    household_id: str
+    building: str
+    unit: str
+    room: str
+    area_centi: int = Field(description="exclusive area in hundredths of m²")
+    area_m2: str
+    owner_group: str = Field(description="per-motion digest grouping one owner's households (never the owner key)")
+
+
+class RollAmendmentPublic(BaseModel):
+    seq: int
+    household_id: str
+    action: Literal["add", "remove", "correct"]
+    reason: str
+    before: RollEntryPublic | None
+    after: RollEntryPublic | None
+    roll_hash: str = Field(description="the roll hash after this amendment")
+    actor_id: str
+    at: datetime
+
+
+class RollTotals(BaseModel):
+    households: int
+    owners: int
+    area_centi: int
+    area_m2: str
+
+
+class RollPublic(BaseModel):
+    """A motion's electoral roll: totals and hash for everyone in scope; every entry and amendment for staff
+    (entries a cursor page in household id order), the caller's own entries for a resident."""
+
+    motion_id: str
+    status: MotionStatus
+    frozen_at: datetime
+    frozen_hash: str = Field(description="roll_hash when the roll was frozen at opening")
+    roll_hash: str = Field(description="sha256 of the canonical serialisation of the entries now (see README)")
+    totals: RollTotals
+    amendments: int
+    entries: list[RollEntryPublic]
+    next_cursor: str | None = None
+    amendment_log: list[RollAmendmentPublic] | None = Field(default=None, description="staff only")
+
+
+class RollAmendmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    household_id: str = Field(min_length=1, max_length=32)
+    action: Literal["add", "remove", "correct"]
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RollAmended(BaseModel):
+    amendment: RollAmendmentPublic
+    roll_hash: str
+    totals: RollTotals

@@ -9,14 +9,20 @@
 * One ballot per household, replaced until close; every version kept in ``ballot``; ``current_ballot`` is
   upserted (unique per motion and household). Owners with several households in scope have ONE choice:
   their latest ballot counts for all of them (see repository).
+* The electoral roll (:mod:`app.voting.roll`) is frozen when the motion opens; who may vote, the denominators
+  and owner grouping come from it only: a register change after opening changes nothing of an open motion.
 * Tallies are running: each ballot moves its owner between the buckets of ``motion_tally`` in its own
-  transaction, so a tally costs the same at 100 and at 100,000 households; after a register change the
-  buckets are rebuilt by one aggregate pass (see repository).
-* The final tally is stored once at close (``motion_result``) and served from there ever after.
+  transaction, so a tally costs the same at 100 and at 100,000 households; the buckets are built from the
+  roll when it is frozen and rebuilt by one aggregate pass after an amendment (see repository).
+* The final tally is computed at close from the roll and the current ballots (under the motion's lock),
+  compared with the running rows (a mismatch is logged and counted; the full count wins), stored once
+  (``motion_result``) and served from there ever after.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,11 +41,12 @@ from app.projects import service as projects_service
 from app.projects.gates import ContributionFigures, GateState, Ratio
 from app.projects.models import Project
 from app.register import service as register_service
-from app.register.models import Household
+from app.register.contracts import OpenRoll
 from app.register.profiles import RulesProfile
 from app.rules import Choice, Counts, Rule, evaluate
 from app.surveys import service as surveys_service
 from app.voting import repository as repo
+from app.voting import roll
 from app.voting.contracts import CLOSE_LISTENERS, ClosedMotion, ConditionLine, ParticipantRow
 from app.voting.models import (
     Ballot,
@@ -72,6 +79,12 @@ from app.voting.schemas import (
     PlanSummary,
     PlanTotals,
     ReceiptCheck,
+    RollAmended,
+    RollAmendmentIn,
+    RollAmendmentPublic,
+    RollEntryPublic,
+    RollPublic,
+    RollTotals,
     RulePublic,
     ScopePublic,
     TallyPublic,
@@ -84,6 +97,9 @@ PAPER_BALLOT = "paper_ballot"  # app.media owner type
 API = "/api/v1"
 STATUS_ZH = {"scheduled": "未开始", "open": "投票中", "closed": "已结束"}
 OUTCOME_ZH = {"passed": "通过", "failed": "未通过", "pending": "未决"}
+log = logging.getLogger("app.voting")
+METRICS: Counter[str] = Counter()
+"""``tally_mismatch``: closes whose running tally differed from the full count over the roll."""
 
 
 # ---- errors --------------------------------------------------------------------------------------
@@ -416,7 +432,7 @@ async def rule_state(session: AsyncSession, m: Motion, now: datetime, cache: dic
 
 
 async def _freeze(session: AsyncSession, m: Motion, now: datetime) -> RuleState:
-    """Write the rule and profile version into an opened motion (once)."""
+    """Write the rule and profile version into an opened motion (once), and freeze its electoral roll."""
     state = await rule_state(session, m, now)
     if state.frozen and m.rule_frozen is None:
         m.rule_frozen = state.spec
@@ -428,6 +444,8 @@ async def _freeze(session: AsyncSession, m: Motion, now: datetime) -> RuleState:
                            entity_id=m.id, actor_id=None, at=now,
                            data={"profile_version": state.profile_version, "rule": state.spec,
                                  "opens_at": m.opens_at.isoformat(), "closes_at": m.closes_at.isoformat()})
+    if state.frozen and m.roll_frozen_at is None:
+        await roll.freeze(session, m, now)
     return state
 
 
@@ -462,7 +480,8 @@ async def _motion_public(session: AsyncSession, m: Motion, now: datetime, *, pri
     assert plan is not None
     state = await rule_state(session, m, now, cache)
     if households is None:
-        households = (await repo.scope_household_counts(session, [m])).get(m.id, 0)
+        header = await repo.get_roll(session, m.id) if m.roll_frozen_at is not None else None
+        households = header.households if header else (await repo.scope_household_counts(session, [m])).get(m.id, 0)
     mine: list[MyHousehold] = []
     if principal is not None:
         refs = _scope_refs(principal, m)
@@ -542,8 +561,7 @@ async def create_motion(session: AsyncSession, *, principal: Principal, plan_id:
                              "scope": m.scope, "building_id": bid, "unit_id": uid, "rule": rule_spec,
                              "opens_at": m.opens_at.isoformat(), "closes_at": m.closes_at.isoformat(),
                              "required": m.required})
-    await _freeze(session, m, now)
-    await rebuild_running_tally(session, m)  # no ballots yet: the totals of the scope
+    await _freeze(session, m, now)  # opening now: the roll is frozen and the running tally built from it
     return await _motion_public(session, m, now, principal=None, plan=plan)
 
 
@@ -560,7 +578,8 @@ async def list_motions(session: AsyncSession, *, principal: Principal, project_i
     rows = await repo.motions_page(session, project_id, after=page.after, limit=page.limit)
     shown = rows[:page.limit]
     plans = await repo.plans_by_ids(session, {m.plan_id for m in shown})
-    counts = await repo.scope_household_counts(session, shown)
+    counts = await repo.scope_household_counts(session, [m for m in shown if m.roll_frozen_at is None])
+    counts |= {mid: r.households for mid, r in (await repo.rolls_for(session, [m.id for m in shown])).items()}
     cache: dict = {}
     items = [await _motion_public(session, m, now, principal=principal, plan=plans[m.plan_id],
                                   households=counts.get(m.id, 0), cache=cache) for m in shown]
@@ -603,33 +622,37 @@ def _counts(rows: dict[Any, repo.ChoiceRow], total: repo.ChoiceRow) -> Counts:
 
 
 async def full_counts(session: AsyncSession, m: Motion) -> Counts:
-    """Counts of the motion's scope and current ballots by one aggregate pass (owner grouping applied)."""
+    """Counts of the motion's roll (before it is frozen: the register's scope) and current ballots by one
+    aggregate pass (owner grouping applied)."""
     rows = await repo.full_choice_counts(session, m)
     return _counts(rows, repo.ChoiceRow.total_of(rows.values()))
 
 
 async def counts_of(session: AsyncSession, m: Motion) -> Counts:
-    """The running tally when it is current, else the full aggregate (a read never writes)."""
-    running = await repo.running_tally(session, m)
+    """The running tally of a frozen roll, else (a scheduled motion's preview, or rows missing) the full
+    aggregate (a read never writes)."""
+    running = await repo.running_tally(session, m) if m.roll_frozen_at is not None else None
     if running is None:
         return await full_counts(session, m)
     return _counts(running, running[repo.TOTAL])
 
 
 async def rebuild_running_tally(session: AsyncSession, m: Motion) -> None:
-    """Recompute the running tally from the current ballots (after a register change, or a bulk load)."""
+    """Recompute the running tally from the roll and the current ballots (after a bulk load)."""
     await repo.write_running_tally(session, m, await repo.full_choice_counts(session, m))
 
 
 async def _keep_running_tally(session: AsyncSession, m: Motion, *, household_id: str, choice: Choice) -> Any:
-    """Called with the motion row locked, BEFORE the household's new ballot is stored; returns what to do
-    after storing it: move the owner to the new choice's bucket — or, when the buckets are missing or stale
-    (the move changes nothing then), rebuild them."""
+    """Called with the motion row locked and its roll frozen, BEFORE the household's new ballot is stored:
+    a household not on the roll cannot vote (404); returns what to do after storing it: move the owner to the
+    new choice's bucket — or, when the buckets are missing (the move changes nothing then), rebuild them."""
     n, area, prev = await repo.owner_before_ballot(session, m, household_id)
+    if n == 0:
+        raise _out_of_scope()
 
     async def after_store() -> None:
         if prev == choice.value:
-            return  # the owner's choice is unchanged (stale buckets stay stale: reads use the full aggregate)
+            return  # the owner's choice is unchanged
         if not await repo.move_in_running_tally(session, m, to=choice.value, from_=prev, households=n, area=area):
             await rebuild_running_tally(session, m)
     return after_store
@@ -667,14 +690,20 @@ async def _participants(session: AsyncSession, m: Motion) -> list[dict[str, Any]
 async def _finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id: str | None,
                     reason: str) -> MotionResult:
     """Store the final tally of a closed motion once (idempotent; the motion row is locked first so no
-    ballot is still being recorded), append the audit entry and publish the vote-result notice."""
+    ballot or amendment is still being recorded): the full count over the roll and the current ballots,
+    checked against the running rows. Append the audit entry and publish the vote-result notice."""
     locked = await repo.get_motion(session, m.id, lock=True)
     assert locked is not None
     existing = await repo.get_result(session, m.id)
     if existing is not None:
         return existing
     state = await _freeze(session, locked, now)
-    counts = await counts_of(session, locked)
+    counts = await full_counts(session, locked)
+    running = await repo.running_tally(session, locked)
+    if running is None or _counts(running, running[repo.TOTAL]) != counts:
+        METRICS["tally_mismatch"] += 1
+        log.warning("motion %s: running tally %s differs from the full count over the roll %s; the full count "
+                    "is stored", locked.id, running, counts)
     tally = _tally_dict(locked, state, counts, status=MotionStatus.CLOSED, final=True, now=now)
     closed_at = locked.closed_at or locked.closes_at
     participants = await _participants(session, locked)
@@ -714,7 +743,10 @@ async def tally(session: AsyncSession, *, principal: Principal, motion_id: str, 
 
 
 async def close_due_motions(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[str]:
-    """For a periodic job: store (and publish) the final tally of every motion whose window has ended."""
+    """For a periodic job: freeze the roll of every opened motion nobody has touched yet, then store (and
+    publish) the final tally of every motion whose window has ended."""
+    for opened in await repo.motions_to_freeze(session, community_id=None, now=now, opened_only=True):
+        await _freeze(session, opened, now)
     done = []
     for mid in await repo.due_motions(session, now=now, limit=limit):
         m = await repo.get_motion(session, mid)
@@ -805,7 +837,13 @@ async def check_paper_ballot(session: AsyncSession, *, principal: Principal, mot
     """Before the slip photo is stored: the caller may enter paper ballots here, the household is in scope."""
     m = await _motion_or_404(session, motion_id)
     authorize(principal, "motion.paper_ballot", motion_scope(m))
-    if not household_id or len(household_id) > 32 or await repo.household_in_scope(session, m, household_id) is None:
+    if not household_id or len(household_id) > 32:
+        raise _out_of_scope()
+    if m.roll_frozen_at is not None:
+        listed = await repo.roll_entry(session, m.id, household_id) is not None
+    else:  # the first write freezes the roll from the register as it is now
+        listed = await repo.household_in_scope(session, m, household_id) is not None
+    if not listed:
         raise _out_of_scope()
     return m
 
@@ -896,8 +934,7 @@ async def check_receipt(session: AsyncSession, *, settings: Settings, principal:
     current = cur is not None and cur.ballot_id == b.id
     counted = False
     if current:
-        h = await repo.get_household(session, b.household_id)
-        counted = h is not None and await repo.owner_latest_seq(session, m, h.owner_key) == b.seq
+        counted = await repo.owner_latest_seq(session, m, b.household_id) == b.seq
     member = principal is not None and any(r.household_id == b.household_id for r in principal.households)
     return ReceiptCheck(motion_id=m.id, motion_title=m.title, motion_status=status_of(m, now), cast_at=b.cast_at,
                         channel=Channel(b.channel), current=current, counted=counted,
@@ -992,24 +1029,114 @@ async def ranking_figures(session: AsyncSession, *, project_id: str) -> Contribu
 
 
 async def motion_scope_households(session: AsyncSession, *, motion_id: str) -> dict[str, Any]:
-    """The motion's scope and its households / owners / area (0.01 m²) in it, for turnout."""
+    """The motion's scope and its households / owners / area (0.01 m²) on its roll (before it is frozen: in
+    the register's scope)."""
     m = await _motion_or_404(session, motion_id)
-    n, owners, area = await repo.scope_totals(session, m)
+    c = await full_counts(session, m)
+    n, owners, area = c.total_households, c.total_owners, c.total_area
     return {"motion_id": m.id, "community_id": m.community_id, "scope": m.scope, "building_id": m.building_id,
             "unit_id": m.unit_id, "households": n, "owners": owners, "area": area}
 
 
-def effective_choices_query(motion: Motion) -> Any:
-    """select(household_id, choice) of every household in scope whose owner voted, with the owner's one
-    choice (the latest of their ballots in scope). Any per-owner pick over it gives the tally's choice."""
-    return repo.effective_choices(motion)
+# ---- the electoral roll --------------------------------------------------------------------------
+
+def _roll_not_open() -> Conflict:
+    return Conflict("roll.not_open", "表决尚未开始，名册在开始时冻结", "The roll is frozen when the motion opens")
 
 
-def answered_households_query(motion: Motion) -> Any:
-    """select(household_id) of the households with a current ballot of their own."""
-    return repo.answered_households(motion)
+def _entry_public(e: Any) -> RollEntryPublic:
+    d = roll.entry_dict(e)
+    assert d is not None
+    return RollEntryPublic(**d, area_m2=format_area(int(d["area_centi"])))
 
 
-def in_scope_conditions(motion: Motion, h: Any = Household) -> list[Any]:
-    """SQL conditions selecting the households in the motion's scope."""
-    return repo.in_scope(motion, h)
+def _totals_public(header: Any) -> RollTotals:
+    return RollTotals(households=header.households, owners=header.owners, area_centi=header.area,
+                      area_m2=format_area(header.area))
+
+
+def _amendment_public(a: Any) -> RollAmendmentPublic:
+    return RollAmendmentPublic(seq=a.seq, household_id=a.household_id, action=a.action, reason=a.reason,
+                               before=_entry_public(a.before) if a.before else None,
+                               after=_entry_public(a.after) if a.after else None, roll_hash=a.roll_hash,
+                               actor_id=a.actor_id, at=a.at)
+
+
+async def _frozen_roll(session: AsyncSession, m: Motion, now: datetime) -> Any:
+    """The roll header of an opened motion (frozen now if this is the first touch); 409 before opening."""
+    if status_of(m, now) == MotionStatus.SCHEDULED:
+        raise _roll_not_open()
+    await _freeze(session, m, now)
+    header = await repo.get_roll(session, m.id)
+    assert header is not None
+    return header
+
+
+async def get_roll(session: AsyncSession, *, principal: Principal, motion_id: str, page: PageParams,
+                   now: datetime) -> RollPublic:
+    """Staff: totals, hash, a page of the entries and every amendment. Residents with a household in scope:
+    totals, hash and their own entries (403 ``roll.not_in_scope`` otherwise)."""
+    m = await _motion_or_404(session, motion_id)
+    roles = authorize(principal, "motion.view", motion_scope(m))
+    staff = is_manager(roles)
+    refs = [] if staff else _scope_refs(principal, m)
+    if not staff and not refs:
+        raise Forbidden("roll.not_in_scope", "您的房屋不在本次表决范围内", "Your household is not in scope")
+    header = await _frozen_roll(session, m, now)
+    nxt = None
+    log_: list[RollAmendmentPublic] | None = None
+    if staff:
+        rows = await repo.roll_entries(session, m.id, after=page.after, limit=page.limit + 1)
+        entries = [_entry_public(e) for e in rows[:page.limit]]
+        nxt = encode_cursor(entries[-1].household_id) if len(rows) > page.limit and entries else None
+        log_ = [_amendment_public(a) for a in await repo.roll_amendments(session, m.id)]
+    else:
+        entries = [_entry_public(e) for e in await repo.roll_entries_of(session, m.id, [r.household_id for r in refs])]
+    return RollPublic(motion_id=m.id, status=status_of(m, now), frozen_at=header.frozen_at,
+                      frozen_hash=header.frozen_hash, roll_hash=header.roll_hash, totals=_totals_public(header),
+                      amendments=header.amendments, entries=entries, next_cursor=nxt, amendment_log=log_)
+
+
+ROLL_HEADERS = ("房屋ID", "楼栋", "单元", "房号", "专有部分面积（㎡）", "面积（0.01㎡）", "业主组")
+
+
+async def roll_table(session: AsyncSession, *, principal: Principal, motion_id: str,
+                     now: datetime) -> tuple[Motion, Any, list[list[Any]]]:
+    """Staff: the whole roll as table rows (header first) for the CSV / XLSX export, with its header."""
+    m = await _motion_or_404(session, motion_id)
+    authorize(principal, "motion.manage", motion_scope(m))
+    header = await _frozen_roll(session, m, now)
+    rows: list[list[Any]] = [list(ROLL_HEADERS)]
+    rows += [[e.household_id, e.building, e.unit, e.room, format_area(e.area_centi), e.area_centi, e.owner_group]
+             for e in await repo.roll_entries(session, m.id)]
+    return m, header, rows
+
+
+async def amend_roll(session: AsyncSession, *, principal: Principal, motion_id: str, body: RollAmendmentIn,
+                     now: datetime) -> RollAmended:
+    """Staff: add, remove or correct one household on the roll of an open motion (audited; the running tally
+    is rebuilt in the same transaction). Scheduled: 409 ``roll.not_open``; closed: 409 ``roll.closed``."""
+    m = await _motion_or_404(session, motion_id)
+    authorize(principal, "motion.manage", motion_scope(m))
+    m = await _motion_or_404(session, motion_id, lock=True)
+    st = status_of(m, now)
+    if st == MotionStatus.CLOSED:
+        raise Conflict("roll.closed", "表决已结束，名册不能再更正", "The motion has closed; its roll is final")
+    await _frozen_roll(session, m, now)
+    a = await roll.amend(session, m, household_id=body.household_id, action=body.action, reason=body.reason,
+                         actor_id=principal.user_id, now=now)
+    header = await repo.get_roll(session, m.id)
+    assert header is not None
+    return RollAmended(amendment=_amendment_public(a), roll_hash=header.roll_hash, totals=_totals_public(header))
+
+
+async def freeze_open_rolls(session: AsyncSession, *, community_id: str, now: datetime) -> list[OpenRoll]:
+    """For the register, BEFORE it changes a community's households: freeze the roll of every opened motion of
+    the community not frozen yet, and hold the row lock of every still-scheduled one until the change commits
+    (a motion opening meanwhile freezes from the changed register). Returns the open motions, whose rolls the
+    change does not touch."""
+    for m in await repo.motions_to_freeze(session, community_id=community_id, now=now, opened_only=False):
+        if status_of(m, now) != MotionStatus.SCHEDULED:
+            await _freeze(session, m, now)
+    return [OpenRoll(kind="motion", id=m.id, title=m.title)
+            for m in await repo.open_motions_of(session, community_id, now)]

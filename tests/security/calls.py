@@ -120,6 +120,9 @@ REQUESTS: dict[str, Req] = {
     "GET /api/v1/motions/{motion_id}/paper-ballots/{ballot_id}/photo": Req(),
     "GET /api/v1/motions/{motion_id}/ballots": Req(),
     "GET /api/v1/motions/{motion_id}/choices": Req(),
+    "GET /api/v1/motions/{motion_id}/roll": Req(),
+    "POST /api/v1/motions/{motion_id}/roll/amendments": Req(
+        json=lambda w, c: {"household_id": w.ids["household_id"], "action": "correct", "reason": "核对面积"}),
     "POST /api/v1/projects/{project_id}/notices": Req(
         json=lambda w, c: {"kind": "other", "title": "停水通知", "body": "周三停水", "start_date": w.now.date().isoformat()}),
     "GET /api/v1/notices/{notice_id}": Req(),

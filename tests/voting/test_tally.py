@@ -274,7 +274,7 @@ async def test_activated_world_can_all_vote(client, world, clock) -> None:
 
 
 async def _running_and_full(app, motion_id: str) -> tuple[object, object]:
-    """The running tally as stored (None when stale) and the full aggregate, read straight from the database."""
+    """The running tally as stored (None when missing) and the full aggregate, read straight from the database."""
     from app.voting import repository as voting_repo
     from app.voting import service as voting_service
 
@@ -289,8 +289,8 @@ async def _running_and_full(app, motion_id: str) -> tuple[object, object]:
 
 async def test_running_tally_follows_ballots_and_register_imports(client, world, clock, app) -> None:
     """The running tally equals the full aggregate after every ballot (replacing, cross-household ballots of
-    one owner); an import that adds a unit to an owner who voted makes it stale: reads fall back to the full
-    aggregate, and the next ballot rebuilds it."""
+    one owner). An import after opening — a new unit of an owner who voted, a new household — changes neither
+    the denominators nor the numerators (the roll was frozen at opening); the new households cannot vote."""
     cid = await create_community(client, world.admin, world.jurisdiction_id, "运行计票小区")
     _, token = await add_staff(client, world.admin, cid, "staff-running")
     staff = auth(token)
@@ -327,21 +327,27 @@ async def test_running_tally_follows_ballots_and_register_imports(client, world,
     assert (t["agree_owners"], t["agree_households"], t["agree_area"]) == (2, 3, 20000)
     assert (t["abstain_owners"], t["disagree_owners"]) == (1, 0)
 
-    # a new unit of owner P and a new household: the register changed under the running tally
-    assert (await import_csv(client, staff, cid, "building,unit,room,area_m2,owner_key\n1,1,301,40.00,P\n"
-                                                 "1,1,302,30.00,\n")).status_code == 200
+    # a new unit of owner P and a new household: the register changes, the open motion's roll does not
+    r = await import_csv(client, staff, cid, "building,unit,room,area_m2,owner_key\n1,1,301,40.00,P\n1,1,302,30.00,\n")
+    assert r.status_code == 200, r.text
+    assert [x["id"] for x in r.json()["open_rolls_unchanged"]] == [mid]
     running, full = await _running_and_full(app, mid)
-    assert running is None
-    assert (full.agree_owners, full.agree_households, full.agree_area) == (2, 4, 24000)
-    assert (full.total_owners, full.total_households) == (4, 6)
-    t = (await tally(client, staff, mid)).json()["counts"]  # read path: the full aggregate
-    assert (t["agree_households"], t["total_households"]) == (4, 6)
-    await ballot("201", "disagree", 50)  # the next ballot rebuilds
+    assert running == full
+    assert (full.agree_owners, full.agree_households, full.agree_area) == (2, 3, 20000)
+    assert (full.total_owners, full.total_households, full.total_area) == (3, 4, 26000)
+    hh = (await client.get(f"{API}/communities/{cid}/households", headers=staff)).json()["items"]
+    ids |= {h["room"]: h["id"] for h in hh}
+    photo = {"photo": ("s.jpg", jpeg((99, 40, 40)), "image/jpeg")}
+    r = await client.post(f"{API}/motions/{mid}/paper-ballots", headers=staff,
+                          data={"household_id": ids["302"], "choice": "disagree"}, files=photo)
+    assert r.status_code == 404 and r.json()["code"] == "ballot.household_not_in_scope", r.text
+    await ballot("201", "disagree", 50)
     running, full = await _running_and_full(app, mid)
-    assert running == full and (full.disagree_owners, full.total_households) == (1, 6)
+    assert running == full and (full.disagree_owners, full.total_households) == (1, 4)
     r = await client.post(f"{API}/motions/{mid}/close", headers=staff)
     assert r.status_code == 200, r.text
-    assert r.json()["tally"]["counts"]["agree_households"] == 4
+    counts = r.json()["tally"]["counts"]
+    assert (counts["agree_households"], counts["agree_area"], counts["total_households"]) == (3, 20000, 4)
 
 
 async def test_running_tally_under_concurrent_ballots(client, world, clock, app) -> None:

@@ -1,0 +1,187 @@
+"""The electoral roll of a motion: who may vote, with which area, grouped by owner — frozen when it opens.
+
+When it is frozen. A motion's status comes from the clock, so the roll is frozen by the FIRST write that
+touches the motion at or after ``opens_at``: a ballot (online or paper), a tally read, a roll read, an
+amendment, a close, or the worker's tick (``close_due_motions``). A register change (a household import) first
+freezes the roll of every opened-but-unfrozen motion of its community, under each motion's row lock, and holds
+the lock of every still-scheduled one until it commits — so a freeze never reads a register that a change
+dated at or after ``opens_at`` has touched, and the roll equals the register as it was at ``opens_at``.
+Freezing and ballots both take the motion row, so no ballot sees a half-built roll.
+
+What it holds. One entry per household in the motion's scope: ``household_id``, the ``building``, ``unit`` and
+``room`` names, ``area_centi`` (exclusive area in 0.01 m²) and ``owner_group`` — the first 32 hex digits of
+``sha256("roll-owner|" + motion_id + "|" + owner_key)``, where ``owner_key`` is the register's keyed hash
+(HMAC with the server's secret) of the owner's identity. Households of one owner share the group within the
+motion; the group of one owner differs between motions, and neither it nor the stored owner key is ever the
+other. Totals: households, owners (distinct groups), area.
+
+``roll_hash``: the SHA-256 (lowercase hex) of the UTF-8 bytes of one line per entry, sorted by
+``household_id`` (byte order; ids are ASCII), each line::
+
+    household_id \\t building \\t unit \\t room \\t area_centi \\t owner_group \\n
+
+with ``area_centi`` in decimal digits and, inside the text fields, ``\\`` written as ``\\\\``, a tab as ``\\t``,
+a newline as ``\\n`` and a carriage return as ``\\r``. An empty roll hashes the empty string. ``frozen_hash``
+is the hash when frozen; ``roll_hash`` the hash now, after any amendment.
+
+Amendments (staff, while open): ``add`` a household of the register in the scope that is not on the roll,
+``remove`` one, or ``correct`` one (its entry is re-read from the register). Each is kept with the entry
+before and after, its reason and the resulting hash, audited in the community's chain, and the running tally
+is rebuilt from the roll in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core import audit
+from app.core.errors import Conflict, Invalid
+from app.register.models import Household
+from app.voting import repository as repo
+from app.voting.models import Motion, MotionRoll, RollAmendment, RollEntry, ScopeKind
+
+FIELDS = ("household_id", "building", "unit", "room", "area_centi", "owner_group")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def owner_group(motion_id: str, owner_key: str) -> str:
+    """The per-motion digest of a (stored, already keyed) owner key."""
+    return hashlib.sha256(f"roll-owner|{motion_id}|{owner_key}".encode()).hexdigest()[:32]
+
+
+def canonical_line(e: Any) -> str:
+    """One entry (a RollEntry or a dict with FIELDS) as its line of the canonical serialisation."""
+    d = e if isinstance(e, dict) else {k: getattr(e, k) for k in FIELDS}
+    return "\t".join(str(d[k]).translate(_ESCAPES) if k != "area_centi" else str(int(d[k]))
+                     for k in FIELDS) + "\n"
+
+
+def roll_hash(entries: Iterable[Any]) -> str:
+    """The roll hash of the entries (any order: they are sorted by household_id here)."""
+    lines = sorted((canonical_line(e) for e in entries), key=lambda line: line.split("\t", 1)[0])
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode("utf-8"))
+    return h.hexdigest()
+
+
+def _totals(entries: list[Any]) -> tuple[int, int, int]:
+    get = (lambda e, k: e[k]) if entries and isinstance(entries[0], dict) else getattr
+    return (len(entries), len({get(e, "owner_group") for e in entries}),
+            sum(int(get(e, "area_centi")) for e in entries))
+
+
+async def _rebuild_tally(session: AsyncSession, m: Motion) -> None:
+    await repo.write_running_tally(session, m, await repo.full_choice_counts(session, m))
+
+
+async def freeze(session: AsyncSession, m: Motion, now: datetime) -> bool:
+    """Freeze the roll of an opened motion from the register, once (under the motion's row lock; ``m`` is
+    refreshed); its running tally is built from it. True when this call froze it."""
+    locked = await repo.get_motion(session, m.id, lock=True)
+    assert locked is not None
+    if locked.roll_frozen_at is not None:
+        return False
+    rows = await repo.register_population(session, locked)
+    groups: dict[str, str] = {}
+    entries = [{"motion_id": locked.id, "household_id": hid, "building": b, "unit": u, "room": room,
+                "area_centi": area, "owner_group": groups.setdefault(key, owner_group(locked.id, key))}
+               for hid, b, u, room, area, key in rows]
+    await repo.insert_roll_entries(session, entries)
+    digest = roll_hash(entries)
+    households, owners, area = _totals(entries)
+    session.add(MotionRoll(motion_id=locked.id, frozen_at=now, frozen_hash=digest, roll_hash=digest,
+                           households=households, owners=owners, area=area))
+    locked.roll_frozen_at = now
+    session.add(locked)
+    await session.flush()
+    await _rebuild_tally(session, locked)
+    await audit.append(session, chain=locked.community_id, action="motion.roll_frozen", entity_type="motion",
+                       entity_id=locked.id, actor_id=None, at=now,
+                       data={"roll_hash": digest, "households": households, "owners": owners, "area": area})
+    return True
+
+
+def _in_scope(m: Motion, h: Household) -> bool:
+    if h.community_id != m.community_id:
+        return False
+    if m.scope == ScopeKind.BUILDING:
+        return h.building_id == m.building_id
+    if m.scope == ScopeKind.UNIT:
+        return h.unit_id == m.unit_id
+    return True
+
+
+def entry_dict(e: RollEntry | dict[str, Any] | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    get = e.get if isinstance(e, dict) else lambda k: getattr(e, k)
+    return {k: get(k) for k in FIELDS}
+
+
+def _out_of_scope() -> Invalid:
+    return Invalid("roll.out_of_scope", "该房屋不在本次表决范围内", "The household is not in the scope of this motion",
+                   errors=[{"loc": ["body", "household_id"], "msg": "not a household of the register in scope"}])
+
+
+def _not_listed() -> Invalid:
+    return Invalid("roll.not_listed", "该房屋不在表决名册中", "The household is not on the roll",
+                   errors=[{"loc": ["body", "household_id"], "msg": "not on the roll"}])
+
+
+async def amend(session: AsyncSession, m: Motion, *, household_id: str, action: str, reason: str, actor_id: str,
+                now: datetime) -> RollAmendment:
+    """Apply one amendment to the frozen roll of an open motion (the caller holds the motion's row lock)."""
+    reg = await repo.register_household(session, household_id) if len(household_id) <= 32 else None
+    in_scope = reg is not None and _in_scope(m, reg[0])
+    entry = await repo.roll_entry(session, m.id, household_id) if len(household_id) <= 32 else None
+    if action == "remove":
+        if entry is None:
+            raise _not_listed() if in_scope else _out_of_scope()
+    else:
+        if not in_scope:
+            raise _out_of_scope()
+        if action == "add" and entry is not None:
+            raise Conflict("roll.already_listed", "该房屋已在表决名册中", "The household is on the roll already")
+        if action == "correct" and entry is None:
+            raise _not_listed()
+    before = entry_dict(entry)
+    after: dict[str, Any] | None = None
+    if action == "remove":
+        await repo.delete_roll_entry(session, m.id, household_id)
+    else:
+        assert reg is not None
+        h, building, unit = reg
+        after = {"household_id": h.id, "building": building, "unit": unit, "room": h.room,
+                 "area_centi": h.area_centi, "owner_group": owner_group(m.id, h.owner_key)}
+        if entry is None:
+            session.add(RollEntry(motion_id=m.id, **after))
+        else:
+            for k, v in after.items():
+                setattr(entry, k, v)
+            session.add(entry)
+    await session.flush()
+    entries = await repo.roll_entries(session, m.id)
+    digest = roll_hash(entries)
+    header = await repo.get_roll(session, m.id)
+    assert header is not None
+    header.households, header.owners, header.area = _totals(entries)
+    header.roll_hash = digest
+    header.amendments += 1
+    session.add(header)
+    row = RollAmendment(motion_id=m.id, seq=header.amendments, household_id=household_id, action=action,
+                        reason=reason, before=before, after=after, roll_hash=digest, actor_id=actor_id, at=now)
+    session.add(row)
+    await session.flush()
+    await _rebuild_tally(session, m)
+    await audit.append(session, chain=m.community_id, action="motion.roll_amended", entity_type="motion",
+                       entity_id=m.id, actor_id=actor_id, at=now,
+                       data={"seq": row.seq, "household_id": household_id, "action": action, "reason": reason,
+                             "before": before, "after": after, "roll_hash": digest,
+                             "households": header.households, "owners": header.owners, "area": header.area})
+    return row
