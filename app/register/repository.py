@@ -200,3 +200,50 @@ async def membership_cards(session: AsyncSession,
         .order_by(col(Community.name), col(Building.name), col(Unit.name), col(Household.room))
     )
     return [(m, h, u, b, c) for m, h, u, b, c in (await session.exec(q)).all()]
+
+
+async def buildings_with_units(session: AsyncSession, community_id: str) -> list[tuple[Building, Unit | None, int]]:
+    """Every building of the community with each of its units and the unit's household count (units of a
+    building by name; a building without units once, with None)."""
+    count = (select(func.count()).select_from(Household)
+             .where(col(Household.unit_id) == Unit.id).scalar_subquery())
+    q = (select(Building, Unit, count)
+         .join(Unit, col(Unit.building_id) == Building.id, isouter=True)
+         .where(col(Building.community_id) == community_id)
+         .order_by(col(Building.name), col(Unit.name)))
+    return [(b, u, int(n or 0)) for b, u, n in (await session.exec(q)).all()]
+
+
+async def household_row(session: AsyncSession, household_id: str) -> tuple[Household, str, str, int, int] | None:
+    """One household as the register list shows it: (household, building name, unit name, members, pending codes)."""
+    members = (select(func.count()).select_from(HouseholdMember)
+               .where(col(HouseholdMember.household_id) == Household.id).scalar_subquery())
+    pending = (select(func.count()).select_from(ActivationCode)
+               .where(col(ActivationCode.household_id) == Household.id, col(ActivationCode.used_at).is_(None),
+                      col(ActivationCode.revoked_at).is_(None)).scalar_subquery())
+    q = (select(Household, Building.name, Unit.name, members, pending)  # type: ignore[call-overload]  # sqlmodel's overloads stop at 4
+         .join(Building, col(Building.id) == Household.building_id)
+         .join(Unit, col(Unit.id) == Household.unit_id)
+         .where(col(Household.id) == household_id))
+    row = (await session.exec(q)).first()
+    return None if row is None else (row[0], row[1], row[2], int(row[3]), int(row[4]))
+
+
+async def room_taken(session: AsyncSession, unit_id: str, room: str, *, other_than: str) -> bool:
+    q = select(Household.id).where(col(Household.unit_id) == unit_id, col(Household.room) == room,
+                                   col(Household.id) != other_than)
+    return (await session.exec(q)).first() is not None
+
+
+async def update_household(session: AsyncSession, household_id: str, values: dict[str, Any]) -> None:
+    await session.exec(update(Household).where(col(Household.id) == household_id).values(**values))
+
+
+async def household_id_at(session: AsyncSession, community_id: str, *, building: str, unit: str,
+                          room: str) -> str | None:
+    q = (select(Household.id)
+         .join(Unit, col(Unit.id) == Household.unit_id)
+         .join(Building, col(Building.id) == Household.building_id)
+         .where(col(Household.community_id) == community_id, col(Building.name) == building,
+                col(Unit.name) == unit, col(Household.room) == room))
+    return (await session.exec(q)).first()

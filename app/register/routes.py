@@ -18,9 +18,13 @@ from app.register import importer, service
 from app.register.profiles import RulesProfile
 from app.register.schemas import (
     ActivationCodeRequest,
+    BuildingPublic,
     CommunityCreate,
     CommunityPublic,
     GrantPublic,
+    HouseholdAdd,
+    HouseholdChanged,
+    HouseholdCorrection,
     HouseholdPublic,
     ImportResult,
     IssuedCodes,
@@ -131,6 +135,32 @@ async def import_households(community_id: str, request: Request, session: Sessio
 async def list_households(community_id: str, session: SessionDep, principal: PrincipalDep,
                           page: Annotated[PageParams, Depends(page_params)]) -> Page[HouseholdPublic]:
     return await service.list_households(session, principal=principal, community_id=community_id, page=page)
+
+
+@router.get("/communities/{community_id}/buildings", response_model=list[BuildingPublic],
+            operation_id="buildings_list")
+async def list_buildings(community_id: str, session: SessionDep, principal: PrincipalDep) -> list[BuildingPublic]:
+    """Buildings with their units and how many households each unit has (staff)."""
+    return await service.list_buildings(session, principal=principal, community_id=community_id)
+
+
+@router.post("/communities/{community_id}/households", response_model=HouseholdChanged, status_code=201,
+             operation_id="household_add")
+async def add_household(community_id: str, body: HouseholdAdd, session: SessionDep, principal: PrincipalDep,
+                        settings: SettingsDep, clock: ClockDep) -> HouseholdChanged:
+    """One household entered by hand, checked as an imported row is; audited with its reason. Open motions keep
+    their frozen rolls (``open_rolls_unchanged``)."""
+    return await service.add_household(session, settings=settings, principal=principal, community_id=community_id,
+                                       body=body, now=clock.now())
+
+
+@router.patch("/households/{household_id}", response_model=HouseholdChanged, operation_id="household_correct")
+async def correct_household(household_id: str, body: HouseholdCorrection, session: SessionDep,
+                            principal: PrincipalDep, settings: SettingsDep, clock: ClockDep) -> HouseholdChanged:
+    """Correct a household's room, area or owner key, with a reason (audited; the owner key is never stored
+    or logged raw)."""
+    return await service.correct_household(session, settings=settings, principal=principal,
+                                           household_id=household_id, body=body, now=clock.now())
 
 
 @router.post("/communities/{community_id}/activation-codes", response_model=IssuedCodes, status_code=201,

@@ -118,3 +118,43 @@ class GrantPublic(BaseModel):
     username: str | None
     role: str
     scope_id: str
+
+
+class UnitPublic(BaseModel):
+    id: str
+    name: str
+    households: int
+
+
+class BuildingPublic(BaseModel):
+    id: str
+    name: str
+    units: list[UnitPublic]
+
+
+class HouseholdAdd(BaseModel):
+    """One household entered by hand (checked as an imported row is)."""
+
+    model_config = ConfigDict(extra="forbid")
+    building: str = Field(min_length=1, max_length=50)
+    unit: str = Field(min_length=1, max_length=50)
+    room: str = Field(min_length=1, max_length=30)
+    area_m2: str = Field(min_length=1, max_length=20, description='exclusive area, a plain decimal ("86.35")')
+    owner_key: str | None = Field(default=None, max_length=200)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class HouseholdCorrection(BaseModel):
+    """A correction of one household's room, area or owner key; at least one of them, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    room: str | None = Field(default=None, min_length=1, max_length=30)
+    area_m2: str | None = Field(default=None, min_length=1, max_length=20)
+    owner_key: str | None = Field(default=None, min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class HouseholdChanged(BaseModel):
+    household: HouseholdPublic
+    open_rolls_unchanged: list[OpenRollPublic] = Field(
+        default_factory=list, description="open motions whose electoral rolls (frozen at opening) this change did not change")

@@ -24,10 +24,14 @@ from app.register.contracts import before_register_change
 from app.register.models import Building, Community, Household, Jurisdiction, RulesProfileVersion, Unit
 from app.register.profiles import RulesProfile, preset_profile
 from app.register.schemas import (
+    BuildingPublic,
     CommunityCreate,
     CommunityPublic,
     Eligibility,
     GrantPublic,
+    HouseholdAdd,
+    HouseholdChanged,
+    HouseholdCorrection,
     HouseholdPublic,
     ImportResult,
     IssuedCode,
@@ -37,6 +41,7 @@ from app.register.schemas import (
     OpenRollPublic,
     ProfileVersionPublic,
     StaffGrantRequest,
+    UnitPublic,
 )
 
 # ---- scopes and lookups other domains use -------------------------------------------------------
@@ -341,6 +346,91 @@ async def issue_activation_codes(
     await audit.append(session, chain=community_id, action="activation_codes.issued", entity_type="community",
                        entity_id=community_id, actor_id=principal.user_id, at=now, data={"count": len(items)})
     return IssuedCodes(items=items)
+
+
+# ---- register upkeep: one household at a time (staff; audited; a new register version) ------------------
+
+def _household_public(row: tuple[Household, str, str, int, int]) -> HouseholdPublic:
+    h, b, u, m, p = row
+    return HouseholdPublic(id=h.id, building=b, unit=u, room=h.room, area_m2=format_area(h.area_centi), members=m,
+                           activated=m > 0, pending_codes=p)
+
+
+def _row_errors(parsed: importer.ParseResult) -> Invalid:
+    return Invalid("household.invalid", "房屋信息有误：" + "；".join(e["msg"] for e in parsed.errors),
+                   "Invalid household: " + ", ".join(f"{e['column']}: {e['reason']}" for e in parsed.errors),
+                   errors=[{"loc": ["body", e["column"] or "body"], "msg": e["reason"]} for e in parsed.errors])
+
+
+async def list_buildings(session: AsyncSession, *, principal: Principal, community_id: str) -> list[BuildingPublic]:
+    """Buildings with their units and household counts, by name (staff)."""
+    authorize(principal, "register.view", await community_scope(session, community_id))
+    out: dict[str, BuildingPublic] = {}
+    for b, u, n in await repo.buildings_with_units(session, community_id):
+        item = out.setdefault(b.id, BuildingPublic(id=b.id, name=b.name, units=[]))
+        if u is not None:
+            item.units.append(UnitPublic(id=u.id, name=u.name, households=n))
+    return list(out.values())
+
+
+async def add_household(session: AsyncSession, *, settings: Settings, principal: Principal, community_id: str,
+                        body: HouseholdAdd, now: datetime) -> HouseholdChanged:
+    """One household, checked and stored exactly as an imported row (the same path), with the reason audited."""
+    parsed = importer.single_row(building=body.building, unit=body.unit, room=body.room, area_m2=body.area_m2,
+                                 owner_key=body.owner_key)
+    if parsed.errors:
+        raise _row_errors(parsed)
+    result = await import_households(session, settings, principal, community_id, parsed, now)
+    row = parsed.rows[0]
+    hid = await repo.household_id_at(session, community_id, building=row.building, unit=row.unit, room=row.room)
+    found = await repo.household_row(session, hid) if hid else None
+    assert found is not None
+    await audit.append(session, chain=community_id, action="household.added", entity_type="household",
+                       entity_id=found[0].id, actor_id=principal.user_id, at=now, data={"reason": body.reason})
+    return HouseholdChanged(household=_household_public(found), open_rolls_unchanged=result.open_rolls_unchanged)
+
+
+async def correct_household(session: AsyncSession, *, settings: Settings, principal: Principal, household_id: str,
+                            body: HouseholdCorrection, now: datetime) -> HouseholdChanged:
+    """Correct a household's room, area or owner key, with a reason. Open motions keep their frozen rolls
+    (listed in ``open_rolls_unchanged``); staff amend a roll if the correction should count there."""
+    found = await repo.household_row(session, household_id)
+    if found is None:
+        raise NotFound("household.not_found", "房屋不存在", "Household not found")
+    h, b, u, _, _ = found
+    authorize(principal, "register.manage", await community_scope(session, h.community_id))
+    if body.room is None and body.area_m2 is None and body.owner_key is None:
+        raise Invalid(errors=[{"loc": ["body"], "msg": "give room, area_m2 or owner_key"}])
+    parsed = importer.single_row(building=b, unit=u, room=body.room or h.room,
+                                 area_m2=body.area_m2 or format_area(h.area_centi), owner_key=body.owner_key)
+    if parsed.errors:
+        raise _row_errors(parsed)
+    row = parsed.rows[0]
+    if row.room != h.room and await repo.room_taken(session, h.unit_id, row.room, other_than=h.id):
+        raise Conflict("household.room_taken", "该单元已有此房号", "The unit already has this room")
+    values: dict[str, object] = {}
+    if row.room != h.room:
+        values["room"] = row.room
+    if row.area_centi != h.area_centi:
+        values["area_centi"] = row.area_centi
+    if row.owner_key is not None:
+        key = owner_key_hash(settings, h.community_id, row.owner_key)
+        if key != h.owner_key:
+            values["owner_key"] = key
+    unchanged = await before_register_change(session, community_id=h.community_id, now=now)
+    if values:
+        await repo.update_household(session, h.id, values)
+        await repo.bump_register_version(session, h.community_id)
+    await audit.append(session, chain=h.community_id, action="household.corrected", entity_type="household",
+                       entity_id=h.id, actor_id=principal.user_id, at=now, data={
+                           "reason": body.reason,
+                           "room": [h.room, values.get("room", h.room)],
+                           "area_centi": [h.area_centi, values.get("area_centi", h.area_centi)],
+                           "owner_key_changed": "owner_key" in values})  # never the key itself
+    fresh = await repo.household_row(session, h.id)
+    assert fresh is not None
+    return HouseholdChanged(household=_household_public(fresh),
+                            open_rolls_unchanged=[OpenRollPublic(kind=r.kind, id=r.id, title=r.title) for r in unchanged])
 
 
 # ---- what auth asks of the register (app.auth.contracts; registered by app.wiring) -------------------

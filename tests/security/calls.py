@@ -78,6 +78,10 @@ REQUESTS: dict[str, Req] = {
         content=lambda w, c: f"building,unit,room,area_m2,owner_key\n3,1,{100 + w.next()},50.00,\n".encode(),
         content_type="text/csv"),
     "GET /api/v1/communities/{community_id}/households": Req(),
+    "GET /api/v1/communities/{community_id}/buildings": Req(),
+    "POST /api/v1/communities/{community_id}/households": Req(
+        json={"building": "1", "unit": "1", "room": "999", "area_m2": "50.00", "reason": "补登"}),
+    "PATCH /api/v1/households/{household_id}": Req(json={"area_m2": "80.00", "reason": "核对面积"}, phase=1),
     "POST /api/v1/communities/{community_id}/activation-codes": Req(
         json=lambda w, c: {"household_ids": [w.spare_households[-1]], "relation": "owner"}),
     "POST /api/v1/communities/{community_id}/staff": Req(

@@ -1,0 +1,75 @@
+"""Register upkeep one household at a time: buildings and units, adding a household, correcting one — each
+checked like an imported row, audited with its reason, and never reaching into an open motion's roll."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from app.core.models import AuditEntry
+from tests.factories import all_households
+from tests.voting.helpers import API, setup_motion, vote
+
+
+async def _audit(app, action: str) -> list[AuditEntry]:
+    async with app.state.db.read_session() as s:
+        return list((await s.exec(select(AuditEntry).where(AuditEntry.action == action))).all())
+
+
+async def test_buildings_with_units_and_counts(client, world) -> None:
+    r = await client.get(f"{API}/communities/{world.community_id}/buildings", headers=world.staff)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    total = sum(u["households"] for b in body for u in b["units"])
+    assert total == len(await all_households(client, world.staff, world.community_id)) == 12
+    assert all(b["units"] for b in body)
+    r = await client.get(f"{API}/communities/{world.community_id}/buildings", headers=world.residents[0].headers)
+    assert r.status_code == 403
+
+
+async def test_add_one_household_checked_like_an_import(app, client, world) -> None:
+    url = f"{API}/communities/{world.community_id}/households"
+    ok = {"building": "３号楼", "unit": "1", "room": "Ａ301", "area_m2": "88.50", "reason": "漏登"}
+    r = await client.post(url, headers=world.staff, json=ok)
+    assert r.status_code == 201, r.text
+    h = r.json()["household"]
+    assert (h["building"], h["room"], h["area_m2"], h["members"]) == ("3号楼", "A301", "88.50", 0)
+    assert r.json()["open_rolls_unchanged"] == []
+    again = await client.post(url, headers=world.staff, json=ok | {"room": "A301"})
+    assert again.status_code == 422 and again.json()["code"] == "import.invalid_rows"  # already registered
+    bad = await client.post(url, headers=world.staff, json=ok | {"room": "A302", "area_m2": "1e3"})
+    assert bad.status_code == 422 and bad.json()["code"] == "household.invalid"
+    assert bad.json()["errors"][0]["loc"] == ["body", "area_m2"]
+    hidden = await client.post(url, headers=world.staff, json=ok | {"room": "A3\u200b03"})
+    assert hidden.status_code == 422
+    assert (await client.post(url, headers=world.residents[0].headers, json=ok | {"room": "A309"})).status_code == 403
+    assert len(await all_households(client, world.staff, world.community_id)) == 13
+    [entry] = await _audit(app, "household.added")
+    assert entry.data["reason"] == "漏登"
+
+
+async def test_correct_a_household_during_a_vote_leaves_the_roll(app, client, world, clock) -> None:
+    _, _, m = await setup_motion(client, world, clock.now())
+    assert (await vote(client, world.residents[1].headers, m["id"], "agree")).status_code == 200  # freezes the roll
+    roll = (await client.get(f"{API}/motions/{m['id']}/roll", headers=world.staff)).json()
+    target = next(h for h in await all_households(client, world.staff, world.community_id))
+    r = await client.patch(f"{API}/households/{target['id']}", headers=world.staff,
+                           json={"area_m2": "99.99", "owner_key": "NEW-OWNER", "reason": "产权证面积更正"})
+    assert r.status_code == 200, r.text
+    assert r.json()["household"]["area_m2"] == "99.99"
+    assert [x["id"] for x in r.json()["open_rolls_unchanged"]] == [m["id"]]
+    after = (await client.get(f"{API}/motions/{m['id']}/roll", headers=world.staff)).json()
+    assert after["roll_hash"] == roll["roll_hash"]  # the frozen roll is not touched
+    [entry] = await _audit(app, "household.corrected")
+    assert entry.data["reason"] == "产权证面积更正" and entry.data["owner_key_changed"] is True
+    assert "NEW-OWNER" not in str(entry.data)
+    # another household's room in the same unit: taken
+    other = next(h for h in await all_households(client, world.staff, world.community_id)
+                 if h["unit"] == target["unit"] and h["building"] == target["building"] and h["id"] != target["id"])
+    r = await client.patch(f"{API}/households/{target['id']}", headers=world.staff,
+                           json={"room": other["room"], "reason": "改号"})
+    assert r.status_code == 409 and r.json()["code"] == "household.room_taken"
+    r = await client.patch(f"{API}/households/{target['id']}", headers=world.staff, json={"reason": "无"})
+    assert r.status_code == 422
+    r = await client.patch(f"{API}/households/{target['id']}", headers=world.residents[0].headers,
+                           json={"area_m2": "1.00", "reason": "x"})
+    assert r.status_code in (403, 404)
