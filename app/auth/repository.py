@@ -108,3 +108,19 @@ async def add_activation_codes(session: AsyncSession, rows: list[dict]) -> None:
     if rows:
         await session.exec(insert(ActivationCode), params=rows)  # executemany
 
+
+
+async def members_of(session: AsyncSession, household_id: str) -> list[tuple[HouseholdMember, User]]:
+    q = (select(HouseholdMember, User).join(User, col(User.id) == HouseholdMember.user_id)
+         .where(col(HouseholdMember.household_id) == household_id)
+         .order_by(col(HouseholdMember.created_at), col(HouseholdMember.id)))
+    return [(m, u) for m, u in (await session.exec(q)).all()]
+
+
+async def delete_member(session: AsyncSession, household_id: str, user_id: str) -> bool:
+    m = await get_member(session, household_id, user_id)
+    if m is None:
+        return False
+    await session.delete(m)
+    await session.flush()
+    return True

@@ -313,3 +313,24 @@ async def issue_activation_codes(session: AsyncSession, *, settings: Settings, h
          "created_by": by} for c in issued])
     return issued
 
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    name: str
+    phone: str | None
+    relation: str
+    joined_at: datetime
+
+
+async def household_members(session: AsyncSession, *, household_id: str) -> list[Member]:
+    """The users bound to a household, in the order they joined."""
+    return [Member(user_id=u.id, name=u.name, phone=u.phone, relation=m.relation, joined_at=m.created_at)
+            for m, u in await repo.members_of(session, household_id)]
+
+
+async def unbind_member(session: AsyncSession, *, household_id: str, user_id: str) -> bool:
+    """Take a user off a household (False if they were not on it). Their sign-ins stay; the principal of their
+    next request no longer holds the household."""
+    return await repo.delete_member(session, household_id, user_id)

@@ -6,7 +6,7 @@ from functools import partial
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from app.auth.deps import PrincipalDep
 from app.core.clock import ClockDep
@@ -30,6 +30,7 @@ from app.register.schemas import (
     IssuedCodes,
     JurisdictionCreate,
     JurisdictionPublic,
+    MemberPublic,
     ProfileVersionPublic,
     StaffGrantRequest,
 )
@@ -161,6 +162,23 @@ async def correct_household(household_id: str, body: HouseholdCorrection, sessio
     or logged raw)."""
     return await service.correct_household(session, settings=settings, principal=principal,
                                            household_id=household_id, body=body, now=clock.now())
+
+
+@router.get("/households/{household_id}/members", response_model=list[MemberPublic],
+            operation_id="household_members_list")
+async def list_members(household_id: str, session: SessionDep, principal: PrincipalDep) -> list[MemberPublic]:
+    """The household's members (staff, or the members themselves); phones masked except one's own."""
+    return await service.list_members(session, principal=principal, household_id=household_id)
+
+
+@router.delete("/households/{household_id}/members/{user_id}", status_code=204,
+               operation_id="household_member_remove")
+async def remove_member(household_id: str, user_id: str, session: SessionDep, principal: PrincipalDep,
+                        clock: ClockDep) -> Response:
+    """Staff take a member off the household, or a member leaves it (``user_id`` = themself). Audited."""
+    await service.remove_member(session, principal=principal, household_id=household_id, user_id=user_id,
+                                now=clock.now())
+    return Response(status_code=204)
 
 
 @router.post("/communities/{community_id}/activation-codes", response_model=IssuedCodes, status_code=201,

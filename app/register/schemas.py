@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.register.profiles import RulesProfile
 
@@ -158,3 +158,12 @@ class HouseholdChanged(BaseModel):
     household: HouseholdPublic
     open_rolls_unchanged: list[OpenRollPublic] = Field(
         default_factory=list, description="open motions whose electoral rolls (frozen at opening) this change did not change")
+
+
+class MemberPublic(BaseModel):
+    user_id: str
+    name: str = Field(description="in full to staff and to the member themself, masked to other members")
+    phone: str | None = Field(description="a person's own phone in full; every other phone masked, staff included")
+    relation: str
+    joined_at: AwareDatetime
+    is_me: bool

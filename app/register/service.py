@@ -16,6 +16,7 @@ from app.core.config import Settings
 from app.core.db import new_id
 from app.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, make_page
+from app.core.privacy import mask_name, mask_phone
 from app.core.security import keyed_hash
 from app.core.units import format_area
 from app.register import importer
@@ -38,6 +39,7 @@ from app.register.schemas import (
     IssuedCodes,
     JurisdictionCreate,
     JurisdictionPublic,
+    MemberPublic,
     OpenRollPublic,
     ProfileVersionPublic,
     StaffGrantRequest,
@@ -431,6 +433,47 @@ async def correct_household(session: AsyncSession, *, settings: Settings, princi
     assert fresh is not None
     return HouseholdChanged(household=_household_public(fresh),
                             open_rolls_unchanged=[OpenRollPublic(kind=r.kind, id=r.id, title=r.title) for r in unchanged])
+
+
+# ---- members of a household (staff, or the members themselves) ---------------------------------------
+
+async def _household_and_roles(session: AsyncSession, principal: Principal,
+                               household_id: str) -> tuple[Household, bool, bool]:
+    """(household, whether the caller is staff of it with register.view, whether the caller is a member)."""
+    h = await household_or_404(session, household_id)
+    scope = await community_scope(session, h.community_id)
+    member = any(r.household_id == h.id for r in principal.households)
+    if member:
+        return h, False, True
+    authorize(principal, "register.view", scope)
+    return h, True, False
+
+
+async def list_members(session: AsyncSession, *, principal: Principal, household_id: str) -> list[MemberPublic]:
+    """Who is bound to the household. Staff and the household's own members see the list; a phone is shown in
+    full only to its owner, a name in full to staff and to its owner."""
+    h, staff, _ = await _household_and_roles(session, principal, household_id)
+    out = []
+    for m in await auth_service.household_members(session, household_id=h.id):
+        me = m.user_id == principal.user_id
+        out.append(MemberPublic(user_id=m.user_id, name=m.name if staff or me else (mask_name(m.name) or ""),
+                                phone=m.phone if me else mask_phone(m.phone), relation=m.relation,
+                                joined_at=m.joined_at, is_me=me))
+    return out
+
+
+async def remove_member(session: AsyncSession, *, principal: Principal, household_id: str, user_id: str,
+                        now: datetime) -> None:
+    """Staff take a member off a household (register.manage), or a member leaves it themself. Audited."""
+    h, _, member = await _household_and_roles(session, principal, household_id)
+    leaving = member and user_id == principal.user_id
+    if not leaving:
+        authorize(principal, "register.manage", await community_scope(session, h.community_id))
+    if not await auth_service.unbind_member(session, household_id=h.id, user_id=user_id):
+        raise NotFound("member.not_found", "该用户不是本户成员", "Not a member of this household")
+    await audit.append(session, chain=h.community_id, action="household.member_removed", entity_type="household",
+                       entity_id=h.id, actor_id=principal.user_id, at=now,
+                       data={"user_id": user_id, "left": leaving})
 
 
 # ---- what auth asks of the register (app.auth.contracts; registered by app.wiring) -------------------

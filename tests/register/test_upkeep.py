@@ -73,3 +73,41 @@ async def test_correct_a_household_during_a_vote_leaves_the_roll(app, client, wo
     r = await client.patch(f"{API}/households/{target['id']}", headers=world.residents[0].headers,
                            json={"area_m2": "1.00", "reason": "x"})
     assert r.status_code in (403, 404)
+
+
+async def test_members_listed_masked_and_removed(app, client, world) -> None:
+    from tests.factories import activate, issue_codes
+
+    r0 = world.residents[0]
+    # a family member joins the same household with a fresh code
+    codes = await issue_codes(client, world.staff, world.community_id, [r0.household_id], relation="family")
+    r = await activate(client, codes[r0.household_id], "家属甲", phone="13900000001")
+    assert r.status_code == 200, r.text
+    family = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    url = f"{API}/households/{r0.household_id}/members"
+
+    as_staff = await client.get(url, headers=world.staff)
+    assert as_staff.status_code == 200, as_staff.text
+    assert [(m["name"], m["relation"]) for m in as_staff.json()] == [(r0.name, "owner"), ("家属甲", "family")]
+    assert all("****" in (m["phone"] or "") for m in as_staff.json())  # staff see no full phones here
+    as_family = (await client.get(url, headers=family)).json()
+    me = next(m for m in as_family if m["is_me"])
+    other = next(m for m in as_family if not m["is_me"])
+    assert me["phone"] == "13900000001" and me["name"] == "家属甲"
+    assert other["name"] != r0.name and "****" in other["phone"]
+    assert (await client.get(url, headers=world.residents[1].headers)).status_code == 403  # a neighbour
+
+    # a neighbour cannot remove anyone; the family member leaves; staff remove the owner
+    r = await client.delete(f"{url}/{r0.user_id}", headers=world.residents[1].headers)
+    assert r.status_code == 403
+    me_id = me["user_id"]
+    r = await client.delete(f"{url}/{r0.user_id}", headers=family)  # not themself, not staff
+    assert r.status_code == 403
+    assert (await client.delete(f"{url}/{me_id}", headers=family)).status_code == 204
+    assert (await client.delete(f"{url}/{me_id}", headers=world.staff)).status_code == 404  # gone already
+    assert (await client.delete(f"{url}/{r0.user_id}", headers=world.staff)).status_code == 204
+    assert (await client.get(url, headers=world.staff)).json() == []
+    mine = (await client.get(f"{API}/me", headers=r0.headers)).json()
+    assert mine["households"] == []
+    entries = await _audit(app, "household.member_removed")
+    assert sorted(e.data["left"] for e in entries) == [False, True]

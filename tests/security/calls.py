@@ -82,6 +82,9 @@ REQUESTS: dict[str, Req] = {
     "POST /api/v1/communities/{community_id}/households": Req(
         json={"building": "1", "unit": "1", "room": "999", "area_m2": "50.00", "reason": "补登"}),
     "PATCH /api/v1/households/{household_id}": Req(json={"area_m2": "80.00", "reason": "核对面积"}, phase=1),
+    "GET /api/v1/households/{household_id}/members": Req(),
+    "DELETE /api/v1/households/{household_id}/members/{user_id}": Req(
+        ids={"household_id": "household_id", "user_id": "family_user_id"}, phase=3),
     "POST /api/v1/communities/{community_id}/activation-codes": Req(
         json=lambda w, c: {"household_ids": [w.spare_households[-1]], "relation": "owner"}),
     "POST /api/v1/communities/{community_id}/staff": Req(
