@@ -334,3 +334,13 @@ async def unbind_member(session: AsyncSession, *, household_id: str, user_id: st
     """Take a user off a household (False if they were not on it). Their sign-ins stay; the principal of their
     next request no longer holds the household."""
     return await repo.delete_member(session, household_id, user_id)
+
+
+async def unbind_household(session: AsyncSession, *, household_id: str, now: datetime) -> list[str]:
+    """Take every member off a household and revoke its unused activation codes (an ownership transfer):
+    the ids of the users who were members."""
+    members = [m.user_id for m in await household_members(session, household_id=household_id)]
+    for user_id in members:
+        await repo.delete_member(session, household_id, user_id)
+    await repo.revoke_open_codes(session, [household_id], now)
+    return members

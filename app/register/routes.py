@@ -31,8 +31,10 @@ from app.register.schemas import (
     JurisdictionCreate,
     JurisdictionPublic,
     MemberPublic,
+    OwnershipTransfer,
     ProfileVersionPublic,
     StaffGrantRequest,
+    TransferResult,
 )
 
 router = APIRouter(tags=["register"])
@@ -162,6 +164,15 @@ async def correct_household(household_id: str, body: HouseholdCorrection, sessio
     or logged raw)."""
     return await service.correct_household(session, settings=settings, principal=principal,
                                            household_id=household_id, body=body, now=clock.now())
+
+
+@router.post("/households/{household_id}/transfer", response_model=TransferResult,
+             operation_id="household_transfer")
+async def transfer_ownership(household_id: str, body: OwnershipTransfer, session: SessionDep,
+                             principal: PrincipalDep, settings: SettingsDep, clock: ClockDep) -> TransferResult:
+    """过户: a new owner; the household's members are unbound and its unused codes revoked. Audited."""
+    return await service.transfer_ownership(session, settings=settings, principal=principal,
+                                            household_id=household_id, body=body, now=clock.now())
 
 
 @router.get("/households/{household_id}/members", response_model=list[MemberPublic],

@@ -167,3 +167,16 @@ class MemberPublic(BaseModel):
     relation: str
     joined_at: AwareDatetime
     is_me: bool
+
+
+class OwnershipTransfer(BaseModel):
+    """过户: the household has a new owner. Its members are unbound and its unused codes revoked; the new owner
+    activates with a new code."""
+
+    model_config = ConfigDict(extra="forbid")
+    owner_key: str = Field(min_length=1, max_length=200, description="the new owner's identity (stored only keyed)")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class TransferResult(HouseholdChanged):
+    members_unbound: int

@@ -41,8 +41,10 @@ from app.register.schemas import (
     JurisdictionPublic,
     MemberPublic,
     OpenRollPublic,
+    OwnershipTransfer,
     ProfileVersionPublic,
     StaffGrantRequest,
+    TransferResult,
     UnitPublic,
 )
 
@@ -433,6 +435,36 @@ async def correct_household(session: AsyncSession, *, settings: Settings, princi
     assert fresh is not None
     return HouseholdChanged(household=_household_public(fresh),
                             open_rolls_unchanged=[OpenRollPublic(kind=r.kind, id=r.id, title=r.title) for r in unchanged])
+
+
+async def transfer_ownership(session: AsyncSession, *, settings: Settings, principal: Principal, household_id: str,
+                             body: OwnershipTransfer, now: datetime) -> TransferResult:
+    """过户: a new owner key; the current members are unbound and the household's unused codes revoked (the
+    new owner activates with a new code). Ballots and responses already cast stay as they were; open motions
+    keep their frozen rolls (``open_rolls_unchanged``). Audited, never with the key itself."""
+    found = await repo.household_row(session, household_id)
+    if found is None:
+        raise NotFound("household.not_found", "房屋不存在", "Household not found")
+    h, b, u, _, _ = found
+    authorize(principal, "register.manage", await community_scope(session, h.community_id))
+    parsed = importer.single_row(building=b, unit=u, room=h.room, area_m2=format_area(h.area_centi),
+                                 owner_key=body.owner_key)
+    if parsed.errors or parsed.rows[0].owner_key is None:
+        raise _row_errors(parsed)
+    key = owner_key_hash(settings, h.community_id, parsed.rows[0].owner_key)
+    if key == h.owner_key:
+        raise Conflict("household.same_owner", "新业主与现业主相同", "The new owner is the current owner")
+    unchanged = await before_register_change(session, community_id=h.community_id, now=now)
+    await repo.update_household(session, h.id, {"owner_key": key})
+    await repo.bump_register_version(session, h.community_id)
+    unbound = await auth_service.unbind_household(session, household_id=h.id, now=now)
+    await audit.append(session, chain=h.community_id, action="household.ownership_transferred",
+                       entity_type="household", entity_id=h.id, actor_id=principal.user_id, at=now,
+                       data={"reason": body.reason, "members_unbound": unbound})
+    fresh = await repo.household_row(session, h.id)
+    assert fresh is not None
+    return TransferResult(household=_household_public(fresh), members_unbound=len(unbound),
+                          open_rolls_unchanged=[OpenRollPublic(kind=r.kind, id=r.id, title=r.title) for r in unchanged])
 
 
 # ---- members of a household (staff, or the members themselves) ---------------------------------------

@@ -111,3 +111,25 @@ async def test_members_listed_masked_and_removed(app, client, world) -> None:
     assert mine["households"] == []
     entries = await _audit(app, "household.member_removed")
     assert sorted(e.data["left"] for e in entries) == [False, True]
+
+
+async def test_ownership_transfer_unbinds_members_and_revokes_codes(app, client, world) -> None:
+    from tests.factories import activate, issue_codes
+
+    r0 = world.residents[0]
+    spare = next(iter(world.codes))  # another household with an unused code: untouched
+    codes = await issue_codes(client, world.staff, world.community_id, [r0.household_id], relation="family")
+    url = f"{API}/households/{r0.household_id}/transfer"
+    r = await client.post(url, headers=world.staff, json={"owner_key": "NEW-OWNER-2027", "reason": "房屋买卖过户"})
+    assert r.status_code == 200, r.text
+    assert r.json()["members_unbound"] == 1 and r.json()["household"]["members"] == 0
+    assert r.json()["household"]["pending_codes"] == 0
+    assert (await client.get(f"{API}/me", headers=r0.headers)).json()["households"] == []
+    # the family code issued before the transfer no longer works; the other household's still does
+    assert (await activate(client, codes[r0.household_id], "旧家属", phone="13900000002")).status_code == 400
+    assert (await activate(client, world.codes[spare], "邻居", phone="13900000003")).status_code == 200
+    again = await client.post(url, headers=world.staff, json={"owner_key": "NEW-OWNER-2027", "reason": "重复"})
+    assert again.status_code == 409 and again.json()["code"] == "household.same_owner"
+    assert (await client.post(url, headers=r0.headers, json={"owner_key": "X", "reason": "x"})).status_code == 404
+    [entry] = await _audit(app, "household.ownership_transferred")
+    assert entry.data["members_unbound"] == [r0.user_id] and "NEW-OWNER" not in str(entry.data)

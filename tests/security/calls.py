@@ -83,6 +83,8 @@ REQUESTS: dict[str, Req] = {
         json={"building": "1", "unit": "1", "room": "999", "area_m2": "50.00", "reason": "补登"}),
     "PATCH /api/v1/households/{household_id}": Req(json={"area_m2": "80.00", "reason": "核对面积"}, phase=1),
     "GET /api/v1/households/{household_id}/members": Req(),
+    "POST /api/v1/households/{household_id}/transfer": Req(
+        ids={"household_id": "transfer_household"}, json={"owner_key": "NEW-OWNER", "reason": "过户"}, phase=3),
     "DELETE /api/v1/households/{household_id}/members/{user_id}": Req(
         ids={"household_id": "household_id", "user_id": "family_user_id"}, phase=3),
     "POST /api/v1/communities/{community_id}/activation-codes": Req(

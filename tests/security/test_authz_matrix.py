@@ -76,6 +76,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "POST /api/v1/communities/{community_id}/households":     A(403, 404, 404, OK, OK),
     "PATCH /api/v1/households/{household_id}":                A(403, 404, 404, OK, OK),
     "GET /api/v1/households/{household_id}/members":          A(OK, 404, 404, OK, OK),
+    "POST /api/v1/households/{household_id}/transfer":        A(403, 404, 404, OK, OK),  # a spare household
     # staff take the family member off (204); whoever comes after them finds no such member (404)
     "DELETE /api/v1/households/{household_id}/members/{user_id}": A(403, 404, 404, frozenset({204, 404}), frozenset({204, 404})),
     "POST /api/v1/communities/{community_id}/activation-codes": A(403, 404, 404, OK, OK),

@@ -104,6 +104,7 @@ async def build_security_world(app, client: httpx.AsyncClient, wechat) -> SecWor
     # a family member of resident A's household, for the member-removal route
     fam_code = await issue_codes(client, staff, a.community_id, [a.residents[0].household_id], relation="family")
     fam = _ok(await activate(client, fam_code[a.residents[0].household_id], "家属甲", phone="13900000009"))
+    ids["transfer_household"] = w.spare_households[-2]
     ids["family_user_id"] = (await client.get(f"{API}/me", headers=auth(fam["access_token"]))).json()["user"]["id"]
 
     # ---- questionnaires: the main one (open, answered), drafts to edit / open, one to close
