@@ -1,12 +1,13 @@
 """The items turnout works on, as the domains that own them describe them.
 
 A motion (app.voting) or a questionnaire (app.surveys) is seen here as an :class:`Item`: its community and
-scope, its state by the server clock, the rule that decides it, a :class:`Population` (the households in
-scope and the subquery of those with a current ballot / response), and how to count it for the rules
-engine — always the owning domain's own numbers, so progress agrees with the tally and the results page:
+scope, its state by the server clock, the rule that decides it, a :class:`Population` (the households
+counted — a motion's roll — and the select of those with a current ballot / response), and how to count it
+for the rules engine — always the owning domain's own numbers, so progress agrees with the tally and the results page:
 
-* motions: ``app.voting.service`` (status_of, rule_state, counts_of: owner grouping, the owner's latest
-  ballot decides), the motion row read from its table;
+* motions: ``app.voting.service.motion_turnout`` (status, scope, the rule, the population as the tally counts
+  it — the frozen electoral roll, with its areas and owner groups — the select of households with a current
+  ballot, and the tally's own counts: owner grouping, the owner's latest ballot decides);
 * questionnaires: ``app.surveys.service.turnout_facts`` (status, scope, the willingness rule of the
   profile version it opened with, the selects of responses and willingness answers); counted with owner
   grouping as the surveys results do (the owner's household with the smallest id decides).
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +28,9 @@ from app.rules import Counts
 from app.turnout import repository as repo
 from app.turnout.models import ItemType
 from app.turnout.repository import Population
+
+if TYPE_CHECKING:
+    from app.voting.service import MotionTurnout
 
 OPEN = "open"
 CountsFn = Callable[[AsyncSession], Awaitable[Counts]]
@@ -86,33 +90,26 @@ async def open_items(session: AsyncSession, *, now: datetime) -> list[Item]:
 
 # ---- motions (app.voting) -------------------------------------------------------------------------
 
-async def _motion_item(session: AsyncSession, m: Any, now: datetime, cache: dict[Any, Any]) -> Item:
-    from app.voting import service as voting
-
-    state = await voting.rule_state(session, m, now, cache)
-    building_id = m.building_id if m.scope in ("building", "unit") else None
-    unit_id = m.unit_id if m.scope == "unit" else None
-    # the same households as app.voting counts: a unit scope is its unit alone
-    pop = Population(community_id=m.community_id, building_id=building_id if m.scope == "building" else None,
-                     unit_id=unit_id, answered_ids=repo.motion_voted_ids(m.id), owner_grouping=True)
-
-    async def counts(session: AsyncSession) -> Counts:
-        return await voting.counts_of(session, m)
-
-    return Item(type=ItemType.MOTION, id=m.id, title=m.title, jurisdiction_id=m.jurisdiction_id,
-                community_id=m.community_id, project_id=m.project_id, scope_kind=m.scope, building_id=building_id,
-                unit_id=unit_id, status=voting.status_of(m, now).value, opens_at=m.opens_at, closes_at=m.closes_at,
-                kind=m.matter, rule_spec=dict(state.spec), population=pop, counts=counts)
+def _motion_item(f: MotionTurnout) -> Item:
+    pop = Population(community_id=f.community_id, building_id=f.building_id if f.scope_kind == "building" else None,
+                     unit_id=f.unit_id, answered_ids=f.voted, owner_grouping=True, electorate=f.electorate)
+    return Item(type=ItemType.MOTION, id=f.id, title=f.title, jurisdiction_id=f.jurisdiction_id,
+                community_id=f.community_id, project_id=f.project_id, scope_kind=f.scope_kind,
+                building_id=f.building_id, unit_id=f.unit_id, status=f.status, opens_at=f.opens_at,
+                closes_at=f.closes_at, kind=f.matter, rule_spec=dict(f.rule_spec), population=pop, counts=f.counts)
 
 
 async def _load_motion(session: AsyncSession, item_id: str, now: datetime) -> Item | None:
-    m = await repo.get_motion(session, item_id)
-    return None if m is None else await _motion_item(session, m, now, {})
+    from app.voting import service as voting
+
+    f = await voting.motion_turnout(session, motion_id=item_id, now=now)
+    return None if f is None else _motion_item(f)
 
 
 async def _open_motions(session: AsyncSession, now: datetime) -> list[Item]:
-    cache: dict[Any, Any] = {}
-    return [await _motion_item(session, m, now, cache) for m in await repo.open_motions(session, now)]
+    from app.voting import service as voting
+
+    return [_motion_item(f) for f in await voting.open_motions_turnout(session, now=now)]
 
 
 # ---- questionnaires (app.surveys) ------------------------------------------------------------------

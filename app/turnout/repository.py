@@ -1,9 +1,9 @@
 """Every query of the turnout domain.
 
 The households of an item (a motion or a questionnaire) are described by a :class:`Population`: the
-households in scope, and a subquery of the households that answered (the current ballots / responses
-tables of app.voting / app.surveys, see ``items.py``). Counts are GROUP BY aggregates; only the list of
-non-responders is read row by row (it is a list to print).
+households counted (a motion's electoral roll as app.voting defines it; a questionnaire's households in
+scope), and a select of the households that answered (given by app.voting / app.surveys, see ``items.py``).
+Counts are GROUP BY aggregates; only the list of non-responders is read row by row (it is a list to print).
 """
 
 from __future__ import annotations
@@ -53,9 +53,12 @@ def _opted_out() -> Exists:
 class Population:
     """The households an item concerns and those that have answered it.
 
+    ``electorate``: a subquery with (at least) the columns ``household_id``, ``area`` and ``owner`` of the
+    households counted — for a motion its electoral roll as app.voting counts it (area and owner group from
+    the roll); None: the register's households in scope (``community_id``, ``building_id``, ``unit_id``).
     ``answered_ids`` selects household ids holding a current answer (ballot or response).
-    ``owner_grouping``: an owner (same owner_key) who answered through one household in scope has answered
-    for all their households in scope (motions: one owner, one choice).
+    ``owner_grouping``: an owner (same ``owner``) who answered through one household of the population has
+    answered for all their households in it (motions: one owner, one choice).
     """
 
     community_id: str
@@ -63,6 +66,7 @@ class Population:
     unit_id: str | None
     answered_ids: Any
     owner_grouping: bool
+    electorate: Any = None
 
     def in_scope(self, h: type[Household] = Household) -> list[ColumnElement[bool]]:
         conds = [col(h.community_id) == self.community_id]
@@ -72,30 +76,34 @@ class Population:
             conds.append(col(h.unit_id) == self.unit_id)
         return conds
 
-    def answered_owner_keys(self) -> SelectOfScalar[str]:
-        h2 = aliased(Household)
-        return select(h2.owner_key).where(col(h2.id).in_(self.answered_ids), *self.in_scope(h2))
+    def households(self) -> Any:
+        """A subquery (household_id, area, owner, …) of the households counted; build it once per statement."""
+        if self.electorate is not None:
+            return self.electorate
+        return (select(col(Household.id).label("household_id"), col(Household.area_centi).label("area"),
+                       col(Household.owner_key).label("owner"))
+                .where(*self.in_scope()).subquery("in_scope"))
 
-    def answered(self, h: type[Household] = Household) -> ColumnElement[bool]:
+    def answered(self, e: Any) -> ColumnElement[bool]:
+        """Whether the row of ``e`` (from :meth:`households`) has answered (owner grouping applied)."""
         if self.owner_grouping:
-            return col(h.owner_key).in_(self.answered_owner_keys())
-        return col(h.id).in_(self.answered_ids)
+            e2 = aliased(e)
+            owners = sa_select(e2.c.owner).where(e2.c.household_id.in_(self.answered_ids))
+            return e.c.owner.in_(owners)
+        return e.c.household_id.in_(self.answered_ids)
 
 
-def _reachable_members(h: type[Household] = Household) -> SelectOfScalar[str]:
-    """Members who can receive a WeChat reminder for household ``h``: owner/co-owner, active, bound to
-    WeChat, not opted out."""
+def _reachable(household_id: Any) -> ColumnElement[bool]:
+    """EXISTS an owner/co-owner of the household who can receive a WeChat reminder: active, bound to WeChat,
+    not opted out."""
+    return exists(_bound_members(household_id).where(~_opted_out()))
+
+
+def _bound_members(household_id: Any) -> SelectOfScalar[str]:
+    """Owners/co-owners of the household who are active and bound to WeChat."""
     return (select(HouseholdMember.user_id)
             .join(User, col(User.id) == HouseholdMember.user_id)
-            .where(col(HouseholdMember.household_id) == h.id, col(HouseholdMember.relation).in_(ACTING),
-                   col(User.wechat_openid).is_not(None), col(User.is_active).is_(True),
-                   ~_opted_out()))
-
-
-def _bound_members(h: type[Household] = Household) -> SelectOfScalar[str]:
-    return (select(HouseholdMember.user_id)
-            .join(User, col(User.id) == HouseholdMember.user_id)
-            .where(col(HouseholdMember.household_id) == h.id, col(HouseholdMember.relation).in_(ACTING),
+            .where(col(HouseholdMember.household_id) == household_id, col(HouseholdMember.relation).in_(ACTING),
                    col(User.wechat_openid).is_not(None), col(User.is_active).is_(True)))
 
 
@@ -112,58 +120,62 @@ class AreaCount:
 
 
 async def counts_by_unit(session: AsyncSession, pop: Population) -> list[AreaCount]:
-    """Households and area in scope and answered, per unit (GROUP BY building, unit)."""
-    answered = pop.answered()
-    area = cast(Household.area_centi, BigInteger)
+    """Households and area of the population and answered, per unit (GROUP BY building, unit)."""
+    e = pop.households()
+    answered = pop.answered(e)
+    area = cast(e.c.area, BigInteger)
     q = (sa_select(col(Household.building_id), col(Building.name), col(Household.unit_id), col(Unit.name),
                    func.count(), func.sum(area), func.sum(case((answered, 1), else_=0)),
                    func.sum(case((answered, area), else_=0)))
+         .select_from(e)
+         .join(Household, col(Household.id) == e.c.household_id)
          .join(Building, col(Building.id) == Household.building_id)
          .join(Unit, col(Unit.id) == Household.unit_id)
-         .where(*pop.in_scope())
          .group_by(Household.building_id, Building.name, Household.unit_id, Unit.name))
     return [AreaCount(b, bn, u, un, _int(n), _int(a), _int(an), _int(aa))
             for b, bn, u, un, n, a, an, aa in (await session.exec(wide(q))).all()]
 
 
 async def owner_totals(session: AsyncSession, pop: Population) -> tuple[int, int]:
-    """(owners in scope, owners who answered): headcount by distinct owner_key."""
-    answered = pop.answered()
-    q = select(func.count(func.distinct(Household.owner_key)),
-               func.count(func.distinct(case((answered, Household.owner_key), else_=None)))
-               ).where(*pop.in_scope())
-    total, done = (await session.exec(q)).one()
+    """(owners of the population, owners who answered): headcount by distinct owner."""
+    e = pop.households()
+    answered = pop.answered(e)
+    q = sa_select(func.count(func.distinct(e.c.owner)),
+                  func.count(func.distinct(case((answered, e.c.owner), else_=None)))).select_from(e)
+    total, done = (await session.exec(wide(q))).one()
     return _int(total), _int(done)
 
 
 def _owner_groups(pop: Population) -> Any:
-    return (select(col(Household.owner_key).label("owner_key"), func.count().label("n"),
-                   func.sum(cast(Household.area_centi, BigInteger)).label("area"),
-                   func.max(case((pop.answered(), 1), else_=0)).label("answered"))
-            .where(*pop.in_scope()).group_by(Household.owner_key).subquery())
+    e = pop.households()
+    return (sa_select(e.c.owner.label("owner_key"), func.count().label("n"),
+                      func.sum(cast(e.c.area, BigInteger)).label("area"),
+                      func.max(case((pop.answered(e), 1), else_=0)).label("answered"))
+            .select_from(e).group_by(e.c.owner).subquery())
 
 
 async def owner_choice_counts(session: AsyncSession, pop: Population, choices: Any) -> dict[str | None, tuple[int, int, int]]:
     """choice -> (owners, households, area) with one choice per owner (None: has not answered).
 
     ``choices`` is a selectable with columns (household_id, choice). An owner's one choice is the answer of
-    their answering household in scope with the smallest id (app.rules.count_electorate, and the surveys
-    results); it counts all their households in scope and their area, and the owner once.
+    their answering household of the population with the smallest id (app.rules.count_electorate, and the
+    surveys results); it counts all their households of the population and their area, and the owner once.
     """
     ch = choices.subquery()
-    groups = (select(col(Household.owner_key).label("owner_key"), func.count().label("n"),
-                     func.sum(cast(Household.area_centi, BigInteger)).label("area"))
-              .where(*pop.in_scope()).group_by(Household.owner_key).subquery())
-    h2 = aliased(Household)
-    first = (select(col(h2.owner_key).label("owner_key"), func.min(h2.id).label("hid"))
-             .join(ch, ch.c.household_id == h2.id)
-             .where(*pop.in_scope(h2)).group_by(h2.owner_key).subquery())
-    chosen = (select(first.c.owner_key, ch.c.choice)
+    e = pop.households()
+    groups = (sa_select(e.c.owner.label("owner_key"), func.count().label("n"),
+                        func.sum(cast(e.c.area, BigInteger)).label("area"))
+              .select_from(e).group_by(e.c.owner).subquery())
+    e2 = aliased(e)
+    first = (sa_select(e2.c.owner.label("owner_key"), func.min(e2.c.household_id).label("hid"))
+             .select_from(e2).join(ch, ch.c.household_id == e2.c.household_id)
+             .group_by(e2.c.owner).subquery())
+    chosen = (sa_select(first.c.owner_key, ch.c.choice)
               .join(ch, ch.c.household_id == first.c.hid).subquery())
-    q = (select(chosen.c.choice, func.count(), func.sum(groups.c.n), func.sum(groups.c.area))
+    q = (sa_select(chosen.c.choice, func.count(), func.sum(groups.c.n), func.sum(groups.c.area))
          .select_from(groups).outerjoin(chosen, chosen.c.owner_key == groups.c.owner_key)
          .group_by(chosen.c.choice))
-    return {c: (_int(o), _int(n), _int(a)) for c, o, n, a in (await session.exec(q)).all()}
+    return {c: (_int(o), _int(n), _int(a)) for c, o, n, a in (await session.exec(wide(q))).all()}
 
 
 async def fewest_to_cover(session: AsyncSession, pop: Population, amount: int, *, by_owner: bool) -> int | None:
@@ -173,14 +185,15 @@ async def fewest_to_cover(session: AsyncSession, pop: Population, amount: int, *
         return 0
     if by_owner:
         g = _owner_groups(pop)
-        base = select(g.c.owner_key.label("k"), g.c.area.label("area")).where(g.c.answered == 0).subquery()
+        base = sa_select(g.c.owner_key.label("k"), g.c.area.label("area")).where(g.c.answered == 0).subquery()
     else:
-        base = (select(col(Household.id).label("k"), cast(Household.area_centi, BigInteger).label("area"))
-                .where(*pop.in_scope(), ~pop.answered()).subquery())
-    running = select(base.c.area, func.sum(base.c.area).over(
+        e = pop.households()
+        base = (sa_select(e.c.household_id.label("k"), cast(e.c.area, BigInteger).label("area"))
+                .select_from(e).where(~pop.answered(e)).subquery())
+    running = sa_select(base.c.area, func.sum(base.c.area).over(
         order_by=(base.c.area.desc(), base.c.k), rows=(None, 0)).label("cum")).subquery()
-    q = select(func.count(), func.max(running.c.cum)).where(running.c.cum - running.c.area < amount)
-    n, reached = (await session.exec(q)).one()
+    q = sa_select(func.count(), func.max(running.c.cum)).where(running.c.cum - running.c.area < amount)
+    n, reached = (await session.exec(wide(q))).one()
     if not n or _int(reached) < amount:
         return None
     return _int(n)
@@ -201,18 +214,23 @@ class PendingHousehold:
 
 async def non_responders(session: AsyncSession, pop: Population, *, building_id: str | None = None,
                          unit_id: str | None = None) -> list[PendingHousehold]:
-    bound = exists(_bound_members())
-    reachable = exists(_reachable_members())
+    """The households of the population that have not answered, with their place (from the register) and
+    their area as counted (a motion's roll)."""
+    e = pop.households()
+    bound = exists(_bound_members(e.c.household_id))
+    reachable = _reachable(e.c.household_id)
     q = (sa_select(col(Household.id), col(Household.building_id), col(Building.name), col(Household.unit_id),
-                   col(Unit.name), col(Household.room), col(Household.area_centi), bound, reachable)
+                   col(Unit.name), col(Household.room), cast(e.c.area, BigInteger), bound, reachable)
+         .select_from(e)
+         .join(Household, col(Household.id) == e.c.household_id)
          .join(Building, col(Building.id) == Household.building_id)
          .join(Unit, col(Unit.id) == Household.unit_id)
-         .where(*pop.in_scope(), ~pop.answered()))
+         .where(~pop.answered(e)))
     if building_id is not None:
         q = q.where(col(Household.building_id) == building_id)
     if unit_id is not None:
         q = q.where(col(Household.unit_id) == unit_id)
-    return [PendingHousehold(hid, b, bn, u, un, room, area, bool(bd), bool(rc))
+    return [PendingHousehold(hid, b, bn, u, un, room, _int(area), bool(bd), bool(rc))
             for hid, b, bn, u, un, room, area, bd, rc in (await session.exec(wide(q))).all()]
 
 
@@ -228,32 +246,40 @@ class MemberRow:
 
 
 async def members_of_non_responders(session: AsyncSession, pop: Population) -> list[MemberRow]:
+    e = pop.households()
     q = (sa_select(col(HouseholdMember.household_id), col(User.id), col(User.name), col(User.phone),
                    col(HouseholdMember.relation), col(User.wechat_openid).is_not(None), _opted_out())
+         .select_from(e)
+         .join(HouseholdMember, col(HouseholdMember.household_id) == e.c.household_id)
          .join(User, col(User.id) == HouseholdMember.user_id)
-         .join(Household, col(Household.id) == HouseholdMember.household_id)
-         .where(*pop.in_scope(), ~pop.answered(), col(User.is_active).is_(True))
+         .where(~pop.answered(e), col(User.is_active).is_(True))
          .order_by(col(HouseholdMember.household_id), col(HouseholdMember.created_at)))
     return [MemberRow(hid, uid, name, phone, rel, bool(b), bool(o))
             for hid, uid, name, phone, rel, b, o in (await session.exec(wide(q))).all()]
 
 
 async def reminder_recipients(session: AsyncSession, pop: Population) -> list[tuple[str, str, str]]:
-    """(household_id, user_id, openid) of every reachable member of every household that has not answered."""
-    q = (select(Household.id, User.id, User.wechat_openid)
-         .join(HouseholdMember, col(HouseholdMember.household_id) == Household.id)
+    """(household_id, user_id, openid) of every reachable member (owner/co-owner, active, bound to WeChat, not
+    opted out) of every household of the population that has not answered."""
+    e = pop.households()
+    q = (sa_select(e.c.household_id, col(User.id), col(User.wechat_openid))
+         .select_from(e)
+         .join(HouseholdMember, col(HouseholdMember.household_id) == e.c.household_id)
          .join(User, col(User.id) == HouseholdMember.user_id)
-         .where(*pop.in_scope(), ~pop.answered(), col(User.id).in_(_reachable_members()))
-         .order_by(Household.id, User.id))
+         .where(~pop.answered(e), col(HouseholdMember.relation).in_(ACTING), col(User.wechat_openid).is_not(None),
+                col(User.is_active).is_(True), ~_opted_out())
+         .order_by(e.c.household_id, col(User.id)))
     # openid is never None here (reachable members are bound); the test only narrows the type
-    return [(h, u, o) for h, u, o in (await session.exec(q)).all() if o is not None]
+    return [(str(h), u, o) for h, u, o in (await session.exec(wide(q))).all() if o is not None]
 
 
 async def non_responder_reach(session: AsyncSession, pop: Population) -> tuple[int, int, int]:
     """(non-responding households, … with a WeChat-bound owner/co-owner, … of which someone is reachable)."""
-    q = select(func.count(), func.sum(case((exists(_bound_members()), 1), else_=0)),
-               func.sum(case((exists(_reachable_members()), 1), else_=0))).where(*pop.in_scope(), ~pop.answered())
-    n, b, r = (await session.exec(q)).one()
+    e = pop.households()
+    q = (sa_select(func.count(), func.sum(case((exists(_bound_members(e.c.household_id)), 1), else_=0)),
+                   func.sum(case((_reachable(e.c.household_id), 1), else_=0)))
+         .select_from(e).where(~pop.answered(e)))
+    n, b, r = (await session.exec(wide(q))).one()
     return _int(n), _int(b), _int(r)
 
 
@@ -403,28 +429,3 @@ async def read_counts_by_unit(session: AsyncSession, *, notice_id: str, communit
          .group_by(Household.building_id, Building.name, Household.unit_id, Unit.name))
     return [AreaCount(b, bn, u, un, _int(n), _int(a), _int(r), _int(ra))
             for b, bn, u, un, n, a, r, ra in (await session.exec(wide(q))).all()]
-
-
-
-# ---- the items of other domains (read only) ------------------------------------------------------
-
-async def get_motion(session: AsyncSession, motion_id: str) -> Any:
-    from app.voting.models import Motion
-
-    return await session.get(Motion, motion_id)
-
-
-async def open_motions(session: AsyncSession, now: datetime) -> list[Any]:
-    from app.voting.models import Motion
-
-    q = (select(Motion).where(col(Motion.opens_at) <= now, col(Motion.closes_at) > now,
-                              col(Motion.closed_at).is_(None))
-         .order_by(col(Motion.id)))
-    return list((await session.exec(q)).all())
-
-
-def motion_voted_ids(motion_id: str) -> Any:
-    from app.voting.models import CurrentBallot
-
-    return select(CurrentBallot.household_id).where(CurrentBallot.motion_id == motion_id)
-

@@ -594,3 +594,19 @@ async def insert_result_once(session: AsyncSession, values: dict[str, Any]) -> b
     return res.rowcount == 1
 
 
+
+
+# ---- for turnout (read through the service) ------------------------------------------------------
+
+async def open_motions(session: AsyncSession, now: datetime) -> list[Motion]:
+    """Every motion open at ``now`` (``status_of`` is ``open``: opened, before its deadline, not closed by
+    staff), in id order."""
+    q = (select(Motion).where(col(Motion.opens_at) <= now, col(Motion.closes_at) > now,
+                              col(Motion.closed_at).is_(None))
+         .order_by(col(Motion.id)))
+    return list((await session.exec(q)).all())
+
+
+def voted_households(motion: Motion) -> Any:
+    """select(household_id) of the motion's current ballots."""
+    return select(CurrentBallot.household_id).where(CurrentBallot.motion_id == motion.id)

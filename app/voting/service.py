@@ -1140,3 +1140,58 @@ async def freeze_open_rolls(session: AsyncSession, *, community_id: str, now: da
             await _freeze(session, m, now)
     return [OpenRoll(kind="motion", id=m.id, title=m.title)
             for m in await repo.open_motions_of(session, community_id, now)]
+
+
+# ---- for turnout ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MotionTurnout:
+    """What turnout needs of a motion: its place, status by the clock, the rule it decides by, and its
+    population exactly as the tally counts it — ``electorate`` is the subquery (household_id, building, unit,
+    room, area, owner) of the frozen roll (before the roll is frozen: the register's households in scope;
+    ``owner`` groups one owner's households), ``voted`` the select of household ids with a current ballot."""
+
+    id: str
+    title: str
+    jurisdiction_id: str
+    community_id: str
+    project_id: str
+    scope_kind: str
+    building_id: str | None
+    unit_id: str | None
+    status: str
+    opens_at: datetime
+    closes_at: datetime
+    matter: str
+    rule_spec: dict[str, Any]
+    electorate: Any
+    voted: Any
+    motion: Motion
+
+    async def counts(self, session: AsyncSession) -> Counts:
+        """The tally's counts (the running tally; a read never writes)."""
+        return await counts_of(session, self.motion)
+
+
+async def _turnout(session: AsyncSession, m: Motion, now: datetime, cache: dict | None) -> MotionTurnout:
+    state = await rule_state(session, m, now, cache)
+    return MotionTurnout(
+        id=m.id, title=m.title, jurisdiction_id=m.jurisdiction_id, community_id=m.community_id,
+        project_id=m.project_id, scope_kind=m.scope,
+        building_id=m.building_id if m.scope in (ScopeKind.BUILDING, ScopeKind.UNIT) else None,
+        unit_id=m.unit_id if m.scope == ScopeKind.UNIT else None, status=status_of(m, now).value,
+        opens_at=m.opens_at, closes_at=m.closes_at, matter=m.matter, rule_spec=dict(state.spec),
+        electorate=repo.population(m), voted=repo.voted_households(m), motion=m)
+
+
+async def motion_turnout(session: AsyncSession, *, motion_id: str, now: datetime) -> MotionTurnout | None:
+    """The motion as turnout sees it, or None (never writes: an opened motion whose roll nobody has frozen yet
+    is counted on the register's households in scope, as its tally would freeze them now)."""
+    m = await repo.get_motion(session, motion_id) if motion_id and len(motion_id) <= 32 else None
+    return None if m is None else await _turnout(session, m, now, None)
+
+
+async def open_motions_turnout(session: AsyncSession, *, now: datetime) -> list[MotionTurnout]:
+    """Every motion open at ``now``, as turnout sees it (automatic reminders)."""
+    cache: dict[Any, Any] = {}
+    return [await _turnout(session, m, now, cache) for m in await repo.open_motions(session, now)]
