@@ -1,4 +1,4 @@
-"""Command line: serve, migrate, create-admin, demo, openapi, audit-verify."""
+"""Command line: serve, migrate, create-admin, demo, openapi, audit-verify, evidence-verify."""
 
 from __future__ import annotations
 
@@ -123,6 +123,18 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    from app.cli_tasks import evidence_verify
+
+    try:
+        ok, message = evidence_verify(args.file)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(message if ok else f"MISMATCH {message}")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m app")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -147,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("audit-verify", help="verify the hash chains of the audit log")
     v.add_argument("--chain")
     v.set_defaults(fn=cmd_audit_verify)
+    e = sub.add_parser("evidence-verify", help="check a motion's evidence pack (no database needed)")
+    e.add_argument("file", help="the evidence.zip")
+    e.set_defaults(fn=cmd_evidence_verify)
     args = p.parse_args(argv)
     return int(args.fn(args))
 

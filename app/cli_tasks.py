@@ -62,3 +62,12 @@ async def build_demo() -> dict[str, Any]:
         return await build(db, SystemClock())
     finally:
         await db.dispose()
+
+
+def evidence_verify(path: str) -> tuple[bool, str]:
+    """Check a motion's evidence pack (no database): (ok, the summary or the first mismatch)."""
+    from app.voting.evidence import verify_pack
+
+    with open(path, "rb") as f:
+        verdict = verify_pack(f.read())
+    return verdict.ok, verdict.message

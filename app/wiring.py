@@ -16,6 +16,7 @@ from app.auth.contracts import DIRECTORY
 from app.media import visibility as media_visibility
 from app.projects import service as projects_service
 from app.projects.gates import PROVIDERS, GateState
+from app.publicity import evidence as publicity_evidence
 from app.publicity import files as publicity_files
 from app.publicity import service as publicity_service
 from app.register.contracts import REGISTER_CHANGE_LISTENERS
@@ -24,7 +25,13 @@ from app.supervision import service as supervision_service
 from app.surveys import service as surveys_service
 from app.voting import files as voting_files
 from app.voting import service as voting_service
-from app.voting.contracts import CLOSE_LISTENERS, ClosedMotion
+from app.voting.contracts import (
+    CLOSE_LISTENERS,
+    EVIDENCE_SOURCES,
+    ROLL_FROZEN_LISTENERS,
+    ClosedMotion,
+    FrozenRoll,
+)
 
 
 async def _critical_reports(session: AsyncSession, *, project_id: str, now: datetime) -> GateState:
@@ -40,6 +47,11 @@ async def _publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, n
     await publicity_service.publish_vote_result(session, closed=closed, now=now)
 
 
+async def _publish_vote_notice(session: AsyncSession, *, frozen: FrozenRoll, now: datetime) -> None:
+    """Voting's roll-frozen listener: publish the vote notice (投票公告)."""
+    await publicity_service.publish_vote_notice(session, frozen=frozen, now=now)
+
+
 def wire() -> None:
     """Register every provider (idempotent); raise if a needed one is missing."""
     DIRECTORY.households = HouseholdDirectory()
@@ -52,6 +64,10 @@ def wire() -> None:
     })
     if _publish_vote_result not in CLOSE_LISTENERS:
         CLOSE_LISTENERS.append(_publish_vote_result)
+    if _publish_vote_notice not in ROLL_FROZEN_LISTENERS:
+        ROLL_FROZEN_LISTENERS.append(_publish_vote_notice)
+    if publicity_evidence.motion_notices not in EVIDENCE_SOURCES:
+        EVIDENCE_SOURCES.append(publicity_evidence.motion_notices)
     if voting_service.freeze_open_rolls not in REGISTER_CHANGE_LISTENERS:
         REGISTER_CHANGE_LISTENERS.append(voting_service.freeze_open_rolls)
     PROVIDERS.willingness = surveys_service.ranking_figures

@@ -17,6 +17,7 @@ from app.core.db import UTCDateTime, new_id
 class NoticeKind(StrEnum):
     PLAN = "plan"
     VOTE_RESULT = "vote_result"
+    VOTE_NOTICE = "vote_notice"  # 投票公告: published when a motion's roll is frozen
     FUNDING = "funding"
     SUPERVISOR_ROSTER = "supervisor_roster"
     ACCEPTANCE = "acceptance"
@@ -39,8 +40,9 @@ class ObjectionStatus(StrEnum):
 class Notice(SQLModel, table=True):
     __tablename__ = "notice"
     __table_args__ = (
-        # one vote-result notice per motion (NULLs do not collide on either backend)
-        UniqueConstraint("motion_id"),
+        # one notice of each generated kind per motion: its vote notice and its vote-result notice (NULLs do
+        # not collide on either backend)
+        UniqueConstraint("motion_id", "kind"),
         Index("ix_notice_community_listing", "community_id", "created_at", "id"),
         Index("ix_notice_project_kind", "project_id", "kind", "created_at"),
     )

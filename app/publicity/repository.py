@@ -26,14 +26,17 @@ async def add_notice(session: AsyncSession, notice: Notice) -> None:
 
 
 async def insert_notice_once(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING (unique motion_id): False when the row already existed."""
+    """INSERT … ON CONFLICT DO NOTHING (unique motion_id, kind): False when the row already existed."""
     ins = upsert_insert(session, Notice)
     res = await session.exec(ins.values(**values).on_conflict_do_nothing())
     return res.rowcount == 1
 
 
-async def notice_for_motion(session: AsyncSession, motion_id: str) -> Notice | None:
-    q = select(Notice).where(Notice.motion_id == motion_id).execution_options(populate_existing=True)
+async def notice_for_motion(session: AsyncSession, motion_id: str,
+                            kind: NoticeKind = NoticeKind.VOTE_RESULT) -> Notice | None:
+    """The motion's notice of a generated kind (its vote-result notice, or its vote notice)."""
+    q = (select(Notice).where(Notice.motion_id == motion_id, Notice.kind == kind.value)
+         .execution_options(populate_existing=True))
     return (await session.exec(q)).first()
 
 

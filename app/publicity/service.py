@@ -51,10 +51,12 @@ from app.rules import (
     is_partial_day,
     is_working_day,
     publicity_window,
+    rule_words,
+    working_days_between,
     working_days_left,
 )
 from app.supervision import service as supervision_service
-from app.voting.contracts import ClosedMotion, ConditionLine, ParticipantRow
+from app.voting.contracts import ClosedMotion, ConditionLine, FrozenRoll, ParticipantRow
 
 MAX_DAYS_AHEAD = 731  # a start date more than two years ahead is a typo
 NOTICE_ATTACHMENT = "notice_attachment"  # app.media owner types
@@ -65,7 +67,8 @@ API = "/api/v1"
 
 STATUS_ZH = {NoticeStatus.SCHEDULED: "未开始", NoticeStatus.OPEN: "公示中", NoticeStatus.PASSED: "已通过",
              NoticeStatus.FAILED: "未通过"}
-KIND_ZH = {NoticeKind.PLAN: "改造方案", NoticeKind.VOTE_RESULT: "表决结果", NoticeKind.FUNDING: "资金预算",
+KIND_ZH = {NoticeKind.PLAN: "改造方案", NoticeKind.VOTE_RESULT: "表决结果", NoticeKind.VOTE_NOTICE: "投票公告",
+           NoticeKind.FUNDING: "资金预算",
            NoticeKind.SUPERVISOR_ROSTER: "监督员名单", NoticeKind.ACCEPTANCE: "竣工验收", NoticeKind.OTHER: "其他"}
 
 
@@ -533,11 +536,17 @@ def _local_time(t: datetime) -> str:
     return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
+def _building(name: str) -> str:
+    return f"{name}号楼" if name.isdigit() else name
+
+
+def _unit(name: str) -> str:
+    return f"{name}单元" if name.isdigit() else name
+
+
 def _location(h: ParticipantRow) -> str:
     """"1号楼1单元101" from register names ("1", "1", "101"); names that already say so are kept."""
-    b = f"{h.building}号楼" if h.building.isdigit() else h.building
-    u = f"{h.unit}单元" if h.unit.isdigit() else h.unit
-    return f"{b}{u}{h.room}"
+    return f"{_building(h.building)}{_unit(h.unit)}{h.room}"
 
 
 def vote_result_body(closed: ClosedMotion) -> str:
@@ -557,7 +566,7 @@ async def publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, no
     """The vote-result notice of a closed motion (voting calls it when a motion closes: app.wiring); idempotent
     per motion. It starts on the first working day after the close (DOMAIN: within one working day)."""
     motion_id = closed.motion_id
-    existing = await repo.notice_for_motion(session, motion_id)
+    existing = await repo.notice_for_motion(session, motion_id, NoticeKind.VOTE_RESULT)
     if existing is not None:
         return existing
     project = await projects_service.project_or_404(session, closed.project_id)
@@ -575,12 +584,80 @@ async def publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, no
         "closes_at": w.closes_at, "plan_id": closed.plan_id, "motion_id": motion_id, "created_at": now,
         "created_by": None,
     })
-    notice = await repo.notice_for_motion(session, motion_id)
+    notice = await repo.notice_for_motion(session, motion_id, NoticeKind.VOTE_RESULT)
     assert notice is not None
     if inserted:
         await audit.append(session, chain=project.community_id, action="notice.published", entity_type="notice",
                            entity_id=notice.id, actor_id=None, at=now,
                            data={"project_id": project.id, "kind": notice.kind, "motion_id": motion_id,
                                  "start_date": notice.start_date.isoformat(), "end_date": notice.end_date.isoformat()})
+    return notice
+
+
+def _area_m2(area_centi: int) -> str:
+    """0.01 m² as square metres with two decimals ("1034.50")."""
+    return f"{area_centi // 100}.{area_centi % 100:02d}"
+
+
+def _scope_words(frozen: FrozenRoll, community: str) -> str:
+    """"全小区（name）", "1号楼", "1号楼2单元" (register names that already say so are kept)."""
+    if frozen.scope == "building" and frozen.building:
+        return _building(frozen.building)
+    if frozen.scope == "unit" and frozen.building and frozen.unit:
+        return f"{_building(frozen.building)}{_unit(frozen.unit)}"
+    return f"全小区（{community}）"
+
+
+def vote_notice_body(frozen: FrozenRoll, community: str) -> str:
+    """The vote notice (投票公告): the motion, its scope, the voting window, the roll's totals and hash, and the
+    rule in words."""
+    return "\n".join([
+        f"表决事项：{frozen.title}",
+        f"表决范围：{_scope_words(frozen, community)}",
+        f"投票时间：{_local_time(frozen.opens_at)} 至 {_local_time(frozen.closes_at)}（北京时间）",
+        f"表决名册（{_local_time(frozen.frozen_at)} 冻结）：总户数 {frozen.households} 户，"
+        f"业主人数 {frozen.owners} 人，总面积 {_area_m2(frozen.area)} m²",
+        f"名册哈希（SHA-256）：{frozen.roll_hash}",
+        f"表决规则：{rule_words(frozen.rule)}",
+        f"规则依据：{frozen.rule.legal_source}",
+        "如认为表决名册有误（漏登、错登或面积有误），请在投票截止前提出异议。",
+    ])
+
+
+async def publish_vote_notice(session: AsyncSession, *, frozen: FrozenRoll, now: datetime) -> Notice:
+    """The vote notice of a motion whose roll was just frozen (voting calls it in the freezing transaction:
+    app.wiring); idempotent per motion. Generated, so neither the start-date nor the minimum-length check of
+    :func:`publish_notice` applies: it is published at once (its start date is the freeze's business date, a
+    partial day that does not count) and takes objections until the motion closes — while the roll can still
+    be amended. ``working_days`` is what that window has; the vote-result notice then opens its own window."""
+    existing = await repo.notice_for_motion(session, frozen.motion_id, NoticeKind.VOTE_NOTICE)
+    if existing is not None:
+        return existing
+    project = await projects_service.project_or_404(session, frozen.project_id)
+    community = await register_service.community_or_404(session, project.community_id)
+    start = business_date(now)
+    closes_at = max(frozen.closes_at, now)
+    end = max(business_date(closes_at - timedelta(microseconds=1)), start)
+    partial = is_partial_day(start, now)
+    counting = start + timedelta(days=1) if partial else start
+    working_days, provisional = working_days_between(counting, end)
+    inserted = await repo.insert_notice_once(session, {
+        "id": new_id(),
+        "jurisdiction_id": project.jurisdiction_id, "community_id": project.community_id, "project_id": project.id,
+        "kind": NoticeKind.VOTE_NOTICE.value, "title": f"投票公告：{frozen.title}"[:200],
+        "body": vote_notice_body(frozen, community.name), "start_date": start, "counting_starts": counting,
+        "end_date": end, "working_days": working_days, "provisional": provisional,
+        "partial_day_excluded": partial, "opens_at": now, "closes_at": closes_at, "plan_id": frozen.plan_id,
+        "motion_id": frozen.motion_id, "created_at": now, "created_by": None,
+    })
+    notice = await repo.notice_for_motion(session, frozen.motion_id, NoticeKind.VOTE_NOTICE)
+    assert notice is not None
+    if inserted:
+        await audit.append(session, chain=project.community_id, action="notice.published", entity_type="notice",
+                           entity_id=notice.id, actor_id=None, at=now,
+                           data={"project_id": project.id, "kind": notice.kind, "motion_id": frozen.motion_id,
+                                 "roll_hash": frozen.roll_hash, "start_date": notice.start_date.isoformat(),
+                                 "end_date": notice.end_date.isoformat(),
+                                 "closes_at": notice.closes_at.isoformat()})
     return notice
 

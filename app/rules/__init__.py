@@ -41,6 +41,7 @@ from app.rules.thresholds import (
     shortfall_fixed,
     shortfall_growing,
 )
+from app.rules.wording import fraction_words, rule_words, share_words
 
 __all__ = [
     "CIVIL_CODE_KINDS",
@@ -66,6 +67,7 @@ __all__ = [
     "evaluate",
     "first_working_day",
     "fraction_str",
+    "fraction_words",
     "headcount_and_area",
     "is_eligible",
     "is_partial_day",
@@ -75,6 +77,8 @@ __all__ = [
     "passes",
     "percent_text",
     "publicity_window",
+    "rule_words",
+    "share_words",
     "shortfall_fixed",
     "shortfall_growing",
     "start_of_day",

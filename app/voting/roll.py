@@ -42,7 +42,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core import audit
 from app.core.errors import Conflict, Invalid
 from app.register.models import Household
+from app.rules import Rule
 from app.voting import repository as repo
+from app.voting.contracts import ROLL_FROZEN_LISTENERS, FrozenRoll
 from app.voting.models import Motion, MotionRoll, RollAmendment, RollEntry, ScopeKind
 
 FIELDS = ("household_id", "building", "unit", "room", "area_centi", "owner_group")
@@ -104,7 +106,23 @@ async def freeze(session: AsyncSession, m: Motion, now: datetime) -> bool:
     await audit.append(session, chain=locked.community_id, action="motion.roll_frozen", entity_type="motion",
                        entity_id=locked.id, actor_id=None, at=now,
                        data={"roll_hash": digest, "households": households, "owners": owners, "area": area})
+    frozen = await _frozen_roll(session, locked, digest=digest, totals=(households, owners, area), now=now)
+    for listener in ROLL_FROZEN_LISTENERS:  # publicity publishes the vote notice (app.wiring)
+        await listener(session, frozen=frozen, now=now)
     return True
+
+
+async def _frozen_roll(session: AsyncSession, m: Motion, *, digest: str, totals: tuple[int, int, int],
+                       now: datetime) -> FrozenRoll:
+    """What the roll-frozen listeners hear. The rule is frozen into the motion before its roll (``_freeze``)."""
+    assert m.rule_frozen is not None, "the rule is frozen before the roll"
+    b = await repo.get_building(session, m.building_id) if m.building_id else None
+    u = await repo.get_unit(session, m.unit_id) if m.unit_id else None
+    households, owners, area = totals
+    return FrozenRoll(motion_id=m.id, project_id=m.project_id, community_id=m.community_id, plan_id=m.plan_id,
+                      title=m.title, scope=m.scope, building=b.name if b else None, unit=u.name if u else None,
+                      households=households, owners=owners, area=area, roll_hash=digest, opens_at=m.opens_at,
+                      closes_at=m.closes_at, frozen_at=now, rule=Rule.from_dict(m.rule_frozen))
 
 
 def _in_scope(m: Motion, h: Household) -> bool:

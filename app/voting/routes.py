@@ -265,3 +265,26 @@ async def amend_roll(motion_id: str, body: RollAmendmentIn, request: Request, se
         session, request, user_id=principal.user_id, now=now, status_code=201,
         body_fingerprint=fingerprint(motion_id, body.model_dump(mode="json")),
         produce=lambda: service.amend_roll(session, principal=principal, motion_id=motion_id, body=body, now=now))
+
+
+# ---- the evidence pack -----------------------------------------------------------------------------
+
+_ZIP_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"application/zip": {}},
+                                                         "description": "the evidence pack (see README, \"Evidence pack\")"}}
+
+
+@router.get("/motions/{motion_id}/evidence.zip", response_class=Response, responses=_ZIP_RESPONSES,
+            operation_id="voting_motion_evidence")
+async def motion_evidence(motion_id: str, session: WriteSessionDep, principal: PrincipalDep, clock: ClockDep,
+                          storage: StorageDep) -> Response:
+    """Staff, after close (409 `motion.not_closed` before): a zip with the roll and its amendments, the
+    participation list (choices only where the rules profile lets staff see them), the stored final tally, the
+    motion's notices with objections, its audit entries with the chain head, the slip photos and a manifest
+    of sha256 digests. Check it offline with `python -m app evidence-verify FILE.zip`."""
+    from app.voting import evidence
+
+    pack = await evidence.gather(session, principal=principal, motion_id=motion_id, storage=storage,
+                                 now=clock.now())
+    content = await asyncio.to_thread(evidence.zip_bytes, pack)
+    return spreadsheet.download(content, "application/zip", ascii_name=f"evidence-{pack.motion_id}.zip",
+                                utf8_name=f"表决证据-{pack.roll_hash[:12]}.zip")

@@ -130,6 +130,7 @@ REQUESTS: dict[str, Req] = {
     "GET /api/v1/motions/{motion_id}/ballots": Req(),
     "GET /api/v1/motions/{motion_id}/choices": Req(),
     "GET /api/v1/motions/{motion_id}/roll": Req(),
+    "GET /api/v1/motions/{motion_id}/evidence.zip": Req(ids={"motion_id": "m_close"}, phase=2),  # after close
     "POST /api/v1/motions/{motion_id}/roll/amendments": Req(
         json=lambda w, c: {"household_id": w.ids["household_id"], "action": "correct", "reason": "核对面积"}),
     "POST /api/v1/projects/{project_id}/notices": Req(

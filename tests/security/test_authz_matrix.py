@@ -118,6 +118,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/motions/{motion_id}/ballots":                A(403, 403, 403, OK, OK),
     "GET /api/v1/motions/{motion_id}/choices":                A(403, 403, 403, 403, 403),  # staff_see_choices off
     "GET /api/v1/motions/{motion_id}/roll":                   A(OK, 403, 403, OK, OK),  # residents: own entries
+    "GET /api/v1/motions/{motion_id}/evidence.zip":           A(403, 403, 403, OK, OK),  # staff, after close
     "POST /api/v1/motions/{motion_id}/roll/amendments":       A(403, 403, 403, OK, OK),
     # ---- publicity
     "POST /api/v1/projects/{project_id}/notices":             A(403, 403, 403, OK, OK),
