@@ -12,6 +12,7 @@ from sqlmodel import select
 from app.core.clock import FrozenClock
 from app.core.db import Database, metadata
 from app.demo import build
+from app.publicity.models import Notice
 
 
 async def _row_counts(db: Database) -> dict[str, int]:
@@ -31,7 +32,10 @@ async def test_demo_late_in_the_utc_evening_starts_its_notice_on_the_shanghai_da
         assert len(out["activation_codes"]) == 36
         assert out["notice"]["status"] == "open", out["notice"]  # started today (Shanghai), not tomorrow or refused
         counts = await _row_counts(db)
-        assert counts["notice"] == 1 and counts["motion"] == 1 and counts["household"] == 36
+        assert counts["motion"] == 1 and counts["household"] == 36
+        async with db.read_session() as s:
+            kinds = sorted((await s.exec(select(Notice.kind))).all())
+        assert kinds == ["plan", "vote_notice"]  # and the vote notice published when the motion's roll froze
     finally:
         await db.dispose()
 
