@@ -126,7 +126,7 @@ async def gather(session: AsyncSession, *, principal: Principal, motion_id: str,
                  now: datetime) -> Pack:
     """Everything the pack holds, read in the request's transaction (staff with ``motion.manage``; after close
     only: 409 ``motion.not_closed``)."""
-    m = await service._motion_or_404(session, motion_id)
+    m = await service.motion_or_404(session, motion_id)
     authorize(principal, "motion.manage", service.motion_scope(m))
     if service.status_of(m, now) != MotionStatus.CLOSED:
         raise Conflict("motion.not_closed", "表决结束后才能导出证据包", "The evidence pack is exported after close")

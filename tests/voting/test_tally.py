@@ -283,7 +283,7 @@ async def _running_and_full(app, motion_id: str) -> tuple[object, object]:
         running = await voting_repo.running_tally(s, m)
         full = await voting_service.full_counts(s, m)
         if running is not None:
-            running = voting_service._counts(running, running[voting_repo.TOTAL])
+            running = voting_service.counts_from_rows(running, running[voting_repo.TOTAL])
         return running, full
 
 

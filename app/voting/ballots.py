@@ -1,0 +1,227 @@
+"""Ballots: online and paper, one current ballot per household, receipts, the ballot history."""
+
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.policy import HouseholdRef, Principal
+from app.core import audit
+from app.core.config import Settings
+from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.pagination import Page, PageParams, encode_cursor
+from app.core.security import keyed_hash, new_receipt
+from app.core.units import format_area
+from app.rules import Choice
+from app.voting import repository as repo
+from app.voting.models import (
+    Ballot,
+    Channel,
+    Motion,
+    MotionStatus,
+)
+from app.voting.schemas import (
+    BallotCast,
+    BallotHistoryEntry,
+    BallotReceipt,
+    HouseholdChoice,
+    ReceiptCheck,
+)
+from app.voting.state import (
+    API,
+    PAPER_BALLOT,
+    freeze,
+    motion_for,
+    out_of_scope,
+    plan_superseded,
+    rule_state,
+    scope_refs,
+    status_of,
+    window_closed,
+)
+from app.voting.tallies import keep_running_tally
+
+# ---- ballots -------------------------------------------------------------------------------------
+
+def _choose_household(principal: Principal, m: Motion, household_id: str | None) -> HouseholdRef:
+    refs = scope_refs(principal, m)
+    if household_id is not None:
+        ref = next((r for r in refs if r.household_id == household_id), None)
+        if ref is None:
+            raise out_of_scope()
+        acting = [ref]
+    else:
+        if not refs:
+            raise out_of_scope()
+        acting = [r for r in refs if r.may_act]
+        if len(acting) > 1:
+            raise Invalid("ballot.household_required", "您代表多户，请指定投票的房屋",
+                          "You act for several households in scope: give household_id",
+                          errors=[{"loc": ["body", "household_id"], "msg": "required",
+                                   "choices": [r.household_id for r in acting]}])
+        if not acting:
+            acting = refs[:1]
+    ref = acting[0]
+    if not ref.may_act:
+        raise Forbidden("ballot.not_permitted_relation", "只有业主或共有人可以投票",
+                        "Only an owner or co-owner may vote for the household")
+    return ref
+
+
+async def _check_plan_current(session: AsyncSession, m: Motion) -> None:
+    plan = await repo.get_plan(session, m.plan_id)
+    if plan is None or plan.superseded_by is not None:
+        raise plan_superseded()
+
+
+async def _record(session: AsyncSession, settings: Settings, m: Motion, *, household_id: str, choice: Choice,
+                  channel: Channel, actor_id: str, now: datetime, photo_sha256: str | None = None,
+                  ) -> tuple[Ballot, BallotReceipt]:
+    st = status_of(m, now)
+    if st != MotionStatus.OPEN:
+        raise window_closed(st)
+    seq = await repo.next_ballot_seq(session, motion_id=m.id, now=now)
+    if seq is None:  # closed by a concurrent request
+        raise window_closed(MotionStatus.CLOSED)
+    await freeze(session, m, now)
+    receipt = new_receipt()
+    b = Ballot(motion_id=m.id, household_id=household_id, seq=seq, choice=choice.value, channel=channel.value,
+               actor_id=actor_id, cast_at=now, receipt_hash=keyed_hash(settings.secret_key, receipt, purpose="receipt"),
+               photo_sha256=photo_sha256)
+    after_store = await keep_running_tally(session, m, household_id=household_id, choice=choice)
+    await repo.insert_ballot(session, b)
+    await repo.upsert_current(session, b)
+    await after_store()
+    version = await repo.ballot_versions(session, m.id, household_id)
+    # the audit entry carries a keyed digest of the choice: integrity checkable, the choice not revealed
+    await audit.append(session, chain=m.community_id,
+                       action="ballot.paper_entered" if channel == Channel.PAPER else "ballot.cast",
+                       entity_type="ballot", entity_id=b.id, actor_id=actor_id, at=now,
+                       data={"motion_id": m.id, "household_id": household_id, "seq": seq, "version": version,
+                             "channel": channel.value, "photo_sha256": photo_sha256,
+                             "choice_digest": keyed_hash(settings.secret_key, f"{b.id}|{b.choice}", purpose="choice")})
+    return b, BallotReceipt(receipt=receipt, ballot_id=b.id, household_id=household_id, choice=choice,
+                            channel=channel, cast_at=now, version=version)
+
+
+async def cast_ballot(session: AsyncSession, *, settings: Settings, principal: Principal, motion_id: str,
+                      body: BallotCast, now: datetime) -> BallotReceipt:
+    """A resident's online ballot for one household in scope (owner / co-owner); replaces the household's
+    earlier ballot until close."""
+    m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.vote")
+    ref = _choose_household(principal, m, body.household_id)
+    await _check_plan_current(session, m)
+    _, receipt = await _record(session, settings, m, household_id=ref.household_id, choice=body.choice,
+                               channel=Channel.ONLINE, actor_id=principal.user_id, now=now)
+    return receipt
+
+
+async def check_paper_ballot(session: AsyncSession, *, principal: Principal, motion_id: str,
+                             household_id: str) -> Motion:
+    """Before the slip photo is stored: the caller may enter paper ballots here, the household is in scope."""
+    m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.paper_ballot")
+    if not household_id or len(household_id) > 32:
+        raise out_of_scope()
+    if m.roll_frozen_at is not None:
+        listed = await repo.roll_entry(session, m.id, household_id) is not None
+    else:  # the first write freezes the roll from the register as it is now
+        listed = await repo.household_in_scope(session, m, household_id) is not None
+    if not listed:
+        raise out_of_scope()
+    return m
+
+
+async def record_paper_ballot(session: AsyncSession, *, settings: Settings, principal: Principal, motion_id: str,
+                              household_id: str, choice: Choice, photo: Any, now: datetime) -> BallotReceipt:
+    """Staff enter a household's signed paper slip (channel paper, with the photo); same one-ballot rule."""
+    from app.media import service as media_service
+
+    m = await check_paper_ballot(session, principal=principal, motion_id=motion_id, household_id=household_id)
+    await _check_plan_current(session, m)
+    b, receipt = await _record(session, settings, m, household_id=household_id, choice=choice,
+                               channel=Channel.PAPER, actor_id=principal.user_id, now=now,
+                               photo_sha256=photo.sha256)
+    media = await media_service.attach(session, stored=photo, owner_type=PAPER_BALLOT, owner_id=b.id,
+                                       community_id=m.community_id, project_id=m.project_id,
+                                       uploaded_by=principal.user_id, now=now)
+    b.photo_media_id = media.id
+    session.add(b)
+    await session.flush()
+    return receipt
+
+
+async def paper_ballot_photo(session: AsyncSession, *, principal: Principal, motion_id: str, ballot_id: str) -> Any:
+    """The media row of a paper ballot's slip photo (staff only)."""
+    from app.media import service as media_service
+
+    m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.paper_ballot")
+    b = await repo.get_ballot(session, m.id, ballot_id) if ballot_id and len(ballot_id) <= 32 else None
+    media = await media_service.media_or_none(session, b.photo_media_id) if b and b.photo_media_id else None
+    if media is None:
+        raise NotFound("photo.not_found", "照片不存在", "Photo not found")
+    return media
+
+
+async def ballot_history(session: AsyncSession, *, principal: Principal, motion_id: str, channel: Channel | None,
+                         page: PageParams, now: datetime) -> Page[BallotHistoryEntry]:
+    """Every ballot version (staff), oldest first; choices only where the profile lets staff see them."""
+    m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.paper_ballot")
+    state = await rule_state(session, m, now)
+    after = int(page.after) if page.after and page.after.isdigit() else None
+    rows = await repo.ballots_page(session, m, channel=channel.value if channel else None, after_seq=after,
+                                   limit=page.limit)
+    items = []
+    for b, building, unit, room, current in rows[:page.limit]:
+        version = await repo.ballot_version_of(session, b)
+        url = f"{API}/motions/{m.id}/paper-ballots/{b.id}/photo" if b.photo_media_id else None
+        items.append(BallotHistoryEntry(
+            ballot_id=b.id, household_id=b.household_id, building=building, unit=unit, room=room, version=version,
+            channel=Channel(b.channel), cast_at=b.cast_at, actor_id=b.actor_id, current=current,
+            has_photo=b.photo_media_id is not None, photo_url=url,
+            choice=Choice(b.choice) if state.staff_see_choices else None))
+    nxt = encode_cursor(str(rows[page.limit - 1][0].seq)) if len(rows) > page.limit else None
+    return Page(items=items, next_cursor=nxt)
+
+
+async def household_choices(session: AsyncSession, *, principal: Principal, motion_id: str, page: PageParams,
+                            now: datetime) -> Page[HouseholdChoice]:
+    """Each household's counted choice, for staff only where the profile's ``staff_see_choices`` is set."""
+    m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.manage")
+    state = await rule_state(session, m, now)
+    if not state.staff_see_choices:
+        raise Forbidden("ballot.choices_private", "按规则，工作人员只能查看汇总结果",
+                        "By the rules profile, staff see aggregates only")
+    rows = await repo.households_with_choices(session, m, limit=page.limit + 1, after=page.after)
+    items = [HouseholdChoice(household_id=hid, building=b, unit=u, room=room, area_m2=format_area(area),
+                             choice=Choice(c) if c else None, own_ballot=own)
+             for hid, b, u, room, area, c, own in rows[:page.limit]]
+    nxt = encode_cursor(items[-1].household_id) if len(rows) > page.limit and items else None
+    return Page(items=items, next_cursor=nxt)
+
+
+async def check_receipt(session: AsyncSession, *, settings: Settings, principal: Principal | None, receipt: str,
+                        now: datetime) -> ReceiptCheck:
+    """Anyone holding a receipt learns that the ballot is recorded as cast and whether it still counts; the
+    choice is shown only to members of the household."""
+    if not receipt or len(receipt) > 64:
+        raise NotFound("receipt.not_found", "回执无效", "Unknown receipt")
+    b = await repo.ballot_by_receipt(session, keyed_hash(settings.secret_key, receipt, purpose="receipt"))
+    if b is None:
+        raise NotFound("receipt.not_found", "回执无效", "Unknown receipt")
+    m = await repo.get_motion(session, b.motion_id)
+    assert m is not None
+    cur = await repo.current_ballot(session, m.id, b.household_id)
+    current = cur is not None and cur.ballot_id == b.id
+    counted = False
+    if current:
+        counted = await repo.owner_latest_seq(session, m, b.household_id) == b.seq
+    member = principal is not None and any(r.household_id == b.household_id for r in principal.households)
+    return ReceiptCheck(motion_id=m.id, motion_title=m.title, motion_status=status_of(m, now), cast_at=b.cast_at,
+                        channel=Channel(b.channel), current=current, counted=counted,
+                        status="current" if current else "superseded",
+                        choice=Choice(b.choice) if member else None)
+
+

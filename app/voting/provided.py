@@ -1,0 +1,155 @@
+"""What voting answers other domains: the project gate, the ranking's figures, a motion's population
+for the street office, and each motion as turnout sees it."""
+
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.projects.gates import ContributionFigures, GateState, Ratio
+from app.rules import Counts
+from app.voting import repository as repo
+from app.voting.models import (
+    Motion,
+    MotionResult,
+    MotionStatus,
+    ScopeKind,
+)
+from app.voting.state import STATUS_ZH, motion_or_404, rule_state, status_of
+from app.voting.tallies import counts_of, full_counts, participants_of, tally_dict
+
+# ---- for other domains ---------------------------------------------------------------------------
+
+async def _final_or_live(session: AsyncSession, m: Motion, now: datetime,
+                         stored: MotionResult | None) -> dict[str, Any]:
+    """The stored final tally, or (read-only) what it is / will be stored as."""
+    if stored is not None:
+        return stored.tally
+    st = status_of(m, now)
+    state = await rule_state(session, m, now)
+    counts = await counts_of(session, m)
+    return tally_dict(m, state, counts, status=st, final=False, now=now)
+
+
+async def motions_gate(session: AsyncSession, *, project_id: str, now: datetime) -> GateState:
+    """"motions_passed": the project's current plan has at least one required motion, and every required
+    motion of it is closed and passed."""
+    plan = await repo.current_plan(session, project_id)
+    if plan is None:
+        return GateState(name="motions_passed", met=False, detail="尚未制定改造方案",
+                         figures={"plan_id": None, "motions": []})
+    motions = [m for m in await repo.motions_of_plan(session, plan.id) if m.required]
+    results = await repo.results_for(session, [m.id for m in motions])
+    figures: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for m in motions:
+        t = await _final_or_live(session, m, now, results.get(m.id))
+        st = status_of(m, now)
+        figures.append({
+            "id": m.id, "title": m.title, "matter": m.matter, "status": st.value, "outcome": t["outcome"],
+            "final": st == MotionStatus.CLOSED, "rule": t["rule"]["kind"],
+            "conditions": [{k: c[k] for k in ("name", "numerator", "denominator", "required", "met")}
+                           for c in t["conditions"]],
+            "counts": {k: t["counts"][k] for k in ("total_households", "total_owners", "total_area",
+                                                   "participating_households", "participating_owners",
+                                                   "participating_area", "agree_households", "agree_owners",
+                                                   "agree_area")},
+        })
+        if st != MotionStatus.CLOSED:
+            problems.append(f"表决“{m.title}”{STATUS_ZH[st.value]}")
+        elif t["outcome"] != "passed":
+            problems.append(f"表决“{m.title}”未通过")
+    fig = {"plan_id": plan.id, "plan_version": plan.version, "motions": figures}
+    if not motions:
+        return GateState(name="motions_passed", met=False,
+                         detail=f"当前方案（第 {plan.version} 版）尚未发起需表决的事项", figures=fig)
+    if problems:
+        return GateState(name="motions_passed", met=False, detail="；".join(problems), figures=fig)
+    return GateState(name="motions_passed", met=True,
+                     detail=f"当前方案（第 {plan.version} 版）的 {len(motions)} 项表决均已通过", figures=fig)
+
+
+async def participating_households(session: AsyncSession, *, motion_id: str) -> list[dict[str, Any]]:
+    """Households counted as taking part (owner grouping applied): building, unit, room and area only."""
+    m = await motion_or_404(session, motion_id)
+    r = await repo.get_result(session, m.id, participants=True)
+    if r is not None:
+        return list(r.participants)
+    return await participants_of(session, m)
+
+
+async def ranking_figures(session: AsyncSession, *, project_id: str) -> ContributionFigures:
+    """The residents' contribution share of the project's current plan (for the street office's ranking)."""
+    plan = await repo.current_plan(session, project_id)
+    if plan is None:
+        return ContributionFigures()
+    return ContributionFigures(contribution=Ratio(plan.residents_share_fen, plan.total_budget_fen))
+
+
+async def motion_scope_households(session: AsyncSession, *, motion_id: str) -> dict[str, Any]:
+    """The motion's scope and its households / owners / area (0.01 m²) on its roll (before it is frozen: in
+    the register's scope)."""
+    m = await motion_or_404(session, motion_id)
+    c = await full_counts(session, m)
+    n, owners, area = c.total_households, c.total_owners, c.total_area
+    return {"motion_id": m.id, "community_id": m.community_id, "scope": m.scope, "building_id": m.building_id,
+            "unit_id": m.unit_id, "households": n, "owners": owners, "area": area}
+
+
+# ---- for turnout ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MotionTurnout:
+    """What turnout needs of a motion: its place, status by the clock, the rule it decides by, and its
+    population exactly as the tally counts it — ``electorate`` is the subquery (household_id, building, unit,
+    room, area, owner) of the frozen roll (before the roll is frozen: the register's households in scope;
+    ``owner`` groups one owner's households), ``voted`` the select of household ids with a current ballot."""
+
+    id: str
+    title: str
+    jurisdiction_id: str
+    community_id: str
+    project_id: str
+    scope_kind: str
+    building_id: str | None
+    unit_id: str | None
+    status: str
+    opens_at: datetime
+    closes_at: datetime
+    matter: str
+    rule_spec: dict[str, Any]
+    electorate: Any
+    voted: Any
+    motion: Motion
+
+    async def counts(self, session: AsyncSession) -> Counts:
+        """The tally's counts (the running tally; a read never writes)."""
+        return await counts_of(session, self.motion)
+
+
+async def _turnout(session: AsyncSession, m: Motion, now: datetime, cache: dict | None) -> MotionTurnout:
+    state = await rule_state(session, m, now, cache)
+    return MotionTurnout(
+        id=m.id, title=m.title, jurisdiction_id=m.jurisdiction_id, community_id=m.community_id,
+        project_id=m.project_id, scope_kind=m.scope,
+        building_id=m.building_id if m.scope in (ScopeKind.BUILDING, ScopeKind.UNIT) else None,
+        unit_id=m.unit_id if m.scope == ScopeKind.UNIT else None, status=status_of(m, now).value,
+        opens_at=m.opens_at, closes_at=m.closes_at, matter=m.matter, rule_spec=dict(state.spec),
+        electorate=repo.population(m), voted=repo.voted_households(m), motion=m)
+
+
+async def motion_turnout(session: AsyncSession, *, motion_id: str, now: datetime) -> MotionTurnout | None:
+    """The motion as turnout sees it, or None (never writes: an opened motion whose roll nobody has frozen yet
+    is counted on the register's households in scope, as its tally would freeze them now)."""
+    m = await repo.get_motion(session, motion_id) if motion_id and len(motion_id) <= 32 else None
+    return None if m is None else await _turnout(session, m, now, None)
+
+
+async def open_motions_turnout(session: AsyncSession, *, now: datetime) -> list[MotionTurnout]:
+    """Every motion open at ``now``, as turnout sees it (automatic reminders)."""
+    cache: dict[Any, Any] = {}
+    return [await _turnout(session, m, now, cache) for m in await repo.open_motions(session, now)]
