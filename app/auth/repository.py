@@ -9,10 +9,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import ActivationCode, HouseholdMember, RefreshToken, RoleGrant, User
+from app.core import repository as base
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User | None:
-    return await session.get(User, user_id)
+    return await base.get(session, User, user_id)
 
 
 async def get_user_of_token(session: AsyncSession, user_id: str, family_id: str | None) -> tuple[User | None, bool]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import repository as base
 from app.media.models import MediaObject
 
 
 async def get(session: AsyncSession, media_id: str) -> MediaObject | None:
-    return await session.get(MediaObject, media_id)
+    return await base.get(session, MediaObject, media_id)
 
 
 async def for_owner(session: AsyncSession, *, owner_type: str, owner_id: str) -> list[MediaObject]:

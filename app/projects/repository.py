@@ -8,15 +8,13 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import repository as base
 from app.projects.models import Project, StageMove
 from app.register.models import Community
 
 
 async def get_project(session: AsyncSession, project_id: str, *, fresh: bool = False) -> Project | None:
-    if fresh:
-        q = select(Project).where(Project.id == project_id).execution_options(populate_existing=True)
-        return (await session.exec(q)).first()
-    return await session.get(Project, project_id)
+    return await base.get(session, Project, project_id, fresh=fresh)
 
 
 async def projects_page(

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import User
+from app.core import repository as base
 from app.core.db import upsert_insert
 from app.media.models import MediaObject
 from app.publicity.models import Notice, NoticeKind, NoticeStatus, Objection, ObjectionStatus
@@ -17,7 +18,7 @@ from app.register.models import Household
 
 
 async def get_notice(session: AsyncSession, notice_id: str) -> Notice | None:
-    return await session.get(Notice, notice_id)
+    return await base.get(session, Notice, notice_id)
 
 
 async def add_notice(session: AsyncSession, notice: Notice) -> None:
@@ -96,10 +97,7 @@ async def add_objection(session: AsyncSession, objection: Objection) -> None:
 
 
 async def get_objection(session: AsyncSession, objection_id: str, *, fresh: bool = False) -> Objection | None:
-    if fresh:
-        q = select(Objection).where(Objection.id == objection_id).execution_options(populate_existing=True)
-        return (await session.exec(q)).first()
-    return await session.get(Objection, objection_id)
+    return await base.get(session, Objection, objection_id, fresh=fresh)
 
 
 async def resolve_objection(session: AsyncSession, *, objection_id: str, status: str, reason: str, by: str,

@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import repository as base
 from app.core.db import upsert_insert
 from app.register.models import Building, Household, RulesProfileVersion, Unit
 from app.voting.models import (
@@ -84,7 +85,7 @@ async def profile_version_at(session: AsyncSession, jurisdiction_id: str, at: da
 # ---- plans ---------------------------------------------------------------------------------------
 
 async def get_plan(session: AsyncSession, plan_id: str) -> Plan | None:
-    return await session.get(Plan, plan_id)
+    return await base.get(session, Plan, plan_id)
 
 
 async def plans_by_ids(session: AsyncSession, ids: set[str]) -> dict[str, Plan]:
@@ -138,16 +139,11 @@ async def mark_superseded(session: AsyncSession, *, plan_id: str, by: str, at: d
 # ---- motions -------------------------------------------------------------------------------------
 
 async def get_motion(session: AsyncSession, motion_id: str, *, lock: bool = False) -> Motion | None:
-    q = select(Motion).where(Motion.id == motion_id)
-    if lock:
-        q = q.with_for_update().execution_options(populate_existing=True)
-    return (await session.exec(q)).first()
+    return await base.get(session, Motion, motion_id, lock=lock)
 
 
 async def motions_page(session: AsyncSession, project_id: str, *, after: str | None, limit: int) -> list[Motion]:
-    q = select(Motion).where(Motion.project_id == project_id).order_by(Motion.id).limit(limit + 1)
-    if after is not None:
-        q = q.where(Motion.id > after)
+    q = base.keyset(select(Motion).where(Motion.project_id == project_id), Motion.id, after=after, limit=limit)
     return list((await session.exec(q)).all())
 
 
