@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
+from app.register import importer
 from tests.factories import all_households, populate_world
 from tests.register import hostile_xlsx as hx
 from tests.reliability.conftest import ADMIN_PASS, ADMIN_USER, _running_server
@@ -178,32 +180,40 @@ async def test_too_many_rows_stops_early(client, world, settings) -> None:
     assert r.status_code == 200 and r.json()["imported"] == 50
 
 
-async def test_parse_neither_blocks_the_loop_nor_holds_the_writer(client, world) -> None:
-    """A 20,000-row workbook whose last row is bad takes a while to parse and is then refused. Meanwhile a
-    write (a new community) and a health check complete: the parse runs in a thread before the import's
-    transaction issues its first statement (on SQLite that statement takes the one writer)."""
+async def test_parse_neither_blocks_the_loop_nor_holds_the_writer(client, world, monkeypatch) -> None:
+    """A 20,000-row workbook whose last row is bad is parsed and then refused. The parse is held (in its
+    thread) until a write (a new community) and a health check have completed: were it on the event loop,
+    or did the import's transaction hold SQLite's one writer while parsing, they could not complete and the
+    held parse would time out. No wall-clock race decides the outcome."""
     data = hx.many_rows(19_999, bad_last=True)
-    done: dict[str, float] = {}
+    real_parse = importer.parse
+    parse_started, others_done = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def held_parse(*args, **kwargs):
+        parse_started.set()
+        waited.append(others_done.wait(timeout=20))
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "parse", held_parse)
 
     async def do_import() -> None:
         r = await _post(client, world.staff, world.community_id, data)
-        done["import"] = time.monotonic()
         assert r.status_code == 422, r.text
         assert (20_001, "non-numeric area") in {(e["line"], e["reason"]) for e in r.json()["errors"]}
 
     async def do_write() -> None:
-        await asyncio.sleep(0.15)
+        assert await asyncio.to_thread(parse_started.wait, 20)  # the import has reached its parse
         r = await client.post("/api/v1/communities", headers=world.admin,
                               json={"jurisdiction_id": world.jurisdiction_id, "name": "并发写入",
                                     "built_date": "1999-01-01"})
-        done["write"] = time.monotonic()
         assert r.status_code == 201, r.text
         r = await client.get("/healthz")
-        done["healthz"] = time.monotonic()
         assert r.status_code == 200
+        others_done.set()
 
-    await asyncio.gather(do_import(), do_write())
-    assert done["write"] < done["import"] and done["healthz"] < done["import"], done
+    await asyncio.wait_for(asyncio.gather(do_import(), do_write()), timeout=60)
+    assert waited == [True]
 
 
 # ---- against a real server process ---------------------------------------------------------------
