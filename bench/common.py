@@ -427,15 +427,14 @@ async def principal_for(session: Any, user_id: str) -> Any:
     from app.auth.policy import Principal
     from app.register.service import HouseholdDirectory
 
-    user = await auth_repo.get_user(session, user_id)
-    assert user is not None, user_id
-    grants = await auth_repo.grants_of(session, user_id)
+    holder = await auth_repo.token_holder(session, user_id, None)
+    assert holder is not None, user_id
     households = await HouseholdDirectory().memberships(session, user_id=user_id)
 
     def scopes(role: Role) -> frozenset[str]:
-        return frozenset(g.scope_id for g in grants if g.role == role)
+        return frozenset(scope for r, scope in holder.grants if r == role)
 
-    return Principal(user_id=user.id, name=user.name, admin_of=scopes(Role.ADMIN), staff_of=scopes(Role.STAFF),
+    return Principal(user_id=holder.user_id, name=holder.name, admin_of=scopes(Role.ADMIN), staff_of=scopes(Role.STAFF),
                      supervisor_of=scopes(Role.SUPERVISOR), contractor_of=scopes(Role.CONTRACTOR),
                      households=tuple(households))
 

@@ -1,4 +1,11 @@
-"""Request dependencies: the bearer token becomes a :class:`Principal` (once per request)."""
+"""Request dependencies: the bearer token becomes a :class:`Principal` (once per request).
+
+Every authenticated request pays for this, so it is kept to two statements (issue 17): the token's user with
+their grants and the revocation check of the token's sign-in (:func:`app.auth.repository.token_holder`), and
+the user's households (the register's :class:`~app.auth.contracts.HouseholdDirectory`). ``GET /me``, which
+shows the households with their names anyway, takes the :data:`HolderDep` (the first statement only) and reads
+its household cards instead.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import repository as repo
 from app.auth.contracts import DIRECTORY
 from app.auth.models import Role
 from app.auth.policy import Principal
-from app.core.clock import ClockDep
+from app.auth.repository import TokenHolder
+from app.core.clock import Clock, ClockDep
 from app.core.db import SessionDep
 from app.core.errors import Unauthorized
 from app.core.security import TokenError, decode_token
@@ -24,9 +33,12 @@ _REASONS = {
 }
 
 
-async def _load_principal(request: Request, session, clock, token: str | None) -> Principal | None:
-    if not token:
-        return None
+def _invalid() -> Unauthorized:
+    return Unauthorized("auth.token_invalid", "令牌无效", "Invalid token")
+
+
+async def _holder(request: Request, session: AsyncSession, clock: Clock, token: str) -> TokenHolder:
+    """The verified token's user (active, the sign-in not revoked) with their grants, or 401."""
     settings = request.app.state.settings
     try:
         claims = decode_token(
@@ -37,22 +49,31 @@ async def _load_principal(request: Request, session, clock, token: str | None) -
         code, zh, en = _REASONS.get(exc.reason, ("auth.token_invalid", "令牌无效", "Invalid token"))
         raise Unauthorized(code, zh, en) from exc
     if claims.extra.get("typ") != "access":
-        raise Unauthorized("auth.token_invalid", "令牌无效", "Invalid token")
+        raise _invalid()
     family = claims.extra.get("fid")
-    user, revoked = await repo.get_user_of_token(session, claims.sub, family if isinstance(family, str) else None)
-    if user is None or not user.is_active:
-        raise Unauthorized("auth.token_invalid", "令牌无效", "Invalid token")
-    if revoked:  # its sign-in was logged out, or its refresh token was replayed
+    holder = await repo.token_holder(session, claims.sub, family if isinstance(family, str) else None)
+    if holder is None or not holder.is_active:
+        raise _invalid()
+    if holder.revoked:  # its sign-in was logged out, or its refresh token was replayed
         raise Unauthorized("auth.token_revoked", "登录已失效，请重新登录", "Token revoked; sign in again")
-    grants = await repo.grants_of(session, user.id)
-    households = await DIRECTORY.directory().memberships(session, user_id=user.id)
+    return holder
+
+
+async def _load_principal(request: Request, session: AsyncSession, clock: Clock, token: str | None) -> Principal | None:
+    if not token:
+        return None
+    holder = await _holder(request, session, clock, token)
+    households = await DIRECTORY.directory().memberships(session, user_id=holder.user_id)
+    by_role: dict[str, set[str]] = {}
+    for role, scope_id in holder.grants:
+        by_role.setdefault(role, set()).add(scope_id)
 
     def scopes(role: Role) -> frozenset[str]:
-        return frozenset(g.scope_id for g in grants if g.role == role)
+        return frozenset(by_role.get(role.value, ()))
 
     principal = Principal(
-        user_id=user.id,
-        name=user.name,
+        user_id=holder.user_id,
+        name=holder.name,
         admin_of=scopes(Role.ADMIN),
         staff_of=scopes(Role.STAFF),
         supervisor_of=scopes(Role.SUPERVISOR),
@@ -63,7 +84,7 @@ async def _load_principal(request: Request, session, clock, token: str | None) -
     return principal
 
 
-async def _principal_of(request: Request, session, clock, token: str | None) -> Principal | None:
+async def _principal_of(request: Request, session: AsyncSession, clock: Clock, token: str | None) -> Principal | None:
     """On SQLite a write request's session holds THE writer (BEGIN IMMEDIATE from its first statement): the
     principal is read through a read connection instead, so queued writes do not wait for these lookups."""
     db = request.app.state.db
@@ -88,5 +109,15 @@ async def current_principal(
     return principal
 
 
+async def current_holder(
+    request: Request, session: SessionDep, clock: ClockDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> TokenHolder:
+    """The signed-in user without their households (for ``GET /me``, which reads them with their names)."""
+    if not token:
+        raise Unauthorized()
+    return await _holder(request, session, clock, token)
+
+
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+HolderDep = Annotated[TokenHolder, Depends(current_holder)]

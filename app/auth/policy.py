@@ -77,6 +77,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "survey.view": frozenset({ADMIN, STAFF, RESIDENT}),
     "plan.manage": _MANAGERS,
     "plan.view": frozenset({ADMIN, STAFF, RESIDENT}),
+    "funding.view": frozenset({ADMIN, STAFF, RESIDENT}),
+    "funding.pledge": frozenset({ADMIN, STAFF, RESIDENT}),  # residents for their own household (owner, co-owner)
+    "funding.manage": _MANAGERS,
     "motion.manage": _MANAGERS,
     "motion.vote": frozenset({RESIDENT}),
     "motion.view": frozenset({ADMIN, STAFF, RESIDENT}),

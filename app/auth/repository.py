@@ -1,10 +1,17 @@
-"""Queries for users, grants, members, activation codes and refresh tokens."""
+"""Queries for users, grants, members, activation codes and refresh tokens.
+
+The query every authenticated request runs (:func:`token_holder`) is a Core statement built once at import,
+with bound parameters, read through the session's connection: no ORM objects, no statement built per request
+(issue 17).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, insert, update
+from sqlalchemy import bindparam, exists, func, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,17 +19,50 @@ from app.auth.models import ActivationCode, HouseholdMember, RefreshToken, RoleG
 from app.core import repository as base
 
 
+@dataclass(frozen=True)
+class TokenHolder:
+    """The user an access token names, with their role grants and whether the token's sign-in was revoked."""
+
+    user_id: str
+    name: str
+    is_active: bool
+    revoked: bool
+    username: str | None
+    phone: str | None
+    wechat_bound: bool
+    created_at: datetime
+    grants: tuple[tuple[str, str], ...]  # (role, scope id)
+
+
+_user, _grant, _refresh = User.__table__, RoleGrant.__table__, RefreshToken.__table__  # type: ignore[attr-defined]
+_TOKEN_HOLDER = (
+    core_select(_user.c.id, _user.c.name, _user.c.is_active, _user.c.username, _user.c.phone,
+                _user.c.wechat_openid, _user.c.created_at,
+                exists().where(_refresh.c.family_id == bindparam("family_id"),
+                               _refresh.c.revoked_at.is_not(None)).label("revoked"),
+                _grant.c.role, _grant.c.scope_id)
+    .select_from(_user.outerjoin(_grant, _grant.c.user_id == _user.c.id))
+    .where(_user.c.id == bindparam("user_id"))
+)
+
+
+async def token_holder(session: AsyncSession, user_id: str, family_id: str | None) -> TokenHolder | None:
+    """The user, their grants, and whether the token's refresh family was revoked (logout, refresh-token
+    reuse) — one statement, one row per grant (a token without a family is never revoked by one)."""
+    if not user_id or len(user_id) > base.ID_MAX:
+        return None
+    conn = await session.connection()
+    rows = (await conn.execute(_TOKEN_HOLDER, {"user_id": user_id, "family_id": family_id})).all()
+    if not rows:
+        return None
+    r = rows[0]
+    return TokenHolder(user_id=r[0], name=r[1], is_active=bool(r[2]), revoked=bool(r[7]), username=r[3],
+                       phone=r[4], wechat_bound=r[5] is not None, created_at=r[6],
+                       grants=tuple((row[8], row[9]) for row in rows if row[8] is not None))
+
+
 async def get_user(session: AsyncSession, user_id: str) -> User | None:
     return await base.get(session, User, user_id)
-
-
-async def get_user_of_token(session: AsyncSession, user_id: str, family_id: str | None) -> tuple[User | None, bool]:
-    """The user, and whether the token's refresh family was revoked (logout, refresh-token reuse): one query."""
-    if family_id is None:
-        return await session.get(User, user_id), False
-    revoked = exists().where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_not(None))
-    row = (await session.exec(select(User, revoked).where(col(User.id) == user_id))).first()
-    return (row[0], bool(row[1])) if row is not None else (None, False)
 
 
 async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
@@ -31,10 +71,6 @@ async def get_user_by_username(session: AsyncSession, username: str) -> User | N
 
 async def get_user_by_openid(session: AsyncSession, openid: str) -> User | None:
     return (await session.exec(select(User).where(col(User.wechat_openid) == openid))).first()
-
-
-async def grants_of(session: AsyncSession, user_id: str) -> list[RoleGrant]:
-    return list((await session.exec(select(RoleGrant).where(col(RoleGrant.user_id) == user_id))).all())
 
 
 async def grant_exists(session: AsyncSession, user_id: str, role: str, scope_id: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from app.auth import service
-from app.auth.deps import OptionalPrincipalDep, PrincipalDep
+from app.auth.deps import HolderDep, OptionalPrincipalDep
 from app.auth.schemas import (
     ActivateRequest,
     ActivateResult,
@@ -74,5 +74,5 @@ async def activate(
 
 
 @router.get("/me", response_model=Me, operation_id="me")
-async def me(session: SessionDep, principal: PrincipalDep) -> Me:
-    return await service.me(session, principal=principal)
+async def me(session: SessionDep, holder: HolderDep) -> Me:
+    return await service.me(session, holder=holder)

@@ -12,6 +12,7 @@ from app.auth import repository as repo
 from app.auth.contracts import DIRECTORY
 from app.auth.models import HouseholdMember, RefreshToken, Relation, Role, RoleGrant, User
 from app.auth.policy import Principal
+from app.auth.repository import TokenHolder
 from app.auth.schemas import (
     ActivateRequest,
     ActivateResult,
@@ -264,14 +265,16 @@ async def grant(
     return RoleGrant(user_id=user_id, role=role, scope_id=scope_id, created_at=now, created_by=by)
 
 
-async def me(session: AsyncSession, *, principal: Principal) -> Me:
-    user = await repo.get_user(session, principal.user_id)
-    assert user is not None
-    roles = [MyRole(role=r, scope_id=s) for r, scopes in (
-        (Role.ADMIN, principal.admin_of), (Role.STAFF, principal.staff_of),
-        (Role.SUPERVISOR, principal.supervisor_of), (Role.CONTRACTOR, principal.contractor_of)) for s in sorted(scopes)]
+async def me(session: AsyncSession, *, holder: TokenHolder) -> Me:
+    """The signed-in user, their grants and their households (one statement for the households: the user and
+    grants came with the token check)."""
+    by_role: dict[str, list[str]] = {}
+    for role, scope_id in holder.grants:
+        by_role.setdefault(role, []).append(scope_id)
+    roles = [MyRole(role=r, scope_id=s) for r in (Role.ADMIN, Role.STAFF, Role.SUPERVISOR, Role.CONTRACTOR)
+             for s in sorted(set(by_role.get(r.value, ())))]
     households = []
-    for h in await DIRECTORY.directory().cards(session, user_id=user.id):
+    for h in await DIRECTORY.directory().cards(session, user_id=holder.user_id):
         households.append(MyHousehold(
             household_id=h.household_id, community=CommunityRef(id=h.community.id, name=h.community.name),
             building=NamedRef(id=h.building.id, name=h.building.name), unit=NamedRef(id=h.unit.id, name=h.unit.name),
@@ -280,8 +283,8 @@ async def me(session: AsyncSession, *, principal: Principal) -> Me:
     if households:
         roles.append(MyRole(role=Role.RESIDENT, scope_id=households[0].community.id))
     return Me(
-        user=MeUser(id=user.id, name=user.name, username=user.username, phone=user.phone,
-                    wechat_bound=user.wechat_openid is not None, created_at=user.created_at),
+        user=MeUser(id=holder.user_id, name=holder.name, username=holder.username, phone=holder.phone,
+                    wechat_bound=holder.wechat_bound, created_at=holder.created_at),
         roles=roles, households=households,
     )
 

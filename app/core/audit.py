@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.db import upsert_insert
+from app.core.db import new_id, upsert_insert
 from app.core.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -37,35 +38,47 @@ def entry_hash(
     return hashlib.sha256(_canonical(payload)).hexdigest()
 
 
-async def _lock_head(session: AsyncSession, chain: str) -> AuditHead:
-    """The chain's head row, locked (created first for a new chain; a concurrent creator is harmless)."""
-    q = (select(AuditHead).where(AuditHead.chain == chain).with_for_update()
-         .execution_options(populate_existing=True))
-    head = (await session.exec(q)).first()
-    if head is None:
+# Every ballot appends an entry: Core statements built once, run on the session's connection (issue 17).
+_head, _entry = AuditHead.__table__, AuditEntry.__table__  # type: ignore[attr-defined]
+_LOCK_HEAD = (select(_head.c.last_seq, _head.c.last_hash).where(_head.c.chain == bindparam("head_chain"))
+              .with_for_update())
+_INSERT_ENTRY = insert(_entry)
+_MOVE_HEAD = (update(_head).where(_head.c.chain == bindparam("head_chain"))
+              .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")))
+
+
+async def _lock_head(session: AsyncSession, chain: str) -> tuple[int, str]:
+    """The chain's head (last seq, last hash), its row locked (created first for a new chain; a concurrent
+    creator is harmless)."""
+    conn = await session.connection()
+    row = (await conn.execute(_LOCK_HEAD, {"head_chain": chain})).first()
+    if row is None:
         ins = upsert_insert(session, AuditHead)
-        await session.exec(ins.values(chain=chain, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing())
-        head = (await session.exec(q)).one()
-    return head
+        await conn.execute(ins.values(chain=chain, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing())
+        row = (await conn.execute(_LOCK_HEAD, {"head_chain": chain})).one()
+    return int(row[0]), str(row[1])
 
 
 async def append(
     session: AsyncSession, *, chain: str, action: str, entity_type: str, entity_id: str,
     actor_id: str | None, at: datetime, data: dict[str, Any] | None = None,
-) -> AuditEntry:
+) -> str:
+    """Append an entry to ``chain`` and return its id: the head is locked, the entry inserted and the head
+    moved in this transaction. What the session holds unflushed is flushed first (as the ORM flush of the
+    entry did)."""
     data = json.loads(_canonical(data or {}))  # only JSON-native values, exactly as they will be read back
-    head = await _lock_head(session, chain)
-    seq = head.last_seq + 1
-    h = entry_hash(chain=chain, seq=seq, at=at, actor_id=actor_id, action=action, entity_type=entity_type,
-                   entity_id=entity_id, data=data, prev_hash=head.last_hash)
-    entry = AuditEntry(chain=chain, seq=seq, at=at, actor_id=actor_id, action=action,
-                       entity_type=entity_type, entity_id=entity_id, data=data, prev_hash=head.last_hash, hash=h)
-    session.add(entry)
-    head.last_seq = seq
-    head.last_hash = h
-    session.add(head)
     await session.flush()
-    return entry
+    last_seq, last_hash = await _lock_head(session, chain)
+    seq = last_seq + 1
+    h = entry_hash(chain=chain, seq=seq, at=at, actor_id=actor_id, action=action, entity_type=entity_type,
+                   entity_id=entity_id, data=data, prev_hash=last_hash)
+    entry_id = new_id()
+    conn = await session.connection()
+    await conn.execute(_INSERT_ENTRY, {"id": entry_id, "chain": chain, "seq": seq, "at": at, "actor_id": actor_id,
+                                       "action": action, "entity_type": entity_type, "entity_id": entity_id,
+                                       "data": data, "prev_hash": last_hash, "hash": h})
+    await conn.execute(_MOVE_HEAD, {"head_chain": chain, "head_seq": seq, "head_hash": h})
+    return entry_id
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class FrozenClock:
         self._at = self._at + timedelta(**kwargs)
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 

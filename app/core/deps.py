@@ -1,4 +1,8 @@
-"""Typed dependency aliases shared by routes."""
+"""Typed dependency aliases shared by routes.
+
+Dependencies are ``async def`` even when they only read ``app.state``: FastAPI runs a plain ``def``
+dependency in its thread pool, a thread hand-off on every request that uses it (issue 17;
+``tests/core/test_dependencies.py`` keeps it so)."""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ from fastapi import Depends, Request
 from app.core.config import Settings
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_http(request: Request) -> httpx.AsyncClient:
+async def get_http(request: Request) -> httpx.AsyncClient:
     return request.app.state.http
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,7 +63,10 @@ async def run_idempotent(
     key = idempotency_key(request)
     if key is None:
         result = await produce()
-        return JSONResponse(jsonable_encoder(result), status_code=status_code)
+        # a model straight to JSON-native values (what jsonable_encoder does with one, in one pass)
+        content = (result.model_dump(mode="json", by_alias=True) if isinstance(result, BaseModel)
+                   else jsonable_encoder(result))
+        return JSONResponse(content, status_code=status_code)
     req_hash = fingerprint(request.method, request.url.path, body_fingerprint)
 
     async def existing() -> IdempotencyRecord | None:

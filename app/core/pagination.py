@@ -41,7 +41,7 @@ def decode_cursor(cursor: str) -> str:
     return value
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> PageParams:

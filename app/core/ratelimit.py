@@ -217,5 +217,5 @@ class RateLimits:
             await self.limiter.clear(f"{backoff.name}:{subject}")
 
 
-def get_rate_limits(request: Request) -> RateLimits:
+async def get_rate_limits(request: Request) -> RateLimits:
     return request.app.state.rate_limits

@@ -1,0 +1,124 @@
+"""SQLite for the async engine with one thread hand-off per statement (issue 17).
+
+SQLAlchemy's ``sqlite+aiosqlite`` adapter sends every statement through aiosqlite's worker thread four times —
+open a cursor, execute, fetch the rows, close the cursor — and each hand-off costs a queue put, a thread
+wake-up and a wake-up of the event loop: about 110 µs of CPU for a ``SELECT 1`` that the sqlite3 module runs
+in 14 µs. A ballot sends a dozen statements, so that was most of its CPU.
+
+This dialect (``sqlite+aiosqlite_onehop``, what :class:`app.core.db.Database` uses for ``sqlite+aiosqlite``
+URLs) keeps aiosqlite's connection and its worker thread — a long query still runs off the event loop, and
+other requests go on meanwhile — but its cursor does the four steps in ONE call on that thread and keeps the
+rows, the description, the row count and the last row id for SQLAlchemy to read. Everything else (connect,
+commit, rollback, close, isolation level, errors, server-side cursors) is the stock adapter's.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_cursor
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
+
+DRIVER = "aiosqlite_onehop"
+
+
+class OneHopCursor(AsyncAdapt_dbapi_cursor):
+    """A cursor whose ``execute`` / ``executemany`` is one call on the connection's worker thread."""
+
+    __slots__ = ("_description", "_rowcount", "_lastrowid")
+    _awaitable_cursor_close = False  # the driver cursor is closed on the worker thread, in the same call
+
+    def __init__(self, adapt_connection: Any) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]  # no driver cursor is held between calls
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    def _run(self, work: Any) -> Any:
+        try:
+            description, rows, rowcount, lastrowid = await_(self._connection._execute(work))
+        except Exception as error:  # noqa: BLE001 - mapped to the DBAPI's errors like the stock adapter does
+            self._adapt_connection._handle_exception(error)
+        self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
+        self._rows = collections.deque(rows) if rows else collections.deque()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        aio = self._connection
+
+        def work() -> tuple[Any, list[Any] | None, int, int | None]:  # on the worker thread
+            cursor = aio._conn.cursor()
+            try:
+                cursor.execute(operation, () if parameters is None else parameters)
+                description = cursor.description
+                return description, cursor.fetchall() if description else None, cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        self._run(work)
+
+    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        aio = self._connection
+
+        def work() -> tuple[Any, list[Any] | None, int, int | None]:
+            cursor = aio._conn.cursor()
+            try:
+                cursor.executemany(operation, seq_of_parameters)
+                return cursor.description, None, cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        self._run(work)
+
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneHopCursor  # type: ignore[assignment]
+
+
+class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        stock = super().connect(*arg, **kw)
+        return OneHopConnection(self, stock._connection)
+
+
+class OneHopDialect(SQLiteDialect_aiosqlite):
+    driver = DRIVER
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> OneHopDBAPI:
+        return OneHopDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
+
+
+registry.register(f"sqlite.{DRIVER}", __name__, "OneHopDialect")
+
+
+def onehop_url(url: str) -> str:
+    """``sqlite+aiosqlite://…`` → the same database through this dialect (other URLs unchanged)."""
+    prefix = "sqlite+aiosqlite:"
+    return f"sqlite+{DRIVER}:" + url[len(prefix):] if url.startswith(prefix) else url

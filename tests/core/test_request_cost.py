@@ -1,0 +1,134 @@
+"""What keeps the hot requests cheap (issue 17), checked so it stays so.
+
+* No route depends on a plain ``def`` dependency: FastAPI runs those in its thread pool, a thread hand-off on
+  every request.
+* The SQL statements of a resident's ``GET /me`` (2), of the community's notice list (4: the principal's two,
+  the community, the page with its objection counts) and of an online ballot (11, of which 9 in the ballot's
+  own transaction) — counted by the engines, so a query added to these paths shows up here.
+* The SQLite driver (:mod:`app.core.sqlite_async`, one thread hand-off per statement) behaves like a DBAPI
+  cursor: rows, row counts, last row ids, executemany, and errors as the DBAPI's own exception classes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.core.sqlite_async import onehop_url
+from tests.voting.helpers import API, setup_motion, vote
+
+
+def _is_async(call: Any) -> bool:
+    if inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call):
+        return True
+    method = getattr(call, "__call__", None)  # noqa: B004 - a dependency may be an object (OAuth2PasswordBearer)
+    return not inspect.isfunction(call) and (inspect.iscoroutinefunction(method)
+                                            or inspect.isasyncgenfunction(method))
+
+
+def _dependencies(dependant: Any) -> Iterator[Any]:
+    for d in dependant.dependencies:
+        if d.call is not None:
+            yield d.call
+        yield from _dependencies(d)
+
+
+def _api_routes(app) -> list[APIRoute]:
+    """Every APIRoute, those of included routers too (FastAPI ≥ 0.160 keeps an included router as one node:
+    its effective routes are walked, as tests/security/conftest.py does)."""
+    out: list[APIRoute] = []
+    for r in app.routes:
+        if isinstance(r, APIRoute):
+            out.append(r)
+        elif hasattr(r, "effective_route_contexts"):
+            out += [ctx.original_route for ctx in r.effective_route_contexts()
+                    if isinstance(ctx.original_route, APIRoute)]
+    return out
+
+
+def test_no_route_runs_a_dependency_in_the_thread_pool(app) -> None:
+    routes = _api_routes(app)
+    assert len(routes) > 50
+    sync = {f"{r.path}: {getattr(call, '__qualname__', call)}" for r in routes for call in _dependencies(r.dependant)
+            if not _is_async(call)}
+    assert not sync, sorted(sync)
+
+
+@contextmanager
+def _statements(app) -> Iterator[list[str]]:
+    """Every statement the app's engines send while the block runs (the app's own ``BEGIN`` left out)."""
+    db = app.state.db
+    engines = [db.writer] if db.reader is db.writer else [db.writer, db.reader]
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            seen.append(" ".join(statement.split()))
+
+    with ExitStack() as stack:
+        for e in engines:
+            event.listen(e.sync_engine, "before_cursor_execute", before)
+            stack.callback(event.remove, e.sync_engine, "before_cursor_execute", before)
+        yield seen
+
+
+async def test_statements_of_the_hot_requests(app, client, world, clock) -> None:
+    me = world.residents[0]
+    with _statements(app) as seen:
+        r = await client.get(f"{API}/me", headers=me.headers)
+    assert r.status_code == 200 and r.json()["households"], r.text
+    assert len(seen) == 2, seen
+
+    _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
+    assert (await vote(client, world.residents[1].headers, m["id"], "agree")).status_code == 200  # freezes
+    with _statements(app) as seen:
+        r = await vote(client, me.headers, m["id"], "disagree")
+    assert r.status_code == 200 and r.json()["version"] == 1, r.text
+    assert len(seen) == 11, seen
+    with _statements(app) as seen:
+        r = await vote(client, me.headers, m["id"], "agree")
+    assert r.status_code == 200 and r.json()["version"] == 2, r.text
+    assert len(seen) == 11, seen
+
+    with _statements(app) as seen:
+        r = await client.get(f"{API}/communities/{world.community_id}/notices", headers=me.headers)
+    assert r.status_code == 200 and r.json()["items"], r.text  # the vote notice the roll freeze published
+    assert len(seen) == 4, seen
+
+
+@pytest.fixture
+async def onehop(tmp_path) -> Any:
+    engine = create_async_engine(onehop_url(f"sqlite+aiosqlite:///{tmp_path / 'onehop.db'}"))
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
+    yield engine
+    await engine.dispose()
+
+
+async def test_sqlite_driver_is_a_dbapi_cursor(onehop) -> None:
+    assert onehop.dialect.driver == "aiosqlite_onehop" and onehop.dialect.name == "sqlite"
+    async with onehop.begin() as conn:
+        r = await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        assert r.rowcount == 1 and r.lastrowid == 1
+        r = await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "b"}, {"v": "c"}])
+        assert r.rowcount == 2
+        rows = (await conn.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
+        assert [tuple(x) for x in rows] == [(1, "a"), (2, "b"), (3, "c")]
+        assert (await conn.execute(text("SELECT v FROM t WHERE id = 9"))).first() is None
+        r = await conn.execute(text("UPDATE t SET v = v || 'x' WHERE id > 1"))
+        assert r.rowcount == 2
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3
+    with pytest.raises(IntegrityError):
+        async with onehop.begin() as conn:
+            await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))
+    async with onehop.connect() as conn:  # the failed transaction left nothing behind, the connection works
+        assert (await conn.execute(text("SELECT group_concat(v) FROM t"))).scalar() == "a,bx,cx"
