@@ -1,12 +1,15 @@
-"""Command line: serve, migrate, create-admin, demo, openapi, audit-verify, evidence-verify."""
+"""Command line: serve, worker, migrate, create-admin, demo, openapi, audit-verify, evidence-verify."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import json
+import os
 import sys
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,15 +51,47 @@ def check_secret(secret_is_default: bool, host: str) -> int | None:
     return None
 
 
+_WORKER_LOCK: list[IO[bytes]] = []  # held open for the life of the process
+
+
+def sqlite_worker_lock(database_url: str) -> str | None:
+    """On SQLite, take the one periodic worker's lock (``<database file>.worker.lock``, flock): a second
+    worker on the same file is refused (its writes would only queue behind the first one's). None when taken
+    (or not SQLite); else why not."""
+    if not database_url.startswith("sqlite"):
+        return None
+    path = database_url.split("///", 1)[1] if "///" in database_url else ""
+    if not path or path == ":memory:":
+        return None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    f = open(f"{path}.worker.lock", "ab")  # noqa: SIM115 - kept open (and locked) until the process ends
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return (f"another worker already runs on {path} (SQLite: one worker; start the app instance with "
+                "`serve --no-worker`)")
+    _WORKER_LOCK.append(f)
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.core.config import get_settings
 
+    if args.no_worker:
+        os.environ["RUN_WORKER"] = "false"  # read by create_app in this process and in uvicorn's workers
+        get_settings.cache_clear()
     settings = get_settings()
     refused = check_secret(settings.uses_dev_secret, args.host)
     if refused is not None:
         return refused
+    if settings.run_worker:
+        busy = sqlite_worker_lock(settings.database_url)
+        if busy is not None:
+            print(f"error: {busy}", file=sys.stderr)
+            return 2
     if not args.no_migrate:
         migrate()
     workers = args.workers
@@ -69,6 +104,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=workers,
                 log_level=args.log_level, proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [])
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from app.cli_tasks import run_worker
+    from app.core.config import get_settings
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    busy = sqlite_worker_lock(settings.database_url)
+    if busy is not None:
+        print(f"error: {busy}", file=sys.stderr)
+        return 2
+    if not args.no_migrate:
+        migrate()
+    return asyncio.run(run_worker(once=args.once))
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -144,7 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--log-level", default="info")
     s.add_argument("--no-migrate", action="store_true")
+    s.add_argument("--no-worker", action="store_true",
+                   help="no periodic work in this instance (motion closing, reminders, outbox): `worker` does it")
     s.set_defaults(fn=cmd_serve)
+    w = sub.add_parser("worker", help="migrate, then run the periodic work (motion closing, reminders, outbox)")
+    w.add_argument("--once", action="store_true", help="one round, then exit (1 if a step failed)")
+    w.add_argument("--log-level", default="info")
+    w.add_argument("--no-migrate", action="store_true")
+    w.set_defaults(fn=cmd_worker)
     sub.add_parser("migrate", help="alembic upgrade head").set_defaults(fn=cmd_migrate)
     a = sub.add_parser("create-admin", help="create (or reset) a global admin")
     a.add_argument("--username", required=True)
@@ -159,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("audit-verify", help="verify the hash chains of the audit log")
     v.add_argument("--chain")
     v.set_defaults(fn=cmd_audit_verify)
-    e = sub.add_parser("evidence-verify", help="check a motion's evidence pack (no database needed)")
+    e = sub.add_parser("evidence-verify",
+                       help="check a motion's or a questionnaire's evidence pack (no database needed)")
     e.add_argument("file", help="the evidence.zip")
     e.set_defaults(fn=cmd_evidence_verify)
     args = p.parse_args(argv)

@@ -65,9 +65,49 @@ async def build_demo() -> dict[str, Any]:
 
 
 def evidence_verify(path: str) -> tuple[bool, str]:
-    """Check a motion's evidence pack (no database): (ok, the summary or the first mismatch)."""
-    from app.voting.evidence import verify_pack
+    """Check a motion's or a questionnaire's evidence pack (no database), picked by the manifest's ``format``
+    (a motion's when it names no other): (ok, the summary or the first mismatch)."""
+    from app.core.evidence import pack_format
+    from app.surveys import evidence as survey_evidence
+    from app.voting import evidence as motion_evidence
 
     with open(path, "rb") as f:
-        verdict = verify_pack(f.read())
+        data = f.read()
+    verify = survey_evidence.verify_pack if pack_format(data) == survey_evidence.FORMAT else motion_evidence.verify_pack
+    verdict = verify(data)
     return verdict.ok, verdict.message
+
+
+async def run_worker(*, once: bool = False) -> int:
+    """``python -m app worker``: the periodic work (motion closing, reminders, outbox; app.turnout.worker) in
+    a process of its own, on the app's settings and wiring, until SIGTERM or SIGINT (``once``: one round)."""
+    import asyncio
+    import logging
+    import signal
+
+    from app.main import close_app, create_app
+    from app.turnout.worker import OutboxWorker, tick
+
+    settings = get_settings()
+    app = create_app(settings)
+    log = logging.getLogger("app.worker")
+    try:
+        if once:
+            stats = await tick(app)
+            log.info("worker round: %s", stats)
+            return 1 if stats.get("errors") else 0
+        worker = OutboxWorker(app, interval_s=settings.outbox_interval_s)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if settings.outbox_sender == "wechat" and not settings.redis_url and not settings.is_sqlite:
+            log.warning("no REDIS_URL: this worker keeps WeChat's access token to itself; with a second worker "
+                        "the two would keep replacing each other's token")
+        worker.start()
+        log.info("worker running every %.1f s on %s", settings.outbox_interval_s, app.state.db.dialect)
+        await stop.wait()
+        await worker.stop()
+        return 0
+    finally:
+        await close_app(app)

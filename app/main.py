@@ -26,6 +26,7 @@ from app.core.errors import ProblemDetail, install_error_handlers, problem
 from app.core.limits import BodyLimitMiddleware
 from app.core.metrics import MetricsMiddleware, new_tally
 from app.core.ratelimit import RateLimits, make_limiter
+from app.media.storage import app_storage
 from app.wiring import wire
 
 log = logging.getLogger("app")
@@ -41,9 +42,51 @@ def _operation_id(route: APIRoute) -> str:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
+    await close_app(app)
+
+
+async def close_app(app: FastAPI) -> None:
+    """Close what :func:`create_app` opened (the lifespan's end; ``python -m app worker`` calls it too)."""
     await app.state.http.aclose()
     await app.state.rate_limits.limiter.close()
+    storage = getattr(app.state, "storage", None)
+    if storage is not None:
+        await storage.close()
+    if app.state.redis is not None:
+        await app.state.redis.aclose()
     await app.state.db.dispose()
+
+
+def _redis_client(url: str | None) -> Any:
+    """The app's Redis client (shared WeChat token, readiness), or None without ``REDIS_URL``."""
+    if not url:
+        return None
+    import redis.asyncio as redis
+
+    return redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+
+
+async def _readiness(app: FastAPI) -> dict[str, str]:
+    """What each dependency the app is configured with answers: "ok", or why not (database first)."""
+    out: dict[str, str] = {}
+    try:
+        async with app.state.db.reader.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        out["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        out["database"] = type(exc).__name__
+    if app.state.redis is not None:
+        try:
+            await app.state.redis.ping()
+            out["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            out["redis"] = type(exc).__name__
+    try:
+        await app_storage(app.state).check()
+        out["storage"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        out["storage"] = type(exc).__name__
+    return out
 
 
 def _install_docs(app: FastAPI) -> None:
@@ -96,6 +139,7 @@ def create_app(
     app.state.http = http or httpx.AsyncClient(timeout=settings.wechat_timeout_s)
     app.state.metrics = new_tally()
     app.state.rate_limits = RateLimits(make_limiter(settings.redis_url, settings.rate_limit_prefix), settings.rate_limit_enabled)
+    app.state.redis = _redis_client(settings.redis_url)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, counter=app.state.metrics)
@@ -118,15 +162,18 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], operation_id="readyz", responses={503: {"description": "database down"}})
+    @app.get("/readyz", tags=["ops"], operation_id="readyz",
+             responses={503: {"description": "the database, Redis (when configured) or the media storage is down"}})
     async def readyz(request: Request) -> JSONResponse:
-        try:
-            async with app.state.db.reader.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any failure means not ready
+        checks = await _readiness(app)
+        if checks["database"] != "ok":
             return problem(request, status=503, code="service.unavailable", zh="数据库不可用",
-                           en="Database unavailable")
-        return JSONResponse({"status": "ready", "database": app.state.db.dialect})
+                           en="Database unavailable", checks=checks)
+        if any(v != "ok" for v in checks.values()):
+            return problem(request, status=503, code="service.unavailable", zh="依赖的服务不可用",
+                           en="A service the app depends on is unavailable", checks=checks)
+        return JSONResponse({"status": "ready", "database": app.state.db.dialect,
+                             "storage": app.state.settings.media_storage, "checks": checks})
 
     @app.get("/metrics", tags=["ops"], operation_id="metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
@@ -139,9 +186,10 @@ def create_app(
                 lines.append(f'http_requests_total{{route="{key[0]}",status="{key[1]}xx"}} {value}')
         return PlainTextResponse("\n".join(lines + seconds) + "\n")
 
-    from app.turnout.worker import install_outbox_worker
+    if settings.run_worker:  # else `python -m app worker` does the periodic work (serve --no-worker)
+        from app.turnout.worker import install_outbox_worker
 
-    install_outbox_worker(app)
+        install_outbox_worker(app)
     wire()
     return app
 

@@ -1,6 +1,7 @@
 """Ballot load: 200 concurrent households casting and changing ballots, against the framework's ceiling.
 
     python -m bench.ballots [--concurrency 200] [--seconds 20] [--motions 1] [--idempotency-key] [--think S]
+                            [--instances N]
 
 One uvicorn process serves (bench.common.Server, 127.0.0.1 only); this process is the load generator
 (httpx async). Each worker is one household of the first community (owners with real access JWTs minted
@@ -16,12 +17,20 @@ which is what "p99 at 200 concurrent households" means for people voting from a 
 ``--motions K`` spreads the households over K communities with one open motion each (a city where several
 communities vote at once) instead of one hot motion. Goals (issue 8): ratio >= 50 %; p99 < 100 ms at 200
 concurrent on PostgreSQL; server RSS < 300 MB; 0 errors.
+
+``--instances N`` (PostgreSQL; issue 18) starts N identical app processes on the same database (the first
+with the periodic worker, the others as ``serve --no-worker`` would) and measures both phases twice: all
+households on one instance, then the same households spread evenly over the N instances (household w talks
+to instance w % N, as a load balancer would spread them). On one machine the instances share its cores
+with each other, with PostgreSQL and with the load generator, so the comparison shows what a second process
+adds there, not what a second machine would.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import time
 import uuid
@@ -68,14 +77,46 @@ async def _db_counts(motion_ids: list[str]) -> dict[str, int]:
         await db.dispose()
 
 
-async def bench(concurrency: int, seconds: float, motions: int, idem: bool, think: float) -> dict[str, Any]:
+def merged(name: str, parts: list[LoadResult], concurrency: int, seconds: float) -> LoadResult:
+    """One phase's result from its per-instance parts (same measured window)."""
+    out = LoadResult(name, concurrency, seconds)
+    for part in parts:
+        out.latencies.extend(part.latencies)
+        for code, n in part.errors.items():
+            out.errors[code] = out.errors.get(code, 0) + n
+    return out
+
+
+async def spread_load(servers: list[Server], name: str, fn: Any, *, concurrency: int, seconds: float,
+                      think: float) -> LoadResult:
+    """``concurrency`` households over ``servers``: household w talks to server w % len(servers)."""
+    n = len(servers)
+
+    def on(k: int) -> Any:
+        async def request(client: httpx.AsyncClient, w: int, i: int) -> httpx.Response:
+            return await fn(client, w * n + k, i)  # back to the household's global number
+        return request
+
+    parts = await asyncio.gather(*(
+        run_load(servers[k].base_url, name, on(k), concurrency=len(range(k, concurrency, n)), seconds=seconds,
+                 think=think) for k in range(n)))
+    return merged(name, list(parts), concurrency, seconds)
+
+
+async def bench(concurrency: int, seconds: float, motions: int, idem: bool, think: float,
+                instances: int = 1) -> dict[str, Any]:
     data = await ensure_dataset()
     communities = [c for c in data["communities"] if c["residents"]][:motions]
     if len(communities) < motions:
         raise SystemExit(f"only {len(communities)} communities have residents; run bench.generate "
                          f"--resident-communities {motions}")
+    if instances > 1 and db_kind() != "postgresql":
+        raise SystemExit("--instances needs PostgreSQL (DATABASE_URL): SQLite is served by one process")
     server = Server(database_url()).start()
+    servers = [server]
     try:
+        for _ in range(instances - 1):  # the others without the periodic worker, as `serve --no-worker`
+            servers.append(Server(database_url(), env={"RUN_WORKER": "false"}).start())
         rows: list[dict[str, Any]] = []
         with httpx.Client(base_url=server.base_url, timeout=60) as c:
             motion_ids = []
@@ -105,23 +146,33 @@ async def bench(concurrency: int, seconds: float, motions: int, idem: bool, thin
                                     json={"choice": rnd.choice(CHOICES)})
 
         # a short warm-up of both paths (imports, caches, connection pools), then the measured phases
-        await run_load(server.base_url, "warmup", me, concurrency=min(concurrency, 20), seconds=1, warmup=0)
-        await run_load(server.base_url, "warmup", cast, concurrency=min(concurrency, 20), seconds=1, warmup=0)
+        for x in servers:
+            await run_load(x.base_url, "warmup", me, concurrency=min(concurrency, 20), seconds=1, warmup=0)
+            await run_load(x.base_url, "warmup", cast, concurrency=min(concurrency, 20), seconds=1, warmup=0)
         before = await _db_counts(motion_ids)
         results: list[tuple[LoadResult, float, float]] = []
-        for name, fn in (("GET /me", me), ("PUT /motions/{id}/ballot", cast)):
-            cpu0, wall0, client0 = server.cpu_seconds(), time.perf_counter(), time.process_time()
-            res = await run_load(server.base_url, name, fn, concurrency=concurrency, seconds=seconds, think=think)
-            wall = time.perf_counter() - wall0
-            server_cpu = (server.cpu_seconds() - cpu0) / wall
-            client_cpu = (time.process_time() - client0) / wall
-            results.append((res, server_cpu, client_cpu))
-            rows.append(res.row() | {"server_rss_mb": server.rss_mb(), "server_cpu": f"{server_cpu:.0%}",
-                                     "client_cpu": f"{client_cpu:.0%}"})
+        scaling: list[dict[str, Any]] = []
+        for used in sorted({1, instances}):
+            group = servers[:used]
+            for name, fn in (("GET /me", me), ("PUT /motions/{id}/ballot", cast)):
+                cpu0, wall0, client0 = sum(x.cpu_seconds() for x in group), time.perf_counter(), time.process_time()
+                res = await spread_load(group, name, fn, concurrency=concurrency, seconds=seconds, think=think)
+                wall = time.perf_counter() - wall0
+                server_cpu = (sum(x.cpu_seconds() for x in group) - cpu0) / wall
+                client_cpu = (time.process_time() - client0) / wall
+                results.append((res, server_cpu, client_cpu))
+                rows.append(res.row() | {"instances": used, "server_rss_mb": sum(x.rss_mb() for x in group),
+                                         "server_cpu": f"{server_cpu:.0%}", "client_cpu": f"{client_cpu:.0%}"})
+            me_res, ballot_res = results[-2][0], results[-1][0]
+            scaling.append({"instances": used, "GET /me req/s": round(me_res.rate, 1),
+                            "ballots/s": round(ballot_res.rate, 1), "ballot p50 ms": ballot_res.row()["p50_ms"],
+                            "ballot p99 ms": ballot_res.row()["p99_ms"],
+                            "errors": me_res.error_count + ballot_res.error_count})
         after = await _db_counts(motion_ids)
-        peak = server.peak_rss_mb()
+        peak = max(x.peak_rss_mb() for x in servers)
     finally:
-        server.stop()
+        for x in servers:
+            x.stop()
     ceiling, ballots = results[0][0], results[1][0]
     ratio = ballots.rate / ceiling.rate if ceiling.rate else 0.0
     kind = db_kind()
@@ -140,11 +191,14 @@ async def bench(concurrency: int, seconds: float, motions: int, idem: bool, thin
                              "ballot rows written": after["ballot"] - before["ballot"],
                              "households with a current ballot": after["current_ballot"]}])
     print_table("goals", [goals])
+    if instances > 1:
+        print_table(f"one instance vs {instances} ({kind}, {concurrency} households, {mode}; the instances, "
+                    f"PostgreSQL and the load generator share {os.cpu_count()} CPUs)", scaling)
     for r, _, _ in results:
         if r.errors:
             print(f"errors of {r.name}: {dict(list(r.errors.items())[:5])}")
     return {"concurrency": concurrency, "seconds": seconds, "motions": motions, "idempotency_key": idem,
-            "think_s": think,
+            "think_s": think, "instances": instances, "scaling": scaling,
             "rows": rows, "ratio": round(ratio, 3), "peak_rss_mb": peak, "goals": goals,
             "errors": {r.name: r.errors for r, _, _ in results},
             "ballot_rows_written": after["ballot"] - before["ballot"]}
@@ -157,10 +211,12 @@ def main() -> None:
     p.add_argument("--motions", type=int, default=1, help="communities voting at once (one motion each)")
     p.add_argument("--idempotency-key", action="store_true", help="send a fresh Idempotency-Key with every ballot")
     p.add_argument("--think", type=float, default=0.0, help="mean think time (s) between a household's requests")
+    p.add_argument("--instances", type=int, default=1,
+                   help="PostgreSQL: also spread the load over N app processes and compare with one")
     a = p.parse_args()
-    out = asyncio.run(bench(a.concurrency, a.seconds, a.motions, a.idempotency_key, a.think))
+    out = asyncio.run(bench(a.concurrency, a.seconds, a.motions, a.idempotency_key, a.think, a.instances))
     suffix = (f"_m{a.motions}" if a.motions != 1 else "") + ("_idem" if a.idempotency_key else "") + (
-        f"_think{a.think:g}" if a.think else "")
+        f"_think{a.think:g}" if a.think else "") + (f"_x{a.instances}" if a.instances != 1 else "")
     write_json(f"ballots_{db_kind()}{suffix}", out)
 
 

@@ -140,3 +140,17 @@ async def world(app, client: httpx.AsyncClient):
     from tests.factories import build_world
 
     return await build_world(app, client)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A real S3 server (SeaweedFS on 127.0.0.1, free ports) for the whole session; tests make their own
+    buckets with ``seaweedfs.create_bucket()`` (tests/s3server.py)."""
+    from tests.s3server import SeaweedFS
+
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -22,8 +22,10 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, database_url: str, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, database_url: str, workdir: Path, extra_env: dict[str, str] | None = None,
+                 serve_args: tuple[str, ...] = ()) -> None:
         self.database_url = database_url
+        self.serve_args = serve_args  # e.g. ("--no-worker", "--no-migrate")
         self.workdir = workdir
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -48,7 +50,8 @@ class ServerProcess:
     def start(self, timeout: float = 60) -> None:
         logf = open(self.log, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--log-level", "warning"],
+            [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--log-level", "warning",
+             *self.serve_args],
             cwd=ROOT, env=self.env, stdout=logf, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout

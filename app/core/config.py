@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,7 +42,18 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""
     rate_limit_prefix: str = "rl:"
 
-    media_dir: Path = Path("./data/media")
+    media_dir: Path = Path("./data/media")  # local storage; with s3, only the scratch directory of uploads
+    # where blobs live: local (MEDIA_DIR, one instance) | s3 (an S3-API object store shared by every instance)
+    media_storage: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None  # e.g. https://oss-cn-qingdao.aliyuncs.com, http://seaweedfs:8333; None: AWS
+    s3_bucket: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_region: str = "us-east-1"
+    s3_path_style: bool = True  # <endpoint>/<bucket>/<key>; false: <bucket>.<endpoint>/<key> (Aliyun OSS needs false)
+    # stream: the app sends the file after the permission check; presigned: a 307 to a short-lived URL of the store
+    media_redirect: Literal["stream", "presigned"] = "stream"
+    media_presign_seconds: int = Field(default=300, ge=10, le=3600)
     photo_max_bytes: int = 10 * 1024 * 1024
     photo_max_pixels: int = 40_000_000
     attachment_max_bytes: int = 20 * 1024 * 1024
@@ -53,6 +65,9 @@ class Settings(BaseSettings):
     catalog_dir: Path | None = None
     outbox_sender: str = "log"  # log | wechat
     outbox_interval_s: float = 10.0
+    # the periodic worker (motion closing, reminders, outbox) inside the app process; `serve --no-worker` sets
+    # it false for instances whose work is done by `python -m app worker`
+    run_worker: bool = True
     outbox_max_attempts: int = 5
     staff_see_choices: bool = False
 
@@ -62,6 +77,17 @@ class Settings(BaseSettings):
             self.secret_key == DEV_SECRET or len(self.secret_key) < 32
         ):
             raise ValueError("SECRET_KEY must be set (>= 32 chars) in production")
+        return self
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> Settings:
+        if self.media_storage == "s3":
+            missing = [name for name, value in (("S3_BUCKET", self.s3_bucket), ("S3_ACCESS_KEY_ID", self.s3_access_key_id),
+                                                ("S3_SECRET_ACCESS_KEY", self.s3_secret_access_key)) if not value]
+            if missing:
+                raise ValueError(f"MEDIA_STORAGE=s3 needs {', '.join(missing)}")
+        elif self.media_redirect == "presigned":
+            raise ValueError("MEDIA_REDIRECT=presigned needs MEDIA_STORAGE=s3")
         return self
 
     @field_validator("forwarded_allow_ips")

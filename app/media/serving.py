@@ -8,14 +8,18 @@ photo) goes out over HTTP: the cleaned bytes with the same safe headers everywhe
 * images ``inline``; everything else (PDFs, which can carry JavaScript) as an ``attachment`` download, with
   an ASCII file name and the uploaded name as ``filename*``.
 
-Authorization is the caller's job (404 for those who may not see the file).
+Authorization is the caller's job (404 for those who may not see the file). Where the bytes come from is
+the storage's: a file on the app's disk; a stream from the object store through the app; or, with
+``MEDIA_REDIRECT=presigned``, a 307 to a short-lived signed URL of the object store, which answers with the
+file's type, disposition and ``Cache-Control: private`` (a store cannot be told to add the CSP and nosniff
+headers: serve its domain apart from the app's).
 """
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from app.core.errors import NotFound
 from app.media.models import MediaObject
@@ -54,8 +58,11 @@ async def media_response(storage: Storage, m: MediaObject, *, thumbnail: bool = 
     path = storage.local_path(sha)
     if path is not None:
         return FileResponse(path, media_type=m.mime, headers=h)
+    url = await storage.presigned_url(sha, mime=m.mime, disposition=h["Content-Disposition"])
+    if url is not None:
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     try:
-        data = await storage.open_bytes(sha)
+        blob = await storage.stream(sha)
     except FileNotFoundError:
         raise _not_found(m) from None
-    return Response(content=data, media_type=m.mime, headers=h)
+    return StreamingResponse(blob.chunks, media_type=m.mime, headers=h | {"Content-Length": str(blob.size)})

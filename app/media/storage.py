@@ -1,9 +1,18 @@
-"""Content-addressed file storage behind an interface (local disk now; an object store can replace it).
+"""Content-addressed file storage behind an interface: the local disk, or an S3-API object store.
 
-A stored blob is named by the sha256 of its bytes and lives under ``<root>/<aa>/<bb>/<sha256>``. Client
-filenames are never used for anything on disk. Writes go to a temp file in the target directory (or, for
-files processed beforehand, the scratch directory ``<root>/tmp``) and are renamed into place with
-:func:`os.replace`, so a reader never sees a half-written blob, and storing the same bytes twice is a no-op.
+A stored blob is named by the sha256 of its bytes: ``<aa>/<bb>/<sha256>`` under the storage's root (a
+directory, or a bucket). Client filenames are never used for anything in storage.
+
+* :class:`LocalStorage` (``MEDIA_STORAGE=local``, the default; one instance): blobs under ``MEDIA_DIR``.
+  Writes go to a temp file in the target directory (or, for files processed beforehand, the scratch
+  directory ``<root>/tmp``) and are renamed into place with :func:`os.replace`, so a reader never sees a
+  half-written blob, and storing the same bytes twice is a no-op.
+* :class:`app.media.s3.S3Storage` (``MEDIA_STORAGE=s3``; several instances share it): blobs are objects of
+  ``S3_BUCKET``; an S3 PUT becomes visible whole or not at all, and a blob already there is not sent again.
+  Uploads are still spooled and checked in a local scratch directory (``MEDIA_DIR/tmp``) first.
+
+Serving (:mod:`app.media.serving`) asks for :meth:`Storage.local_path` (sent by the server as a file), else
+:meth:`Storage.presigned_url` (a redirect, only when the store is set up for it), else :meth:`Storage.stream`.
 """
 
 from __future__ import annotations
@@ -13,12 +22,15 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, BinaryIO, Protocol, runtime_checkable
 
 import anyio.to_thread
 from fastapi import Depends, Request
+
+from app.core.config import Settings
 
 CHUNK = 1024 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -34,6 +46,21 @@ def sha256_of_file(path: Path) -> str:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def blob_key(sha256: str) -> str:
+    """``aa/bb/<sha256>``: the blob's name under the storage's root; ``ValueError`` for anything but a digest."""
+    if not is_sha256(sha256):
+        raise ValueError("not a sha256 hex digest")
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+@dataclass(frozen=True)
+class BlobStream:
+    """A blob being read: its size and its bytes in chunks (the iterator closes what it reads from)."""
+
+    size: int
+    chunks: AsyncIterator[bytes]
 
 
 @runtime_checkable
@@ -62,11 +89,28 @@ class Storage(Protocol):
         """A path on local disk to serve the blob from, or None (object stores, absent blobs)."""
         ...
 
+    async def stream(self, sha256: str) -> BlobStream:
+        """The blob in chunks, never whole in memory; ``FileNotFoundError`` (raised here, before any chunk)
+        when absent."""
+        ...
+
+    async def presigned_url(self, sha256: str, *, mime: str, disposition: str) -> str | None:
+        """A short-lived URL the client may fetch the blob from directly (served as ``mime`` with that
+        ``Content-Disposition``), or None: the app streams the blob itself (local disk; an object store
+        unless ``MEDIA_REDIRECT=presigned``)."""
+        ...
+
     async def exists(self, sha256: str) -> bool: ...
 
     async def delete(self, sha256: str) -> None:
         """Remove a blob (absent: no-op). Only for blobs known to be unreferenced."""
         ...
+
+    async def check(self) -> None:
+        """Readiness: raise when the storage cannot be reached or written."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class LocalStorage:
@@ -76,9 +120,7 @@ class LocalStorage:
         self.root = Path(root)
 
     def _path(self, sha256: str) -> Path:
-        if not is_sha256(sha256):
-            raise ValueError("not a sha256 hex digest")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / blob_key(sha256)
 
     def tmp_dir(self) -> Path:
         """A scratch directory on the same filesystem (so renames are atomic)."""
@@ -160,6 +202,33 @@ class LocalStorage:
         p = self._path(sha256)
         await anyio.to_thread.run_sync(lambda: p.unlink(missing_ok=True))
 
+    async def stream(self, sha256: str) -> BlobStream:
+        f = await anyio.to_thread.run_sync(open, self._path(sha256), "rb")
+        size = await anyio.to_thread.run_sync(lambda: os.fstat(f.fileno()).st_size)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await anyio.to_thread.run_sync(f.read, CHUNK):
+                    yield chunk
+            finally:
+                f.close()
+
+        return BlobStream(size, chunks())
+
+    async def presigned_url(self, sha256: str, *, mime: str, disposition: str) -> str | None:
+        return None  # files on the app's own disk are served by the app
+
+    def _check_sync(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"{self.root} is not writable")
+
+    async def check(self) -> None:
+        await anyio.to_thread.run_sync(self._check_sync)
+
+    async def close(self) -> None:
+        return None
+
 
 def scratch_dir(storage: Storage, fallback_root: Path) -> Path:
     """Where uploads are spooled before they are checked: the storage's own tmp dir when it has one."""
@@ -171,13 +240,27 @@ def scratch_dir(storage: Storage, fallback_root: Path) -> Path:
     return d
 
 
-def get_storage(request: Request) -> Storage:
-    """The app's storage, created on first use from ``settings.media_dir`` (tests may preset another)."""
-    storage = getattr(request.app.state, "storage", None)
+def make_storage(settings: Settings) -> Storage:
+    """``MEDIA_STORAGE``: ``local`` (``MEDIA_DIR``) or ``s3`` (the ``S3_*`` settings; scratch in ``MEDIA_DIR``)."""
+    if settings.media_storage == "s3":
+        from app.media.s3 import S3Storage  # botocore is imported only by deployments that use it
+
+        return S3Storage.from_settings(settings)
+    return LocalStorage(settings.media_dir)
+
+
+def app_storage(state: object) -> Storage:
+    """The storage kept on the app's ``state``, created on first use (tests may preset another)."""
+    storage: Storage | None = getattr(state, "storage", None)
     if storage is None:
-        storage = LocalStorage(request.app.state.settings.media_dir)
-        request.app.state.storage = storage
+        storage = make_storage(state.settings)  # type: ignore[attr-defined]  # app.state carries the settings
+        state.storage = storage  # type: ignore[attr-defined]
     return storage
+
+
+async def get_storage(request: Request) -> Storage:
+    """The app's storage (:func:`app_storage`)."""
+    return app_storage(request.app.state)
 
 
 StorageDep = Annotated[Storage, Depends(get_storage)]

@@ -9,23 +9,23 @@ WeChat (``subscribeMessage.send``)::
     POST {base}/cgi-bin/message/subscribe/send?access_token=…  {touser, template_id, page, data}
                                                                 → {errcode: 0, errmsg: "ok"}
 
-The access token is cached in memory per HTTP client with its expiry (refreshed five minutes early) and is
-refreshed once when WeChat answers that it is invalid or expired (40001, 42001, 40014).
+The access token is kept in a token store (:mod:`app.turnout.tokens`: in memory per HTTP client, or in Redis
+shared by every instance) with its expiry (refreshed five minutes early), fetched by one instance at a time,
+and refreshed once when WeChat answers that it is invalid or expired (40001, 42001, 40014).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import httpx
 
 from app.core.clock import Clock
 from app.core.config import Settings
+from app.turnout.tokens import CachedToken, RedisTokenStore, TokenBusy, TokenStore, memory_store_for
 
 log = logging.getLogger("app.turnout.sender")
 
@@ -78,33 +78,6 @@ class WechatError(Exception):
         self.errcode = errcode
 
 
-@dataclass
-class _Token:
-    value: str
-    expires_at: datetime
-
-
-@dataclass
-class TokenCache:
-    """Access tokens by (base URL, appid), with a lock so concurrent senders fetch once."""
-
-    tokens: dict[tuple[str, str], _Token] = field(default_factory=dict)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    fetches: int = 0
-
-
-_CACHES: weakref.WeakKeyDictionary[httpx.AsyncClient, TokenCache] = weakref.WeakKeyDictionary()
-
-
-def token_cache_for(http: httpx.AsyncClient) -> TokenCache:
-    """One token cache per HTTP client (the app's client lives as long as the app)."""
-    cache = _CACHES.get(http)
-    if cache is None:
-        cache = TokenCache()
-        _CACHES[http] = cache
-    return cache
-
-
 def _errcode(data: Any) -> int | None:
     if not isinstance(data, dict):
         return None
@@ -116,16 +89,15 @@ def _errcode(data: Any) -> int | None:
 
 class WechatSender:
     def __init__(self, http: httpx.AsyncClient, settings: Settings, clock: Clock,
-                 cache: TokenCache | None = None) -> None:
+                 store: TokenStore | None = None) -> None:
         self.http = http
         self.settings = settings
         self.clock = clock
-        self.cache = cache or token_cache_for(http)
+        self.store = store or memory_store_for(http)
         self.base = settings.wechat_api_base.rstrip("/")
-        self.key = (self.base, settings.wechat_appid)
+        self.key = f"{self.base}|{settings.wechat_appid}"
 
-    async def _fetch_token(self) -> _Token:
-        self.cache.fetches += 1
+    async def _fetch_token(self) -> CachedToken:
         try:
             resp = await self.http.get(
                 f"{self.base}/cgi-bin/token",
@@ -146,17 +118,28 @@ class WechatSender:
         expires_in = data.get("expires_in")
         seconds = expires_in if isinstance(expires_in, int) and expires_in > 0 else 7200
         lifetime = max(timedelta(seconds=seconds) - TOKEN_MARGIN, timedelta(seconds=seconds // 2))
-        return _Token(token, self.clock.now() + lifetime)
+        return CachedToken(token, self.clock.now() + lifetime)
+
+    def _usable(self, cur: CachedToken | None, stale: str | None) -> bool:
+        return cur is not None and cur.value != stale and self.clock.now() < cur.expires_at
 
     async def access_token(self, *, stale: str | None = None) -> str:
-        """The cached token; a fresh one when expired, missing, or equal to ``stale`` (rejected by WeChat)."""
-        async with self.cache.lock:
-            cur = self.cache.tokens.get(self.key)
-            if cur is not None and cur.value != stale and self.clock.now() < cur.expires_at:
-                return cur.value
-            fresh = await self._fetch_token()
-            self.cache.tokens[self.key] = fresh
-            return fresh.value
+        """The stored token; a fresh one when expired, missing, or equal to ``stale`` (rejected by WeChat),
+        fetched under the store's lock, after reading the store again (another instance may have just
+        fetched one)."""
+        cur = await self.store.get(self.key)
+        if cur is not None and self._usable(cur, stale):
+            return cur.value
+        try:
+            async with self.store.fetching(self.key):
+                cur = await self.store.get(self.key)
+                if cur is not None and self._usable(cur, stale):
+                    return cur.value
+                fresh = await self._fetch_token()
+                await self.store.put(self.key, fresh)
+                return fresh.value
+        except TokenBusy as exc:
+            raise WechatError(str(exc)) from exc
 
     async def _post(self, token: str, message: Outbound) -> dict[str, Any]:
         body = {
@@ -205,8 +188,10 @@ class WechatSender:
                           permanent=code in PERMANENT_CODES)
 
 
-def make_sender(*, http: httpx.AsyncClient, settings: Settings, clock: Clock) -> Sender:
-    """``settings.outbox_sender``: "wechat" sends for real, anything else ("log") logs."""
+def make_sender(*, http: httpx.AsyncClient, settings: Settings, clock: Clock, redis: Any = None) -> Sender:
+    """``settings.outbox_sender``: "wechat" sends for real, anything else ("log") logs. ``redis`` (the app's
+    client when ``REDIS_URL`` is set): the access token is shared through it."""
     if settings.outbox_sender == "wechat":
-        return WechatSender(http, settings, clock)
+        store = RedisTokenStore(redis, clock) if redis is not None else None
+        return WechatSender(http, settings, clock, store)
     return LogSender()

@@ -8,8 +8,17 @@ message that fails is tried again after 1, 2, 4, 8 … minutes (capped at 30) an
 errcode kept; a failing message never holds back the others. A worker that dies mid-batch leaves its claims
 to expire (lease), and they are taken up again: delivery is at least once.
 
-:func:`install_outbox_worker` runs :func:`tick` (automatic reminders, then the outbox) every few seconds in
-an asyncio task bound to the app's lifespan.
+:func:`tick` is one round of the periodic work: every step of :data:`STEPS` in turn (due motions closed,
+supervision's deadline warnings and escalations, automatic reminders, then the outbox, so that what a step
+queued goes out in the same round); a step that fails is logged and the others still run. To add periodic
+work, write ``async def step(app) -> dict[str, int]`` (counts for the log; short transactions of its own,
+idempotent: two workers may run it at the same moment) and put it in :data:`STEPS` before the outbox.
+
+Where it runs: :func:`install_outbox_worker` runs :class:`OutboxWorker` in the app's process for the app's
+lifetime (``RUN_WORKER``, the default: one instance, SQLite); ``python -m app worker`` runs it alone, next to
+app instances started with ``serve --no-worker``. Several workers on PostgreSQL are safe: claims skip rows
+another worker holds (``FOR UPDATE SKIP LOCKED``) and are compare-and-set, a motion is closed under its row
+lock once, reminders are unique per household and day.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,13 +93,14 @@ def _outcome(result: SendResult, attempts: int, now: datetime, max_attempts: int
 
 async def run_outbox_once(db: Any, *, http: httpx.AsyncClient, settings: Settings, clock: Clock,
                           sender: Sender | None = None, batch_size: int = BATCH_SIZE,
-                          max_messages: int = MAX_PER_RUN) -> dict[str, int]:
+                          max_messages: int = MAX_PER_RUN, redis: Any = None) -> dict[str, int]:
     """Deliver the messages due now; returns counts {claimed, sent, retrying, failed}.
 
-    ``db``: the app's Database (``app.state.db``) or a session factory.
+    ``db``: the app's Database (``app.state.db``) or a session factory. ``redis``: the app's Redis client, if
+    any (the WeChat access token is shared through it).
     """
     maker = _maker(db)
-    sender = sender or make_sender(http=http, settings=settings, clock=clock)
+    sender = sender or make_sender(http=http, settings=settings, clock=clock, redis=redis)
     max_attempts = int(getattr(settings, "outbox_max_attempts", MAX_ATTEMPTS))
     stats = {"claimed": 0, "sent": 0, "retrying": 0, "failed": 0}
     while stats["claimed"] < max_messages:
@@ -118,21 +128,64 @@ async def run_outbox_once(db: Any, *, http: httpx.AsyncClient, settings: Setting
     return stats
 
 
-async def tick(app: Any) -> dict[str, int]:
-    """One round of the worker: finalise motions whose deadline passed (stored tally, vote-result notice),
-    queue the automatic reminders that are due, then deliver the outbox."""
-    from app.turnout.service import schedule_due_reminders
+TickStep = Callable[[Any], Awaitable[dict[str, int]]]
+
+
+async def close_motions(app: Any) -> dict[str, int]:
+    """Finalise the motions whose deadline passed (stored tally, vote-result notice)."""
     from app.voting.service import close_due_motions
 
-    db, clock = app.state.db, app.state.clock
-    async with db.write_session() as session:
-        await close_due_motions(session, now=clock.now())
+    async with app.state.db.write_session() as session:
+        closed = await close_due_motions(session, now=app.state.clock.now())
         await session.commit()
-    async with db.write_session() as session:
-        queued = await schedule_due_reminders(session, now=clock.now())
+    return {"closed": len(closed)}
+
+
+async def supervision_deadlines(app: Any) -> dict[str, int]:
+    """Queue supervision's deadline warnings and escalations that are due (once each per deadline)."""
+    from app.supervision.service import run_deadline_alerts
+
+    async with app.state.db.write_session() as session:
+        run = await run_deadline_alerts(session, now=app.state.clock.now())
         await session.commit()
-    stats = await run_outbox_once(db, http=app.state.http, settings=app.state.settings, clock=clock)
-    return {"queued": queued, **stats}
+    return {"deadline_warnings": run.warnings, "escalations": run.escalations}
+
+
+async def queue_reminders(app: Any) -> dict[str, int]:
+    """Queue the automatic reminders that are due."""
+    from app.turnout.service import schedule_due_reminders
+
+    async with app.state.db.write_session() as session:
+        queued = await schedule_due_reminders(session, now=app.state.clock.now())
+        await session.commit()
+    return {"queued": queued}
+
+
+async def deliver_outbox(app: Any) -> dict[str, int]:
+    return await run_outbox_once(app.state.db, http=app.state.http, settings=app.state.settings,
+                                 clock=app.state.clock, redis=getattr(app.state, "redis", None))
+
+
+# the round, in order; the outbox last (see the module's docstring to add a step)
+STEPS: list[tuple[str, TickStep]] = [
+    ("close_motions", close_motions),
+    ("supervision_deadlines", supervision_deadlines),
+    ("reminders", queue_reminders),
+    ("outbox", deliver_outbox),
+]
+
+
+async def tick(app: Any) -> dict[str, int]:
+    """One round of the worker: each of :data:`STEPS`; a failing step is logged (``errors`` counts them) and
+    does not keep the next ones from running."""
+    stats: dict[str, int] = {"errors": 0}
+    for name, step in STEPS:
+        try:
+            stats.update(await step(app))
+        except Exception:  # noqa: BLE001 - one bad step (database hiccup, a bug) must not stop the others
+            log.exception("worker step %s failed", name)
+            stats["errors"] += 1
+    return stats
 
 
 class OutboxWorker:
