@@ -65,7 +65,11 @@ class Unit(SQLModel, table=True):
 
 class Household(SQLModel, table=True):
     """户: one exclusive part. ``area_centi`` is the exclusive floor area in hundredths of m²;
-    ``owner_key`` is a keyed hash (never a raw identity) shared by households of one owner."""
+    ``owner_key`` is a keyed hash (never a raw identity) shared by households of one owner.
+
+    A household is never deleted. One that is merged into another or gone is deactivated
+    (``deactivated_at`` set, with the reason and, for a merge, the household it went into): it is then in no
+    scope (:mod:`app.register.scope`); ballots, responses and frozen roll entries still refer to it."""
 
     __tablename__ = "household"
     __table_args__ = (
@@ -82,3 +86,7 @@ class Household(SQLModel, table=True):
     area_centi: int = Field(sa_column=Column(BigInteger, nullable=False))
     owner_key: str = Field(max_length=64, index=True)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    deactivated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    deactivation_reason: str | None = Field(default=None, max_length=500)
+    # the household this one was merged into (same community; no foreign key: households are never deleted)
+    merged_into_id: str | None = Field(default=None, max_length=32)

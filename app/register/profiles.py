@@ -55,6 +55,27 @@ class RulesProfile(BaseModel):
     staff_see_choices: bool = Field(default=False, description="whether staff may see each household's choice")
     reminder_before_close_working_days: int = Field(default=1, ge=0, le=10)
     survey_month: int | None = Field(default=None, ge=1, le=12)
+    # residents' share of plan items (app/funding): an item is funded once what was collected — or, where the
+    # profile says so, pledged — covers its residents' share (fixed per item when the plan first lists it); the
+    # split rule a new item starts with; whether the funding notice may list each household's amounts
+    residents_funded_when: Literal["collected", "pledged"] = Field(
+        default="collected", description="an item's residents' share is covered by what is collected, or pledged")
+    residents_split_default: Literal["by_area", "equal", "opted_in"] = Field(
+        default="by_area", description="how a new item's residents' share is split among households")
+    funding_disclose_households: bool = Field(
+        default=False, description="whether the funding notice lists each household's share, pledge and payment")
+    # quality supervision (app/supervision): rectification deadlines by severity in working days, counted from
+    # the day after assignment; the warning before the due date; the same-spot distance of after-photos; the
+    # number of reopenings that flags a report for the street office
+    rectification_days_critical: int = Field(default=3, ge=1, le=60, description="整改期限, critical (working days)")
+    rectification_days_major: int = Field(default=7, ge=1, le=60, description="整改期限, major (working days)")
+    rectification_days_minor: int = Field(default=15, ge=1, le=60, description="整改期限, minor (working days)")
+    rectification_warning_working_days: int = Field(
+        default=1, ge=0, le=10, description="the assignee is warned this many working days before the due date")
+    same_spot_distance_m: int = Field(
+        default=50, ge=1, le=10000, description="after-photos farther than this from the report: location_unverified")
+    reopen_flag_at: int = Field(default=2, ge=1, le=20,
+                                description="a report reopened this many times is flagged for the street office")
 
     @field_validator("willingness_rule", "content_rule")
     @classmethod
@@ -70,6 +91,11 @@ class RulesProfile(BaseModel):
         if unknown:
             raise ValueError(f"unknown matters: {sorted(unknown)}")
         return {k: validate_rule_spec(r) for k, r in v.items()}
+
+    def rectification_days(self, severity: str) -> int:
+        """The deadline in working days for a report of ``severity`` (critical, major, minor)."""
+        return {"critical": self.rectification_days_critical, "major": self.rectification_days_major,
+                "minor": self.rectification_days_minor}[severity]
 
     def rule_for(self, matter: str) -> RuleSpec:
         return self.matter_rules.get(matter) or self.matter_rules.get("ordinary") or dict(CIVIL_ORDINARY)
@@ -89,7 +115,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "catalog": "linyi", "survey_month": 9},
     "linyi": {"label": "临沂市", "eligibility_cutoff": date(2005, 12, 31), "publicity_working_days": 5,
               "catalog": "linyi"},
-    "anqiu": {"label": "安丘市", "eligibility_cutoff": None, "publicity_working_days": 5, "catalog": "linyi"},
+    "anqiu": {"label": "安丘市", "eligibility_cutoff": None, "publicity_working_days": 5, "catalog": "linyi",
+              "residents_funded_when": "collected"},  # 居民自筹资金齐全的前提下实施
     "zhanhe": {"label": "平顶山市湛河区", "eligibility_cutoff": date(1999, 12, 31), "publicity_working_days": 5,
                "catalog": "linyi"},
     "laoshan": {"label": "青岛市崂山区", "eligibility_cutoff": date(2005, 12, 31), "publicity_working_days": 5,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import ActivationCode, HouseholdMember
 from app.register.models import Building, Community, Household, Jurisdiction, RulesProfileVersion, Unit
+from app.register.scope import active, households_in
 
 
 async def get_jurisdiction(session: AsyncSession, jurisdiction_id: str) -> Jurisdiction | None:
@@ -79,11 +81,11 @@ async def profiles_in_force(session: AsyncSession, jurisdiction_ids: set[str]) -
 
 
 async def community_counts_many(session: AsyncSession, community_ids: list[str]) -> dict[str, tuple[int, int]]:
-    """(households, buildings) of each community, in two grouped queries."""
+    """(active households, buildings) of each community, in two grouped queries."""
     if not community_ids:
         return {}
     hh = dict((await session.exec(
-        select(Household.community_id, func.count()).where(col(Household.community_id).in_(community_ids))
+        select(Household.community_id, func.count()).where(col(Household.community_id).in_(community_ids), active())
         .group_by(Household.community_id))).all())
     bl = dict((await session.exec(
         select(Building.community_id, func.count()).where(col(Building.community_id).in_(community_ids))
@@ -101,8 +103,9 @@ async def communities_of(session: AsyncSession, jurisdiction_id: str) -> list[Co
 
 
 async def community_counts(session: AsyncSession, community_id: str) -> tuple[int, int]:
+    """(active households, buildings) of the community."""
     hh = (await session.exec(
-        select(func.count()).select_from(Household).where(col(Household.community_id) == community_id))).one()
+        select(func.count()).select_from(Household).where(*households_in(community_id)))).one()
     bl = (await session.exec(
         select(func.count()).select_from(Building).where(col(Building.community_id) == community_id))).one()
     return int(hh), int(bl)
@@ -116,9 +119,12 @@ async def units_of(session: AsyncSession, community_id: str) -> list[Unit]:
     return list((await session.exec(select(Unit).where(col(Unit.community_id) == community_id))).all())
 
 
-async def existing_rooms(session: AsyncSession, community_id: str) -> set[tuple[str, str]]:
-    q = select(Household.unit_id, Household.room).where(col(Household.community_id) == community_id)
-    return {(u, r) for u, r in (await session.exec(q)).all()}
+async def existing_rooms(session: AsyncSession, community_id: str) -> dict[tuple[str, str], str | None]:
+    """(unit id, room) of every household of the community, active or not -> the household's id when it is
+    deactivated, else None."""
+    q = (select(Household.unit_id, Household.room, Household.id, Household.deactivated_at)
+         .where(col(Household.community_id) == community_id))
+    return {(u, r): (hid if off is not None else None) for u, r, hid, off in (await session.exec(q)).all()}
 
 
 async def bulk_insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -138,8 +144,9 @@ async def get_household(session: AsyncSession, household_id: str) -> Household |
 
 
 async def households_page(
-    session: AsyncSession, community_id: str, *, after: str | None, limit: int
+    session: AsyncSession, community_id: str, *, after: str | None, limit: int, include_inactive: bool = False
 ) -> list[tuple[Household, str, str, int, int]]:
+    """The community's households by id after the cursor (the active ones unless ``include_inactive``)."""
     members = (select(func.count()).select_from(HouseholdMember)
                .where(col(HouseholdMember.household_id) == Household.id).scalar_subquery())
     pending = (select(func.count()).select_from(ActivationCode)
@@ -153,6 +160,8 @@ async def households_page(
         .order_by(col(Household.id))
         .limit(limit + 1)
     )
+    if not include_inactive:
+        q = q.where(active())
     if after:
         q = q.where(col(Household.id) > after)
     return [tuple(r) for r in (await session.exec(q)).all()]
@@ -161,6 +170,8 @@ async def households_page(
 async def households_with_location(
     session: AsyncSession, community_id: str, household_ids: list[str] | None, only_not_activated: bool
 ) -> list[tuple[Household, str, str]]:
+    """The given households of the community (active or not), or all its active ones; with building and unit
+    names, in place order."""
     q = (
         select(Household, Building.name, Unit.name)
         .join(Building, col(Building.id) == Household.building_id)
@@ -170,6 +181,8 @@ async def households_with_location(
     )
     if household_ids is not None:
         q = q.where(col(Household.id).in_(household_ids))
+    else:
+        q = q.where(active())
     if only_not_activated:
         has_member = select(HouseholdMember.id).where(col(HouseholdMember.household_id) == Household.id).exists()
         q = q.where(~has_member)
@@ -178,35 +191,45 @@ async def households_with_location(
 
 # ---- for auth (app.auth.contracts.HouseholdDirectory) ----------------------------------------------
 
-async def memberships(session: AsyncSession, user_id: str) -> list[tuple[HouseholdMember, Household]]:
-    q = (
-        select(HouseholdMember, Household)
-        .join(Household, col(Household.id) == HouseholdMember.household_id)
-        .where(col(HouseholdMember.user_id) == user_id)
-        .order_by(col(Household.id))
-    )
-    return [(m, h) for m, h in (await session.exec(q)).all()]
+# Every authenticated request reads the user's households (and ``GET /me`` their cards): Core statements built
+# once with bound parameters, read through the session's connection as plain rows (no ORM objects).
+_m, _h = HouseholdMember.__table__, Household.__table__  # type: ignore[attr-defined]
+_u, _b, _c = Unit.__table__, Building.__table__, Community.__table__  # type: ignore[attr-defined]
+_MEMBERSHIPS = (
+    core_select(_h.c.id, _h.c.community_id, _h.c.building_id, _h.c.unit_id, _m.c.relation)
+    .select_from(_m.join(_h, _h.c.id == _m.c.household_id))
+    .where(_m.c.user_id == bindparam("user_id"))
+    .order_by(_h.c.id)
+)
+_MEMBERSHIP_CARDS = (
+    core_select(_h.c.id, _h.c.room, _h.c.area_centi, _m.c.relation, _u.c.id, _u.c.name, _b.c.id, _b.c.name,
+                _c.c.id, _c.c.name)
+    .select_from(_m.join(_h, _h.c.id == _m.c.household_id).join(_u, _u.c.id == _h.c.unit_id)
+                 .join(_b, _b.c.id == _h.c.building_id).join(_c, _c.c.id == _h.c.community_id))
+    .where(_m.c.user_id == bindparam("user_id"))
+    .order_by(_c.c.name, _b.c.name, _u.c.name, _h.c.room)
+)
 
 
-async def membership_cards(session: AsyncSession,
-                           user_id: str) -> list[tuple[HouseholdMember, Household, Unit, Building, Community]]:
-    q = (
-        select(HouseholdMember, Household, Unit, Building, Community)  # type: ignore[call-overload]  # sqlmodel's overloads stop at 4
-        .join(Household, col(Household.id) == HouseholdMember.household_id)
-        .join(Unit, col(Unit.id) == Household.unit_id)
-        .join(Building, col(Building.id) == Household.building_id)
-        .join(Community, col(Community.id) == Household.community_id)
-        .where(col(HouseholdMember.user_id) == user_id)
-        .order_by(col(Community.name), col(Building.name), col(Unit.name), col(Household.room))
-    )
-    return [(m, h, u, b, c) for m, h, u, b, c in (await session.exec(q)).all()]
+async def memberships(session: AsyncSession, user_id: str) -> list[tuple[str, str, str, str, str]]:
+    """(household id, community id, building id, unit id, relation) of each of the user's households."""
+    conn = await session.connection()
+    return [tuple(r) for r in await conn.execute(_MEMBERSHIPS, {"user_id": user_id})]  # type: ignore[misc]
+
+
+async def membership_cards(session: AsyncSession, user_id: str) -> list[tuple[str, str, int, str, str, str, str, str,
+                                                                              str, str]]:
+    """(household id, room, area, relation, unit id, unit name, building id, building name, community id,
+    community name) of each of the user's households, by community, building, unit and room."""
+    conn = await session.connection()
+    return [tuple(r) for r in await conn.execute(_MEMBERSHIP_CARDS, {"user_id": user_id})]  # type: ignore[misc]
 
 
 async def buildings_with_units(session: AsyncSession, community_id: str) -> list[tuple[Building, Unit | None, int]]:
-    """Every building of the community with each of its units and the unit's household count (units of a
-    building by name; a building without units once, with None)."""
+    """Every building of the community with each of its units and the unit's count of active households (units
+    of a building by name; a building without units once, with None)."""
     count = (select(func.count()).select_from(Household)
-             .where(col(Household.unit_id) == Unit.id).scalar_subquery())
+             .where(*households_in(col(Unit.community_id), unit_id=col(Unit.id))).scalar_subquery())
     q = (select(Building, Unit, count)
          .join(Unit, col(Unit.building_id) == Building.id, isouter=True)
          .where(col(Building.community_id) == community_id)
@@ -247,3 +270,21 @@ async def household_id_at(session: AsyncSession, community_id: str, *, building:
          .where(col(Household.community_id) == community_id, col(Building.name) == building,
                 col(Unit.name) == unit, col(Household.room) == room))
     return (await session.exec(q)).first()
+
+
+# ---- households with their place, for other domains (app.register.service.PlacedHousehold) -----------
+
+async def placed_households(session: AsyncSession, community_id: str, *, building_id: str | None = None,
+                            unit_id: str | None = None,
+                            household_ids: list[str] | None = None) -> list[tuple[Household, str, str]]:
+    """With ``household_ids``: those households of the community, active or not; otherwise the active households
+    of the scope (community, building or unit). With building and unit names, by household id."""
+    q = (select(Household, Building.name, Unit.name)
+         .join(Building, col(Building.id) == Household.building_id)
+         .join(Unit, col(Unit.id) == Household.unit_id)
+         .order_by(col(Household.id)))
+    if household_ids is not None:
+        q = q.where(col(Household.community_id) == community_id, col(Household.id).in_(household_ids))
+    else:
+        q = q.where(*households_in(community_id, building_id=building_id, unit_id=unit_id))
+    return [(h, b, u) for h, b, u in (await session.exec(q)).all()]

@@ -6,7 +6,7 @@ from functools import partial
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.deps import PrincipalDep
 from app.core.clock import ClockDep
@@ -21,11 +21,14 @@ from app.register.schemas import (
     BuildingPublic,
     CommunityCreate,
     CommunityPublic,
+    DeactivationResult,
     GrantPublic,
     HouseholdAdd,
     HouseholdChanged,
     HouseholdCorrection,
+    HouseholdDeactivation,
     HouseholdPublic,
+    HouseholdReactivation,
     ImportResult,
     IssuedCodes,
     JurisdictionCreate,
@@ -136,8 +139,13 @@ async def import_households(community_id: str, request: Request, session: Sessio
 @router.get("/communities/{community_id}/households", response_model=Page[HouseholdPublic],
             operation_id="households_list")
 async def list_households(community_id: str, session: SessionDep, principal: PrincipalDep,
-                          page: Annotated[PageParams, Depends(page_params)]) -> Page[HouseholdPublic]:
-    return await service.list_households(session, principal=principal, community_id=community_id, page=page)
+                          page: Annotated[PageParams, Depends(page_params)],
+                          include_inactive: Annotated[bool, Query(
+                              description="also the deactivated households (merged or gone)")] = False,
+                          ) -> Page[HouseholdPublic]:
+    """The community's active households by id (staff); ``include_inactive=true`` adds the deactivated ones."""
+    return await service.list_households(session, principal=principal, community_id=community_id, page=page,
+                                         include_inactive=include_inactive)
 
 
 @router.get("/communities/{community_id}/buildings", response_model=list[BuildingPublic],
@@ -173,6 +181,27 @@ async def transfer_ownership(household_id: str, body: OwnershipTransfer, session
     """过户: a new owner; the household's members are unbound and its unused codes revoked. Audited."""
     return await service.transfer_ownership(session, settings=settings, principal=principal,
                                             household_id=household_id, body=body, now=clock.now())
+
+
+@router.post("/households/{household_id}/deactivate", response_model=DeactivationResult,
+             operation_id="household_deactivate")
+async def deactivate_household(household_id: str, body: HouseholdDeactivation, session: SessionDep,
+                               principal: PrincipalDep, clock: ClockDep) -> DeactivationResult:
+    """A household merged into another or gone leaves every scope, roll and count from now on (never deleted);
+    its members are unbound and its unused codes revoked. Open motions keep their frozen rolls
+    (``open_rolls_unchanged``). Audited. 409 ``household.inactive`` if already deactivated."""
+    return await service.deactivate_household(session, principal=principal, household_id=household_id, body=body,
+                                              now=clock.now())
+
+
+@router.post("/households/{household_id}/reactivate", response_model=HouseholdChanged,
+             operation_id="household_reactivate")
+async def reactivate_household(household_id: str, body: HouseholdReactivation, session: SessionDep,
+                               principal: PrincipalDep, clock: ClockDep) -> HouseholdChanged:
+    """Undo a deactivation made by mistake (audited); members activate again with new codes. 409
+    ``household.active`` if it is not deactivated."""
+    return await service.reactivate_household(session, principal=principal, household_id=household_id, body=body,
+                                              now=clock.now())
 
 
 @router.get("/households/{household_id}/members", response_model=list[MemberPublic],

@@ -81,6 +81,10 @@ class HouseholdPublic(BaseModel):
     members: int
     activated: bool
     pending_codes: int
+    active: bool = Field(description="false: deactivated (merged or gone): in no scope, roll or count")
+    deactivated_at: datetime | None = None
+    deactivation_reason: str | None = None
+    merged_into_household_id: str | None = None
 
 
 class ActivationCodeRequest(BaseModel):
@@ -179,4 +183,25 @@ class OwnershipTransfer(BaseModel):
 
 
 class TransferResult(HouseholdChanged):
+    members_unbound: int
+
+
+class HouseholdDeactivation(BaseModel):
+    """A household merged into another or gone: it leaves every scope (never deleted). Its members are unbound
+    and its unused codes revoked."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+    merged_into_household_id: str | None = Field(
+        default=None, max_length=32, description="the active household of the same community it was merged into")
+
+
+class HouseholdReactivation(BaseModel):
+    """A deactivation undone (it was a mistake); the household is in scope again. Members activate anew."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class DeactivationResult(HouseholdChanged):
     members_unbound: int

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import anyio
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,19 +23,22 @@ from app.core.security import keyed_hash
 from app.core.units import format_area
 from app.register import importer
 from app.register import repository as repo
-from app.register.contracts import before_register_change
+from app.register.contracts import OpenRoll, before_register_change
 from app.register.models import Building, Community, Household, Jurisdiction, RulesProfileVersion, Unit
 from app.register.profiles import RulesProfile, preset_profile
 from app.register.schemas import (
     BuildingPublic,
     CommunityCreate,
     CommunityPublic,
+    DeactivationResult,
     Eligibility,
     GrantPublic,
     HouseholdAdd,
     HouseholdChanged,
     HouseholdCorrection,
+    HouseholdDeactivation,
     HouseholdPublic,
+    HouseholdReactivation,
     ImportResult,
     IssuedCode,
     IssuedCodes,
@@ -91,6 +96,46 @@ def eligibility_of(community: Community, profile: RulesProfile) -> Eligibility:
 
     r = check_eligibility(community.built_date, profile.eligibility_cutoff)
     return Eligibility(eligible=r.eligible, cutoff=profile.eligibility_cutoff, reason=r.reason_zh)
+
+
+@dataclass(frozen=True)
+class PlacedHousehold:
+    """A household with where it is (ids and names) and its exclusive area in 0.01 m²; ``active`` is false once
+    it has been deactivated (it is then in no scope)."""
+
+    id: str
+    community_id: str
+    building_id: str
+    unit_id: str
+    building: str
+    unit: str
+    room: str
+    area_centi: int
+    active: bool
+
+
+def _placed(row: tuple[Household, str, str]) -> PlacedHousehold:
+    h, b, u = row
+    return PlacedHousehold(id=h.id, community_id=h.community_id, building_id=h.building_id, unit_id=h.unit_id,
+                           building=b, unit=u, room=h.room, area_centi=h.area_centi,
+                           active=h.deactivated_at is None)
+
+
+async def households_in_scope(session: AsyncSession, *, community_id: str, building_id: str | None = None,
+                              unit_id: str | None = None) -> list[PlacedHousehold]:
+    """The households of a scope (the community, one building or one unit of it, as in
+    :mod:`app.register.scope`), by id."""
+    return [_placed(r) for r in await repo.placed_households(session, community_id, building_id=building_id,
+                                                             unit_id=unit_id)]
+
+
+async def households_by_id(session: AsyncSession, *, community_id: str,
+                           household_ids: list[str]) -> list[PlacedHousehold]:
+    """The given households of the community, active or not (ids of other communities are left out), by id."""
+    if not household_ids:
+        return []
+    return [_placed(r) for r in await repo.placed_households(session, community_id,
+                                                             household_ids=sorted(set(household_ids)))]
 
 
 # ---- jurisdictions -------------------------------------------------------------------------------
@@ -286,7 +331,11 @@ async def import_households(
             units[(b.id, row.unit)] = u
             new_units.append({"id": u.id, "community_id": community_id, "building_id": b.id, "name": u.name})
         if (u.id, row.room) in existing:
-            parsed.error(row.line, "room", "room already registered", "该房号已登记")
+            if (gone := existing[(u.id, row.room)]) is not None:  # never resurrected by an import
+                parsed.error(row.line, "room", f"room of deactivated household {gone}: reactivate it instead",
+                             f"该房号属于已停用的房屋 {gone}，如需恢复请重新启用该户")
+            else:
+                parsed.error(row.line, "room", "room already registered", "该房号已登记")
             continue
         placed.append((row, b.id, u.id))
     if parsed.errors:
@@ -318,17 +367,19 @@ async def import_households(
                        entity_id=community_id, actor_id=principal.user_id, at=now,
                        data={"households": len(households), "buildings": len(new_buildings), "units": len(new_units)})
     return ImportResult(imported=len(households), buildings_created=len(new_buildings), units_created=len(new_units),
-                        open_rolls_unchanged=[OpenRollPublic(kind=r.kind, id=r.id, title=r.title) for r in unchanged])
+                        open_rolls_unchanged=_open_rolls(unchanged))
 
 
 async def list_households(
-    session: AsyncSession, *, principal: Principal, community_id: str, page: PageParams
+    session: AsyncSession, *, principal: Principal, community_id: str, page: PageParams,
+    include_inactive: bool = False,
 ) -> Page[HouseholdPublic]:
+    """The community's active households by id (staff); deactivated ones too with ``include_inactive``."""
     scope = await community_scope(session, community_id)
     authorize(principal, "register.view", scope)
-    rows = await repo.households_page(session, community_id, after=page.after, limit=page.limit)
-    items = [HouseholdPublic(id=h.id, building=b, unit=u, room=h.room, area_m2=format_area(h.area_centi),
-                             members=m, activated=m > 0, pending_codes=p) for h, b, u, m, p in rows]
+    rows = await repo.households_page(session, community_id, after=page.after, limit=page.limit,
+                                      include_inactive=include_inactive)
+    items = [_household_public(row) for row in rows]
     return make_page(items, page.limit, items[min(len(items), page.limit) - 1].id if items else None)
 
 
@@ -343,6 +394,8 @@ async def issue_activation_codes(
     rows = await repo.households_with_location(session, community_id, household_ids, all_not_activated)
     if household_ids is not None and len(rows) != len(set(household_ids)):
         raise NotFound("household.not_found", "部分房屋不属于该小区", "Some households are not in this community")
+    if inactive := [h.id for h, _, _ in rows if h.deactivated_at is not None]:
+        raise _inactive(errors=[{"loc": ["body", "household_ids"], "msg": f"deactivated: {hid}"} for hid in inactive])
     codes = await auth_service.issue_activation_codes(session, settings=settings, household_ids=[h.id for h, _, _ in rows],
                                                       relation=relation, now=now, by=principal.user_id)
     items = [IssuedCode(household_id=h.id, building=b, unit=u, room=h.room, code=c.code, relation=relation,
@@ -357,7 +410,28 @@ async def issue_activation_codes(
 def _household_public(row: tuple[Household, str, str, int, int]) -> HouseholdPublic:
     h, b, u, m, p = row
     return HouseholdPublic(id=h.id, building=b, unit=u, room=h.room, area_m2=format_area(h.area_centi), members=m,
-                           activated=m > 0, pending_codes=p)
+                           activated=m > 0, pending_codes=p, active=h.deactivated_at is None,
+                           deactivated_at=h.deactivated_at, deactivation_reason=h.deactivation_reason,
+                           merged_into_household_id=h.merged_into_id)
+
+
+def _inactive(errors: list[dict[str, Any]] | None = None) -> Conflict:
+    return Conflict("household.inactive", "该房屋已停用", "The household is deactivated", errors=errors)
+
+
+async def _managed_household(session: AsyncSession, principal: Principal,
+                             household_id: str) -> tuple[Household, str, str]:
+    """The household with its building and unit names, once the caller may manage its community's register."""
+    found = await repo.household_row(session, household_id)
+    if found is None:
+        raise NotFound("household.not_found", "房屋不存在", "Household not found")
+    h, b, u, _, _ = found
+    authorize(principal, "register.manage", await community_scope(session, h.community_id))
+    return h, b, u
+
+
+def _open_rolls(unchanged: list[OpenRoll]) -> list[OpenRollPublic]:
+    return [OpenRollPublic(kind=r.kind, id=r.id, title=r.title) for r in unchanged]
 
 
 def _row_errors(parsed: importer.ParseResult) -> Invalid:
@@ -397,12 +471,11 @@ async def add_household(session: AsyncSession, *, settings: Settings, principal:
 async def correct_household(session: AsyncSession, *, settings: Settings, principal: Principal, household_id: str,
                             body: HouseholdCorrection, now: datetime) -> HouseholdChanged:
     """Correct a household's room, area or owner key, with a reason. Open motions keep their frozen rolls
-    (listed in ``open_rolls_unchanged``); staff amend a roll if the correction should count there."""
-    found = await repo.household_row(session, household_id)
-    if found is None:
-        raise NotFound("household.not_found", "房屋不存在", "Household not found")
-    h, b, u, _, _ = found
-    authorize(principal, "register.manage", await community_scope(session, h.community_id))
+    (listed in ``open_rolls_unchanged``); staff amend a roll if the correction should count there. A
+    deactivated household is not corrected (409 ``household.inactive``): reactivate it first."""
+    h, b, u = await _managed_household(session, principal, household_id)
+    if h.deactivated_at is not None:
+        raise _inactive()
     if body.room is None and body.area_m2 is None and body.owner_key is None:
         raise Invalid(errors=[{"loc": ["body"], "msg": "give room, area_m2 or owner_key"}])
     parsed = importer.single_row(building=b, unit=u, room=body.room or h.room,
@@ -433,20 +506,18 @@ async def correct_household(session: AsyncSession, *, settings: Settings, princi
                            "owner_key_changed": "owner_key" in values})  # never the key itself
     fresh = await repo.household_row(session, h.id)
     assert fresh is not None
-    return HouseholdChanged(household=_household_public(fresh),
-                            open_rolls_unchanged=[OpenRollPublic(kind=r.kind, id=r.id, title=r.title) for r in unchanged])
+    return HouseholdChanged(household=_household_public(fresh), open_rolls_unchanged=_open_rolls(unchanged))
 
 
 async def transfer_ownership(session: AsyncSession, *, settings: Settings, principal: Principal, household_id: str,
                              body: OwnershipTransfer, now: datetime) -> TransferResult:
     """过户: a new owner key; the current members are unbound and the household's unused codes revoked (the
     new owner activates with a new code). Ballots and responses already cast stay as they were; open motions
-    keep their frozen rolls (``open_rolls_unchanged``). Audited, never with the key itself."""
-    found = await repo.household_row(session, household_id)
-    if found is None:
-        raise NotFound("household.not_found", "房屋不存在", "Household not found")
-    h, b, u, _, _ = found
-    authorize(principal, "register.manage", await community_scope(session, h.community_id))
+    keep their frozen rolls (``open_rolls_unchanged``). Audited, never with the key itself. Not for a
+    deactivated household (409 ``household.inactive``)."""
+    h, b, u = await _managed_household(session, principal, household_id)
+    if h.deactivated_at is not None:
+        raise _inactive()
     parsed = importer.single_row(building=b, unit=u, room=h.room, area_m2=format_area(h.area_centi),
                                  owner_key=body.owner_key)
     if parsed.errors or parsed.rows[0].owner_key is None:
@@ -464,7 +535,62 @@ async def transfer_ownership(session: AsyncSession, *, settings: Settings, princ
     fresh = await repo.household_row(session, h.id)
     assert fresh is not None
     return TransferResult(household=_household_public(fresh), members_unbound=len(unbound),
-                          open_rolls_unchanged=[OpenRollPublic(kind=r.kind, id=r.id, title=r.title) for r in unchanged])
+                          open_rolls_unchanged=_open_rolls(unchanged))
+
+
+async def deactivate_household(session: AsyncSession, *, principal: Principal, household_id: str,
+                               body: HouseholdDeactivation, now: datetime) -> DeactivationResult:
+    """A household merged into another (``merged_into_household_id``: an active household of the same
+    community) or gone. It is never deleted: it leaves every scope (:mod:`app.register.scope`) — no new roll,
+    no denominator, no new code —, its members are unbound and its unused codes revoked (as on a transfer;
+    the audit entry names the members). Open motions keep it on their frozen rolls (``open_rolls_unchanged``;
+    staff amend a roll to take it off); ballots and responses already cast stay. 409 ``household.inactive``
+    if it is deactivated already."""
+    h, _, _ = await _managed_household(session, principal, household_id)
+    if h.deactivated_at is not None:
+        raise _inactive()
+    target = body.merged_into_household_id
+    if target is not None:
+        into = await repo.get_household(session, target) if target != h.id else None
+        if into is None or into.community_id != h.community_id or into.deactivated_at is not None:
+            raise Invalid("household.merge_target", "合并后的房屋须为本小区另一处在用的房屋",
+                          "The household merged into must be another active household of this community",
+                          errors=[{"loc": ["body", "merged_into_household_id"],
+                                   "msg": "not another active household of this community"}])
+    unchanged = await before_register_change(session, community_id=h.community_id, now=now)
+    await repo.update_household(session, h.id, {"deactivated_at": now, "deactivation_reason": body.reason,
+                                                "merged_into_id": target})
+    await repo.bump_register_version(session, h.community_id)
+    unbound = await auth_service.unbind_household(session, household_id=h.id, now=now)
+    await audit.append(session, chain=h.community_id, action="household.deactivated", entity_type="household",
+                       entity_id=h.id, actor_id=principal.user_id, at=now,
+                       data={"reason": body.reason, "merged_into": target, "members_unbound": unbound})
+    fresh = await repo.household_row(session, h.id)
+    assert fresh is not None
+    return DeactivationResult(household=_household_public(fresh), members_unbound=len(unbound),
+                              open_rolls_unchanged=_open_rolls(unchanged))
+
+
+async def reactivate_household(session: AsyncSession, *, principal: Principal, household_id: str,
+                               body: HouseholdReactivation, now: datetime) -> HouseholdChanged:
+    """Undo a deactivation made by mistake: the household is in scope again (rolls frozen from now on include
+    it; open ones are left as they are). Its former members are not rebound: staff issue new codes. 409
+    ``household.active`` if it is not deactivated."""
+    h, _, _ = await _managed_household(session, principal, household_id)
+    if h.deactivated_at is None:
+        raise Conflict("household.active", "该房屋未停用", "The household is not deactivated")
+    was = {"deactivated_at": h.deactivated_at.isoformat(), "deactivation_reason": h.deactivation_reason,
+           "merged_into": h.merged_into_id}
+    unchanged = await before_register_change(session, community_id=h.community_id, now=now)
+    await repo.update_household(session, h.id, {"deactivated_at": None, "deactivation_reason": None,
+                                                "merged_into_id": None})
+    await repo.bump_register_version(session, h.community_id)
+    await audit.append(session, chain=h.community_id, action="household.reactivated", entity_type="household",
+                       entity_id=h.id, actor_id=principal.user_id, at=now,
+                       data={"reason": body.reason} | was)
+    fresh = await repo.household_row(session, h.id)
+    assert fresh is not None
+    return HouseholdChanged(household=_household_public(fresh), open_rolls_unchanged=_open_rolls(unchanged))
 
 
 # ---- members of a household (staff, or the members themselves) ---------------------------------------
@@ -515,16 +641,18 @@ class HouseholdDirectory:
     household an activation code binds to."""
 
     async def memberships(self, session: AsyncSession, *, user_id: str) -> list[HouseholdRef]:
-        return [HouseholdRef(h.id, h.community_id, h.building_id, h.unit_id, m.relation)
-                for m, h in await repo.memberships(session, user_id)]
+        return [HouseholdRef(*row) for row in await repo.memberships(session, user_id)]
 
     async def cards(self, session: AsyncSession, *, user_id: str) -> list[HouseholdCard]:
-        return [HouseholdCard(household_id=h.id, community=NamedPlace(c.id, c.name), building=NamedPlace(b.id, b.name),
-                              unit=NamedPlace(u.id, u.name), room=h.room, area_centi=h.area_centi, relation=m.relation)
-                for m, h, u, b, c in await repo.membership_cards(session, user_id)]
+        return [HouseholdCard(household_id=hid, community=NamedPlace(cid, cname), building=NamedPlace(bid, bname),
+                              unit=NamedPlace(uid, uname), room=room, area_centi=area, relation=relation)
+                for hid, room, area, relation, uid, uname, bid, bname, cid, cname
+                in await repo.membership_cards(session, user_id)]
 
     async def activation_target(self, session: AsyncSession, *, household_id: str) -> ActivationTarget:
         household = await household_or_404(session, household_id)
+        if household.deactivated_at is not None:  # its codes were revoked; a code that slipped through binds nobody
+            raise _inactive()
         profile = await profile_for_community(session, household.community_id)
         return ActivationTarget(household_id=household.id, community_id=household.community_id,
                                 max_members=profile.max_members_per_household)

@@ -23,6 +23,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.auth.models import ACTING_RELATIONS, HouseholdMember, User
 from app.core.db import new_id, upsert_insert, wide
 from app.register.models import Building, Household, Unit
+from app.register.scope import households_in
 from app.turnout.models import (
     AutoReminder,
     NoticeRead,
@@ -69,12 +70,8 @@ class Population:
     electorate: Any = None
 
     def in_scope(self, h: type[Household] = Household) -> list[ColumnElement[bool]]:
-        conds = [col(h.community_id) == self.community_id]
-        if self.building_id is not None:
-            conds.append(col(h.building_id) == self.building_id)
-        if self.unit_id is not None:
-            conds.append(col(h.unit_id) == self.unit_id)
-        return conds
+        """The register's households in the scope (app.register.scope: active ones only)."""
+        return households_in(self.community_id, building_id=self.building_id, unit_id=self.unit_id, h=h)
 
     def households(self) -> Any:
         """A subquery (household_id, area, owner, …) of the households counted; build it once per statement."""
@@ -367,11 +364,15 @@ def _due(now: datetime) -> Any:
 
 async def claim_due(session: AsyncSession, *, now: datetime, lease_until: datetime, token: str,
                     limit: int) -> list[OutboxMessage]:
-    """Claim up to ``limit`` due messages for one worker (compare-and-set on the status, so two workers
-    never claim one message); each claim counts as an attempt."""
+    """Claim up to ``limit`` due messages for one worker; each claim counts as an attempt.
+
+    PostgreSQL: the due rows are read ``FOR UPDATE SKIP LOCKED``, so concurrent workers each take rows the
+    others are not claiming at that moment instead of queueing behind them (and finding them gone). SQLite
+    renders no locking clause: its writer lock already makes claims one at a time. Either way the update is a
+    compare-and-set on the due condition, so a message is never claimed twice."""
     ids = list((await session.exec(select(OutboxMessage.id).where(_due(now))
                                    .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-                                   .limit(limit))).all())
+                                   .limit(limit).with_for_update(skip_locked=True))).all())
     if not ids:
         return []
     await session.exec(update(OutboxMessage)
@@ -425,7 +426,7 @@ async def read_counts_by_unit(session: AsyncSession, *, notice_id: str, communit
                    func.sum(case((read, area), else_=0)))
          .join(Building, col(Building.id) == Household.building_id)
          .join(Unit, col(Unit.id) == Household.unit_id)
-         .where(col(Household.community_id) == community_id)
+         .where(*households_in(community_id))
          .group_by(Household.building_id, Building.name, Household.unit_id, Unit.name))
     return [AreaCount(b, bn, u, un, _int(n), _int(a), _int(r), _int(ra))
             for b, bn, u, un, n, a, r, ra in (await session.exec(wide(q))).all()]
