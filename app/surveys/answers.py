@@ -4,7 +4,9 @@ Every version is kept with who, when and the channel; the answers are stored one
 (``survey_answer``) so that results are GROUP BY aggregates.
 
 Answers are checked against the questions one by one; every problem is listed with its ``loc`` in one 422
-``survey.invalid_answers``.
+``survey.invalid_answers``. A response is a write that freezes the questionnaire's electoral roll when it is
+due (:mod:`app.surveys.roll`); once frozen, only a household on the roll may answer (404 otherwise, as out of
+scope).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from app.auth.policy import HouseholdRef, Principal, authorize
 from app.core import audit
 from app.core.errors import Invalid, NotFound
 from app.surveys import repository as repo
+from app.surveys import roll
 from app.surveys.common import (
     auth_scope,
     effective_status,
@@ -241,21 +244,28 @@ async def _record(session: AsyncSession, *, q: Questionnaire, household_id: str,
     return response_public(current)
 
 
-def _acting_household(principal: Principal, q: Questionnaire, household_id: str | None) -> HouseholdRef:
+def _acting_household(principal: Principal, q: Questionnaire, household_id: str | None,
+                      listed: set[str] | None) -> HouseholdRef:
+    """The household the caller answers for; ``listed``: the caller's households on the frozen roll (None: no
+    roll frozen, the register's scope decides)."""
     mine = principal.households_in(q.community_id)
+
+    def in_scope(h: HouseholdRef) -> bool:
+        return ref_in_scope(h, q) and (listed is None or h.household_id in listed)
+
     if household_id is not None:
         ref = next((h for h in mine if h.household_id == household_id), None)
         if ref is None:
             raise NotFound("survey.household_not_found", "您不是该户的成员", "You are not a member of that household")
-        if not ref_in_scope(ref, q):
+        if not in_scope(ref):
             raise out_of_scope()
         if not ref.may_act:
             raise not_acting()
         return ref
-    in_scope = [h for h in mine if ref_in_scope(h, q)]
-    if not in_scope:
+    scoped = [h for h in mine if in_scope(h)]
+    if not scoped:
         raise out_of_scope()
-    acting = [h for h in in_scope if h.may_act]
+    acting = [h for h in scoped if h.may_act]
     if not acting:
         raise not_acting()
     if len(acting) > 1:
@@ -269,9 +279,15 @@ def _acting_household(principal: Principal, q: Questionnaire, household_id: str 
 async def respond(session: AsyncSession, *, principal: Principal, questionnaire_id: str, body: ResponseIn,
                   now: datetime) -> ResponsePublic:
     """A resident (owner / co-owner) answers for the household; replaces the current response until close."""
-    q = await questionnaire_or_404(session, questionnaire_id, lock=True)
+    q = await questionnaire_or_404(session, questionnaire_id)
     authorize(principal, "survey.respond", auth_scope(q))
-    ref = _acting_household(principal, q, body.household_id)
+    await roll.ensure_frozen(session, q, now)  # before the share lock: freezing takes the row FOR UPDATE
+    q = await questionnaire_or_404(session, questionnaire_id, lock=True)
+    listed = None
+    if q.roll_frozen_at is not None:
+        ids = [h.household_id for h in principal.households_in(q.community_id)]
+        listed = {e.household_id for e in await repo.roll_entries_of(session, q.id, ids)}
+    ref = _acting_household(principal, q, body.household_id, listed)
     if effective_status(q, now) is not QuestionnaireStatus.OPEN:
         raise window_closed()
     return await _record(session, q=q, household_id=ref.household_id, channel=Channel.ONLINE,
@@ -281,9 +297,14 @@ async def respond(session: AsyncSession, *, principal: Principal, questionnaire_
 async def record_paper_response(session: AsyncSession, *, principal: Principal, questionnaire_id: str,
                                 body: PaperResponseIn, now: datetime) -> ResponsePublic:
     """Staff enter a household's door-to-door paper form (入户问卷), channel ``paper``."""
-    q = await questionnaire_or_404(session, questionnaire_id, lock=True)
+    q = await questionnaire_or_404(session, questionnaire_id)
     authorize(principal, "survey.manage", auth_scope(q))
-    if await repo.household_in_scope(session, scope_of(q), body.household_id) is None:
+    await roll.ensure_frozen(session, q, now)  # before the share lock: freezing takes the row FOR UPDATE
+    q = await questionnaire_or_404(session, questionnaire_id, lock=True)
+    if q.roll_frozen_at is not None:
+        if not await roll.on_roll(session, q, body.household_id):
+            raise out_of_scope()
+    elif await repo.household_in_scope(session, scope_of(q), body.household_id) is None:
         raise out_of_scope()
     if effective_status(q, now) is not QuestionnaireStatus.OPEN:
         raise window_closed()

@@ -18,6 +18,7 @@ from app.auth.policy import HouseholdRef, Principal, Scope, authorize, is_manage
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.register import service as register_service
 from app.register.profiles import RulesProfile
+from app.rules import Rule
 from app.surveys import repository as repo
 from app.surveys.models import (
     Channel,
@@ -28,7 +29,7 @@ from app.surveys.models import (
     ScopeKind,
     SurveyResponse,
 )
-from app.surveys.repository import ScopeSpec
+from app.surveys.repository import Population, ScopeSpec
 from app.surveys.schemas import (
     Answer,
     Question,
@@ -95,6 +96,12 @@ def scope_of(q: Questionnaire) -> ScopeSpec:
     return ScopeSpec(community_id=q.community_id, building_id=q.building_id, unit_id=q.unit_id)
 
 
+def population_of(q: Questionnaire) -> Population:
+    """Whom its figures count: the frozen electoral roll, else (no roll, or not frozen yet: a read never
+    freezes) the register's households in scope."""
+    return Population(scope_of(q), q.id if q.roll_frozen_at is not None else None)
+
+
 def auth_scope(q: Questionnaire) -> Scope:
     return Scope(jurisdiction_id=q.jurisdiction_id, community_id=q.community_id, project_id=q.project_id)
 
@@ -115,6 +122,23 @@ def willingness_question(q: Questionnaire) -> Question | None:
     if q.kind != QuestionnaireKind.WILLINGNESS:
         return None
     return next((x for x in questions_of(q) if x.type is QuestionType.YES_NO and x.willingness), None)
+
+
+def content_rule(q: Questionnaire, profile: RulesProfile) -> Rule | None:
+    """The profile's content rule, which decides the catalog items of a needs or willingness questionnaire."""
+    spec = profile.content_rule if q.kind in (QuestionnaireKind.NEEDS, QuestionnaireKind.WILLINGNESS) else None
+    return Rule.from_dict(spec) if spec else None
+
+
+def counts_households(q: Questionnaire, profile: RulesProfile) -> bool:
+    """A rule of the questionnaire counts households — the willingness rule on its willingness question, or the
+    content rule on a catalog item that is not mandatory — so it keeps an electoral roll (``profile``: the one
+    frozen when it opened)."""
+    if willingness_question(q) is not None:
+        return True
+    return content_rule(q, profile) is not None and any(
+        x.type is QuestionType.CATALOG_ITEMS and any(not it.mandatory for it in x.items or [])
+        for x in questions_of(q))
 
 
 async def questionnaire_or_404(session: AsyncSession, questionnaire_id: str, *, lock: bool = False) -> Questionnaire:

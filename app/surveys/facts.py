@@ -1,6 +1,7 @@
 """What other domains read of surveys: the project gate ``survey_passed`` and the ranking's willingness
 figures (registered by the composition root, ``app/wiring.py``), and the facts turnout needs of a
-questionnaire. The rules are the profile's, as frozen when the questionnaire opened.
+questionnaire. The rules are the profile's, as frozen when the questionnaire opened; the households counted
+are its electoral roll's once frozen (these reads never freeze one: before that, the register's in scope).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.projects.gates import GateState, Ratio, WillingnessFigures
 from app.rules import TallyResult
 from app.surveys import repository as repo
-from app.surveys.common import effective_status, profile_of, scope_of, willingness_question
+from app.surveys.common import effective_status, population_of, profile_of, willingness_question
 from app.surveys.models import Questionnaire, QuestionnaireStatus, SurveyAnswer, SurveyResponse
 from app.surveys.results import willingness_tally
 
@@ -56,7 +57,7 @@ async def willingness_gate(session: AsyncSession, *, project_id: str, now: datet
                                   "closes_at": latest.closes_at.isoformat() if latest.closes_at else None})
     q = closed[0]
     _, profile = await profile_of(session, q)
-    totals = await repo.scope_totals(session, scope_of(q))
+    totals = await repo.scope_totals(session, population_of(q))
     tallied = await willingness_tally(session, q=q, rule_spec=profile.willingness_rule, totals=totals,
                                       window_open=False)
     if tallied is None:
@@ -97,12 +98,12 @@ async def ranking_figures(session: AsyncSession, *, project_id: str, now: dateti
     if q is None:
         return WillingnessFigures()
     _, profile = await profile_of(session, q)
-    scope = scope_of(q)
-    totals = await repo.scope_totals(session, scope)
+    population = population_of(q)
+    totals = await repo.scope_totals(session, population)
     total_hh = totals[0]
     tallied = await willingness_tally(session, q=q, rule_spec=profile.willingness_rule, totals=totals,
                                       window_open=effective_status(q, now) is not QuestionnaireStatus.CLOSED)
-    part = await repo.participation(session, q.id, scope)
+    part = await repo.participation(session, q.id, population)
     responded = sum(n for n, _ in part.values())
     willingness = None if tallied is None else Ratio(tallied[1].counts.agree_households, total_hh)
     return WillingnessFigures(willingness=willingness, participation=Ratio(responded, total_hh))
@@ -156,3 +157,43 @@ async def turnout_facts(session: AsyncSession, *, questionnaire_id: str, now: da
 
 async def open_turnout_facts(session: AsyncSession, *, now: datetime) -> list[TurnoutFacts]:
     return [await _facts(session, q, now) for q in await repo.open_questionnaires(session, now)]
+
+
+# ---- funding -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AmountAnswer:
+    household_id: str
+    question_id: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class AmountAnswers:
+    """A questionnaire's current answers to its amount questions (fen), for funding to turn into pledges:
+    its kind, project and status by the clock, the amount questions (id, text) and one answer per household and
+    question."""
+
+    questionnaire_id: str
+    project_id: str
+    kind: str
+    title: str
+    status: str
+    questions: tuple[tuple[str, str], ...]
+    answers: tuple[AmountAnswer, ...]
+
+
+async def amount_answers(session: AsyncSession, *, questionnaire_id: str, now: datetime) -> AmountAnswers | None:
+    """The questionnaire's amount answers, or None for an unknown id. No authorization: the caller authorizes on
+    the questionnaire's project."""
+    q = await repo.get_questionnaire(session, questionnaire_id) if 0 < len(questionnaire_id) <= 32 else None
+    if q is None:
+        return None
+    from app.surveys.common import questions_of
+    from app.surveys.models import QuestionType
+
+    questions = tuple((x.id, x.text) for x in questions_of(q) if x.type is QuestionType.AMOUNT_FEN)
+    rows = await repo.amount_answers(session, q.id, [qid for qid, _ in questions])
+    return AmountAnswers(questionnaire_id=q.id, project_id=q.project_id, kind=q.kind, title=q.title,
+                         status=effective_status(q, now).value, questions=questions,
+                         answers=tuple(AmountAnswer(h, qid, v) for h, qid, v in rows))

@@ -102,6 +102,11 @@ class Questionnaire(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     # the rules profile version in force when it opened (results keep using it)
     profile_version: int | None = None
+    # whether a rule of it counts households, so that it keeps an electoral roll: decided when it opens (null:
+    # opened before migration 0007, decided at its first touch); see app.surveys.roll
+    counts_households: bool | None = None
+    # when its electoral roll was frozen (null: not yet, or it keeps none)
+    roll_frozen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     # optimistic lock for draft edits and state moves
     version: int = 1
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
@@ -161,3 +166,52 @@ class SurveyAnswer(SQLModel, table=True):
     choice: str = Field(default="", max_length=40, primary_key=True)
     value_int: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     value_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class QuestionnaireRoll(SQLModel, table=True):
+    """The header of a questionnaire's electoral roll: totals and hash of the entries as they are now (after any
+    amendment), and the hash they had when frozen."""
+
+    __tablename__ = "questionnaire_roll"
+    questionnaire_id: str = Field(foreign_key="questionnaire.id", primary_key=True, max_length=32)
+    frozen_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    frozen_hash: str = Field(max_length=64)
+    roll_hash: str = Field(max_length=64)
+    households: int = Field(sa_column=Column(BigInteger, nullable=False))
+    owners: int = Field(sa_column=Column(BigInteger, nullable=False))
+    area: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amendments: int = 0
+
+
+class QuestionnaireRollEntry(SQLModel, table=True):
+    """One household on a questionnaire's roll: its place and area as the register had them when the roll was
+    frozen (or as an amendment set them) and its owner group (a per-questionnaire digest, never the owner key)."""
+
+    __tablename__ = "questionnaire_roll_entry"
+    __table_args__ = (Index("ix_questionnaire_roll_entry_owner", "questionnaire_id", "owner_group"),)
+    questionnaire_id: str = Field(foreign_key="questionnaire.id", primary_key=True, max_length=32)
+    household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=32)
+    building: str = Field(max_length=50)
+    unit: str = Field(max_length=50)
+    room: str = Field(max_length=30)
+    area_centi: int = Field(sa_column=Column(BigInteger, nullable=False))
+    owner_group: str = Field(max_length=32)
+
+
+class QuestionnaireRollAmendment(SQLModel, table=True):
+    """A staff correction of an open questionnaire's roll: add, remove or correct (re-read from the register)
+    one household."""
+
+    __tablename__ = "questionnaire_roll_amendment"
+    __table_args__ = (UniqueConstraint("questionnaire_id", "seq"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    questionnaire_id: str = Field(foreign_key="questionnaire.id", max_length=32)
+    seq: int
+    household_id: str = Field(max_length=32)
+    action: str = Field(max_length=10)
+    reason: str = Field(max_length=500)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    roll_hash: str = Field(max_length=64)
+    actor_id: str = Field(max_length=32)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

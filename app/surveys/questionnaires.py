@@ -2,7 +2,9 @@
 whole community, a building or a unit, edit it while it is a draft, open it (which freezes the questions and
 the rules profile version) and close it; staff and the residents in scope read them.
 
-Edits are compare-and-set on ``version``: a concurrent change is 409 ``survey.concurrent_change``.
+Edits are compare-and-set on ``version``: a concurrent change is 409 ``survey.concurrent_change``. Opening
+decides whether the questionnaire keeps an electoral roll (:mod:`app.surveys.roll`); opening at once and
+closing freeze it.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from app.projects import service as projects_service
 from app.projects.models import Stage
 from app.register import service as register_service
 from app.surveys import repository as repo
+from app.surveys import roll
 from app.surveys.common import (
     auth_scope,
     concurrent,
+    counts_households,
     invalid_questions,
     questionnaire_or_404,
     questions_of,
@@ -70,8 +74,14 @@ async def _public(session: AsyncSession, q: Questionnaire, now: datetime,
     return QuestionnairePublic(
         **summary(q, scope, now).model_dump(), description=q.description, catalog=q.catalog,
         questions=questions_of(q), opened_at=q.opened_at, closed_at=q.closed_at, profile_version=q.profile_version,
-        version=q.version, households_in_scope=await repo.household_count(session, scope_of(q)),
+        version=q.version, households_in_scope=await _households_in_scope(session, q),
         my_households=my, response=my[0].response if len(my) == 1 else None)
+
+
+async def _households_in_scope(session: AsyncSession, q: Questionnaire) -> int:
+    """On its roll once frozen, else the register's households in scope."""
+    header = await repo.get_roll(session, q.id) if q.roll_frozen_at is not None else None
+    return header.households if header is not None else await repo.household_count(session, scope_of(q))
 
 
 async def _resolve_scope(session: AsyncSession, community_id: str, s: ScopeIn | None) -> tuple[str, str | None, str | None]:
@@ -188,7 +198,8 @@ async def update_questionnaire(session: AsyncSession, *, principal: Principal, q
 
 async def open_questionnaire(session: AsyncSession, *, principal: Principal, questionnaire_id: str,
                              body: OpenRequest | None, now: datetime) -> QuestionnairePublic:
-    """draft → open (scheduled until ``opens_at``); freezes the questions and the rules profile version."""
+    """draft → open (scheduled until ``opens_at``); freezes the questions and the rules profile version, decides
+    whether it keeps an electoral roll, and freezes that roll when it opens at once."""
     q = await questionnaire_or_404(session, questionnaire_id)
     authorize(principal, "survey.manage", auth_scope(q))
     if q.status != QuestionnaireStatus.DRAFT:
@@ -197,35 +208,42 @@ async def open_questionnaire(session: AsyncSession, *, principal: Principal, que
     opens_at = body.opens_at or q.opens_at
     closes_at = body.closes_at or q.closes_at
     _check_window(opens_at, closes_at, now)
-    version, _ = await register_service.profile_of(session, q.jurisdiction_id)
+    version, profile = await register_service.profile_of(session, q.jurisdiction_id)
+    keeps_roll = counts_households(q, profile)
     ok = await repo.update_questionnaire(session, questionnaire_id=q.id, expected_version=q.version, values={
         "status": QuestionnaireStatus.OPEN.value, "opens_at": opens_at or now, "closes_at": closes_at,
-        "opened_at": now, "profile_version": version})
+        "opened_at": now, "profile_version": version, "counts_households": keeps_roll})
     if not ok:
         raise concurrent()
     await audit.append(session, chain=q.community_id, action="questionnaire.opened", entity_type="questionnaire",
                        entity_id=q.id, actor_id=principal.user_id, at=now,
                        data={"opens_at": (opens_at or now).isoformat(),
-                             "closes_at": closes_at.isoformat() if closes_at else None, "profile_version": version})
-    return await _public(session, await questionnaire_or_404(session, q.id), now)
+                             "closes_at": closes_at.isoformat() if closes_at else None, "profile_version": version,
+                             "roll": keeps_roll})
+    opened = await roll.ensure_frozen(session, await questionnaire_or_404(session, q.id), now)
+    return await _public(session, opened, now)
 
 
 async def close_questionnaire(session: AsyncSession, *, principal: Principal, questionnaire_id: str,
                               now: datetime) -> QuestionnairePublic:
-    """open → closed; one whose closes_at has passed is recorded closed as of closes_at."""
+    """open → closed; one whose closes_at has passed is recorded closed as of closes_at. An electoral roll due
+    is frozen first; the close's audit entry records its hash."""
     q = await questionnaire_or_404(session, questionnaire_id)
     authorize(principal, "survey.manage", auth_scope(q))
     if q.status == QuestionnaireStatus.DRAFT:
         raise Conflict("survey.not_open", "问卷尚未发布", "The questionnaire has not been opened")
     if q.status == QuestionnaireStatus.CLOSED:
         raise Conflict("survey.already_closed", "问卷已结束", "The questionnaire is already closed")
+    q = await roll.ensure_frozen(session, q, now)
+    header = await repo.get_roll(session, q.id) if q.roll_frozen_at is not None else None
     closed_at = q.closes_at if q.closes_at is not None and q.closes_at <= now else now
     ok = await repo.update_questionnaire(session, questionnaire_id=q.id, expected_version=q.version, values={
         "status": QuestionnaireStatus.CLOSED.value, "closed_at": closed_at})
     if not ok:
         raise concurrent()
     await audit.append(session, chain=q.community_id, action="questionnaire.closed", entity_type="questionnaire",
-                       entity_id=q.id, actor_id=principal.user_id, at=now, data={"closed_at": closed_at.isoformat()})
+                       entity_id=q.id, actor_id=principal.user_id, at=now,
+                       data={"closed_at": closed_at.isoformat()} | ({"roll_hash": header.roll_hash} if header else {}))
     return await _public(session, await questionnaire_or_404(session, q.id), now)
 
 

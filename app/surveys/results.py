@@ -4,6 +4,9 @@ catalog item the want-count against ALL households in scope, and the profile's r
 item that is not mandatory), counted one owner one choice (``app.rules.count_electorate`` semantics).
 
 Staff see results at any time (and the text answers); residents in scope once the questionnaire is closed.
+A questionnaire with an electoral roll (:mod:`app.surveys.roll`) counts the households on its roll only:
+denominators, owner grouping and every numerator; before the roll is frozen, the register's households in
+scope (the first write after opening, a results read included, freezes it).
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ from app.core.units import format_area
 from app.register.profiles import RulesProfile
 from app.rules import Counts, Rule, TallyResult, evaluate
 from app.surveys import repository as repo
+from app.surveys import roll
 from app.surveys.common import (
     auth_scope,
+    content_rule,
     effective_status,
+    population_of,
     profile_of,
     questionnaire_or_404,
     questions_of,
-    scope_of,
     scope_public,
     viewable,
     willingness_question,
@@ -91,16 +96,11 @@ async def willingness_tally(session: AsyncSession, *, q: Questionnaire, rule_spe
     if wq is None:
         return None
     if tallies is None:
-        tallies = await repo.owner_tally(session, questionnaire_id=q.id, question_ids=[wq.id], scope=scope_of(q))
+        tallies = await repo.owner_tally(session, questionnaire_id=q.id, question_ids=[wq.id],
+                                       population=population_of(q))
     rows = [t for t in tallies if t.question_id == wq.id]
     counts = _counts_from(rows, totals, agree="yes", disagree="no")
     return wq, evaluate(Rule.from_dict(rule_spec), counts, window_open=window_open)
-
-
-def _content_rule(q: Questionnaire, profile: RulesProfile) -> Rule | None:
-    """The profile's content rule, which decides the catalog items of a needs or willingness questionnaire."""
-    spec = profile.content_rule if q.kind in (QuestionnaireKind.NEEDS, QuestionnaireKind.WILLINGNESS) else None
-    return Rule.from_dict(spec) if spec else None
 
 
 # ---- counting ------------------------------------------------------------------------------------
@@ -134,27 +134,30 @@ async def _tally(session: AsyncSession, q: Questionnaire, questions: list[Questi
     wq = willingness_question(q)
     ruled = {x.id for x in questions if content_rule is not None and x.type is QuestionType.CATALOG_ITEMS}
     ruled |= {wq.id} if wq is not None else set()
-    owner_rows = await repo.owner_tally(session, questionnaire_id=q.id, question_ids=sorted(ruled), scope=scope_of(q))
+    owner_rows = await repo.owner_tally(session, questionnaire_id=q.id, question_ids=sorted(ruled),
+                                       population=population_of(q))
+    on_roll = q.roll_frozen_at is not None
     aggs = {(a.question_id, a.item_key, a.choice): a
-            for a in await repo.answer_aggregates(session, q.id, [x.id for x in questions if x.id not in ruled])}
+            for a in await repo.answer_aggregates(session, q.id, [x.id for x in questions if x.id not in ruled],
+                                                      on_roll=on_roll)}
     plain = {k: a.households for k, a in aggs.items()} | {(t.question_id, t.item_key, t.choice): t.answered
                                                           for t in owner_rows}
     by_item: dict[tuple[str, str], list[OwnerTally]] = {}
     for row in owner_rows:
         by_item.setdefault((row.question_id, row.item_key), []).append(row)
-    texts = {x.id: await repo.texts(session, q.id, x.id, MAX_TEXTS)
+    texts = {x.id: await repo.texts(session, q.id, x.id, MAX_TEXTS, on_roll=on_roll)
              for x in questions if staff and x.type is QuestionType.TEXT}
     return _Tally(totals=totals, window_open=window_open, content_rule=content_rule, plain=plain, aggregates=aggs,
                   owner_rows=owner_rows, owner_rows_by_item=by_item,
-                  answered=await _answered(session, q.id, questions, plain), texts=texts)
+                  answered=await _answered(session, q.id, questions, plain, on_roll=on_roll), texts=texts)
 
 
 async def _answered(session: AsyncSession, questionnaire_id: str, questions: list[Question],
-                    plain: dict[AnswerKey, int]) -> dict[str, int]:
+                    plain: dict[AnswerKey, int], *, on_roll: bool) -> dict[str, int]:
     """Households that answered each question: probed for the questions with several rows per household;
     every other type has exactly one row per answering household, so its counts sum to it."""
     multi = [x.id for x in questions if x.type in (QuestionType.MULTIPLE_CHOICE, QuestionType.CATALOG_ITEMS)]
-    answered = await repo.answered_per_question(session, questionnaire_id, multi)
+    answered = await repo.answered_per_question(session, questionnaire_id, multi, on_roll=on_roll)
     for (qid, _, _), n in plain.items():
         if qid not in multi:
             answered[qid] = answered.get(qid, 0) + n
@@ -273,33 +276,36 @@ async def compute_results(session: AsyncSession, *, q: Questionnaire, now: datet
     """All figures of a questionnaire from aggregate queries."""
     status = effective_status(q, now)
     version, profile = await profile_of(session, q)
-    totals = await repo.scope_totals(session, scope_of(q))
-    part = await repo.participation(session, q.id, scope_of(q))
+    totals = await repo.scope_totals(session, population_of(q))
+    part = await repo.participation(session, q.id, population_of(q))
     questions = questions_of(q)
-    content_rule = _content_rule(q, profile)
+    rule = content_rule(q, profile)
     t = await _tally(session, q, questions, totals=totals, window_open=status is not QuestionnaireStatus.CLOSED,
-                     content_rule=content_rule, staff=staff)
+                     content_rule=rule, staff=staff)
     out = [_question_result(t, x) for x in questions]
     return Results(
         questionnaire_id=q.id, project_id=q.project_id, title=q.title, kind=QuestionnaireKind(q.kind), status=status,
         final=status is QuestionnaireStatus.CLOSED, computed_at=now, profile_version=version,
         scope=await scope_public(session, q), households_in_scope=totals[0], owners_in_scope=totals[1],
         area_in_scope_m2=format_area(totals[2]), participation=_participation(part, totals), questions=out,
-        willingness=await _willingness_outcome(session, q, profile, t), content_rule=_described(content_rule))
+        willingness=await _willingness_outcome(session, q, profile, t), content_rule=_described(rule))
 
 
 async def results(session: AsyncSession, *, principal: Principal, questionnaire_id: str, now: datetime) -> Results:
-    """Staff any time; residents in scope once the questionnaire is closed (403 ``survey.results_not_public``)."""
+    """Staff any time; residents in scope once the questionnaire is closed (403 ``survey.results_not_public``).
+    The first read after opening freezes the electoral roll (:mod:`app.surveys.roll`)."""
     q, staff, _ = await viewable(session, principal, questionnaire_id)
     if not staff and effective_status(q, now) is not QuestionnaireStatus.CLOSED:
         raise Forbidden("survey.results_not_public", "问卷结束后方可查看结果",
                         "Results are published when the questionnaire closes")
+    q = await roll.ensure_frozen(session, q, now)
     return await compute_results(session, q=q, now=now, staff=staff)
 
 
 async def results_for_export(session: AsyncSession, *, principal: Principal, questionnaire_id: str,
                              now: datetime) -> Results:
-    """Staff only."""
+    """Staff only (freezes the electoral roll as a results read does)."""
     q = await questionnaire_or_404(session, questionnaire_id)
     authorize(principal, "survey.manage", auth_scope(q))
+    q = await roll.ensure_frozen(session, q, now)
     return await compute_results(session, q=q, now=now, staff=True)

@@ -1,10 +1,12 @@
 """Survey endpoints: catalogs, questionnaires (create, edit, open, close), responses (online and paper),
-results and their CSV / XLSX export."""
+results and their CSV / XLSX export, the electoral roll of a questionnaire whose rule counts households (read,
+export, amend) and its evidence pack. Reads that may freeze a roll (results, the roll, the pack) run in a
+write transaction."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -12,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from app.auth.deps import PrincipalDep
 from app.core import spreadsheet
 from app.core.clock import ClockDep
-from app.core.db import SessionDep
+from app.core.db import SessionDep, WriteSessionDep
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
 from app.surveys import export, service
@@ -28,6 +30,9 @@ from app.surveys.schemas import (
     ResponseIn,
     ResponsePublic,
     Results,
+    SurveyRollAmended,
+    SurveyRollAmendmentIn,
+    SurveyRollPublic,
 )
 
 router = APIRouter(tags=["surveys"])
@@ -150,7 +155,7 @@ async def paper_response(questionnaire_id: str, body: PaperResponseIn, request: 
 
 
 @router.get("/questionnaires/{questionnaire_id}/results", response_model=Results, operation_id="survey_results", name="survey_results")
-async def results(questionnaire_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> Results:
+async def results(questionnaire_id: str, session: WriteSessionDep, principal: PrincipalDep, clock: ClockDep) -> Results:
     """Counts and exact shares per question and catalog item, participation, and the profile's rule outcome.
     Staff any time; residents in scope after close (403 ``survey.results_not_public``)."""
     return await service.results(session, principal=principal, questionnaire_id=questionnaire_id, now=clock.now())
@@ -158,7 +163,7 @@ async def results(questionnaire_id: str, session: SessionDep, principal: Princip
 
 @router.get("/questionnaires/{questionnaire_id}/results.csv", response_class=Response, responses=_CSV,
             operation_id="survey_results_csv", name="survey_results_csv")
-async def results_csv(questionnaire_id: str, session: SessionDep, principal: PrincipalDep,
+async def results_csv(questionnaire_id: str, session: WriteSessionDep, principal: PrincipalDep,
                       clock: ClockDep) -> Response:
     """Staff: the results as CSV (UTF-8 with BOM)."""
     r = await service.results_for_export(session, principal=principal, questionnaire_id=questionnaire_id,
@@ -170,7 +175,7 @@ async def results_csv(questionnaire_id: str, session: SessionDep, principal: Pri
 
 @router.get("/questionnaires/{questionnaire_id}/results.xlsx", response_class=Response, responses=_XLSX,
             operation_id="survey_results_xlsx", name="survey_results_xlsx")
-async def results_xlsx(questionnaire_id: str, session: SessionDep, principal: PrincipalDep,
+async def results_xlsx(questionnaire_id: str, session: WriteSessionDep, principal: PrincipalDep,
                        clock: ClockDep) -> Response:
     """Staff: the results as an XLSX workbook."""
     r = await service.results_for_export(session, principal=principal, questionnaire_id=questionnaire_id,
@@ -178,3 +183,79 @@ async def results_xlsx(questionnaire_id: str, session: SessionDep, principal: Pr
     ascii_name, utf8_name = export.filenames(r, "xlsx")
     return spreadsheet.download(await asyncio.to_thread(export.to_xlsx, r), export.XLSX_TYPE,
                                 ascii_name=ascii_name, utf8_name=utf8_name)
+
+
+# ---- the electoral roll ----------------------------------------------------------------------------
+
+_ROLL_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {
+    "application/json": {}, "text/csv": {}, spreadsheet.XLSX_TYPE: {}},
+    "description": "JSON; staff may ask for `?format=csv` (UTF-8 with BOM) or `?format=xlsx`"}}
+
+
+def _roll_xlsx(rows: list[list[Any]]) -> bytes:
+    wb, ws = spreadsheet.workbook("征询名册")
+    for row in rows:
+        spreadsheet.append(ws, row)
+    return spreadsheet.xlsx_bytes(wb)
+
+
+@router.get("/questionnaires/{questionnaire_id}/roll", response_model=SurveyRollPublic, responses=_ROLL_RESPONSES,
+            operation_id="survey_roll_get", name="survey_roll_get")
+async def get_roll(questionnaire_id: str, session: WriteSessionDep, principal: PrincipalDep, clock: ClockDep,
+                   page: Annotated[PageParams, Depends(page_params)],
+                   format: Literal["json", "csv", "xlsx"] = "json") -> Any:  # noqa: A002 - the API's name
+    """The electoral roll of a questionnaire whose rule counts households, frozen when it opened (the first look
+    after opening freezes it): totals, `roll_hash` (see README, "Electoral roll"). Staff: a page of the entries
+    and every amendment, or the whole roll with `?format=csv|xlsx`. Residents with a household in scope: totals,
+    hashes and their own entries. Before opening: 409 `roll.not_open`; no roll: 409 `roll.none`."""
+    now = clock.now()
+    if format == "json":
+        return await service.get_roll(session, principal=principal, questionnaire_id=questionnaire_id, page=page,
+                                      now=now)
+    q, header, rows = await service.roll_table(session, principal=principal, questionnaire_id=questionnaire_id,
+                                               now=now)
+    if format == "csv":
+        content, media_type = await asyncio.to_thread(spreadsheet.csv_bytes, rows), spreadsheet.CSV_TYPE
+    else:
+        content, media_type = await asyncio.to_thread(_roll_xlsx, rows), spreadsheet.XLSX_TYPE
+    return spreadsheet.download(content, media_type, ascii_name=f"roll-{q.id}.{format}",
+                                utf8_name=f"征询名册-{header.roll_hash[:12]}.{format}")
+
+
+@router.post("/questionnaires/{questionnaire_id}/roll/amendments", response_model=SurveyRollAmended,
+             status_code=201, operation_id="survey_roll_amend", name="survey_roll_amend")
+async def amend_roll(questionnaire_id: str, body: SurveyRollAmendmentIn, request: Request, session: SessionDep,
+                     principal: PrincipalDep, clock: ClockDep) -> JSONResponse:
+    """Staff: correct the roll of an open questionnaire — `add` a household of the register in scope that is not
+    on it, `remove` one, or `correct` one (re-read from the register) — with a reason; audited, and the results
+    (counted from the roll) move in the same transaction. Outside the scope: 422 `roll.out_of_scope`; not on the
+    roll: 422 `roll.not_listed`; already on it: 409 `roll.already_listed`; closed: 409 `roll.closed`; before
+    opening: 409 `roll.not_open`; no roll: 409 `roll.none`. Honours `Idempotency-Key`."""
+    now = clock.now()
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now, status_code=201,
+        body_fingerprint=fingerprint(questionnaire_id, body.model_dump(mode="json")),
+        produce=lambda: service.amend_roll(session, principal=principal, questionnaire_id=questionnaire_id,
+                                           body=body, now=now))
+
+
+# ---- the evidence pack -----------------------------------------------------------------------------
+
+_ZIP_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"application/zip": {}},
+                                                         "description": "the evidence pack (see README, \"Evidence pack\")"}}
+
+
+@router.get("/questionnaires/{questionnaire_id}/evidence.zip", response_class=Response, responses=_ZIP_RESPONSES,
+            operation_id="survey_evidence", name="survey_evidence")
+async def questionnaire_evidence(questionnaire_id: str, session: WriteSessionDep, principal: PrincipalDep,
+                                 clock: ClockDep) -> Response:
+    """Staff, after close (409 `survey.not_closed` before) of a questionnaire with a roll (409 `roll.none`): a
+    zip with the roll and its amendments, the participation list (answers only where the rules profile lets
+    staff see choices), the results, the questionnaire's audit entries with the chain head and a manifest of
+    sha256 digests. Check it offline with `python -m app evidence-verify FILE.zip`."""
+    from app.surveys import evidence
+
+    pack = await evidence.gather(session, principal=principal, questionnaire_id=questionnaire_id, now=clock.now())
+    content = await asyncio.to_thread(evidence.zip_bytes, pack)
+    return spreadsheet.download(content, "application/zip", ascii_name=f"evidence-{pack.questionnaire_id}.zip",
+                                utf8_name=f"征询证据-{pack.roll_hash[:12]}.zip")

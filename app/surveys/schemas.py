@@ -1,10 +1,10 @@
-"""Request and response shapes of catalogs, questionnaires, responses and results."""
+"""Request and response shapes of catalogs, questionnaires, responses, results and electoral rolls."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -366,3 +366,64 @@ class Results(BaseModel):
     content_rule: dict[str, Any] | None = Field(
         default=None, description="the profile's rule each wanted catalog item is evaluated against")
 
+
+
+# ---- the electoral roll (the shapes of the motions' rolls) ------------------------------------------
+
+class SurveyRollEntryPublic(BaseModel):
+    household_id: str
+    building: str
+    unit: str
+    room: str
+    area_centi: int = Field(description="exclusive area in hundredths of m²")
+    area_m2: str
+    owner_group: str = Field(
+        description="per-questionnaire digest grouping one owner's households (never the owner key)")
+
+
+class SurveyRollAmendmentPublic(BaseModel):
+    seq: int
+    household_id: str
+    action: Literal["add", "remove", "correct"]
+    reason: str
+    before: SurveyRollEntryPublic | None
+    after: SurveyRollEntryPublic | None
+    roll_hash: str = Field(description="the roll hash after this amendment")
+    actor_id: str
+    at: datetime
+
+
+class SurveyRollTotals(BaseModel):
+    households: int
+    owners: int
+    area_centi: int
+    area_m2: str
+
+
+class SurveyRollPublic(BaseModel):
+    """A questionnaire's electoral roll: totals and hash for everyone in scope; every entry and amendment for
+    staff (entries a cursor page in household id order), the caller's own entries for a resident."""
+
+    questionnaire_id: str
+    status: QuestionnaireStatus
+    frozen_at: datetime
+    frozen_hash: str = Field(description="roll_hash when the roll was frozen at opening")
+    roll_hash: str = Field(description="sha256 of the canonical serialisation of the entries now (see README)")
+    totals: SurveyRollTotals
+    amendments: int
+    entries: list[SurveyRollEntryPublic]
+    next_cursor: str | None = None
+    amendment_log: list[SurveyRollAmendmentPublic] | None = Field(default=None, description="staff only")
+
+
+class SurveyRollAmendmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    household_id: str = Field(min_length=1, max_length=32)
+    action: Literal["add", "remove", "correct"]
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class SurveyRollAmended(BaseModel):
+    amendment: SurveyRollAmendmentPublic
+    roll_hash: str
+    totals: SurveyRollTotals

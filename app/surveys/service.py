@@ -19,7 +19,10 @@ work is done in
 ``app.surveys.questionnaires``    create, edit, open, close, read and list questionnaires
 ``app.surveys.answers``           checking answers; online and paper responses; a response's history
 ``app.surveys.results``           results and the export's figures; the rules on the owner tallies
-``app.surveys.facts``             the ``survey_passed`` gate, the ranking's figures, turnout's facts
+``app.surveys.facts``             the ``survey_passed`` gate, the ranking's figures, turnout's facts,
+                                  funding's amount answers
+``app.surveys.roll``              the electoral roll of a questionnaire whose rule counts households
+``app.surveys.evidence``          the evidence pack of a closed questionnaire and its offline check
 ================================  ==========================================================================
 """
 
@@ -29,7 +32,10 @@ from app.surveys.answers import record_paper_response, respond, response_history
 from app.surveys.common import auth_scope, effective_status, scope_of
 from app.surveys.facts import (
     GATE_NAME,
+    AmountAnswer,
+    AmountAnswers,
     TurnoutFacts,
+    amount_answers,
     open_turnout_facts,
     ranking_figures,
     turnout_facts,
@@ -53,10 +59,22 @@ from app.surveys.questions import (
     get_catalog,
 )
 from app.surveys.results import compute_results, results, results_for_export
+from app.surveys.roll import (
+    amend_roll,
+    freeze_due_rolls,
+    freeze_open_rolls,
+    get_roll,
+    lock_open_rolls,
+    roll_table,
+)
 
 __all__ = [
     "GATE_NAME",
+    "AmountAnswer",
+    "AmountAnswers",
+    "amount_answers",
     "TurnoutFacts",
+    "amend_roll",
     "auth_scope",
     "build_questions",
     "catalog_entries",
@@ -67,9 +85,13 @@ __all__ = [
     "create_questionnaire_for",
     "effective_status",
     "ensure_catalogs",
+    "freeze_due_rolls",
+    "freeze_open_rolls",
     "get_catalog",
+    "get_roll",
     "get_questionnaire",
     "list_questionnaires",
+    "lock_open_rolls",
     "open_questionnaire",
     "open_turnout_facts",
     "questionnaire_scope_households",
@@ -79,6 +101,7 @@ __all__ = [
     "response_history",
     "results",
     "results_for_export",
+    "roll_table",
     "scope_of",
     "turnout_facts",
     "update_questionnaire",
