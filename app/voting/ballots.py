@@ -1,16 +1,25 @@
-"""Ballots: online and paper, one current ballot per household, receipts, the ballot history."""
+"""Ballots: online and paper, one current ballot per household, receipts, the ballot history.
+
+A ballot is the busiest write (issue 17), so its transaction is nine statements, each built once: the motion
+with its plan's state (and, for paper, whether the household is on the roll), the next ballot number (which
+takes the motion's row lock and checks the window), the owner's roll entries with their current choice and
+the household's ballot count, the ballot, the current-ballot upsert, the running-tally move, and the audit
+head, entry and head move. A paper slip's photo row is written before the ballot, so the ballot row is
+written once with its media id."""
 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth.policy import HouseholdRef, Principal
+from app.auth.policy import HouseholdRef, Principal, authorize
 from app.core import audit
 from app.core.config import Settings
+from app.core.db import new_id
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, encode_cursor
 from app.core.security import keyed_hash, new_receipt
@@ -18,7 +27,6 @@ from app.core.units import format_area
 from app.rules import Choice
 from app.voting import repository as repo
 from app.voting.models import (
-    Ballot,
     Channel,
     Motion,
     MotionStatus,
@@ -35,6 +43,8 @@ from app.voting.state import (
     PAPER_BALLOT,
     freeze,
     motion_for,
+    motion_not_found,
+    motion_scope,
     out_of_scope,
     plan_superseded,
     rule_state,
@@ -71,15 +81,23 @@ def _choose_household(principal: Principal, m: Motion, household_id: str | None)
     return ref
 
 
-async def _check_plan_current(session: AsyncSession, m: Motion) -> None:
-    plan = await repo.get_plan(session, m.plan_id)
-    if plan is None or plan.superseded_by is not None:
-        raise plan_superseded()
+async def _ballot_motion(session: AsyncSession, *, principal: Principal, motion_id: str, permission: str,
+                         household_id: str | None = None) -> repo.BallotMotion:
+    """The motion once the caller is authorized for it (404 / 403, as :func:`motion_for`), with whether its plan
+    is current and whether ``household_id`` is on its frozen roll — one statement for what took three."""
+    got = await repo.motion_for_ballot(session, motion_id, household_id)
+    if got is None:
+        raise motion_not_found()
+    authorize(principal, permission, motion_scope(got.motion))
+    return got
 
 
 async def _record(session: AsyncSession, settings: Settings, m: Motion, *, household_id: str, choice: Choice,
                   channel: Channel, actor_id: str, now: datetime, photo_sha256: str | None = None,
-                  ) -> tuple[Ballot, BallotReceipt]:
+                  attach_photo: Callable[[str], Awaitable[str]] | None = None) -> BallotReceipt:
+    """Take the motion's next ballot number (window open, motion row locked), freeze the motion at its first
+    write, move the owner in the running tally, store the ballot as the household's current one and audit it.
+    ``attach_photo(ballot_id)`` records a paper slip's photo and returns its media id, stored with the ballot."""
     st = status_of(m, now)
     if st != MotionStatus.OPEN:
         raise window_closed(st)
@@ -88,50 +106,60 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
         raise window_closed(MotionStatus.CLOSED)
     await freeze(session, m, now)
     receipt = new_receipt()
-    b = Ballot(motion_id=m.id, household_id=household_id, seq=seq, choice=choice.value, channel=channel.value,
-               actor_id=actor_id, cast_at=now, receipt_hash=keyed_hash(settings.secret_key, receipt, purpose="receipt"),
-               photo_sha256=photo_sha256)
-    after_store = await keep_running_tally(session, m, household_id=household_id, choice=choice)
-    await repo.insert_ballot(session, b)
-    await repo.upsert_current(session, b)
+    after_store, earlier = await keep_running_tally(session, m, household_id=household_id, choice=choice)
+    ballot_id = new_id()
+    media_id = await attach_photo(ballot_id) if attach_photo is not None else None
+    await repo.store_ballot(session, ballot_id=ballot_id, motion_id=m.id, household_id=household_id, seq=seq,
+                            choice=choice.value, channel=channel.value, actor_id=actor_id, cast_at=now,
+                            receipt_hash=keyed_hash(settings.secret_key, receipt, purpose="receipt"),
+                            photo_sha256=photo_sha256, photo_media_id=media_id)
     await after_store()
-    version = await repo.ballot_versions(session, m.id, household_id)
+    version = earlier + 1  # the household's ballots so far (read under the motion's lock) and this one
     # the audit entry carries a keyed digest of the choice: integrity checkable, the choice not revealed
     await audit.append(session, chain=m.community_id,
                        action="ballot.paper_entered" if channel == Channel.PAPER else "ballot.cast",
-                       entity_type="ballot", entity_id=b.id, actor_id=actor_id, at=now,
+                       entity_type="ballot", entity_id=ballot_id, actor_id=actor_id, at=now,
                        data={"motion_id": m.id, "household_id": household_id, "seq": seq, "version": version,
                              "channel": channel.value, "photo_sha256": photo_sha256,
-                             "choice_digest": keyed_hash(settings.secret_key, f"{b.id}|{b.choice}", purpose="choice")})
-    return b, BallotReceipt(receipt=receipt, ballot_id=b.id, household_id=household_id, choice=choice,
-                            channel=channel, cast_at=now, version=version)
+                             "choice_digest": keyed_hash(settings.secret_key, f"{ballot_id}|{choice.value}",
+                                                         purpose="choice")})
+    return BallotReceipt(receipt=receipt, ballot_id=ballot_id, household_id=household_id, choice=choice,
+                         channel=channel, cast_at=now, version=version)
 
 
 async def cast_ballot(session: AsyncSession, *, settings: Settings, principal: Principal, motion_id: str,
                       body: BallotCast, now: datetime) -> BallotReceipt:
     """A resident's online ballot for one household in scope (owner / co-owner); replaces the household's
     earlier ballot until close."""
-    m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.vote")
-    ref = _choose_household(principal, m, body.household_id)
-    await _check_plan_current(session, m)
-    _, receipt = await _record(session, settings, m, household_id=ref.household_id, choice=body.choice,
-                               channel=Channel.ONLINE, actor_id=principal.user_id, now=now)
-    return receipt
+    got = await _ballot_motion(session, principal=principal, motion_id=motion_id, permission="motion.vote")
+    ref = _choose_household(principal, got.motion, body.household_id)
+    if not got.plan_current:
+        raise plan_superseded()
+    return await _record(session, settings, got.motion, household_id=ref.household_id, choice=body.choice,
+                         channel=Channel.ONLINE, actor_id=principal.user_id, now=now)
+
+
+async def _paper_motion(session: AsyncSession, *, principal: Principal, motion_id: str,
+                        household_id: str) -> repo.BallotMotion:
+    valid = bool(household_id) and len(household_id) <= 32
+    got = await _ballot_motion(session, principal=principal, motion_id=motion_id,
+                               permission="motion.paper_ballot", household_id=household_id if valid else None)
+    m = got.motion
+    if not valid:
+        raise out_of_scope()
+    if m.roll_frozen_at is not None:
+        listed = got.on_roll
+    else:  # the first write freezes the roll from the register as it is now
+        listed = await repo.household_in_scope(session, m, household_id) is not None
+    if not listed:
+        raise out_of_scope()
+    return got
 
 
 async def check_paper_ballot(session: AsyncSession, *, principal: Principal, motion_id: str,
                              household_id: str) -> Motion:
     """Before the slip photo is stored: the caller may enter paper ballots here, the household is in scope."""
-    m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.paper_ballot")
-    if not household_id or len(household_id) > 32:
-        raise out_of_scope()
-    if m.roll_frozen_at is not None:
-        listed = await repo.roll_entry(session, m.id, household_id) is not None
-    else:  # the first write freezes the roll from the register as it is now
-        listed = await repo.household_in_scope(session, m, household_id) is not None
-    if not listed:
-        raise out_of_scope()
-    return m
+    return (await _paper_motion(session, principal=principal, motion_id=motion_id, household_id=household_id)).motion
 
 
 async def record_paper_ballot(session: AsyncSession, *, settings: Settings, principal: Principal, motion_id: str,
@@ -139,18 +167,19 @@ async def record_paper_ballot(session: AsyncSession, *, settings: Settings, prin
     """Staff enter a household's signed paper slip (channel paper, with the photo); same one-ballot rule."""
     from app.media import service as media_service
 
-    m = await check_paper_ballot(session, principal=principal, motion_id=motion_id, household_id=household_id)
-    await _check_plan_current(session, m)
-    b, receipt = await _record(session, settings, m, household_id=household_id, choice=choice,
-                               channel=Channel.PAPER, actor_id=principal.user_id, now=now,
-                               photo_sha256=photo.sha256)
-    media = await media_service.attach(session, stored=photo, owner_type=PAPER_BALLOT, owner_id=b.id,
-                                       community_id=m.community_id, project_id=m.project_id,
-                                       uploaded_by=principal.user_id, now=now)
-    b.photo_media_id = media.id
-    session.add(b)
-    await session.flush()
-    return receipt
+    got = await _paper_motion(session, principal=principal, motion_id=motion_id, household_id=household_id)
+    m = got.motion
+    if not got.plan_current:
+        raise plan_superseded()
+
+    async def attach_photo(ballot_id: str) -> str:
+        media = await media_service.attach(session, stored=photo, owner_type=PAPER_BALLOT, owner_id=ballot_id,
+                                           community_id=m.community_id, project_id=m.project_id,
+                                           uploaded_by=principal.user_id, now=now)
+        return media.id
+
+    return await _record(session, settings, m, household_id=household_id, choice=choice, channel=Channel.PAPER,
+                         actor_id=principal.user_id, now=now, photo_sha256=photo.sha256, attach_photo=attach_photo)
 
 
 async def paper_ballot_photo(session: AsyncSession, *, principal: Principal, motion_id: str, ballot_id: str) -> Any:

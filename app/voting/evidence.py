@@ -21,10 +21,11 @@ The zip holds (members stored uncompressed, names fixed):
 
 :func:`verify_pack` needs no database. In order, naming the file of the first mismatch: the member hashes
 against the manifest (no member missing or extra); the roll hash recomputed from ``roll.csv`` with
-:func:`app.voting.roll.roll_hash` (the spreadsheet writer's leading ``'`` taken off again) against the manifest
+:func:`app.rules.roll.roll_hash` (the spreadsheet writer's leading ``'`` taken off again) against the manifest
 and the last amendment; the audit entries (each hash recomputed with :func:`app.core.audit.entry_hash`, each
 link between consecutive seqs, the head not behind the last entry, every entry of this motion or its ballots,
-the last audited roll hash = the manifest's, the counts audited at close = ``tally.json``'s); each slip against
+the last audited roll hash = the manifest's, the counts audited at close — or by the last correction of the
+count — = ``tally.json``'s); each slip against
 the ``photo_sha256`` of its ballot's audit entry; each participation row against its ballot's audit entry
 (household, seq, channel); and the tally: totals and participation from the roll always, and — where
 ``choice`` is present — the count per choice (an owner counts once, with all their households on the roll, by
@@ -34,13 +35,14 @@ Not covered: entries of the chain between the motion's own (other entities) are 
 checked only where two of the motion's entries are consecutive; ``python -m app audit-verify`` checks the
 whole chain on the server. A text cell that itself starts with ``'`` followed by ``= + - @`` cannot be told
 from a neutralised one and would make the roll hash check fail (never pass wrongly).
+
+The zip, the manifest, ``roll.csv``, ``roll_amendments.csv``, ``audit.jsonl`` and their checks are shared with
+the evidence packs of questionnaires (:mod:`app.core.evidence`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import zipfile
 from collections.abc import Sequence
@@ -48,25 +50,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.policy import Principal, authorize
+from app.core import evidence as pack_files
 from app.core import spreadsheet
-from app.core.audit import entry_hash
 from app.core.errors import Conflict
-from app.core.models import AuditEntry, AuditHead
+from app.core.evidence import MANIFEST, ROLL_AMENDMENT_FIELDS, Mismatch, Verdict
 from app.media.storage import Storage
 from app.rules import Choice, Counts, Rule, evaluate
 from app.voting import repository as repo
-from app.voting import roll, service
+from app.voting import service
 from app.voting.contracts import EVIDENCE_SOURCES
 from app.voting.models import Ballot, Channel, MotionStatus
 
+__all__ = ["FORMAT", "MANIFEST", "PARTICIPATION_FIELDS", "ROLL_AMENDMENT_FIELDS", "Mismatch", "Pack", "Verdict",
+           "gather", "verify_pack", "zip_bytes"]
+
 FORMAT = "motion-evidence/1"
-MANIFEST = "manifest.json"
-ROLL_AMENDMENT_FIELDS = ("seq", "household_id", "action", "reason", "before", "after", "roll_hash", "actor_id",
-                         "at")
 PARTICIPATION_FIELDS = ("household_id", "ballot_id", "building", "unit", "room", "channel", "cast_at", "seq", "entered_by",
                         "receipt_digest", "slip")
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -83,8 +84,7 @@ class Pack:
 
 # ---- building the pack ---------------------------------------------------------------------------
 
-def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+_json = pack_files.json_bytes
 
 
 async def _all_ballots(session: AsyncSession, m: Any) -> list[tuple[Ballot, bool]]:
@@ -101,25 +101,7 @@ async def _all_ballots(session: AsyncSession, m: Any) -> list[tuple[Ballot, bool
 
 async def _audit_lines(session: AsyncSession, chain: str, motion_id: str, ballot_ids: list[str]) -> list[bytes]:
     """The chain's entries of the motion and of its ballots, in chain order, then the chain head."""
-    entries: dict[int, AuditEntry] = {}
-    base = select(AuditEntry).where(AuditEntry.chain == chain)
-    for e in (await session.exec(base.where(AuditEntry.entity_type == "motion",
-                                            AuditEntry.entity_id == motion_id))).all():
-        entries[e.seq] = e
-    for i in range(0, len(ballot_ids), 500):
-        chunk = ballot_ids[i:i + 500]
-        for e in (await session.exec(base.where(AuditEntry.entity_type == "ballot",
-                                                col(AuditEntry.entity_id).in_(chunk)))).all():
-            entries[e.seq] = e
-    head = await session.get(AuditHead, chain)
-    lines = [json.dumps({"id": e.id, "chain": e.chain, "seq": e.seq, "at": e.at.isoformat(timespec="microseconds"),
-                         "actor_id": e.actor_id, "action": e.action, "entity_type": e.entity_type,
-                         "entity_id": e.entity_id, "data": e.data, "prev_hash": e.prev_hash, "hash": e.hash},
-                        ensure_ascii=False, sort_keys=True).encode("utf-8")
-             for _, e in sorted(entries.items())]
-    lines.append(json.dumps({"chain_head": {"chain": chain, "seq": head.last_seq if head else 0,
-                                            "hash": head.last_hash if head else None}}).encode("utf-8"))
-    return lines
+    return await pack_files.audit_lines(session, chain, [("motion", [motion_id]), ("ballot", ballot_ids)])
 
 
 async def gather(session: AsyncSession, *, principal: Principal, motion_id: str, storage: Storage,
@@ -136,16 +118,9 @@ async def gather(session: AsyncSession, *, principal: Principal, motion_id: str,
     assert header is not None  # closing froze it
     entries = await repo.roll_entries(session, m.id)
     on_roll = {e.household_id: e for e in entries}
-    files: list[tuple[str, bytes]] = []
-    rows: list[Sequence[spreadsheet.Value]] = [roll.FIELDS]
-    rows += [[e.household_id, e.building, e.unit, e.room, e.area_centi, e.owner_group] for e in entries]
-    files.append(("roll.csv", spreadsheet.csv_bytes(rows)))
-    rows = [ROLL_AMENDMENT_FIELDS]
-    rows += [[a.seq, a.household_id, a.action, a.reason,
-              json.dumps(a.before, ensure_ascii=False, sort_keys=True) if a.before else None,
-              json.dumps(a.after, ensure_ascii=False, sort_keys=True) if a.after else None,
-              a.roll_hash, a.actor_id, a.at.isoformat()] for a in await repo.roll_amendments(session, m.id)]
-    files.append(("roll_amendments.csv", spreadsheet.csv_bytes(rows)))
+    files: list[tuple[str, bytes]] = [("roll.csv", pack_files.roll_csv(entries)),
+                                      ("roll_amendments.csv",
+                                       pack_files.amendments_csv(await repo.roll_amendments(session, m.id)))]
 
     from app.media import service as media_service
 
@@ -159,7 +134,7 @@ async def gather(session: AsyncSession, *, principal: Principal, motion_id: str,
             slips.append((name, await storage.open_bytes(media.sha256)))
             slip_of[b.id] = name
     see = state.staff_see_choices
-    rows = [list(PARTICIPATION_FIELDS) + (["choice"] if see else [])]
+    rows: list[Sequence[spreadsheet.Value]] = [list(PARTICIPATION_FIELDS) + (["choice"] if see else [])]
     for b, current in ballots:
         if not current:
             continue
@@ -174,98 +149,31 @@ async def gather(session: AsyncSession, *, principal: Principal, motion_id: str,
     lines = await _audit_lines(session, m.community_id, m.id, [b.id for b, _ in ballots])
     files.append(("audit.jsonl", b"".join(line + b"\n" for line in lines)))
     files += slips
-    names = [n for n, _ in files]
-    assert len(set(names)) == len(names) and MANIFEST not in names, names
     manifest = {"format": FORMAT, "motion_id": m.id, "community_id": m.community_id, "title": m.title,
                 "roll_hash": header.roll_hash, "frozen_hash": header.frozen_hash,
                 "staff_see_choices": see, "exported_at": now.isoformat(), "exported_by": principal.user_id,
-                "files": {n: hashlib.sha256(data).hexdigest() for n, data in files}}
+                "files": pack_files.manifest_digests(files)}
     return Pack(m.id, header.roll_hash, files, manifest)
 
 
 def zip_bytes(pack: Pack) -> bytes:
-    """The pack as a zip (blocking: run it in a thread). Members are stored, not deflated: the CSV and JSON
-    stay greppable inside the zip and the photos are compressed already."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
-        for name, data in [*pack.files, (MANIFEST, _json(pack.manifest))]:
-            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
-    return buf.getvalue()
+    """The pack as a zip (blocking: run it in a thread); see :func:`app.core.evidence.zip_bytes`."""
+    return pack_files.zip_bytes(pack.files, pack.manifest)
 
 
 # ---- verifying a pack (no database) --------------------------------------------------------------
 
-class Mismatch(Exception):
-    """The first thing in a pack that does not hold; the message names the file."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    message: str
-
-
-def _unneutralise(text: str) -> str:
-    """The text the spreadsheet writer was given: its one leading quote removed where it added one."""
-    if text.startswith("'") and spreadsheet.neutralise(text[1:]) == text:
-        return text[1:]
-    return text
-
-
-def _csv(name: str, data: bytes) -> tuple[list[str], list[dict[str, str]]]:
-    try:
-        table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise Mismatch(f"{name}: not a readable CSV ({exc})") from None
-    if not table:
-        raise Mismatch(f"{name}: empty")
-    header = table[0]
-    if any(len(r) != len(header) for r in table[1:]):
-        raise Mismatch(f"{name}: a row has the wrong number of cells")
-    return header, [{k: _unneutralise(v) for k, v in zip(header, r, strict=True)} for r in table[1:]]
-
-
-def _int(name: str, value: str) -> int:
-    if not value.isdigit():
-        raise Mismatch(f"{name}: {value!r} is not a whole number")
-    return int(value)
+_csv = pack_files.read_csv
+_int = pack_files.whole_number
 
 
 def _check_members(z: zipfile.ZipFile) -> tuple[dict[str, Any], dict[str, bytes]]:
-    names = z.namelist()
-    if MANIFEST not in names:
-        raise Mismatch(f"{MANIFEST}: missing")
-    try:
-        manifest = json.loads(z.read(MANIFEST))
-        listed: dict[str, str] = manifest["files"]
-    except (ValueError, KeyError, TypeError):
-        raise Mismatch(f"{MANIFEST}: not a manifest") from None
-    members = {n: z.read(n) for n in names if n != MANIFEST}
-    for n in sorted(set(listed) | set(members)):
-        if n not in members:
-            raise Mismatch(f"{n}: listed in the manifest but missing")
-        if n not in listed:
-            raise Mismatch(f"{n}: not listed in the manifest")
-        if hashlib.sha256(members[n]).hexdigest() != listed[n]:
-            raise Mismatch(f"{n}: sha256 does not match the manifest")
-    for required in ("roll.csv", "roll_amendments.csv", "participation.csv", "tally.json", "audit.jsonl"):
-        if required not in members:
-            raise Mismatch(f"{required}: missing")
-    return manifest, members
+    return pack_files.read_members(z, ("roll.csv", "roll_amendments.csv", "participation.csv", "tally.json",
+                                       "audit.jsonl"))
 
 
 def _check_roll(manifest: dict[str, Any], members: dict[str, bytes]) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
-    for r in _csv("roll.csv", members["roll.csv"])[1]:
-        if set(roll.FIELDS) - set(r):
-            raise Mismatch("roll.csv: columns missing")
-        entries.append({k: r[k] for k in roll.FIELDS} | {"area_centi": _int("roll.csv", r["area_centi"])})
-    if roll.roll_hash(entries) != manifest.get("roll_hash"):
-        raise Mismatch("roll.csv: the roll hash recomputed from it is not the manifest's roll_hash")
-    _, amendments = _csv("roll_amendments.csv", members["roll_amendments.csv"])
-    if amendments and amendments[-1].get("roll_hash") != manifest.get("roll_hash"):
-        raise Mismatch("roll_amendments.csv: the last amendment's roll_hash is not the manifest's roll_hash")
-    return entries
+    return pack_files.check_roll(manifest, members)
 
 
 def _check_audit(manifest: dict[str, Any], members: dict[str, bytes]) -> dict[str, dict[str, Any]]:
@@ -275,44 +183,15 @@ def _check_audit(manifest: dict[str, Any], members: dict[str, bytes]) -> dict[st
     ballots: dict[str, dict[str, Any]] = {}
     roll_hash: str | None = None
     closed: dict[str, Any] | None = None
-    prev: dict[str, Any] | None = None
-    head: dict[str, Any] | None = None
-    try:
-        lines = [json.loads(line) for line in members["audit.jsonl"].decode("utf-8").splitlines() if line]
-    except ValueError:
-        raise Mismatch("audit.jsonl: not JSON lines") from None
-    for d in lines:
-        if head is not None:
-            raise Mismatch("audit.jsonl: entries after the chain head")
-        if "chain_head" in d:
-            head = d["chain_head"]
-            continue
-        try:
-            h = entry_hash(chain=d["chain"], seq=d["seq"], at=datetime.fromisoformat(d["at"]),
-                           actor_id=d["actor_id"], action=d["action"], entity_type=d["entity_type"],
-                           entity_id=d["entity_id"], data=d["data"], prev_hash=d["prev_hash"])
-        except (KeyError, TypeError, ValueError):
-            raise Mismatch("audit.jsonl: an entry is incomplete") from None
-        if h != d["hash"]:
-            raise Mismatch(f"audit.jsonl: entry seq {d['seq']} does not match its hash")
-        if prev is not None:
-            if d["chain"] != prev["chain"] or d["seq"] <= prev["seq"]:
-                raise Mismatch(f"audit.jsonl: entry seq {d['seq']} is out of chain order")
-            if d["seq"] == prev["seq"] + 1 and d["prev_hash"] != prev["hash"]:
-                raise Mismatch(f"audit.jsonl: entry seq {d['seq']} does not link to seq {prev['seq']}")
+    for d in pack_files.audit_entries(members):
         if d["entity_type"] == "ballot" and d["data"].get("motion_id") == motion_id:
             ballots[d["entity_id"]] = d["data"]
         elif d["entity_type"] == "motion" and d["entity_id"] == motion_id:
             roll_hash = d["data"].get("roll_hash", roll_hash)
-            closed = d["data"] if d["action"] == "motion.closed" else closed
+            # the counts stored at close, or by the last correction of the count (app.voting.corrections)
+            closed = d["data"] if d["action"] in ("motion.closed", "motion.result_corrected") else closed
         else:
             raise Mismatch(f"audit.jsonl: entry seq {d['seq']} is not of this motion")
-        prev = d
-    if head is None:
-        raise Mismatch("audit.jsonl: the chain head is missing")
-    if prev is not None and (head.get("chain") != prev["chain"] or head.get("seq", 0) < prev["seq"]
-                             or (head.get("seq") == prev["seq"] and head.get("hash") != prev["hash"])):
-        raise Mismatch("audit.jsonl: the chain head does not follow the entries")
     if roll_hash != manifest.get("roll_hash"):
         raise Mismatch("audit.jsonl: the roll hash last audited is not the manifest's roll_hash")
     try:
@@ -320,7 +199,8 @@ def _check_audit(manifest: dict[str, Any], members: dict[str, bytes]) -> dict[st
     except (ValueError, KeyError, TypeError):
         raise Mismatch("tally.json: not a tally") from None
     if closed is None or closed.get("counts") != counts:
-        raise Mismatch("tally.json: its counts are not the ones audited when the motion closed")
+        raise Mismatch("tally.json: its counts are not the ones audited when the motion closed (or was last "
+                       "corrected)")
     return ballots
 
 
@@ -391,7 +271,7 @@ def _check_tally(entries: list[dict[str, Any]], members: dict[str, bytes],
 def verify_pack(data: bytes) -> Verdict:
     """Check an evidence pack (the zip's bytes); the first mismatch, naming its file, or an ok summary."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
+        with pack_files.open_pack(data) as z:
             manifest, members = _check_members(z)
     except zipfile.BadZipFile:
         return Verdict(False, "not a zip file")

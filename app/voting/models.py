@@ -12,7 +12,10 @@
 * ``motion_tally``: the running tally of a motion, kept by every ballot in the same transaction (rows
   ``total``, ``agree``, ``disagree``, ``abstain``: owners, households, area), built from the roll when it is
   frozen and moved by each ballot and amendment.
-* ``motion_result``: the final tally stored once at close (unique per motion).
+* ``motion_result``: the motion's current final result (unique per motion): stored at close as revision 1,
+  replaced by revision n+1 when staff correct the count after an accepted objection to the result notice
+  (see :mod:`app.voting.corrections`); ``motion_result_revision`` keeps every replaced revision and
+  ``motion_correction`` what each correction changed, with its objection and reason.
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ class Matter(StrEnum):
     MAINTENANCE_FUND_USE = "maintenance_fund_use"
     ORDINARY = "ordinary"
     PLAN_ITEM = "plan_item"
+
+
+class CorrectionAction(StrEnum):
+    MOVE = "move"  # a paper ballot entered for the wrong household counts for the right one
+    VOID = "void"  # a ballot that should not count stops counting (its household's earlier ballot counts again)
+    ADD = "add"  # a signed paper slip that was never entered is entered, with its photo
 
 
 class MotionStatus(StrEnum):
@@ -248,14 +257,61 @@ class RollAmendment(SQLModel, table=True):
 
 
 class MotionResult(SQLModel, table=True):
-    """The final tally, stored once when the motion closes and served from here ever after."""
+    """The current final result: stored when the motion closes (revision 1) and served from here; a correction
+    after an accepted objection replaces it with the next revision (the replaced one goes to
+    ``motion_result_revision``)."""
 
     __tablename__ = "motion_result"
     __table_args__ = (UniqueConstraint("motion_id"),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     motion_id: str = Field(foreign_key="motion.id", max_length=32)
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     outcome: str = Field(max_length=10)
     tally: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     participants: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     closed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ResultRevision(SQLModel, table=True):
+    """A result that a correction replaced, kept as it was stored (readable ever after)."""
+
+    __tablename__ = "motion_result_revision"
+    __table_args__ = (UniqueConstraint("motion_id", "revision"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    motion_id: str = Field(foreign_key="motion.id", max_length=32)
+    revision: int
+    outcome: str = Field(max_length=10)
+    tally: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    participants: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    closed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    superseded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ResultCorrection(SQLModel, table=True):
+    """One audited correction of a closed motion's count, made on an accepted objection to its result notice:
+    ``revision`` is the result revision it produced. ``ballot_id``: the ballot moved or voided (it never counts
+    again); ``new_ballot_id``: the ballot version it entered (move, add). ``objection_id`` names publicity's
+    objection (no foreign key: voting sits below publicity)."""
+
+    __tablename__ = "motion_correction"
+    __table_args__ = (
+        UniqueConstraint("motion_id", "revision"),
+        Index("ix_motion_correction_ballot", "motion_id", "ballot_id"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    motion_id: str = Field(foreign_key="motion.id", max_length=32)
+    revision: int
+    objection_id: str = Field(max_length=32)
+    action: str = Field(max_length=10)
+    ballot_id: str | None = Field(default=None, max_length=32)
+    from_household_id: str | None = Field(default=None, max_length=32)
+    household_id: str | None = Field(default=None, max_length=32)
+    new_ballot_id: str | None = Field(default=None, max_length=32)
+    photo_sha256: str | None = Field(default=None, max_length=64)
+    reason: str = Field(max_length=500)
+    outcome_before: str = Field(max_length=10)
+    outcome: str = Field(max_length=10)
+    actor_id: str = Field(max_length=32)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -21,6 +21,7 @@ from app.voting.models import (
     ScopeKind,
 )
 from app.voting.plans import check_location
+from app.voting.results import StageOfResult, stage_for, stages_for
 from app.voting.schemas import (
     CloseResult,
     MotionCreate,
@@ -45,9 +46,12 @@ from app.voting.tallies import finalize, stored_tally
 
 async def _motion_public(session: AsyncSession, m: Motion, now: datetime, *, principal: Principal | None,
                          plan: Plan | None = None, households: int | None = None,
-                         cache: dict | None = None) -> MotionPublic:
+                         cache: dict | None = None, stage: StageOfResult | None = None) -> MotionPublic:
     plan = plan or await repo.get_plan(session, m.plan_id)
     assert plan is not None
+    if stage is None:
+        closed = status_of(m, now) == MotionStatus.CLOSED
+        stage = await stage_for(session, m, await repo.get_result(session, m.id) if closed else None, now)
     state = await rule_state(session, m, now, cache)
     if households is None:
         header = await repo.get_roll(session, m.id) if m.roll_frozen_at is not None else None
@@ -69,7 +73,8 @@ async def _motion_public(session: AsyncSession, m: Motion, now: datetime, *, pri
         rule=rule_public(state.spec), rule_source=state.source,  # type: ignore[arg-type]
         rule_frozen=state.frozen, profile_version=state.profile_version, options=list(OPTIONS),
         opens_at=m.opens_at, closes_at=m.closes_at, closed_at=m.closed_at, status=status_of(m, now),
-        households_in_scope=households, created_at=m.created_at, my_households=mine)
+        households_in_scope=households, created_at=m.created_at, my_households=mine,
+        result_stage=stage.stage, result_revision=stage.revision)  # type: ignore[arg-type]
 
 
 # ---- motions: create, read, list, close -----------------------------------------------------------
@@ -150,8 +155,9 @@ async def list_motions(session: AsyncSession, *, principal: Principal, project_i
     counts = await repo.scope_household_counts(session, [m for m in shown if m.roll_frozen_at is None])
     counts |= {mid: r.households for mid, r in (await repo.rolls_for(session, [m.id for m in shown])).items()}
     cache: dict = {}
+    stages = await stages_for(session, shown, await repo.results_for(session, [m.id for m in shown]), now)
     items = [await _motion_public(session, m, now, principal=principal, plan=plans[m.plan_id],
-                                  households=counts.get(m.id, 0), cache=cache) for m in shown]
+                                  households=counts.get(m.id, 0), cache=cache, stage=stages[m.id]) for m in shown]
     nxt = encode_cursor(shown[-1].id) if len(rows) > page.limit and shown else None
     return Page(items=items, next_cursor=nxt)
 
@@ -173,6 +179,8 @@ async def close_motion(session: AsyncSession, *, principal: Principal, motion_id
         await session.flush()
         reason = "closed_by_staff"
     result = await finalize(session, m, now=now, actor_id=principal.user_id, reason=reason)
-    return CloseResult(motion=await _motion_public(session, m, now, principal=None), tally=stored_tally(result))
+    stage = await stage_for(session, m, result, now)
+    return CloseResult(motion=await _motion_public(session, m, now, principal=None, stage=stage),
+                       tally=stored_tally(result, stage))
 
 

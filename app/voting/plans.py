@@ -1,4 +1,6 @@
-"""Plans: versioned renovation plans with items and funding sources in exact fen."""
+"""Plans: versioned renovation plans with items and funding sources in exact fen. Each new version is told to
+the listeners in ``app.voting.contracts.PLAN_LISTENERS`` (funding's residents' share ledger) in its own
+transaction."""
 
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from app.projects import service as projects_service
 from app.projects.models import Project
 from app.surveys import service as surveys_service
 from app.voting import repository as repo
+from app.voting.contracts import PLAN_LISTENERS, PlanVersioned
 from app.voting.models import (
     FundingSource,
     Plan,
@@ -219,6 +222,11 @@ async def _new_plan_version(session: AsyncSession, *, principal: Principal, proj
                              "supersedes": supersedes.id if supersedes else None,
                              "total_budget_fen": plan.total_budget_fen,
                              "residents_share_fen": plan.residents_share_fen, "items": len(drafts)})
+    versioned = PlanVersioned(plan_id=plan.id, project_id=project.id, community_id=project.community_id,
+                              version=version, supersedes=supersedes.id if supersedes else None,
+                              actor_id=principal.user_id)
+    for listener in PLAN_LISTENERS:
+        await listener(session, plan=versioned, now=now)
     return _plan_public(plan, [d.row for d in drafts], [f for d in drafts for f in d.funding] + plan_rows)
 
 

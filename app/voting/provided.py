@@ -1,5 +1,5 @@
 """What voting answers other domains: the project gate, the ranking's figures, a motion's population
-for the street office, and each motion as turnout sees it."""
+for the street office, each motion as turnout sees it, and plan versions as funding reads them."""
 
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from app.voting.models import (
     Motion,
     MotionResult,
     MotionStatus,
+    Plan,
     ScopeKind,
 )
+from app.voting.results import stages_for
 from app.voting.state import STATUS_ZH, motion_or_404, rule_state, status_of
 from app.voting.tallies import counts_of, full_counts, participants_of, tally_dict
 
@@ -37,21 +39,26 @@ async def _final_or_live(session: AsyncSession, m: Motion, now: datetime,
 
 async def motions_gate(session: AsyncSession, *, project_id: str, now: datetime) -> GateState:
     """"motions_passed": the project's current plan has at least one required motion, and every required
-    motion of it is closed and passed."""
+    motion of it is closed and passed with a FINAL result (its vote-result notice has passed with every
+    objection to the count answered: :mod:`app.voting.results`)."""
     plan = await repo.current_plan(session, project_id)
     if plan is None:
         return GateState(name="motions_passed", met=False, detail="尚未制定改造方案",
                          figures={"plan_id": None, "motions": []})
     motions = [m for m in await repo.motions_of_plan(session, plan.id) if m.required]
     results = await repo.results_for(session, [m.id for m in motions])
+    stages = await stages_for(session, motions, results, now)
     figures: list[dict[str, Any]] = []
     problems: list[str] = []
     for m in motions:
         t = await _final_or_live(session, m, now, results.get(m.id))
         st = status_of(m, now)
+        stage = stages[m.id]
         figures.append({
             "id": m.id, "title": m.title, "matter": m.matter, "status": st.value, "outcome": t["outcome"],
-            "final": st == MotionStatus.CLOSED, "rule": t["rule"]["kind"],
+            "final": st == MotionStatus.CLOSED, "result_stage": stage.stage, "result_revision": stage.revision,
+            "result_notice_id": stage.notice.notice_id if stage.notice is not None else None,
+            "result_detail": stage.detail if stage.stage is not None else None, "rule": t["rule"]["kind"],
             "conditions": [{k: c[k] for k in ("name", "numerator", "denominator", "required", "met")}
                            for c in t["conditions"]],
             "counts": {k: t["counts"][k] for k in ("total_households", "total_owners", "total_area",
@@ -62,7 +69,9 @@ async def motions_gate(session: AsyncSession, *, project_id: str, now: datetime)
         if st != MotionStatus.CLOSED:
             problems.append(f"表决“{m.title}”{STATUS_ZH[st.value]}")
         elif t["outcome"] != "passed":
-            problems.append(f"表决“{m.title}”未通过")
+            problems.append(f"表决“{m.title}”未通过" + ("" if stage.final else "（暂定结果）"))
+        elif not stage.final:
+            problems.append(f"表决“{m.title}”的通过结果尚为暂定：{stage.detail}")
     fig = {"plan_id": plan.id, "plan_version": plan.version, "motions": figures}
     if not motions:
         return GateState(name="motions_passed", met=False,
@@ -70,7 +79,8 @@ async def motions_gate(session: AsyncSession, *, project_id: str, now: datetime)
     if problems:
         return GateState(name="motions_passed", met=False, detail="；".join(problems), figures=fig)
     return GateState(name="motions_passed", met=True,
-                     detail=f"当前方案（第 {plan.version} 版）的 {len(motions)} 项表决均已通过", figures=fig)
+                     detail=f"当前方案（第 {plan.version} 版）的 {len(motions)} 项表决均已通过，"
+                            "表决结果公示均已期满，结果已确定", figures=fig)
 
 
 async def participating_households(session: AsyncSession, *, motion_id: str) -> list[dict[str, Any]]:
@@ -153,3 +163,75 @@ async def open_motions_turnout(session: AsyncSession, *, now: datetime) -> list[
     """Every motion open at ``now``, as turnout sees it (automatic reminders)."""
     cache: dict[Any, Any] = {}
     return [await _turnout(session, m, now, cache) for m in await repo.open_motions(session, now)]
+
+
+# ---- for funding ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SourceAmount:
+    source: str  # a FundingSource value
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class PlanItemFacts:
+    """One item of a plan version: where it applies, its budget, its funding sources and the residents' share
+    (fen). ``building_id``/``unit_id`` are set for a building / unit scope."""
+
+    id: str
+    position: int
+    catalog: str | None
+    catalog_seq: int | None
+    title: str
+    scope: str  # community | building | unit
+    building_id: str | None
+    unit_id: str | None
+    budget_fen: int
+    residents_share_fen: int
+    sources: tuple[SourceAmount, ...]
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    """A plan version as other domains read it: its items, the plan-level funding sources and exact totals.
+    ``superseded_by`` is None for the project's current version."""
+
+    id: str
+    project_id: str
+    community_id: str
+    version: int
+    title: str
+    superseded_by: str | None
+    total_budget_fen: int
+    residents_share_fen: int
+    items: tuple[PlanItemFacts, ...]
+    sources: tuple[SourceAmount, ...]
+
+
+async def _plan_facts(session: AsyncSession, plan: Plan) -> PlanFacts:
+    funding = await repo.plan_funding(session, plan.id)
+    by_item: dict[str | None, list[SourceAmount]] = {}
+    for f in funding:
+        by_item.setdefault(f.item_id, []).append(SourceAmount(f.source, f.amount_fen))
+    items = tuple(PlanItemFacts(
+        id=it.id, position=it.position, catalog=it.catalog, catalog_seq=it.catalog_seq, title=it.title,
+        scope=it.scope, building_id=it.building_id, unit_id=it.unit_id, budget_fen=it.budget_fen,
+        residents_share_fen=it.residents_share_fen, sources=tuple(by_item.get(it.id, ())))
+        for it in await repo.plan_items(session, plan.id))
+    return PlanFacts(id=plan.id, project_id=plan.project_id, community_id=plan.community_id, version=plan.version,
+                     title=plan.title, superseded_by=plan.superseded_by, total_budget_fen=plan.total_budget_fen,
+                     residents_share_fen=plan.residents_share_fen, items=items,
+                     sources=tuple(by_item.get(None, ())))
+
+
+async def plan_facts(session: AsyncSession, *, plan_id: str) -> PlanFacts | None:
+    """One plan version (any, superseded ones too), or None. No authorization: the caller authorizes on the
+    plan's project."""
+    plan = await repo.get_plan(session, plan_id)
+    return None if plan is None else await _plan_facts(session, plan)
+
+
+async def current_plan_facts(session: AsyncSession, *, project_id: str) -> PlanFacts | None:
+    """The project's current plan version, or None when it has no plan."""
+    plan = await repo.current_plan(session, project_id)
+    return None if plan is None else await _plan_facts(session, plan)

@@ -23,13 +23,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, case, cast, delete, func, insert, or_, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import repository as base
-from app.core.db import upsert_insert
+from app.core.db import upsert_insert, wide
 from app.register.models import Building, Household, RulesProfileVersion, Unit
+from app.register.scope import households_in
 from app.voting.models import (
     Ballot,
     CurrentBallot,
@@ -40,6 +44,8 @@ from app.voting.models import (
     Plan,
     PlanFunding,
     PlanItem,
+    ResultCorrection,
+    ResultRevision,
     RollAmendment,
     RollEntry,
     ScopeKind,
@@ -162,29 +168,31 @@ async def due_motions(session: AsyncSession, *, now: datetime, limit: int = 100)
     return list((await session.exec(q)).all())
 
 
+_motion_t = Motion.__table__  # type: ignore[attr-defined]
+_NEXT_SEQ = (update(_motion_t)
+             .where(_motion_t.c.id == bindparam("m_id"), _motion_t.c.closed_at.is_(None),
+                    _motion_t.c.opens_at <= bindparam("now"), _motion_t.c.closes_at > bindparam("now"))
+             .values(ballot_seq=_motion_t.c.ballot_seq + 1)
+             .returning(_motion_t.c.ballot_seq))
+
+
 async def next_ballot_seq(session: AsyncSession, *, motion_id: str, now: datetime) -> int | None:
     """Take the motion's next ballot number, but only while its window is open at ``now``.
 
     The UPDATE locks the motion row (PostgreSQL re-checks the condition after waiting), so a ballot can never
-    slip in after a concurrent close; None when the window is not open.
+    slip in after a concurrent close; None when the window is not open. (A Core statement built once: the
+    session's Motion object keeps its old ``ballot_seq``, as it did with ``synchronize_session=False``.)
     """
-    stmt = (update(Motion)
-            .where(col(Motion.id) == motion_id, col(Motion.closed_at).is_(None), col(Motion.opens_at) <= now,
-                   col(Motion.closes_at) > now)
-            .values(ballot_seq=col(Motion.ballot_seq) + 1)
-            .returning(col(Motion.ballot_seq))
-            .execution_options(synchronize_session=False))
-    row = (await session.exec(stmt)).first()  # type: ignore[call-overload]
+    conn = await session.connection()
+    row = (await conn.execute(_NEXT_SEQ, {"m_id": motion_id, "now": now})).first()
     return int(row[0]) if row is not None else None
 
 
 def in_scope(motion: Motion, h: Any = Household) -> list[Any]:
-    conds = [h.community_id == motion.community_id]
-    if motion.scope == ScopeKind.BUILDING:
-        conds.append(h.building_id == motion.building_id)
-    elif motion.scope == ScopeKind.UNIT:
-        conds.append(h.unit_id == motion.unit_id)
-    return conds
+    """The register's households in the motion's scope (app.register.scope: active ones only)."""
+    return households_in(motion.community_id,
+                         building_id=motion.building_id if motion.scope == ScopeKind.BUILDING else None,
+                         unit_id=motion.unit_id if motion.scope == ScopeKind.UNIT else None, h=h)
 
 
 async def household_in_scope(session: AsyncSession, motion: Motion, household_id: str) -> Household | None:
@@ -193,14 +201,14 @@ async def household_in_scope(session: AsyncSession, motion: Motion, household_id
 
 
 async def scope_household_counts(session: AsyncSession, motions: list[Motion]) -> dict[str, int]:
-    """Households in scope of each motion, in one grouped query."""
+    """Households in scope of each motion (app.register.scope, the motion's row giving the scope), in one
+    grouped query."""
     if not motions:
         return {}
-    on = and_(col(Household.community_id) == col(Motion.community_id),
-              or_(col(Motion.scope) == ScopeKind.COMMUNITY.value,
-                  and_(col(Motion.scope) == ScopeKind.BUILDING.value,
-                       col(Household.building_id) == col(Motion.building_id)),
-                  and_(col(Motion.scope) == ScopeKind.UNIT.value, col(Household.unit_id) == col(Motion.unit_id))))
+    kind, community = col(Motion.scope), col(Motion.community_id)
+    on = or_(and_(kind == ScopeKind.COMMUNITY.value, *households_in(community)),
+             and_(kind == ScopeKind.BUILDING.value, *households_in(community, building_id=col(Motion.building_id))),
+             and_(kind == ScopeKind.UNIT.value, *households_in(community, unit_id=col(Motion.unit_id))))
     q = (select(Motion.id, func.count(col(Household.id))).select_from(Motion).outerjoin(Household, on)
          .where(col(Motion.id).in_([m.id for m in motions])).group_by(Motion.id))
     return {mid: _int(n) for mid, n in (await session.exec(q)).all()}
@@ -225,6 +233,71 @@ async def upsert_current(session: AsyncSession, ballot: Ballot) -> None:
         where=col(CurrentBallot.seq) < ins.excluded.seq,
     )
     await session.exec(stmt)
+
+
+# ---- the ballot path (issue 17): statements built once; Core wherever no ORM object is needed ----------
+
+@dataclass(frozen=True)
+class BallotMotion:
+    """A motion as a ballot needs it, read in one statement: the motion, whether its plan version is still
+    current, and whether the given household is on its frozen roll (False when none was given, or before the
+    roll is frozen)."""
+
+    motion: Motion
+    plan_current: bool
+    on_roll: bool
+
+
+_MOTION_FOR_BALLOT = (
+    sa_select(Motion, col(Plan.id), col(Plan.superseded_by),
+              select(RollEntry.household_id)
+              .where(RollEntry.motion_id == Motion.id, RollEntry.household_id == bindparam("household_id"))
+              .exists())
+    .outerjoin(Plan, col(Plan.id) == Motion.plan_id)
+    .where(col(Motion.id) == bindparam("motion_id"))
+)
+
+
+async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id: str | None) -> BallotMotion | None:
+    if not motion_id or len(motion_id) > base.ID_MAX:
+        return None
+    params = {"motion_id": motion_id, "household_id": household_id}
+    row = (await session.exec(wide(_MOTION_FOR_BALLOT), params=params)).first()
+    if row is None:
+        return None
+    return BallotMotion(motion=row[0], plan_current=row[1] is not None and row[2] is None, on_roll=bool(row[3]))
+
+
+_ballot_t, _current_t = Ballot.__table__, CurrentBallot.__table__  # type: ignore[attr-defined]
+_INSERT_BALLOT = insert(_ballot_t)
+
+
+def _upsert_current_stmt(dialect_insert: Any) -> Any:
+    ins = dialect_insert(_current_t)
+    return ins.on_conflict_do_update(
+        index_elements=["motion_id", "household_id"],
+        set_={k: ins.excluded[k] for k in ("ballot_id", "seq", "choice", "channel", "cast_at")},
+        where=_current_t.c.seq < ins.excluded.seq,
+    )
+
+
+_UPSERT_CURRENT = {"postgresql": _upsert_current_stmt(pg_insert), "sqlite": _upsert_current_stmt(sqlite_insert)}
+
+
+async def store_ballot(session: AsyncSession, *, ballot_id: str, motion_id: str, household_id: str, seq: int,
+                       choice: str, channel: str, actor_id: str, cast_at: datetime, receipt_hash: str,
+                       photo_sha256: str | None, photo_media_id: str | None) -> None:
+    """INSERT the ballot version and make it the household's current ballot: INSERT … ON CONFLICT (motion_id,
+    household_id) DO UPDATE — the database keeps one current ballot per household, and a higher ``seq`` always
+    wins, whatever order concurrent transactions arrive in. Two Core statements built once."""
+    conn = await session.connection()
+    await conn.execute(_INSERT_BALLOT, {
+        "id": ballot_id, "motion_id": motion_id, "household_id": household_id, "seq": seq, "choice": choice,
+        "channel": channel, "actor_id": actor_id, "cast_at": cast_at, "receipt_hash": receipt_hash,
+        "photo_sha256": photo_sha256, "photo_media_id": photo_media_id})
+    await conn.execute(_UPSERT_CURRENT[conn.dialect.name], {
+        "motion_id": motion_id, "household_id": household_id, "ballot_id": ballot_id, "seq": seq, "choice": choice,
+        "channel": channel, "cast_at": cast_at})
 
 
 async def ballot_versions(session: AsyncSession, motion_id: str, household_id: str) -> int:
@@ -382,7 +455,10 @@ def _owner_households_stmt() -> Any:
     group = (select(me.owner_group)
              .where(me.motion_id == bindparam("motion_id"), me.household_id == bindparam("household_id"))
              .scalar_subquery())
-    return (select(col(RollEntry.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice))
+    versions = (select(func.count()).select_from(Ballot)
+                .where(Ballot.motion_id == bindparam("motion_id"), Ballot.household_id == bindparam("household_id"))
+                .scalar_subquery())
+    return (select(col(RollEntry.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice), versions)
             .select_from(RollEntry)
             .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == RollEntry.motion_id,
                                            col(CurrentBallot.household_id) == RollEntry.household_id))
@@ -393,15 +469,28 @@ def _owner_households_stmt() -> Any:
 _OWNER_HOUSEHOLDS = _owner_households_stmt()
 
 
-async def owner_before_ballot(session: AsyncSession, motion: Motion, household_id: str) -> tuple[int, int, str | None]:
+@dataclass(frozen=True)
+class OwnerBefore:
+    """What a ballot changes, read before it is stored: the household's owner on the roll (households, area)
+    and their current choice, and how many ballots the household has cast so far."""
+
+    households: int
+    area: int
+    choice: str | None
+    versions: int
+
+
+async def owner_before_ballot(session: AsyncSession, motion: Motion, household_id: str) -> OwnerBefore:
     """(households, area) on the roll of the household's owner and the owner's current choice — read before the
-    household's new ballot is stored; (0, 0, None) when the household is not on the roll. One statement: the
-    household's entry by primary key, its owner's entries by (motion_id, owner_group), each with its own
-    current ballot by primary key — the same cost at any size."""
-    params = {"motion_id": motion.id, "household_id": household_id}
-    rows = (await session.exec(_OWNER_HOUSEHOLDS, params=params)).all()  # type: ignore[call-overload]
-    voted = [(seq, choice) for _, seq, choice in rows if seq is not None]
-    return len(rows), sum(_int(area) for area, _, _ in rows), max(voted)[1] if voted else None
+    household's new ballot is stored; 0 households when it is not on the roll — and the household's ballots so
+    far. One statement: the household's entry by primary key, its owner's entries by (motion_id, owner_group),
+    each with its own current ballot by primary key, and the household's ballots by (motion_id, household_id)
+    — the same cost at any size."""
+    conn = await session.connection()
+    rows = (await conn.execute(_OWNER_HOUSEHOLDS, {"motion_id": motion.id, "household_id": household_id})).all()
+    voted = [(seq, choice) for _, seq, choice, _ in rows if seq is not None]
+    return OwnerBefore(households=len(rows), area=sum(_int(area) for area, _, _, _ in rows),
+                       choice=max(voted)[1] if voted else None, versions=_int(rows[0][3]) if rows else 0)
 
 
 def _move_stmt() -> Any:
@@ -423,7 +512,7 @@ async def move_in_running_tally(session: AsyncSession, motion: Motion, *, to: st
     False when the running tally is missing (nothing was changed)."""
     params = {"m_id": motion.id, "to_bucket": to, "from_bucket": from_ if from_ is not None else to,
               "n": households, "a": area}
-    res = await session.exec(_MOVE, params=params)  # type: ignore[call-overload]
+    res = await (await session.connection()).execute(_MOVE, params)
     return res.rowcount == (1 if from_ is None or from_ == to else 2)
 
 
@@ -588,6 +677,89 @@ async def insert_result_once(session: AsyncSession, values: dict[str, Any]) -> b
     stmt = upsert_insert(session, MotionResult).values(**values).on_conflict_do_nothing(index_elements=["motion_id"])
     res = await session.exec(stmt)  # type: ignore[call-overload]
     return res.rowcount == 1
+
+
+# ---- result revisions and corrections (app.voting.corrections) ------------------------------------
+
+async def archive_result(session: AsyncSession, r: MotionResult, *, superseded_at: datetime) -> None:
+    """Keep the result a correction replaces, as it was stored (``r`` read with its participants)."""
+    session.add(ResultRevision(motion_id=r.motion_id, revision=r.revision, outcome=r.outcome, tally=r.tally,
+                               participants=r.participants, closed_at=r.closed_at, recorded_at=r.recorded_at,
+                               superseded_at=superseded_at))
+    await session.flush()
+
+
+async def replace_result(session: AsyncSession, *, motion_id: str, revision: int, values: dict[str, Any]) -> bool:
+    """Store revision ``revision`` over revision ``revision - 1`` (compare-and-set): False when the stored result
+    is not that revision."""
+    stmt = (update(MotionResult)
+            .where(col(MotionResult.motion_id) == motion_id, col(MotionResult.revision) == revision - 1)
+            .values(revision=revision, **values))
+    res = await session.exec(stmt)  # type: ignore[call-overload]
+    return res.rowcount == 1
+
+
+async def result_revisions(session: AsyncSession, motion_id: str, *, after: int | None = None,
+                           limit: int | None = None) -> list[ResultRevision]:
+    """The replaced results of a motion in revision order (without their participants lists)."""
+    q = (select(ResultRevision).where(ResultRevision.motion_id == motion_id)
+         .options(defer(ResultRevision.participants, raiseload=True))  # type: ignore[arg-type]
+         .order_by(col(ResultRevision.revision)))
+    if after is not None:
+        q = q.where(col(ResultRevision.revision) > after)
+    if limit is not None:
+        q = q.limit(limit)
+    return list((await session.exec(q)).all())
+
+
+async def add_correction(session: AsyncSession, c: ResultCorrection) -> None:
+    session.add(c)
+    await session.flush()
+
+
+async def corrections_of(session: AsyncSession, motion_id: str) -> list[ResultCorrection]:
+    q = select(ResultCorrection).where(ResultCorrection.motion_id == motion_id).order_by(col(ResultCorrection.revision))
+    return list((await session.exec(q)).all())
+
+
+def _corrected_ballots(motion_id: str) -> Any:
+    """select(ballot_id) of the ballots a correction moved or voided: they never count again."""
+    return select(ResultCorrection.ballot_id).where(ResultCorrection.motion_id == motion_id,
+                                                    col(ResultCorrection.ballot_id).is_not(None))
+
+
+async def ballot_corrected(session: AsyncSession, motion_id: str, ballot_id: str) -> bool:
+    q = _corrected_ballots(motion_id).where(ResultCorrection.ballot_id == ballot_id).limit(1)
+    return (await session.exec(q)).first() is not None
+
+
+async def take_ballot_seq(session: AsyncSession, *, motion_id: str) -> int:
+    """The motion's next ballot number, window or not (a correction after close; the motion row is locked)."""
+    stmt = (update(Motion).where(col(Motion.id) == motion_id)
+            .values(ballot_seq=col(Motion.ballot_seq) + 1)
+            .returning(col(Motion.ballot_seq))
+            .execution_options(synchronize_session=False))
+    row = (await session.exec(stmt)).one()  # type: ignore[call-overload]
+    return int(row[0])
+
+
+async def previous_ballot(session: AsyncSession, motion_id: str, household_id: str, *, before_seq: int) -> Ballot | None:
+    """The household's latest ballot version before ``before_seq`` that no correction moved or voided."""
+    q = (select(Ballot).where(Ballot.motion_id == motion_id, Ballot.household_id == household_id,
+                              col(Ballot.seq) < before_seq,
+                              col(Ballot.id).not_in(_corrected_ballots(motion_id)))
+         .order_by(col(Ballot.seq).desc()).limit(1))
+    return (await session.exec(q)).first()
+
+
+async def set_current(session: AsyncSession, *, motion_id: str, household_id: str, ballot: Ballot | None) -> None:
+    """Make ``ballot`` the household's current ballot, or leave it none (a correction: unconditional)."""
+    await session.exec(delete(CurrentBallot).where(  # type: ignore[call-overload]
+        col(CurrentBallot.motion_id) == motion_id, col(CurrentBallot.household_id) == household_id))
+    if ballot is not None:
+        await session.exec(insert(CurrentBallot).values(  # type: ignore[call-overload]
+            motion_id=motion_id, household_id=household_id, ballot_id=ballot.id, seq=ballot.seq,
+            choice=ballot.choice, channel=ballot.channel, cast_at=ballot.cast_at))
 
 
 

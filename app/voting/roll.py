@@ -15,14 +15,11 @@ What it holds. One entry per household in the motion's scope: ``household_id``, 
 motion; the group of one owner differs between motions, and neither it nor the stored owner key is ever the
 other. Totals: households, owners (distinct groups), area.
 
-``roll_hash``: the SHA-256 (lowercase hex) of the UTF-8 bytes of one line per entry, sorted by
-``household_id`` (byte order; ids are ASCII), each line::
-
-    household_id \\t building \\t unit \\t room \\t area_centi \\t owner_group \\n
-
-with ``area_centi`` in decimal digits and, inside the text fields, ``\\`` written as ``\\\\``, a tab as ``\\t``,
-a newline as ``\\n`` and a carriage return as ``\\r``. An empty roll hashes the empty string. ``frozen_hash``
-is the hash when frozen; ``roll_hash`` the hash now, after any amendment.
+``roll_hash``: the SHA-256 of the canonical serialisation — one line per entry, sorted by ``household_id``,
+fields tab-separated with ``\\``, tab, newline and carriage return escaped. The owner group, the serialisation,
+the hash and the totals are pure functions in :mod:`app.rules.roll`, shared with the rolls of questionnaires
+(:mod:`app.surveys.roll`) and the offline check of evidence packs; the formula is written out there.
+``frozen_hash`` is the hash when frozen; ``roll_hash`` the hash now, after any amendment.
 
 Amendments (staff, while open): ``add`` a household of the register in the scope that is not on the roll,
 ``remove`` one, or ``correct`` one (its entry is re-read from the register). Each is kept with the entry
@@ -32,8 +29,6 @@ is rebuilt from the roll in the same transaction.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -41,41 +36,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import audit
 from app.core.errors import Conflict, Invalid
+from app.register import scope as register_scope
 from app.register.models import Household
 from app.rules import Rule
+from app.rules import roll as rules_roll
+from app.rules.roll import FIELDS, canonical_line, roll_hash
 from app.voting import repository as repo
 from app.voting.contracts import ROLL_FROZEN_LISTENERS, FrozenRoll
 from app.voting.models import Motion, MotionRoll, RollAmendment, RollEntry, ScopeKind
 
-FIELDS = ("household_id", "building", "unit", "room", "area_centi", "owner_group")
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+__all__ = ["FIELDS", "amend", "canonical_line", "entry_dict", "freeze", "owner_group", "roll_hash"]
 
 
 def owner_group(motion_id: str, owner_key: str) -> str:
-    """The per-motion digest of a (stored, already keyed) owner key."""
-    return hashlib.sha256(f"roll-owner|{motion_id}|{owner_key}".encode()).hexdigest()[:32]
-
-
-def canonical_line(e: Any) -> str:
-    """One entry (a RollEntry or a dict with FIELDS) as its line of the canonical serialisation."""
-    d = e if isinstance(e, dict) else {k: getattr(e, k) for k in FIELDS}
-    return "\t".join(str(d[k]).translate(_ESCAPES) if k != "area_centi" else str(int(d[k]))
-                     for k in FIELDS) + "\n"
-
-
-def roll_hash(entries: Iterable[Any]) -> str:
-    """The roll hash of the entries (any order: they are sorted by household_id here)."""
-    lines = sorted((canonical_line(e) for e in entries), key=lambda line: line.split("\t", 1)[0])
-    h = hashlib.sha256()
-    for line in lines:
-        h.update(line.encode("utf-8"))
-    return h.hexdigest()
+    """The per-motion digest of a (stored, already keyed) owner key (:func:`app.rules.roll.owner_group`)."""
+    return rules_roll.owner_group(motion_id, owner_key)
 
 
 def _totals(entries: list[Any]) -> tuple[int, int, int]:
-    get = (lambda e, k: e[k]) if entries and isinstance(entries[0], dict) else getattr
-    return (len(entries), len({get(e, "owner_group") for e in entries}),
-            sum(int(get(e, "area_centi")) for e in entries))
+    return rules_roll.totals(entries)
 
 
 async def _rebuild_tally(session: AsyncSession, m: Motion) -> None:
@@ -126,20 +105,14 @@ async def _frozen_roll(session: AsyncSession, m: Motion, *, digest: str, totals:
 
 
 def _in_scope(m: Motion, h: Household) -> bool:
-    if h.community_id != m.community_id:
-        return False
-    if m.scope == ScopeKind.BUILDING:
-        return h.building_id == m.building_id
-    if m.scope == ScopeKind.UNIT:
-        return h.unit_id == m.unit_id
-    return True
+    """A household of the register in the motion's scope (app.register.scope: a deactivated one is not)."""
+    return register_scope.contains(h, m.community_id,
+                                   building_id=m.building_id if m.scope == ScopeKind.BUILDING else None,
+                                   unit_id=m.unit_id if m.scope == ScopeKind.UNIT else None)
 
 
 def entry_dict(e: RollEntry | dict[str, Any] | None) -> dict[str, Any] | None:
-    if e is None:
-        return None
-    get = e.get if isinstance(e, dict) else lambda k: getattr(e, k)
-    return {k: get(k) for k in FIELDS}
+    return rules_roll.entry_dict(e)
 
 
 def _out_of_scope() -> Invalid:

@@ -21,12 +21,14 @@ from app.media.serving import media_response
 from app.media.storage import StorageDep
 from app.rules import Choice
 from app.voting import service
-from app.voting.models import Channel
+from app.voting.models import Channel, CorrectionAction
 from app.voting.schemas import (
     BallotCast,
     BallotHistoryEntry,
     BallotReceipt,
     CloseResult,
+    CorrectionIn,
+    CorrectionResult,
     HouseholdChoice,
     MotionCreate,
     MotionPublic,
@@ -35,6 +37,7 @@ from app.voting.schemas import (
     PlanRevision,
     PlanSummary,
     ReceiptCheck,
+    ResultRevisionPublic,
     RollAmended,
     RollAmendmentIn,
     RollPublic,
@@ -265,6 +268,62 @@ async def amend_roll(motion_id: str, body: RollAmendmentIn, request: Request, se
         session, request, user_id=principal.user_id, now=now, status_code=201,
         body_fingerprint=fingerprint(motion_id, body.model_dump(mode="json")),
         produce=lambda: service.amend_roll(session, principal=principal, motion_id=motion_id, body=body, now=now))
+
+
+# ---- staged results: corrections of the count, result revisions ---------------------------------------
+
+@router.post("/motions/{motion_id}/corrections", response_model=CorrectionResult, status_code=201,
+             operation_id="voting_result_correct")
+async def correct_result(
+    motion_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    settings: SettingsDep, storage: StorageDep,
+    objection_id: Annotated[str, Form(min_length=1, max_length=32)],
+    action: Annotated[CorrectionAction, Form()],
+    reason: Annotated[str, Form(min_length=1, max_length=500)],
+    ballot_id: Annotated[str | None, Form(max_length=32)] = None,
+    household_id: Annotated[str | None, Form(max_length=32)] = None,
+    choice: Annotated[Choice | None, Form()] = None,
+    photo: Annotated[UploadFile | None, File(description="add: photo of the signed slip (JPEG, PNG, WebP, HEIC)")] = None,
+) -> JSONResponse:
+    """Staff, multipart, after close: correct the count on an ACCEPTED objection (`objection_id`) to one of the
+    motion's vote-result notices, with a `reason` — `move` a paper ballot (`ballot_id`) entered for the wrong
+    household to the right one (`household_id`), `void` a ballot (`ballot_id`) that should not count, or `add`
+    a signed slip never entered (`household_id`, `choice`, `photo`). Audited; the tally is recounted from the
+    roll and the current ballots as at close, stored as the result's next revision (earlier ones:
+    `GET …/results`) and republished as a new vote-result notice with a fresh window. Objection not accepted
+    or not about this result: 409 `correction.objection_not_accepted` / `correction.objection_not_on_result`;
+    result final: 409 `correction.result_final`; not closed: 409 `motion.not_closed`; the owner voted after
+    the slip: 409 `correction.later_ballot`; 422 for fields the action lacks or does not use. Honours
+    `Idempotency-Key`."""
+    now = clock.now()
+    body = CorrectionIn(objection_id=objection_id, action=action, reason=reason, ballot_id=ballot_id or None,
+                        household_id=household_id or None, choice=choice)
+    fp = fingerprint(motion_id, body.model_dump(mode="json"))
+    if photo is None or photo.size == 0:
+        return await run_idempotent(
+            session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
+            produce=lambda: service.correct_result(session, settings=settings, principal=principal,
+                                                   motion_id=motion_id, body=body, photo=None, now=now))
+    await service.check_correction(session, principal=principal, motion_id=motion_id, body=body, photo_given=True,
+                                   now=now)
+    # the photo is processed with no transaction held; correct_result checks everything again
+    async with staged_images(session, [photo], settings=settings, storage=storage) as (stored,):
+        return await run_idempotent(
+            session, request, user_id=principal.user_id, now=now, body_fingerprint=fingerprint(fp, stored.sha256),
+            status_code=201,
+            produce=lambda: service.correct_result(session, settings=settings, principal=principal,
+                                                   motion_id=motion_id, body=body, photo=stored, now=now))
+
+
+@router.get("/motions/{motion_id}/results", response_model=Page[ResultRevisionPublic],
+            operation_id="voting_result_revisions")
+async def result_revisions(motion_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                           page: PageDep) -> Page[ResultRevisionPublic]:
+    """Staff: every revision of the closed motion's stored result, oldest first — the one stored at close and
+    one per correction, each with its tally as stored and the correction that produced it; the current one
+    with its `result_stage`. Empty before a result is stored."""
+    return await service.result_revisions(session, principal=principal, motion_id=motion_id, page=page,
+                                          now=clock.now())
 
 
 # ---- the evidence pack -----------------------------------------------------------------------------

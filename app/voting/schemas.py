@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.rules import Choice
-from app.voting.models import Channel, FundingSource, Matter, MotionStatus, ScopeKind
+from app.voting.models import Channel, CorrectionAction, FundingSource, Matter, MotionStatus, ScopeKind
 
 MAX_FEN = 10**13  # 1,000 亿元: any single amount above this is a typo
 MAX_ITEMS = 200
@@ -161,6 +161,9 @@ class MyHousehold(BaseModel):
     cast_at: datetime | None
 
 
+ResultStage = Literal["provisional", "final"]
+
+
 class MotionPublic(BaseModel):
     id: str
     project_id: str
@@ -186,6 +189,11 @@ class MotionPublic(BaseModel):
     created_at: datetime
     my_households: list[MyHousehold] = Field(default_factory=list,
                                              description="the caller's households in scope (residents)")
+    result_stage: ResultStage | None = Field(
+        default=None, description="null until closed; `provisional` while the vote-result notice's window is open "
+                                  "or an objection to it is unanswered or accepted; `final` once it has passed")
+    result_revision: int | None = Field(default=None, description="the stored result's revision (1 at close, "
+                                                                  "n+1 after each correction); null until stored")
 
 
 # ---- ballots ---------------------------------------------------------------------------------------
@@ -291,7 +299,8 @@ class TallyPublic(BaseModel):
     motion_id: str
     title: str
     status: MotionStatus
-    final: bool = Field(description="the stored result of a closed motion; never changes")
+    final: bool = Field(description="the stored result of a closed motion (changed only by an audited correction "
+                                    "after an accepted objection; see result_stage)")
     rule: RulePublic
     profile_version: int
     counts: CountsPublic = Field(description="areas in hundredths of m²")
@@ -301,11 +310,69 @@ class TallyPublic(BaseModel):
     window_open: bool
     closed_at: datetime | None
     computed_at: datetime
+    result_stage: ResultStage | None = Field(
+        default=None, description="null while not closed; `provisional` while the vote-result notice's window is "
+                                  "open or an objection to the count is unanswered or accepted; `final` once the "
+                                  "notice has passed with every objection answered")
+    result_revision: int | None = Field(default=None, description="the revision of the stored result")
+    result_notice_id: str | None = Field(default=None, description="the vote-result notice of this revision")
+    result_detail: str | None = Field(default=None, description="why the result is provisional or final (Chinese)")
 
 
 class CloseResult(BaseModel):
     motion: MotionPublic
     tally: TallyPublic
+
+
+# ---- staged results: corrections of the count, result revisions -----------------------------------
+
+
+class CorrectionIn(BaseModel):
+    """A correction of a closed motion's count (the form fields of ``POST /motions/{id}/corrections``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    objection_id: str = Field(min_length=1, max_length=32,
+                              description="an ACCEPTED objection to one of the motion's vote-result notices")
+    action: CorrectionAction
+    reason: str = Field(min_length=1, max_length=500)
+    ballot_id: str | None = Field(default=None, max_length=32, description="move, void: the ballot")
+    household_id: str | None = Field(default=None, max_length=32,
+                                     description="move: the household the ballot belongs to; add: the household")
+    choice: Choice | None = Field(default=None, description="add: the choice on the slip")
+
+
+class CorrectionPublic(BaseModel):
+    id: str
+    motion_id: str
+    revision: int = Field(description="the result revision this correction produced")
+    objection_id: str
+    action: CorrectionAction
+    ballot_id: str | None = Field(description="the ballot moved or voided: it never counts again")
+    from_household_id: str | None = Field(description="the household the ballot had been counted for")
+    household_id: str | None = Field(description="the household the moved or added ballot counts for")
+    new_ballot_id: str | None = Field(description="the ballot version entered by the correction (move, add)")
+    photo_sha256: str | None
+    reason: str
+    outcome_before: str
+    outcome: str
+    actor_id: str
+    at: datetime
+
+
+class CorrectionResult(BaseModel):
+    correction: CorrectionPublic
+    tally: TallyPublic = Field(description="the new revision of the result")
+    receipt: str | None = Field(default=None, description="move, add: the new ballot's receipt (shown once)")
+
+
+class ResultRevisionPublic(BaseModel):
+    revision: int
+    current: bool = Field(description="the stored result now (the others were replaced by a correction)")
+    outcome: str
+    recorded_at: datetime
+    superseded_at: datetime | None
+    tally: TallyPublic = Field(description="the tally of this revision as it was stored")
+    correction: CorrectionPublic | None = Field(description="the correction that produced this revision")
 
 
 # ---- the electoral roll ----------------------------------------------------------------------------

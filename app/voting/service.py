@@ -22,7 +22,13 @@ the module of its job:
   with the running rows (a mismatch is logged and counted; the full count wins), stored once
   (``motion_result``) and served from there ever after.
 * :mod:`app.voting.provided` — what other domains ask of voting: the project gate, the ranking's figures,
-  turnout's view of a motion.
+  turnout's view of a motion, plan versions as funding reads them (``plan_facts``, ``current_plan_facts``).
+* :mod:`app.voting.results` — staged results: a closed motion's result is ``provisional`` until its
+  vote-result notice has passed with every objection to the count answered, then ``final`` (derived on every
+  read from publicity's notices, like a notice's status); the project gate needs final results.
+* :mod:`app.voting.corrections` — on an accepted objection to the result notice, staff correct the count (move
+  a paper ballot to the right household, void one, add a missing slip): audited, recounted as at close, stored
+  as the result's next revision (earlier ones stay readable) and republished with a fresh window.
 """
 
 from __future__ import annotations
@@ -36,15 +42,21 @@ from app.voting.ballots import (
     paper_ballot_photo,
     record_paper_ballot,
 )
+from app.voting.corrections import check_correction, correct_result, result_revisions, results_evidence
 from app.voting.motions import close_motion, create_motion, get_motion, list_motions
 from app.voting.plans import create_plan, get_plan, list_plans, revise_plan
 from app.voting.provided import (
     MotionTurnout,
+    PlanFacts,
+    PlanItemFacts,
+    SourceAmount,
+    current_plan_facts,
     motion_scope_households,
     motion_turnout,
     motions_gate,
     open_motions_turnout,
     participating_households,
+    plan_facts,
     ranking_figures,
 )
 from app.voting.roll_access import amend_roll, freeze_open_rolls, get_roll, roll_table
@@ -61,9 +73,11 @@ from app.voting.tallies import (
 )
 
 __all__ = [
-    "METRICS", "MotionTurnout", "RuleState", "amend_roll", "ballot_history", "cast_ballot", "check_paper_ballot",
+    "METRICS", "MotionTurnout", "PlanFacts", "PlanItemFacts", "RuleState", "SourceAmount", "current_plan_facts",
+    "plan_facts", "amend_roll", "ballot_history", "cast_ballot", "check_paper_ballot",
     "check_receipt", "close_due_motions", "close_motion", "closed_motion", "counts_from_rows", "counts_of",
     "create_motion", "create_plan", "freeze_open_rolls", "full_counts", "get_motion", "get_plan", "get_roll",
+    "check_correction", "correct_result", "result_revisions", "results_evidence",
     "household_choices", "list_motions", "list_plans", "motion_or_404", "motion_scope", "motion_scope_households",
     "motion_turnout", "motions_gate", "open_motions_turnout", "paper_ballot_photo", "participating_households",
     "ranking_figures", "rebuild_running_tally", "record_paper_ballot", "revise_plan", "roll_table", "rule_state",

@@ -1,5 +1,7 @@
 """Tallies: the running tally kept by each ballot, the full count over the roll, and the final result
-stored once at close (compared with the running rows; the full count wins) and published."""
+stored at close (compared with the running rows; the full count wins) and published. A correction after an
+accepted objection (:mod:`app.voting.corrections`) recounts with the same :func:`count_final`; how final the
+stored result is (provisional / final) comes from :mod:`app.voting.results`."""
 
 
 from __future__ import annotations
@@ -18,12 +20,19 @@ from app.core.errors import Conflict, Forbidden
 from app.core.units import format_area
 from app.rules import Choice, Counts, evaluate
 from app.voting import repository as repo
-from app.voting.contracts import CLOSE_LISTENERS, ClosedMotion, ConditionLine, ParticipantRow
+from app.voting.contracts import (
+    CLOSE_LISTENERS,
+    ClosedMotion,
+    ConditionLine,
+    ParticipantRow,
+    ResultCorrectionNote,
+)
 from app.voting.models import (
     Motion,
     MotionResult,
     MotionStatus,
 )
+from app.voting.results import StageOfResult, stage_for
 from app.voting.schemas import (
     TallyPublic,
 )
@@ -75,11 +84,14 @@ async def rebuild_running_tally(session: AsyncSession, m: Motion) -> None:
     await repo.write_running_tally(session, m, await repo.full_choice_counts(session, m))
 
 
-async def keep_running_tally(session: AsyncSession, m: Motion, *, household_id: str, choice: Choice) -> Any:
+async def keep_running_tally(session: AsyncSession, m: Motion, *, household_id: str,
+                             choice: Choice) -> tuple[Any, int]:
     """Called with the motion row locked and its roll frozen, BEFORE the household's new ballot is stored:
-    a household not on the roll cannot vote (404); returns what to do after storing it: move the owner to the
-    new choice's bucket — or, when the buckets are missing (the move changes nothing then), rebuild them."""
-    n, area, prev = await repo.owner_before_ballot(session, m, household_id)
+    a household not on the roll cannot vote (404); returns what to do after storing it — move the owner to the
+    new choice's bucket, or, when the buckets are missing (the move changes nothing then), rebuild them — and
+    how many ballots the household had cast before this one (read in the same statement)."""
+    before = await repo.owner_before_ballot(session, m, household_id)
+    n, area, prev = before.households, before.area, before.choice
     if n == 0:
         raise out_of_scope()
 
@@ -88,7 +100,7 @@ async def keep_running_tally(session: AsyncSession, m: Motion, *, household_id: 
             return  # the owner's choice is unchanged
         if not await repo.move_in_running_tally(session, m, to=choice.value, from_=prev, households=n, area=area):
             await rebuild_running_tally(session, m)
-    return after_store
+    return after_store, before.versions
 
 
 def _display(n: int, unit: str) -> str:
@@ -111,13 +123,35 @@ def tally_dict(m: Motion, state: RuleState, counts: Counts, *, status: MotionSta
     }
 
 
-def stored_tally(r: MotionResult) -> TallyPublic:
-    return TallyPublic.model_validate(r.tally)
+def stored_tally(r: MotionResult | Any, stage: StageOfResult | None = None) -> TallyPublic:
+    """A stored result's tally (``r``: the current result or a replaced revision), with its revision and —
+    for the current one — its stage."""
+    extra: dict[str, Any] = {"result_revision": r.revision}
+    if stage is not None:
+        extra |= {"result_stage": stage.stage, "result_detail": stage.detail,
+                  "result_notice_id": stage.notice.notice_id
+                  if stage.notice is not None and stage.notice.revision == r.revision else None}
+    return TallyPublic.model_validate(r.tally | extra)
+
+
+async def result_tally(session: AsyncSession, m: Motion, r: MotionResult, now: datetime) -> TallyPublic:
+    """The stored result as ``GET …/tally`` serves it: with its stage (provisional / final)."""
+    return stored_tally(r, await stage_for(session, m, r, now))
 
 
 async def participants_of(session: AsyncSession, m: Motion) -> list[dict[str, Any]]:
     return [{"building": b, "unit": u, "room": room, "area_m2": format_area(area)}
             for b, u, room, area in await repo.participants(session, m)]
+
+
+async def count_final(session: AsyncSession, m: Motion, state: RuleState, *,
+                      now: datetime) -> tuple[Counts, dict[str, Any], list[dict[str, Any]]]:
+    """The final count of a closed motion from its roll and its current ballots, by one aggregate pass (owner
+    grouping applied): the counts, the tally as stored, the participating households. Close and every
+    correction of the count call this."""
+    counts = await full_counts(session, m)
+    tally = tally_dict(m, state, counts, status=MotionStatus.CLOSED, final=True, now=now)
+    return counts, tally, await participants_of(session, m)
 
 
 async def finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id: str | None,
@@ -131,16 +165,14 @@ async def finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id:
     if existing is not None:
         return existing
     state = await freeze(session, locked, now)
-    counts = await full_counts(session, locked)
+    counts, tally, participants = await count_final(session, locked, state, now=now)
     running = await repo.running_tally(session, locked)
     if running is None or counts_from_rows(running, running[repo.TOTAL]) != counts:
         METRICS["tally_mismatch"] += 1
         log.warning("motion %s: running tally %s differs from the full count over the roll %s; the full count "
                     "is stored", locked.id, running, counts)
-    tally = tally_dict(locked, state, counts, status=MotionStatus.CLOSED, final=True, now=now)
     closed_at = locked.closed_at or locked.closes_at
-    participants = await participants_of(session, locked)
-    values = {"id": new_id(), "motion_id": locked.id, "outcome": tally["outcome"], "tally": tally,
+    values = {"id": new_id(), "motion_id": locked.id, "revision": 1, "outcome": tally["outcome"], "tally": tally,
               "participants": participants, "closed_at": closed_at, "recorded_at": now}
     inserted = await repo.insert_result_once(session, values)
     result = await repo.get_result(session, locked.id)
@@ -168,7 +200,8 @@ async def tally(session: AsyncSession, *, principal: Principal, motion_id: str, 
         if st != MotionStatus.CLOSED:
             raise Forbidden("tally.not_public", "表决结束后公布结果", "Results are published after the vote closes")
     if st == MotionStatus.CLOSED:
-        return stored_tally(await finalize(session, m, now=now, actor_id=None, reason="deadline"))
+        return await result_tally(session, m, await finalize(session, m, now=now, actor_id=None, reason="deadline"),
+                                  now)
     state = await freeze(session, m, now)
     counts = await counts_of(session, m)
     return TallyPublic.model_validate(tally_dict(m, state, counts, status=st, final=False, now=now))
@@ -188,10 +221,12 @@ async def close_due_motions(session: AsyncSession, *, now: datetime, limit: int 
     return done
 
 
-async def closed_motion(session: AsyncSession, *, motion_id: str, result: MotionResult | None = None) -> ClosedMotion:
+async def closed_motion(session: AsyncSession, *, motion_id: str, result: MotionResult | None = None,
+                        correction: ResultCorrectionNote | None = None) -> ClosedMotion:
     """What the vote-result notice shows: the motion, every condition with its numbers, the outcome and per
     participating household only building, unit, room and area (no names, no phones). ``result``: the stored
-    result when the caller has just stored it (saves reading its participants back)."""
+    result when the caller has just stored it (saves reading its participants back); ``correction``: what the
+    correction that stored this revision changed."""
     m = await motion_or_404(session, motion_id)
     r = result if result is not None else await repo.get_result(session, m.id, participants=True)
     if r is None:
@@ -203,6 +238,6 @@ async def closed_motion(session: AsyncSession, *, motion_id: str, result: Motion
                                         area_m2=str(h["area_m2"])) for h in r.participants)
     return ClosedMotion(motion_id=m.id, project_id=m.project_id, plan_id=m.plan_id, title=m.title,
                         outcome=r.outcome, opens_at=m.opens_at, closed_at=r.closed_at, conditions=conditions,
-                        participants=participants)
+                        participants=participants, revision=r.revision, correction=correction)
 
 

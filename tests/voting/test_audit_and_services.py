@@ -14,6 +14,7 @@ from app.core import audit
 from app.projects.gates import ContributionFigures, Ratio
 from app.voting import service
 from app.voting.contracts import ParticipantRow
+from tests.projects.helpers import sh, travel
 from tests.voting.helpers import API, jpeg, make_motion, make_project, paper, plan_body, setup_motion, vote
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,10 +78,15 @@ async def test_motions_gate(client, world, clock, app) -> None:
     assert g["figures"]["motions"][0]["outcome"] == "pending"
     assert g["figures"]["motions"][0]["counts"]["agree_households"] == 3  # OWNER-A's three households
     await client.post(f"{API}/motions/{m['id']}/close", headers=world.staff)
+    # passed, but provisional until its vote-result notice (Tue 24 .. Mon 30 Nov) has passed
+    g = await gate()
+    assert g["met"] is False and "暂定" in g["detail"], g
+    assert g["figures"]["motions"][0]["result_stage"] == "provisional"
+    await travel(client, world, clock, sh(2026, 12, 1))
     g = await gate()
     assert g["met"] is True and g["figures"]["plan_version"] == 1, g
     fig = g["figures"]["motions"][0]
-    assert fig["outcome"] == "passed" and fig["final"] is True
+    assert fig["outcome"] == "passed" and fig["final"] is True and fig["result_stage"] == "final"
     assert fig["conditions"] == [{"name": "agree_households", "numerator": 3, "denominator": 3, "required": "1/2",
                                   "met": True}]
     assert optional["required"] is False
