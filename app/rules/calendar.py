@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,6 +53,14 @@ class DayInfo:
 def is_working_day(d: date) -> DayInfo:
     """Official calendar for `d`; outside its years, Monday–Friday with provisional=True."""
     _check_date(d)
+    return _day_info(d)
+
+
+@lru_cache(maxsize=4096)
+def _day_info(d: date) -> DayInfo:
+    """The calendar data is fixed for the life of the process, and every notice of a list asks for the same
+    few days (its working days left), so each day is looked up once: the library scans its whole table of
+    holidays on every call (issue 17)."""
     try:
         working = chinese_calendar.is_workday(d)
         _, name = chinese_calendar.get_holiday_detail(d)
@@ -181,6 +190,12 @@ def working_days_between(a: date, b: date) -> tuple[int, bool]:
     """(working days in [a, b] inclusive, provisional); 0 when b < a."""
     _check_date(a)
     _check_date(b)
+    return _working_days_between(a, b)
+
+
+@lru_cache(maxsize=4096)
+def _working_days_between(a: date, b: date) -> tuple[int, bool]:
+    """Cached like :func:`_day_info`: a list of notices asks for today to each end date."""
     if b < a:
         return 0, False
     if (b - a).days > MAX_SPAN_DAYS:

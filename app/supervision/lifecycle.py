@@ -2,10 +2,16 @@
 state it leads to, and the handler that checks the action's own fields.
 
 submitted → acknowledged → rectifying → rectified → verified → closed; dismissed from submitted or
-acknowledged; reopened from verified or closed. :func:`apply` is the one way through it: 409
-``report.invalid_transition`` (with the actions allowed now) when the state does not allow the action, 403
-when the caller may not take it, then the handler (422 for a missing or wrong field), then a compare-and-set
-on the report's version (409 ``report.concurrent_change`` when someone else moved it first).
+acknowledged; a failed verification (``reject``) sends a rectified report back to rectifying, and ``reopen``
+takes a verified or closed one back — both count in the report's ``reopen_count``, and the profile's
+``reopen_flag_at``-th flags it for the street office. ``assign``, ``reject`` and ``reopen`` to rectifying set
+a deadline in working days (:mod:`app.supervision.deadlines`); ``rectify`` runs the same-spot check of the
+after-photos (:mod:`app.supervision.spot`).
+
+:func:`apply` is the one way through it: 409 ``report.invalid_transition`` (with the actions allowed now) when
+the state does not allow the action, 403 when the caller may not take it, then the handler (422 for a missing
+or wrong field), then a compare-and-set on the report's version (409 ``report.concurrent_change`` when someone
+else moved it first); then the event, the audit entry and the messages (:mod:`app.supervision.alerts`).
 """
 
 from __future__ import annotations
@@ -23,10 +29,15 @@ from app.core import audit
 from app.core.errors import Conflict, Forbidden, Invalid
 from app.media import service as media_service
 from app.projects.models import Project
+from app.register import service as register_service
+from app.register.profiles import RulesProfile
+from app.supervision import alerts
 from app.supervision import repository as repo
 from app.supervision.common import shanghai_date
+from app.supervision.deadlines import choose_deadline
 from app.supervision.models import Report, ReportEvent, Status
 from app.supervision.schemas import TransitionRequest
+from app.supervision.spot import same_spot
 
 STATUS_ZH = {"submitted": "已提交", "acknowledged": "已受理", "rectifying": "整改中", "rectified": "已整改",
              "verified": "已复核", "closed": "已关闭", "dismissed": "已驳回"}
@@ -50,7 +61,9 @@ class Move:
     report: Report
     project: Project
     body: TransitionRequest
+    now: datetime
     today: date  # Asia/Shanghai
+    profile: RulesProfile
 
 
 @dataclass
@@ -106,10 +119,20 @@ def _need(move: Move, name: str, ok: bool, zh: str) -> None:
                       errors=[{"loc": ["body", name], "msg": f"required for {move.action}"}])
 
 
-def _check_due(move: Move, d: date) -> None:
-    if d < move.today:
-        raise Invalid("report.due_date_past", "整改期限不能早于今天", "The due date is in the past",
-                      errors=[{"loc": ["body", "due_date"], "msg": "before today (Asia/Shanghai)"}])
+def _deadline(move: Move) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new deadline (the profile's, or the request's ``due_date``): report values and event data."""
+    choice = choose_deadline(move.report, move.profile, now=move.now, today=move.today, given=move.body.due_date,
+                             reason=move.body.reason)
+    return choice.values(move.report), choice.data(move.body.reason)
+
+
+def _reopened(move: Move) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One more reopening; the profile's ``reopen_flag_at``-th flags the report for the street office."""
+    count = move.report.reopen_count + 1
+    values: dict[str, Any] = {"reopen_count": count}
+    if count >= move.profile.reopen_flag_at and move.report.flagged_at is None:
+        values["flagged_at"] = move.now
+    return values, {"reopen_count": count, "flagged": "flagged_at" in values}
 
 
 async def _no_fields(session: AsyncSession, *, move: Move) -> Change:
@@ -119,29 +142,42 @@ async def _no_fields(session: AsyncSession, *, move: Move) -> Change:
 async def _assign(session: AsyncSession, *, move: Move) -> Change:
     body = move.body
     _need(move, "assignee_id", body.assignee_id is not None, "请指定整改的施工单位人员")
-    _need(move, "due_date", body.due_date is not None, "请指定整改期限")
-    assert body.assignee_id is not None and body.due_date is not None
+    assert body.assignee_id is not None
     if await repo.get_appointment(session, project_id=move.project.id, user_id=body.assignee_id,
                                   role=Role.CONTRACTOR.value) is None:
         raise Invalid("report.assignee_not_contractor", "被指派人不是本项目的施工单位人员",
                       "The assignee is not a contractor of this project",
                       errors=[{"loc": ["body", "assignee_id"], "msg": "not a contractor of the project"}])
-    _check_due(move, body.due_date)
-    return Change(values={"assignee_id": body.assignee_id, "due_date": body.due_date},
-                  data={"assignee_id": body.assignee_id, "due_date": body.due_date.isoformat()})
+    values, data = _deadline(move)
+    values["assignee_id"] = body.assignee_id
+    if move.report.assigned_at is None:
+        values["assigned_at"] = move.now
+    return Change(values=values, data={"assignee_id": body.assignee_id} | data)
 
 
 async def _rectify(session: AsyncSession, *, move: Move) -> Change:
     _need(move, "photo_ids", bool(move.body.photo_ids), "请附上整改后的照片")
     ids = list(dict.fromkeys(move.body.photo_ids or []))
-    after = {m.id for m in await media_service.media_for(session, owner_type="report_rectification",
-                                                         owner_id=move.report.id)}
-    unknown = [i for i in ids if i not in after]
+    uploaded = {m.id: m for m in await media_service.media_for(session, owner_type="report_rectification",
+                                                               owner_id=move.report.id)}
+    unknown = [i for i in ids if i not in uploaded]
     if unknown:
         raise Invalid("report.unknown_photo", "照片不属于该报告的整改照片", "Unknown rectification photo",
                       errors=[{"loc": ["body", "photo_ids", i], "msg": "not uploaded for this report"}
                               for i in unknown[:10]])
-    return Change(data={"photo_ids": ids})
+    before = await media_service.media_for(session, owner_type="report", owner_id=move.report.id)
+    spot = same_spot(move.report, before, [uploaded[i] for i in ids], move.profile.same_spot_distance_m)
+    return Change(values={"rectified_at": move.now, "location_check": spot.check.value,
+                          "location_distance_m": spot.distance_m},
+                  data={"photo_ids": ids, "location_check": spot.check.value, "distance_m": spot.distance_m,
+                        "threshold_m": spot.threshold_m})
+
+
+async def _reject(session: AsyncSession, *, move: Move) -> Change:
+    _need(move, "note", bool(move.body.note and move.body.note.strip()), "请说明复核不通过的原因")
+    values, data = _deadline(move)
+    reopened, counted = _reopened(move)
+    return Change(values=values | reopened, data=data | counted)
 
 
 async def _dismiss(session: AsyncSession, *, move: Move) -> Change:
@@ -153,19 +189,18 @@ async def _dismiss(session: AsyncSession, *, move: Move) -> Change:
 async def _reopen(session: AsyncSession, *, move: Move) -> Change:
     body, report = move.body, move.report
     to = body.to or (Status.RECTIFYING if report.assignee_id else Status.ACKNOWLEDGED)
-    values: dict[str, Any] = {}
+    values: dict[str, Any]
+    data: dict[str, Any]
     if to == Status.RECTIFYING:
         if report.assignee_id is None:
             raise Invalid("report.no_assignee", "该报告尚未指派施工单位，只能重新打开为“已受理”",
                           "No contractor assigned; reopen to acknowledged",
                           errors=[{"loc": ["body", "to"], "msg": "no assignee"}])
-        if body.due_date is not None:
-            _check_due(move, body.due_date)
-            values["due_date"] = body.due_date
+        values, data = _deadline(move)
     else:
-        values["due_date"] = None
-    data = {"to": str(to)} | ({"due_date": body.due_date.isoformat()} if body.due_date else {})
-    return Change(values=values, data=data, to=str(to))
+        values, data = {"due_date": None, "deadline_working_days": None}, {}
+    reopened, counted = _reopened(move)
+    return Change(values=values | reopened, data={"to": str(to)} | data | counted, to=str(to))
 
 
 # ---- the table ------------------------------------------------------------------------------------------
@@ -187,6 +222,8 @@ ACTIONS: dict[str, Action] = {
     "rectify": Action("提交整改", frozenset({Status.RECTIFYING}), _the_assignee, Status.RECTIFIED, _rectify),
     "verify": Action("复核", frozenset({Status.RECTIFIED}), _an_independent_supervisor, Status.VERIFIED,
                      refusal=_own_work_or_not_permitted),
+    "reject": Action("复核不通过", frozenset({Status.RECTIFIED}), _an_independent_supervisor, Status.RECTIFYING,
+                     _reject, refusal=_own_work_or_not_permitted),
     "close": Action("关闭", frozenset({Status.VERIFIED}), _managers, Status.CLOSED),
     "dismiss": Action("驳回", frozenset({Status.SUBMITTED, Status.ACKNOWLEDGED}), _managers, Status.DISMISSED,
                       _dismiss),
@@ -217,9 +254,10 @@ def invalid_transition(report: Report, zh: str, en: str) -> Conflict:
 
 
 async def apply(session: AsyncSession, *, principal: Principal, roles: frozenset[Role], report: Report,
-                project: Project, body: TransitionRequest, now: datetime) -> None:
+                project: Project, body: TransitionRequest, now: datetime) -> Report:
     """Take ``body.action`` on ``report`` (the caller's roles in the project already checked for
-    ``report.act``): state, then who, then the action's fields; records the event and the audit entry."""
+    ``report.act``): state, then who, then the action's fields; records the event and the audit entry, tells
+    whom it concerns, and returns the report as it is now."""
     name = body.action
     action = ACTIONS[name]
     if report.status not in action.start:
@@ -229,8 +267,9 @@ async def apply(session: AsyncSession, *, principal: Principal, roles: frozenset
                   rectifier=await rectifier_of(session, report_id=report.id))
     if not action.may(actor):
         raise action.refusal(actor, name)
+    profile = await register_service.profile_for_community(session, project.community_id)
     change = await action.handler(session, move=Move(action=name, report=report, project=project, body=body,
-                                                     today=shanghai_date(now)))
+                                                     now=now, today=shanghai_date(now), profile=profile))
     to_status = change.to or action.to
     assert to_status is not None
     values = {"updated_at": now} | change.values | {"status": str(to_status)}
@@ -243,3 +282,10 @@ async def apply(session: AsyncSession, *, principal: Principal, roles: frozenset
                        entity_id=report.id, actor_id=principal.user_id, at=now,
                        data={"from": report.status, "to": str(to_status), "note": body.note} | change.data)
     await session.flush()
+    fresh = await repo.get_report(session, report.id, fresh=True)
+    assert fresh is not None
+    await alerts.queue(session, alerts.transition_messages(fresh, action=name, to_status=str(to_status),
+                                                           actor_id=principal.user_id, now=now), now=now)
+    if "flagged_at" in change.values:
+        await alerts.flag(session, report=fresh, project=project, now=now)
+    return fresh

@@ -1,5 +1,6 @@
 """Quality supervision (质量监督): appointed supervisors and contractors, photo reports with their
-lifecycle events, and the completion acceptance record with the residents' representatives who signed."""
+lifecycle events and deadline alerts, and the completion acceptance record with the residents'
+representatives who signed."""
 
 from __future__ import annotations
 
@@ -38,6 +39,22 @@ class Status(StrEnum):
 
 # a critical report in any other state keeps the project out of acceptance
 SETTLED = (Status.VERIFIED, Status.CLOSED, Status.DISMISSED)
+# states in which the report's latest rectification stands (it has a rectified_at)
+RECTIFIED_STATES = (Status.RECTIFIED, Status.VERIFIED, Status.CLOSED)
+
+
+class LocationCheck(StrEnum):
+    """The same-spot check of a rectification's after-photos against the report's location."""
+
+    SAME_SPOT = "same_spot"  # every after-photo with GPS is within the profile's distance of the report
+    UNVERIFIED = "location_unverified"  # one is farther: the verifier should look (not refused)
+    NO_GPS = "no_gps"  # the report or the after-photos carry no GPS: nothing to compare
+
+
+class AlertKind(StrEnum):
+    WARNING = "warning"  # to the assignee, before the due date
+    ESCALATION = "escalation"  # to the street office, once the due date has passed
+    FLAG = "flag"  # to the street office, when a report has been reopened too often
 
 
 class Appointment(SQLModel, table=True):
@@ -79,6 +96,16 @@ class Report(SQLModel, table=True):
     assignee_id: str | None = Field(default=None, foreign_key="app_user.id", max_length=32, index=True)
     due_date: date | None = None
     dismiss_reason: str | None = Field(default=None, max_length=500)
+    # the deadline: the profile's working days for the severity when it was set, and a counter that moves each
+    # time a deadline is set (assign, reject, reopen) — one warning and one escalation per deadline
+    deadline_working_days: int | None = None
+    deadline_seq: int = 0
+    assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))  # the first
+    rectified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))  # the latest
+    reopen_count: int = 0  # failed verifications and reopenings
+    flagged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    location_check: str | None = Field(default=None, max_length=24)  # LocationCheck, of the latest rectification
+    location_distance_m: int | None = None
     version: int = 1  # optimistic lock for transitions
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
@@ -97,6 +124,23 @@ class ReportEvent(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     note: str | None = Field(default=None, max_length=1000)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Alert(SQLModel, table=True):
+    """A deadline warning, an escalation or a flag, recorded once: the unique (report, kind, period) is what
+    makes the worker's tick idempotent. ``period`` is the report's ``deadline_seq`` for warnings and
+    escalations (one of each per deadline), its ``reopen_count`` for a flag."""
+
+    __tablename__ = "supervision_alert"
+    __table_args__ = (UniqueConstraint("report_id", "kind", "period"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    report_id: str = Field(foreign_key="quality_report.id", max_length=32)
+    kind: str = Field(max_length=20)  # AlertKind
+    period: int
+    due_date: date | None = None
+    recipients: int = 0  # users told
+    messages: int = 0  # of them, reachable through the outbox (WeChat bound)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class Acceptance(SQLModel, table=True):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,7 +37,7 @@ from app.supervision.common import (
     shanghai_date,
     too_many_photos,
 )
-from app.supervision.models import Report, ReportEvent, Severity, Status
+from app.supervision.models import LocationCheck, Report, ReportEvent, Severity, Status
 from app.supervision.schemas import (
     ReportEventPublic,
     ReportFields,
@@ -74,6 +75,13 @@ async def report_and_project(session: AsyncSession, *, report_id: str) -> tuple[
 
 # ---- views ----------------------------------------------------------------------------------------
 
+def _follow_up(r: Report) -> dict[str, Any]:
+    """The deadline, reopening and same-spot fields of a report's views."""
+    return {"deadline_working_days": r.deadline_working_days, "reopen_count": r.reopen_count,
+            "flagged": r.flagged_at is not None,
+            "location_check": LocationCheck(r.location_check) if r.location_check else None}
+
+
 async def _detail(session: AsyncSession, *, principal: Principal, report: Report, project: Project,
                   roles: frozenset[Role], now: datetime) -> ReportPublic:
     staff = is_manager(roles)
@@ -99,6 +107,8 @@ async def _detail(session: AsyncSession, *, principal: Principal, report: Report
         created_at=report.created_at, updated_at=report.updated_at, description=report.description,
         gps_lat=report.gps_lat, gps_lon=report.gps_lon, filed_by=report.filed_by, filed_as=report.filed_as,
         assignee_name=names.get(report.assignee_id or ""), dismiss_reason=report.dismiss_reason,
+        location_distance_m=report.location_distance_m, assigned_at=report.assigned_at,
+        rectified_at=report.rectified_at, flagged_at=report.flagged_at, **_follow_up(report),
         photos=[media_service.photo_view(m, staff=staff) for m in media],
         after_photos=[media_service.photo_view(m, staff=staff) for m in after],
         events=[ReportEventPublic(id=e.id, action=e.action, from_status=e.from_status, to_status=e.to_status,
@@ -149,7 +159,7 @@ async def list_reports(
             unit_id=r.unit_id, unit=places.get(r.unit_id or ""), assignee_id=r.assignee_id, due_date=r.due_date,
             overdue=is_overdue(r, today), photo_count=n,
             thumbnail_url=media_service.thumbnail_url(first) if first else None,
-            created_at=r.created_at, updated_at=r.updated_at))
+            created_at=r.created_at, updated_at=r.updated_at, **_follow_up(r)))
     return Page(items=items, next_cursor=encode_cursor(shown[-1].id) if len(rows) > page.limit else None)
 
 
@@ -279,10 +289,8 @@ async def transition(session: AsyncSession, *, principal: Principal, report_id: 
     report, project = await report_and_project(session, report_id=report_id)
     roles = report_roles(principal, project, report)
     authorize(principal, "report.act", scope_of(project))
-    await lifecycle.apply(session, principal=principal, roles=roles, report=report, project=project, body=body,
-                          now=now)
-    fresh = await repo.get_report(session, report.id, fresh=True)
-    assert fresh is not None
+    fresh = await lifecycle.apply(session, principal=principal, roles=roles, report=report, project=project,
+                                  body=body, now=now)
     return await _detail(session, principal=principal, report=fresh, project=project, roles=roles, now=now)
 
 

@@ -1,4 +1,5 @@
-"""Queries of supervision: appointments, reports, their events and photos, acceptance records."""
+"""Queries of supervision: appointments, reports, their events, photos and alerts, the street office's
+views and figures, acceptance records."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import HouseholdMember, Role, RoleGrant, User
+from app.core.db import new_id, upsert_insert
 from app.media.models import MediaObject
 from app.projects.models import Project
 from app.register.models import Building, Household, Unit
@@ -17,6 +19,7 @@ from app.supervision.models import (
     SETTLED,
     Acceptance,
     AcceptanceSignature,
+    Alert,
     Appointment,
     Report,
     ReportEvent,
@@ -180,6 +183,116 @@ async def open_critical(session: AsyncSession, project_id: str, cap: int = 50) -
     n = (await session.exec(select(func.count()).select_from(Report).where(base))).one()
     ids = list((await session.exec(select(Report.id).where(base).order_by(col(Report.id)).limit(cap))).all())
     return int(n), ids
+
+
+# ---- alerts and the street office ------------------------------------------------------------------
+
+async def street_office(session: AsyncSession, jurisdiction_id: str) -> list[str]:
+    """Active users holding the admin role of the jurisdiction (the street office), by id."""
+    q = (select(RoleGrant.user_id).join(User, col(User.id) == RoleGrant.user_id)
+         .where(RoleGrant.role == Role.ADMIN.value, RoleGrant.scope_id == jurisdiction_id,
+                col(User.is_active).is_(True))
+         .order_by(col(RoleGrant.user_id)))
+    return list(dict.fromkeys((await session.exec(q)).all()))
+
+
+async def claim_alert(session: AsyncSession, *, report_id: str, kind: str, period: int, due_date: date | None,
+                      now: datetime) -> str | None:
+    """Record an alert; None when it was already (unique report, kind, period)."""
+    stmt = (upsert_insert(session, Alert)
+            .values(id=new_id(), report_id=report_id, kind=kind, period=period, due_date=due_date, recipients=0,
+                    messages=0, created_at=now)
+            .on_conflict_do_nothing().returning(Alert.id))
+    row = (await session.exec(stmt)).first()
+    return None if row is None else str(row[0])
+
+
+async def set_alert_counts(session: AsyncSession, alert_id: str, *, recipients: int, messages: int) -> None:
+    await session.exec(update(Alert).where(col(Alert.id) == alert_id)  # type: ignore[call-overload]
+                       .values(recipients=recipients, messages=messages))
+
+
+def _no_alert(kind: str) -> Any:
+    a = select(Alert.id).where(col(Alert.report_id) == Report.id, col(Alert.kind) == kind,
+                               col(Alert.period) == Report.deadline_seq)
+    return ~a.exists()
+
+
+async def escalation_candidates(session: AsyncSession, *, today: date, limit: int) -> list[Report]:
+    """Rectifying reports past their due date not yet escalated for their current deadline."""
+    q = (select(Report).where(_overdue_clause(today), _no_alert("escalation"))
+         .order_by(col(Report.due_date), col(Report.id)).limit(limit))
+    return list((await session.exec(q)).all())
+
+
+async def warning_candidates(session: AsyncSession, *, today: date, until: date, limit: int) -> list[Report]:
+    """Rectifying reports due from ``today`` to ``until`` not yet warned of their current deadline."""
+    q = (select(Report).where(col(Report.status) == Status.RECTIFYING, col(Report.assignee_id).is_not(None),
+                              col(Report.due_date) >= today, col(Report.due_date) <= until, _no_alert("warning"))
+         .order_by(col(Report.due_date), col(Report.id)).limit(limit))
+    return list((await session.exec(q)).all())
+
+
+def _in_jurisdiction(jurisdiction_id: str) -> Any:
+    return col(Report.project_id).in_(select(Project.id).where(Project.jurisdiction_id == jurisdiction_id))
+
+
+async def street_office_page(session: AsyncSession, *, jurisdiction_id: str, today: date, after: str | None,
+                             limit: int) -> list[Report]:
+    """Reports of the jurisdiction that need the street office: overdue now, or flagged and not settled."""
+    flagged_open = col(Report.flagged_at).is_not(None) & col(Report.status).not_in([s.value for s in SETTLED])
+    q = select(Report).where(_in_jurisdiction(jurisdiction_id), or_(_overdue_clause(today), flagged_open))
+    if after:
+        q = q.where(Report.id < after)
+    q = q.order_by(col(Report.id).desc()).limit(limit + 1)
+    return list((await session.exec(q)).all())
+
+
+async def alert_times(session: AsyncSession, report_ids: list[str], kind: str) -> dict[tuple[str, int], datetime]:
+    """(report id, period) → when that alert was recorded."""
+    if not report_ids:
+        return {}
+    q = select(Alert.report_id, Alert.period, Alert.created_at).where(col(Alert.report_id).in_(report_ids),
+                                                                        Alert.kind == kind)
+    return {(r, p): at for r, p, at in (await session.exec(q)).all()}
+
+
+async def reports_of_projects(session: AsyncSession, project_ids: list[str]) -> list[Report]:
+    if not project_ids:
+        return []
+    q = select(Report).where(col(Report.project_id).in_(project_ids)).order_by(col(Report.created_at), col(Report.id))
+    return list((await session.exec(q)).all())
+
+
+async def projects_of_jurisdiction(session: AsyncSession, jurisdiction_id: str) -> list[Project]:
+    q = select(Project).where(Project.jurisdiction_id == jurisdiction_id).order_by(col(Project.created_at),
+                                                                                   col(Project.id))
+    return list((await session.exec(q)).all())
+
+
+async def project_titles(session: AsyncSession, project_ids: set[str]) -> dict[str, str]:
+    if not project_ids:
+        return {}
+    q = select(Project.id, Project.title).where(col(Project.id).in_(project_ids))
+    return {i: t for i, t in (await session.exec(q)).all()}
+
+
+async def contractor_appointments(session: AsyncSession, project_ids: list[str]) -> list[Appointment]:
+    if not project_ids:
+        return []
+    q = (select(Appointment).where(col(Appointment.project_id).in_(project_ids),
+                                   Appointment.role == Role.CONTRACTOR.value)
+         .order_by(col(Appointment.appointed_at), col(Appointment.id)))
+    return list((await session.exec(q)).all())
+
+
+async def latest_events(session: AsyncSession, report_ids: list[str], action: str) -> dict[str, ReportEvent]:
+    """Per report, its latest event of ``action``."""
+    if not report_ids:
+        return {}
+    q = (select(ReportEvent).where(col(ReportEvent.report_id).in_(report_ids), ReportEvent.action == action)
+         .order_by(col(ReportEvent.at), col(ReportEvent.id)))
+    return {e.report_id: e for e in (await session.exec(q)).all()}
 
 
 # ---- acceptance ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Supervision endpoints: roster, photo reports and their lifecycle, acceptance, and photo serving."""
+"""Supervision endpoints: roster, photo reports and their lifecycle, the street office's views, figures and
+ledger, acceptance, and photo serving."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 
 from app.auth.deps import PrincipalDep
 from app.auth.models import Role
+from app.core import spreadsheet
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
@@ -27,10 +29,13 @@ from app.supervision.schemas import (
     AcceptancePublic,
     AppointmentPublic,
     ContractorAppoint,
+    JurisdictionSupervisionStats,
+    ProjectSupervisionStats,
     ReportFields,
     ReportPublic,
     ReportSummary,
     SignaturesAdd,
+    StreetOfficeReport,
     SupervisorAppoint,
     TransitionRequest,
 )
@@ -162,11 +167,61 @@ async def add_report_photos(report_id: str, request: Request, session: SessionDe
              operation_id="supervision_report_transition")
 async def transition_report(report_id: str, body: TransitionRequest, session: SessionDep, principal: PrincipalDep,
                             clock: ClockDep) -> ReportPublic:
-    """`acknowledge` (staff) · `assign` {assignee_id, due_date} (staff, to a contractor of the project) ·
-    `rectify` {photo_ids} (the assignee) · `verify` (a supervisor, never the contractor) · `close` (staff) ·
-    `dismiss` {reason} (staff) · `reopen` {to?, due_date?} (staff or supervisor). Wrong state: 409
-    `report.invalid_transition` with `allowed_actions`; wrong role: 403."""
+    """`acknowledge` (staff) · `assign` {assignee_id, due_date?, reason?} (staff, to a contractor of the
+    project; the deadline defaults to the rules profile's working days for the severity, a later `due_date`
+    needs a `reason`) · `rectify` {photo_ids} (the assignee; after-photos far from the report's GPS mark it
+    `location_unverified`) · `verify` (a supervisor, never the contractor) · `reject` {note, due_date?}
+    (failed verification, the same supervisors: back to rectifying with a new deadline) · `close` (staff) ·
+    `dismiss` {reason} (staff) · `reopen` {to?, due_date?} (staff or supervisor). `reject` and `reopen` count
+    in `reopen_count`; the profile's `reopen_flag_at`-th flags the report for the street office. The reporter
+    is told of every transition. Wrong state: 409 `report.invalid_transition` with `allowed_actions`; wrong
+    role: 403."""
     return await service.transition(session, principal=principal, report_id=report_id, body=body, now=clock.now())
+
+
+# ---- figures, the ledger and the street office -----------------------------------------------------
+
+_XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {spreadsheet.XLSX_TYPE: {}},
+                                                          "description": "the ledger as an XLSX workbook"}}
+
+
+@router.get("/projects/{project_id}/supervision-stats", response_model=ProjectSupervisionStats,
+            operation_id="supervision_project_stats")
+async def project_stats(project_id: str, session: SessionDep, principal: PrincipalDep,
+                        clock: ClockDep) -> ProjectSupervisionStats:
+    """Staff, admins and the project's supervisors: reports by status, severity and catalog item; overdue
+    share, median working days to rectify (exact, "3.5"), reopenings, flags and unverified locations, also
+    per contractor."""
+    return await service.project_stats(session, principal=principal, project_id=project_id, now=clock.now())
+
+
+@router.get("/projects/{project_id}/rectification-ledger.xlsx", response_class=Response, responses=_XLSX_RESPONSE,
+            operation_id="supervision_rectification_ledger")
+async def rectification_ledger(project_id: str, session: SessionDep, principal: PrincipalDep,
+                               clock: ClockDep) -> Response:
+    """Staff and admins: the project's 整改台账, one row per report (XLSX)."""
+    content, ascii_name, utf8_name = await service.ledger(session, principal=principal, project_id=project_id,
+                                                          now=clock.now())
+    return spreadsheet.download(content, spreadsheet.XLSX_TYPE, ascii_name=ascii_name, utf8_name=utf8_name)
+
+
+@router.get("/jurisdictions/{jurisdiction_id}/overdue-reports", response_model=Page[StreetOfficeReport],
+            operation_id="supervision_overdue_reports")
+async def overdue_reports(jurisdiction_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                          page: Annotated[PageParams, Depends(page_params)]) -> Page[StreetOfficeReport]:
+    """The street office (the jurisdiction's admins): reports past their due date, and reports reopened the
+    profile's `reopen_flag_at` times and not yet settled, newest first, with when it was escalated."""
+    return await service.overdue_reports(session, principal=principal, jurisdiction_id=jurisdiction_id, page=page,
+                                         now=clock.now())
+
+
+@router.get("/jurisdictions/{jurisdiction_id}/supervision-stats", response_model=JurisdictionSupervisionStats,
+            operation_id="supervision_jurisdiction_stats")
+async def jurisdiction_stats(jurisdiction_id: str, session: SessionDep, principal: PrincipalDep,
+                             clock: ClockDep) -> JurisdictionSupervisionStats:
+    """The street office: the project figures over the whole jurisdiction, per project and per contractor."""
+    return await service.jurisdiction_stats(session, principal=principal, jurisdiction_id=jurisdiction_id,
+                                            now=clock.now())
 
 
 # ---- acceptance ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Request and response shapes of supervision: roster, reports and their transitions, acceptance."""
+"""Request and response shapes of supervision: roster, reports and their transitions, the street office's
+views and figures, acceptance."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.media.schemas import PhotoPublic, PhotoStaff
-from app.supervision.models import Severity, Source, Status
+from app.projects.schemas import Figure
+from app.supervision.models import LocationCheck, Severity, Source, Status
 
 DECIMAL_DEGREES = r"^-?\d{1,3}(\.\d{1,8})?$"
 PHONE = r"^\+?[0-9][0-9 -]{3,18}[0-9]$"
@@ -102,16 +104,20 @@ class ReportFields(BaseModel):
 
 
 class TransitionRequest(BaseModel):
-    """One lifecycle action. Fields by action: ``assign`` → assignee_id, due_date; ``rectify`` → photo_ids
-    (uploaded first with POST /reports/{id}/photos); ``dismiss`` → reason; ``reopen`` → to (optional)."""
+    """One lifecycle action. Fields by action: ``assign`` → assignee_id, due_date (optional); ``rectify`` →
+    photo_ids (uploaded first with POST /reports/{id}/photos); ``reject`` → note (why the verification
+    failed), due_date (optional); ``dismiss`` → reason; ``reopen`` → to, due_date (both optional)."""
 
     model_config = ConfigDict(extra="forbid")
-    action: Literal["acknowledge", "assign", "rectify", "verify", "close", "dismiss", "reopen"]
+    action: Literal["acknowledge", "assign", "rectify", "verify", "reject", "close", "dismiss", "reopen"]
     note: str | None = Field(default=None, max_length=1000)
     assignee_id: str | None = Field(default=None, max_length=32)
-    due_date: date | None = Field(default=None, description="Shanghai business date")
+    due_date: date | None = Field(default=None, description="Shanghai business date; default: the rules profile's "
+                                                            "working days for the severity, from the next day")
     photo_ids: list[str] | None = Field(default=None, max_length=MAX_PHOTOS)
-    reason: str | None = Field(default=None, min_length=1, max_length=500)
+    reason: str | None = Field(default=None, min_length=1, max_length=500,
+                               description="dismiss: why; assign/reject/reopen: why the due date is later than "
+                                           "the profile's")
     to: Literal["rectifying", "acknowledged"] | None = None
 
     @field_validator("photo_ids")
@@ -147,7 +153,13 @@ class ReportSummary(BaseModel):
     unit: str | None
     assignee_id: str | None
     due_date: date | None
+    deadline_working_days: int | None = Field(description="the profile's working days for the severity when the "
+                                                          "deadline was set")
     overdue: bool
+    reopen_count: int = Field(description="failed verifications and reopenings")
+    flagged: bool = Field(description="reopened the profile's reopen_flag_at times: flagged for the street office")
+    location_check: LocationCheck | None = Field(
+        description="the latest rectification's after-photos against the report's GPS (null: not rectified yet)")
     photo_count: int
     thumbnail_url: str | None
     created_at: datetime
@@ -162,10 +174,96 @@ class ReportPublic(ReportSummary):
     filed_as: str
     assignee_name: str | None
     dismiss_reason: str | None
+    location_distance_m: int | None = Field(description="whole metres from the report's spot to the farthest "
+                                                        "after-photo with GPS")
+    assigned_at: datetime | None = Field(description="the first assignment")
+    rectified_at: datetime | None = Field(description="the latest rectification")
+    flagged_at: datetime | None
     photos: list[PhotoStaff | PhotoPublic] = Field(description="taken_at/gps_* only in staff views")
     after_photos: list[PhotoStaff | PhotoPublic] = Field(description="the contractor's rectification photos")
     events: list[ReportEventPublic]
     actions: list[str] = Field(description="the actions the caller may take now")
+
+
+# ---- the street office's views and figures --------------------------------------------------------
+
+class StreetOfficeReport(BaseModel):
+    """A report that needs the street office: overdue now, or flagged (reopened too often) and not settled."""
+
+    id: str
+    project_id: str
+    project_title: str
+    community_id: str
+    title: str
+    catalog_seq: int | None
+    severity: Severity
+    status: Status
+    assignee_id: str | None
+    assignee_name: str | None
+    organization: str | None = Field(description="the assignee's company, from their appointment")
+    due_date: date | None
+    overdue: bool
+    working_days_overdue: int = Field(description="working days after the due date, today included")
+    escalated_at: datetime | None = Field(description="when the street office was told (the worker's round)")
+    reopen_count: int
+    flagged_at: datetime | None
+    reasons: list[Literal["overdue", "flagged"]]
+
+
+class CatalogCount(BaseModel):
+    catalog_seq: int | None = Field(description="the catalog item's number; null for a free title")
+    title: str
+    reports: int
+
+
+class RectificationFigures(BaseModel):
+    """How rectification goes. ``overdue_share`` = (overdue_now + late) / with_deadline, exact."""
+
+    with_deadline: int = Field(description="reports with a deadline now: rectifying, rectified, verified, closed")
+    rectified: int = Field(description="reports whose latest rectification stands: rectified, verified, closed")
+    overdue_now: int = Field(description="rectifying and past the due date (Shanghai)")
+    late: int = Field(description="rectified after the due date")
+    overdue_share: Figure
+    median_working_days: str | None = Field(
+        description='median working days from the first assignment (counted from the next day) to the latest '
+                    'rectification, exact: "3" or "3.5"; null when nothing is rectified')
+    reopened: int = Field(description="reports reopened at least once (failed verification or reopening)")
+    flagged: int
+    location_unverified: int
+
+
+class ContractorFigures(RectificationFigures):
+    user_id: str
+    name: str
+    organization: str | None
+    assigned: int = Field(description="reports assigned to this contractor now")
+
+
+class ProjectFigures(BaseModel):
+    project_id: str
+    project_title: str
+    community_id: str
+    reports: int
+    rectification: RectificationFigures
+
+
+class SupervisionStats(BaseModel):
+    as_of: date = Field(description="the Shanghai date the figures are counted on")
+    reports: int
+    by_status: dict[str, int]
+    by_severity: dict[str, int]
+    by_catalog_item: list[CatalogCount] = Field(description="most reported first")
+    rectification: RectificationFigures
+    contractors: list[ContractorFigures]
+
+
+class ProjectSupervisionStats(SupervisionStats):
+    project_id: str
+
+
+class JurisdictionSupervisionStats(SupervisionStats):
+    jurisdiction_id: str
+    projects: list[ProjectFigures]
 
 
 # ---- acceptance ------------------------------------------------------------------------------------

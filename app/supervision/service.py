@@ -1,10 +1,14 @@
 """Quality supervision, as the rest of the app calls it: the roster, photo reports and their lifecycle,
-acceptance, the photo checks and the two gates.
+deadlines with their warnings and escalations, the street office's views, figures and ledger, acceptance,
+the photo checks and the two gates.
 
 The rules live in the parts this module gathers: :mod:`~app.supervision.roster`,
 :mod:`~app.supervision.reports` (who sees a report, filing, rectification photos),
-:mod:`~app.supervision.lifecycle` (the table of actions), :mod:`~app.supervision.acceptance` and
-:mod:`~app.supervision.common` (dates, the warranty, staged photos).
+:mod:`~app.supervision.lifecycle` (the table of actions), :mod:`~app.supervision.deadlines` (which deadline
+an action sets), :mod:`~app.supervision.spot` (same-spot after-photos), :mod:`~app.supervision.alerts` (who
+is told what; the worker's deadline round), :mod:`~app.supervision.stats` and :mod:`~app.supervision.ledger`
+(the street office), :mod:`~app.supervision.acceptance` and :mod:`~app.supervision.common` (dates, the
+warranty, staged photos). Messages leave through the outbox contract of :mod:`~app.supervision.contracts`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from app.supervision.acceptance import (
     get_acceptance,
     record_acceptance,
 )
+from app.supervision.alerts import AlertRun, run_deadline_alerts
 from app.supervision.common import (
     MAX_AFTER_PHOTOS,
     in_warranty,
@@ -28,6 +33,7 @@ from app.supervision.common import (
     too_many_photos,
     warranty_until,
 )
+from app.supervision.ledger import ledger
 from app.supervision.lifecycle import ACTIONS, allowed_actions
 from app.supervision.reports import (
     ReportDraft,
@@ -42,11 +48,13 @@ from app.supervision.reports import (
     transition,
 )
 from app.supervision.roster import appoint_contractor, appoint_supervisor, roster, roster_text
+from app.supervision.stats import jurisdiction_stats, overdue_reports, project_stats
 
 __all__ = [
     "ACTIONS",
     "MAX_AFTER_PHOTOS",
     "SATISFACTION_QUESTIONS",
+    "AlertRun",
     "ReportDraft",
     "acceptance_gate",
     "acceptance_photo_visible",
@@ -64,13 +72,18 @@ __all__ = [
     "get_report",
     "in_warranty",
     "is_overdue",
+    "jurisdiction_stats",
+    "ledger",
     "list_reports",
     "no_photos",
+    "overdue_reports",
     "prepare_report",
+    "project_stats",
     "record_acceptance",
     "report_photo_visible",
     "roster",
     "roster_text",
+    "run_deadline_alerts",
     "staged_photos",
     "too_many_photos",
     "transition",

@@ -85,3 +85,58 @@ async def token_for(app, user_id: str) -> dict:
                                                  now=app.state.clock.now())
         await s.commit()
     return auth(pair.access_token)
+
+
+# ---- deadlines, messages and the street office ----------------------------------------------------------
+
+async def act(client: httpx.AsyncClient, report_id: str, headers: dict, action: str, **body) -> httpx.Response:
+    return await client.post(f"/api/v1/reports/{report_id}/transitions", headers=headers,
+                             json={"action": action, **body})
+
+
+async def street_office(app, jurisdiction_id: str, *, username: str = "street", openid: str | None = None) -> str:
+    """An admin of the jurisdiction (the street office; there is no route that grants one), optionally bound to
+    WeChat; its id."""
+    from app.auth import service as auth_service
+    from app.auth.models import Role
+
+    now = app.state.clock.now()
+    async with app.state.db.write_session() as s:
+        user = await auth_service.create_user(s, username=username, password=PASSWORD, name="街道办", now=now)
+        await auth_service.grant(s, user_id=user.id, role=Role.ADMIN, scope_id=jurisdiction_id, now=now, by=None)
+        user.wechat_openid = openid
+        s.add(user)
+        await s.commit()
+        return user.id
+
+
+async def bind_openid(app, user_id: str, openid: str) -> None:
+    """As if the user had signed in with WeChat once (the outbox reaches only such users)."""
+    from app.auth.models import User
+
+    async with app.state.db.write_session() as s:
+        user = await s.get(User, user_id)
+        assert user is not None
+        user.wechat_openid = openid
+        s.add(user)
+        await s.commit()
+
+
+async def report_messages(app) -> list:
+    """The outbox rows about reports, oldest first."""
+    from app.turnout.models import OutboxMessage
+
+    async with app.state.db.read_session() as s:
+        q = (select(OutboxMessage).where(OutboxMessage.item_type == "report")
+             .order_by(OutboxMessage.created_at, OutboxMessage.id))
+        return list((await s.exec(q)).all())
+
+
+async def deadline_round(app):
+    """One run of the worker's deadline round, committed."""
+    from app.supervision.service import run_deadline_alerts
+
+    async with app.state.db.write_session() as s:
+        run = await run_deadline_alerts(s, now=app.state.clock.now())
+        await s.commit()
+    return run

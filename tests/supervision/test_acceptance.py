@@ -180,7 +180,7 @@ async def test_critical_reports_gate(client, world, app) -> None:
         assert r.status_code == 200, r.text
 
     await act(world.staff, "acknowledge")
-    await act(world.staff, "assign", assignee_id=p.contractor_id, due_date="2026-12-01")
+    await act(world.staff, "assign", assignee_id=p.contractor_id)
     up = await client.post(f"/api/v1/reports/{crit}/photos", headers=p.contractor, files=photo_files(phone_jpeg()))
     await act(p.contractor, "rectify", photo_ids=[up.json()[0]["id"]])
     assert (await gate()).met is False  # rectified is not yet checked

@@ -65,16 +65,19 @@ async def test_full_lifecycle_with_real_photos(client, world, app, clock) -> Non
 
     r = await act(client, rid, world.staff, "acknowledge", note="已收到")
     assert r.status_code == 200 and r.json()["status"] == "acknowledged"
-    # assigning needs a contractor of the project and a due date not in the past
+    # assigning needs a contractor of the project and a due date not in the past, no later than the profile's
+    # 3 working days for a critical report (Tue 24 … Thu 26 Nov) unless a reason is given
     r = await act(client, rid, world.staff, "assign", assignee_id=p.supervisor_id, due_date="2026-11-30")
     assert r.status_code == 422 and r.json()["code"] == "report.assignee_not_contractor"
     r = await act(client, rid, world.staff, "assign", assignee_id=p.contractor_id, due_date="2026-11-22")
     assert r.status_code == 422 and r.json()["code"] == "report.due_date_past"
-    r = await act(client, rid, world.staff, "assign", assignee_id=p.contractor_id)
-    assert r.status_code == 422 and r.json()["code"] == "report.due_date_required"
-    r = await act(client, rid, world.staff, "assign", assignee_id=p.contractor_id, due_date="2026-11-30")
+    r = await act(client, rid, world.staff, "assign", assignee_id=p.contractor_id, due_date="2026-12-03")
+    assert r.status_code == 422 and r.json()["code"] == "report.deadline_reason_required"
+    assert r.json()["standard_due_date"] == "2026-11-26" and r.json()["working_days"] == 3
+    r = await act(client, rid, world.staff, "assign", assignee_id=p.contractor_id, due_date="2026-11-25")
     assert r.status_code == 200 and r.json()["status"] == "rectifying"
-    assert r.json()["due_date"] == "2026-11-30" and r.json()["overdue"] is False
+    assert r.json()["due_date"] == "2026-11-25" and r.json()["overdue"] is False
+    assert r.json()["deadline_working_days"] == 3 and r.json()["events"][-1]["data"]["extended"] is False
 
     # now the contractor sees it (without GPS) and may rectify, not verify
     cview = await client.get(f"/api/v1/reports/{rid}", headers=p.contractor)
@@ -112,7 +115,7 @@ async def test_full_lifecycle_with_real_photos(client, world, app, clock) -> Non
     assert (await act(client, rid, world.staff, "verify")).status_code == 403
     r = await act(client, rid, world.staff, "close")
     assert r.status_code == 409 and r.json()["code"] == "report.invalid_transition"
-    assert r.json()["allowed_actions"] == ["verify"]
+    assert r.json()["allowed_actions"] == ["verify", "reject"]
 
     r = await act(client, rid, p.supervisor, "verify", note="复核合格")
     assert r.status_code == 200 and r.json()["status"] == "verified"
@@ -131,7 +134,13 @@ async def test_full_lifecycle_with_real_photos(client, world, app, clock) -> Non
 
     # closed can be reopened (by a supervisor) back to rectifying with the same contractor
     r = await act(client, rid, p.supervisor, "reopen", note="又渗水了", due_date="2026-12-10")
+    assert r.status_code == 422 and r.json()["code"] == "report.deadline_reason_required"
+    r = await act(client, rid, p.supervisor, "reopen", note="又渗水了", due_date="2026-12-10", reason="需等待晴天施工")
     assert r.status_code == 200 and r.json()["status"] == "rectifying" and r.json()["due_date"] == "2026-12-10"
+    assert r.json()["reopen_count"] == 1 and r.json()["flagged"] is False
+    reopen = r.json()["events"][-1]["data"]
+    assert reopen["extended"] is True and reopen["extension_reason"] == "需等待晴天施工"
+    assert reopen["standard_due_date"] == "2026-11-26"
     assert (await act(client, rid, p.contractor, "reopen")).status_code == 409
 
 
@@ -196,7 +205,8 @@ async def test_overdue_and_filters(client, world, clock) -> None:
         ids.append(r.json()["id"])
     for rid, due in ((ids[0], "2026-11-25"), (ids[1], "2026-12-31")):
         assert (await act(client, rid, world.staff, "acknowledge")).status_code == 200
-        r = await act(client, rid, world.staff, "assign", assignee_id=p.contractor_id, due_date=due)
+        r = await act(client, rid, world.staff, "assign", assignee_id=p.contractor_id, due_date=due,
+                      reason="材料需定制")
         assert r.status_code == 200
     url = f"/api/v1/projects/{p.id}/reports"
     tokens = {"staff": world.staff}

@@ -27,7 +27,7 @@ async def test_reassigned_while_after_photos_are_processed(client, world, app, s
     rid = await _assigned_report(client, world, p)
     before, blobs = await counts(app), stored_blobs(settings.media_dir)
     reassigned = while_processing(monkeypatch, lambda: act(client, rid, world.staff, "assign", assignee_id=other_id,
-                                                           due_date="2026-12-05"))
+                                                           due_date="2026-12-02"))
     r = await client.post(f"/api/v1/reports/{rid}/photos", headers=p.contractor,
                           files=photo_files(phone_jpeg(color=(0, 0, 250)), phone_jpeg(color=(0, 250, 0))))
     assert reassigned[0].status_code == 200 and reassigned[0].json()["assignee_id"] == other_id
