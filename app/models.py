@@ -3,6 +3,7 @@
 from app.auth import models as auth_models  # noqa: F401
 from app.core import models as core_models  # noqa: F401
 from app.core.db import metadata  # noqa: E402
+from app.funding import models as funding_models  # noqa: F401
 from app.media import models as media_models  # noqa: F401
 from app.projects import models as project_models  # noqa: F401
 from app.publicity import models as publicity_models  # noqa: F401

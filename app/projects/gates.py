@@ -1,7 +1,7 @@
 """The contracts between projects and the domains that own the facts its lifecycle and ranking need.
 
-Projects sits below surveys, voting, publicity and supervision (docs/ARCHITECTURE.md), so it never imports
-them. It declares what it needs — a gate provider per gate name, and the figures the street office's ranking
+Projects sits below surveys, voting, funding, supervision and publicity (docs/ARCHITECTURE.md), so it never
+imports them. It declares what it needs — a gate provider per gate name, and the figures the street office's ranking
 compares — and the composition root (:mod:`app.wiring`) registers each domain's provider at start-up.
 """
 
@@ -18,7 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 class GateState(BaseModel):
     """One condition a stage move needs: whether it holds now, why, and the figures behind it."""
 
-    name: str  # stable id, e.g. "survey_passed", "motions_passed", "publicity_passed", "no_open_critical_reports"
+    name: str  # stable id, e.g. "survey_passed", "motions_passed", "publicity_passed", "funding_complete",
+    # "no_open_critical_reports"
     met: bool
     detail: str  # Chinese, for the committee
     figures: dict[str, Any] = Field(default_factory=dict)

@@ -1,7 +1,7 @@
 """Projects: creation in eligible communities, the stage lifecycle with its gates, and the ranking.
 
-Gates and ranking figures are answered by the domains that own the facts (surveys, voting, publicity,
-supervision), which sit above projects: they reach it through the providers registered in
+Gates and ranking figures are answered by the domains that own the facts (surveys, voting, funding,
+supervision, publicity), which sit above projects: they reach it through the providers registered in
 :data:`app.projects.gates.PROVIDERS` by the composition root (:mod:`app.wiring`).
 """
 
@@ -39,6 +39,7 @@ from app.rules import percent_text
 STAGE_GATES: dict[tuple[Stage, Stage], tuple[str, ...]] = {
     (Stage.SURVEY, Stage.PLANNING): ("survey_passed",),
     (Stage.PLAN_PUBLICITY, Stage.APPROVED): ("motions_passed", "publicity_passed"),
+    (Stage.APPROVED, Stage.CONSTRUCTION): ("funding_complete",),  # residents' share collected (app.funding)
     (Stage.CONSTRUCTION, Stage.ACCEPTANCE): ("no_open_critical_reports",),
     (Stage.ACCEPTANCE, Stage.EVALUATION): ("acceptance_signed",),
 }

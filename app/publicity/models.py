@@ -40,9 +40,10 @@ class ObjectionStatus(StrEnum):
 class Notice(SQLModel, table=True):
     __tablename__ = "notice"
     __table_args__ = (
-        # one notice of each generated kind per motion: its vote notice and its vote-result notice (NULLs do
-        # not collide on either backend)
-        UniqueConstraint("motion_id", "kind"),
+        # one notice of each generated kind and revision per motion: its vote notice, and its vote-result
+        # notice — revision 1 at close, n+1 republished after each correction of the count (NULLs do not
+        # collide on either backend)
+        UniqueConstraint("motion_id", "kind", "revision"),
         Index("ix_notice_community_listing", "community_id", "created_at", "id"),
         Index("ix_notice_project_kind", "project_id", "kind", "created_at"),
     )
@@ -65,6 +66,8 @@ class Notice(SQLModel, table=True):
     closes_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     plan_id: str | None = Field(default=None, max_length=32)
     motion_id: str | None = Field(default=None, max_length=32)
+    # a vote-result notice: the result revision it publishes (1 for every other notice)
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_by: str | None = Field(default=None, max_length=32)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import User
 from app.core import repository as base
-from app.core.db import upsert_insert
+from app.core.db import upsert_insert, wide
 from app.media.models import MediaObject
 from app.publicity.models import Notice, NoticeKind, NoticeStatus, Objection, ObjectionStatus
 from app.register.models import Household
@@ -34,11 +35,24 @@ async def insert_notice_once(session: AsyncSession, values: dict[str, Any]) -> b
 
 
 async def notice_for_motion(session: AsyncSession, motion_id: str,
-                            kind: NoticeKind = NoticeKind.VOTE_RESULT) -> Notice | None:
-    """The motion's notice of a generated kind (its vote-result notice, or its vote notice)."""
-    q = (select(Notice).where(Notice.motion_id == motion_id, Notice.kind == kind.value)
+                            kind: NoticeKind = NoticeKind.VOTE_RESULT, *, revision: int = 1) -> Notice | None:
+    """The motion's notice of a generated kind (its vote-result notice of a result revision, or its vote
+    notice)."""
+    q = (select(Notice).where(Notice.motion_id == motion_id, Notice.kind == kind.value, Notice.revision == revision)
          .execution_options(populate_existing=True))
     return (await session.exec(q)).first()
+
+
+async def result_notices(session: AsyncSession, motion_ids: list[str]) -> list[Notice]:
+    """Every vote-result notice of the motions (each revision's), by motion then revision."""
+    if not motion_ids:
+        return []
+    q = (select(Notice).where(col(Notice.motion_id).in_(motion_ids), Notice.kind == NoticeKind.VOTE_RESULT.value)
+         .order_by(col(Notice.motion_id), col(Notice.revision)))
+    return list((await session.exec(q)).all())
+
+
+_COUNTED = (ObjectionStatus.PENDING, ObjectionStatus.ACCEPTED, ObjectionStatus.REJECTED)
 
 
 async def objection_counts(session: AsyncSession, notice_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -71,18 +85,38 @@ def status_clause(status: NoticeStatus, now: datetime) -> Any:
     return and_(~accepted, col(Notice.closes_at) <= now, ~pending)
 
 
+def _objections(status: ObjectionStatus) -> Any:
+    return (select(func.count()).select_from(Objection)
+            .where(Objection.notice_id == Notice.id, Objection.status == status.value).scalar_subquery())
+
+
+# residents open this list after every push: the statement is built once, with bound parameters (building it
+# took longer than running it)
+_LISTING = (
+    sa_select(Notice, *(_objections(s) for s in _COUNTED),
+              select(MediaObject.id).where(MediaObject.owner_type == bindparam("media_owner_type"),
+                                           MediaObject.owner_id == Notice.id).exists())
+    .where(col(Notice.community_id) == bindparam("community_id"))
+    .order_by(col(Notice.created_at).desc(), col(Notice.id).desc())
+    .limit(bindparam("limit"))
+)
+
+
 async def community_notices_page(
     session: AsyncSession, community_id: str, *, after: tuple[datetime, str] | None, limit: int,
-    status: NoticeStatus | None, now: datetime,
-) -> list[Notice]:
-    q = (select(Notice).where(Notice.community_id == community_id)
-         .order_by(col(Notice.created_at).desc(), col(Notice.id).desc()).limit(limit + 1))
+    status: NoticeStatus | None, now: datetime, media_owner_type: str,
+) -> list[tuple[Notice, dict[str, int], bool]]:
+    """Up to ``limit + 1`` notices, newest first, each with its objections by status and whether it has media of
+    ``media_owner_type`` (its attachments) — one statement."""
+    q = _LISTING
     if after is not None:
         at, nid = after
         q = q.where(or_(col(Notice.created_at) < at, and_(col(Notice.created_at) == at, col(Notice.id) < nid)))
     if status is not None:
         q = q.where(status_clause(status, now))
-    return list((await session.exec(q)).all())
+    params = {"community_id": community_id, "limit": limit + 1, "media_owner_type": media_owner_type}
+    return [(row[0], {s.value: int(n) for s, n in zip(_COUNTED, row[1:4], strict=True)}, bool(row[4]))
+            for row in (await session.exec(wide(q), params=params)).all()]
 
 
 async def latest_plan_notice(session: AsyncSession, project_id: str) -> Notice | None:

@@ -25,7 +25,8 @@ class NoticeCreate(BaseModel):
     kind: NoticeKind
     title: str = Field(min_length=1, max_length=200)
     body: str | None = Field(default=None, max_length=20000,
-                             description="required, except for supervisor_roster (filled from the roster)")
+                             description="required, except for supervisor_roster (filled from the roster) and "
+                                         "funding (generated from the current plan's residents' share ledger)")
     start_date: date = Field(description="business date (Asia/Shanghai) the publicity starts")
     working_days: int | None = Field(default=None, ge=1, le=60,
                                      description="defaults to the profile's publicity_working_days; never fewer")
@@ -82,6 +83,11 @@ class NoticePublic(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list)
     created_at: datetime
     created_by: str | None
+    revision: int = Field(default=1, description="a vote-result notice: the revision of the result it publishes "
+                                                 "(1 at close; n+1 after each correction of the count)")
+    superseded_by: str | None = Field(
+        default=None, description="a vote-result notice: the notice of the next revision of the result, once a "
+                                  "correction has republished it (this one then takes no objection)")
 
 
 class ObjectionCreate(BaseModel):

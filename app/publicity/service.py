@@ -27,6 +27,7 @@ from app.core import audit
 from app.core.db import new_id
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, parse_time_cursor, time_cursor
+from app.funding import service as funding_service
 from app.projects import service as projects_service
 from app.projects.gates import GateState
 from app.projects.models import Project
@@ -56,7 +57,15 @@ from app.rules import (
     working_days_left,
 )
 from app.supervision import service as supervision_service
-from app.voting.contracts import ClosedMotion, ConditionLine, FrozenRoll, ParticipantRow
+from app.voting.contracts import (
+    ClosedMotion,
+    ConditionLine,
+    FrozenRoll,
+    ParticipantRow,
+    ResultCorrectionNote,
+    ResultNotice,
+    ResultObjection,
+)
 
 MAX_DAYS_AHEAD = 731  # a start date more than two years ahead is a typo
 NOTICE_ATTACHMENT = "notice_attachment"  # app.media owner types
@@ -138,7 +147,8 @@ def _attachment(m: Any, url: str) -> Attachment:
                       height=m.height, url=url, thumbnail_url=f"{url}?thumbnail=true" if m.thumb_sha256 else None)
 
 
-def _public(n: Notice, counts: dict[str, int], now: datetime, media: Sequence[Any] = ()) -> NoticePublic:
+def _public(n: Notice, counts: dict[str, int], now: datetime, media: Sequence[Any] = (),
+            superseded_by: str | None = None) -> NoticePublic:
     status, ended = status_of(n, counts, now)
     return NoticePublic(
         id=n.id, project_id=n.project_id, community_id=n.community_id, kind=n.kind, title=n.title, body=n.body,
@@ -150,14 +160,31 @@ def _public(n: Notice, counts: dict[str, int], now: datetime, media: Sequence[An
         objections=_counts(counts), plan_id=n.plan_id, motion_id=n.motion_id, created_at=n.created_at,
         created_by=n.created_by,
         attachments=[_attachment(m, f"{API}/notices/{n.id}/attachments/{m.id}") for m in media],
+        revision=n.revision, superseded_by=superseded_by,
     )
 
 
-async def _publics(session: AsyncSession, notices: Sequence[Notice], now: datetime) -> list[NoticePublic]:
+async def _superseded(session: AsyncSession, notices: Sequence[Notice]) -> dict[str, str]:
+    """Vote-result notice id -> the notice of its result's next revision, for those a correction republished."""
+    motions = sorted({n.motion_id for n in notices if n.kind == NoticeKind.VOTE_RESULT and n.motion_id})
+    by_revision = {(r.motion_id, r.revision): r.id for r in await repo.result_notices(session, motions)}
+    return {n.id: by_revision[(n.motion_id, n.revision + 1)] for n in notices
+            if n.kind == NoticeKind.VOTE_RESULT and (n.motion_id, n.revision + 1) in by_revision}
+
+
+async def _publics(session: AsyncSession, notices: Sequence[Notice], now: datetime, *,
+                   counts: dict[str, dict[str, int]] | None = None,
+                   with_media: set[str] | None = None) -> list[NoticePublic]:
+    """The notices' public shapes. ``counts`` (objections by status) and ``with_media`` (the notices that have
+    attachments), when the caller read them with the notices — the community list does, in the same
+    statement — save a query each, and the attachments are read only for the notices that have some."""
     ids = [n.id for n in notices]
-    counts = await repo.objection_counts(session, ids)
-    media = await repo.media_of(session, owner_type=NOTICE_ATTACHMENT, owner_ids=ids)
-    return [_public(n, counts[n.id], now, media[n.id]) for n in notices]
+    if counts is None:
+        counts = await repo.objection_counts(session, ids)
+    media_ids = ids if with_media is None else [i for i in ids if i in with_media]
+    media = await repo.media_of(session, owner_type=NOTICE_ATTACHMENT, owner_ids=media_ids) if media_ids else {}
+    superseded = await _superseded(session, notices)
+    return [_public(n, counts[n.id], now, media.get(n.id, ()), superseded.get(n.id)) for n in notices]
 
 
 async def notice_or_404(session: AsyncSession, notice_id: str) -> Notice:
@@ -228,14 +255,20 @@ async def create_notice(session: AsyncSession, *, principal: Principal, project_
     project = await projects_service.project_or_404(session, project_id)
     authorize(principal, "notice.manage", projects_service.project_scope(project))
     text = (body.body or "").strip()
+    plan_id = body.plan_id
     if not text and body.kind == NoticeKind.SUPERVISOR_ROSTER:
         text = (await _roster_body(session, project.id) or "").strip()
+    if not text and body.kind == NoticeKind.FUNDING:  # generated from the current plan's ledger
+        from app.publicity.funding import funding_notice_body
+
+        disclosed = await funding_service.disclosure(session, project_id=project.id, plan_id=body.plan_id)
+        text, plan_id = funding_notice_body(disclosed), disclosed.plan_id
     if not text:
         raise Invalid("notice.body_required", "公示内容不能为空", "The notice needs a body",
                       errors=[{"loc": ["body", "body"], "msg": "required"}])
     n = await publish_notice(session, project=project, kind=body.kind, title=body.title, body=text,
                              start_date=body.start_date, now=now, actor_id=principal.user_id,
-                             working_days=body.working_days, plan_id=body.plan_id)
+                             working_days=body.working_days, plan_id=plan_id)
     if body.attachments:
         await _link_attachments(session, notice=n, media_ids=[a.media_id for a in body.attachments],
                                 actor_id=principal.user_id, now=now)
@@ -325,10 +358,13 @@ async def list_community_notices(session: AsyncSession, *, principal: Principal,
     scope = await projects_service.member_scope(session, principal, jurisdiction_id=community.jurisdiction_id,
                                                 community_id=community.id)
     authorize(principal, "notice.view", scope)
-    rows = await repo.community_notices_page(session, community.id,
-                                             after=parse_time_cursor(page.after),
-                                             limit=page.limit, status=status, now=now)
-    items = await _publics(session, rows[:page.limit], now)
+    listed = await repo.community_notices_page(session, community.id, after=parse_time_cursor(page.after),
+                                               limit=page.limit, status=status, now=now,
+                                               media_owner_type=NOTICE_ATTACHMENT)
+    shown = listed[:page.limit]
+    rows = [n for n, _, _ in listed]
+    items = await _publics(session, rows[:page.limit], now, counts={n.id: c for n, c, _ in shown},
+                           with_media={n.id for n, _, has in shown if has})
     last = rows[page.limit - 1] if len(rows) > page.limit else None
     return Page(items=items, next_cursor=time_cursor(last.created_at, last.id) if last else None)
 
@@ -365,6 +401,11 @@ async def file_objection(session: AsyncSession, *, principal: Principal, notice_
     if ended:
         raise Conflict("objection.window_closed", f"公示期已于 {n.end_date.isoformat()} 24:00 结束，不能再提出异议",
                        "The publicity window has closed", closes_at=n.closes_at.isoformat())
+    later = (await _superseded(session, [n])).get(n.id)
+    if later is not None:
+        raise Conflict("objection.notice_superseded", "该表决结果已更正并重新公示，请对更正后的公示提出异议",
+                       "The result was corrected and published again: object to the new notice",
+                       superseded_by=later)
     mine = principal.households_in(n.community_id)
     household_id = body.household_id
     if household_id is not None:
@@ -549,11 +590,28 @@ def _location(h: ParticipantRow) -> str:
     return f"{_building(h.building)}{_unit(h.unit)}{h.room}"
 
 
+def _correction_words(c: ResultCorrectionNote) -> str:
+    """What a correction changed, in places only (never a choice)."""
+    src = _location(c.from_place) if c.from_place else "（未知房屋）"
+    dst = _location(c.to_place) if c.to_place else "（未知房屋）"
+    if c.action == "move":
+        return f"原登记为 {src} 的纸质选票经核实属于 {dst}，已改为计入 {dst}"
+    if c.action == "void":
+        return f"{src} 的一张选票经核实不应计入，已作废（该户如有此前的有效投票，以此前的投票计入）"
+    return f"补录 {dst} 的纸质选票（签字选票照片已存档）"
+
+
 def vote_result_body(closed: ClosedMotion) -> str:
     """The notice text: the motion, per condition its numbers, then per participating household ONLY its
-    room and area (never names or phones)."""
-    lines = [f"表决事项：{closed.title}", f"表决结果：{OUTCOME_ZH.get(closed.outcome, closed.outcome)}",
-             f"投票开始：{_local_time(closed.opens_at)}", f"投票截止：{_local_time(closed.closed_at)}"]
+    room and area (never names or phones). A corrected revision first says what the correction changed."""
+    lines = []
+    if closed.correction is not None:
+        c = closed.correction
+        lines += [f"更正公示：本公示为表决结果第 {closed.revision} 版，更正此前公示的第 {closed.revision - 1} 版。",
+                  "更正依据：对表决结果公示提出的异议经核实予以采纳。",
+                  f"更正内容：{_correction_words(c)}", f"更正理由：{c.reason}", ""]
+    lines += [f"表决事项：{closed.title}", f"表决结果：{OUTCOME_ZH.get(closed.outcome, closed.outcome)}",
+              f"投票开始：{_local_time(closed.opens_at)}", f"投票截止：{_local_time(closed.closed_at)}"]
     if closed.conditions:
         lines.append("各项条件：")
         lines += [f"  {i}. {_fmt_condition(c)}" for i, c in enumerate(closed.conditions, 1)]
@@ -563,10 +621,12 @@ def vote_result_body(closed: ClosedMotion) -> str:
 
 
 async def publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, now: datetime) -> Notice:
-    """The vote-result notice of a closed motion (voting calls it when a motion closes: app.wiring); idempotent
-    per motion. It starts on the first working day after the close (DOMAIN: within one working day)."""
+    """The vote-result notice of a closed motion's result revision (voting calls it when a motion closes, and
+    again with revision n+1 after each correction of the count: app.wiring); idempotent per motion and
+    revision. It starts on the first working day after the close or correction (DOMAIN: within one working
+    day), with the profile's full window: a corrected result is challenged afresh (询异)."""
     motion_id = closed.motion_id
-    existing = await repo.notice_for_motion(session, motion_id, NoticeKind.VOTE_RESULT)
+    existing = await repo.notice_for_motion(session, motion_id, NoticeKind.VOTE_RESULT, revision=closed.revision)
     if existing is not None:
         return existing
     project = await projects_service.project_or_404(session, closed.project_id)
@@ -574,24 +634,60 @@ async def publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, no
     start = next_working_day_after(business_date(now))
     # published ahead of its start date (the next working day), so never a partial day
     w = publicity_window(start, profile.publicity_working_days, partial_day=False)
-    title = f"表决结果公示：{closed.title}"[:200]
+    title = (f"表决结果公示：{closed.title}" if closed.revision == 1
+             else f"表决结果更正公示（第 {closed.revision} 版）：{closed.title}")[:200]
     inserted = await repo.insert_notice_once(session, {
         "id": new_id(),
         "jurisdiction_id": project.jurisdiction_id, "community_id": project.community_id, "project_id": project.id,
         "kind": NoticeKind.VOTE_RESULT.value, "title": title, "body": vote_result_body(closed), "start_date": start,
         "counting_starts": w.counting_starts, "end_date": w.end_date, "working_days": w.working_days,
         "provisional": w.provisional, "partial_day_excluded": w.partial_day_excluded, "opens_at": day_start(start),
-        "closes_at": w.closes_at, "plan_id": closed.plan_id, "motion_id": motion_id, "created_at": now,
-        "created_by": None,
+        "closes_at": w.closes_at, "plan_id": closed.plan_id, "motion_id": motion_id, "revision": closed.revision,
+        "created_at": now, "created_by": None,
     })
-    notice = await repo.notice_for_motion(session, motion_id, NoticeKind.VOTE_RESULT)
+    notice = await repo.notice_for_motion(session, motion_id, NoticeKind.VOTE_RESULT, revision=closed.revision)
     assert notice is not None
     if inserted:
         await audit.append(session, chain=project.community_id, action="notice.published", entity_type="notice",
                            entity_id=notice.id, actor_id=None, at=now,
                            data={"project_id": project.id, "kind": notice.kind, "motion_id": motion_id,
-                                 "start_date": notice.start_date.isoformat(), "end_date": notice.end_date.isoformat()})
+                                 "start_date": notice.start_date.isoformat(), "end_date": notice.end_date.isoformat()}
+                           | ({"revision": closed.revision} if closed.revision > 1 else {}))
     return notice
+
+
+# ---- for voting: the state of each motion's result notices ------------------------------------------
+
+async def result_notices(session: AsyncSession, *, motion_ids: list[str], now: datetime) -> dict[str, ResultNotice]:
+    """Each motion's latest vote-result notice with its status now, the objections accepted on it and the
+    objections still unanswered on any of the motion's result notices (voting derives from this whether a
+    result is provisional or final; registered by app.wiring)."""
+    notices = await repo.result_notices(session, motion_ids)
+    counts = await repo.objection_counts(session, [n.id for n in notices])
+    latest: dict[str, Notice] = {}
+    pending: dict[str, int] = {}
+    for n in notices:
+        assert n.motion_id is not None
+        latest[n.motion_id] = n  # ordered by revision: the last one wins
+        pending[n.motion_id] = pending.get(n.motion_id, 0) + counts[n.id].get(ObjectionStatus.PENDING, 0)
+    out = {}
+    for mid, n in latest.items():
+        status, ended = status_of(n, counts[n.id], now)
+        out[mid] = ResultNotice(notice_id=n.id, revision=n.revision, status=status.value, window_ended=ended,
+                                start_date=n.start_date, end_date=n.end_date, closes_at=n.closes_at,
+                                pending=pending[mid], accepted=counts[n.id].get(ObjectionStatus.ACCEPTED, 0))
+    return out
+
+
+async def result_objection(session: AsyncSession, *, objection_id: str) -> ResultObjection | None:
+    """An objection to a vote-result notice, with its notice's motion and revision (None for any other
+    objection, or none at all)."""
+    o = await repo.get_objection(session, objection_id, fresh=True) if objection_id and len(objection_id) <= 32 else None
+    n = await repo.get_notice(session, o.notice_id) if o is not None else None
+    if o is None or n is None or n.kind != NoticeKind.VOTE_RESULT or n.motion_id is None:
+        return None
+    return ResultObjection(objection_id=o.id, notice_id=n.id, motion_id=n.motion_id, revision=n.revision,
+                           status=o.status)
 
 
 def _area_m2(area_centi: int) -> str:

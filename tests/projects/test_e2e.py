@@ -135,13 +135,15 @@ async def test_survey_to_approved_end_to_end(client, world, clock) -> None:
                           json={"text": "屋面防水应包括楼道窗户"})
     assert r.status_code == 201, r.text
     objection_id = r.json()["id"]
-    (gate,) = refused(await advance("approved", "表决已通过"), "publicity_passed")
-    assert "尚未期满" in gate["detail"]
+    # the vote passed, but its result is provisional until its own result notice (询异) has passed
+    motions_gate, gate = refused(await advance("approved", "表决已通过"), "motions_passed", "publicity_passed")
+    assert "暂定" in motions_gate["detail"] and "尚未期满" in gate["detail"]
 
-    # the last second of the window: still running
+    # the last second of both windows: still running
     await travel(client, world, clock, sh(2026, 11, 30, 23, 59, 59))
-    (gate,) = refused(await advance("approved", "公示期满"), "publicity_passed")
+    motions_gate, gate = refused(await advance("approved", "公示期满"), "motions_passed", "publicity_passed")
     assert gate["figures"]["days_left"] == 1
+    assert motions_gate["figures"]["motions"][0]["result_stage"] == "provisional"
     # the window has ended, but the objection is not answered yet; no new objection is taken
     await travel(client, world, clock, sh(2026, 12, 1, 0, 0, 1))
     (gate,) = refused(await advance("approved", "公示期满"), "publicity_passed")

@@ -33,11 +33,11 @@ async def test_create_view_and_list(client, world, clock) -> None:
     assert p["history"] == []
     # every gated move of the lifecycle is shown with its gates
     moves = [(g["from_stage"], g["to_stage"]) for g in p["stage_gates"]]
-    assert moves == [("survey", "planning"), ("plan_publicity", "approved"), ("construction", "acceptance"),
-                     ("acceptance", "evaluation")]
+    assert moves == [("survey", "planning"), ("plan_publicity", "approved"), ("approved", "construction"),
+                     ("construction", "acceptance"), ("acceptance", "evaluation")]
     names = [g["name"] for sg in p["stage_gates"] for g in sg["gates"]]
-    assert names == ["survey_passed", "motions_passed", "publicity_passed", "no_open_critical_reports",
-                     "acceptance_signed"]
+    assert names == ["survey_passed", "motions_passed", "publicity_passed", "funding_complete",
+                     "no_open_critical_reports", "acceptance_signed"]
     assert [g["name"] for g in p["next_gates"]] == ["survey_passed"]
     assert p["next_gates"][0]["met"] is False
     # the publicity gate is this domain's own: no plan notice yet
@@ -200,6 +200,6 @@ def test_every_gate_and_figure_needs_a_provider() -> None:
     from app.projects.service import gate_names
 
     assert ProjectProviders().missing(gate_names()) == [
-        "acceptance_signed", "motions_passed", "no_open_critical_reports", "publicity_passed", "survey_passed",
-        "figures:willingness", "figures:contribution"]
+        "acceptance_signed", "funding_complete", "motions_passed", "no_open_critical_reports", "publicity_passed",
+        "survey_passed", "figures:willingness", "figures:contribution"]
     assert PROVIDERS.missing(gate_names()) == []

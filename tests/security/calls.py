@@ -85,6 +85,10 @@ REQUESTS: dict[str, Req] = {
     "GET /api/v1/households/{household_id}/members": Req(),
     "POST /api/v1/households/{household_id}/transfer": Req(
         ids={"household_id": "transfer_household"}, json={"owner_key": "NEW-OWNER", "reason": "过户"}, phase=3),
+    "POST /api/v1/households/{household_id}/deactivate": Req(
+        ids={"household_id": "deactivate_household"}, json={"reason": "两户合并"}, phase=1),
+    "POST /api/v1/households/{household_id}/reactivate": Req(
+        ids={"household_id": "deactivate_household"}, json={"reason": "误操作，恢复"}, phase=3),
     "DELETE /api/v1/households/{household_id}/members/{user_id}": Req(
         ids={"household_id": "household_id", "user_id": "family_user_id"}, phase=3),
     "POST /api/v1/communities/{community_id}/activation-codes": Req(
@@ -113,12 +117,32 @@ REQUESTS: dict[str, Req] = {
     "GET /api/v1/questionnaires/{questionnaire_id}/results": Req(),
     "GET /api/v1/questionnaires/{questionnaire_id}/results.csv": Req(),
     "GET /api/v1/questionnaires/{questionnaire_id}/results.xlsx": Req(),
+    "GET /api/v1/questionnaires/{questionnaire_id}/roll": Req(),
+    "GET /api/v1/questionnaires/{questionnaire_id}/evidence.zip": Req(ids={"questionnaire_id": "q_close"},
+                                                                      phase=2),  # after close
+    "POST /api/v1/questionnaires/{questionnaire_id}/roll/amendments": Req(
+        json=lambda w, c: {"household_id": w.ids["household_id"], "action": "correct", "reason": "核对面积"}),
     "POST /api/v1/projects/{project_id}/plans": Req(json=plan_body()),  # 409 plan.exists: past authorization
     "GET /api/v1/projects/{project_id}/plans": Req(),
     "GET /api/v1/plans/{plan_id}": Req(),
     "POST /api/v1/plans/{plan_id}/revisions": Req(  # supersedes the plan (its motions stop): last
         json={"title": "修订方案", "items": plan_body()["items"]}, phase=3),
     "POST /api/v1/plans/{plan_id}/motions": Req(json=_motion),
+    "GET /api/v1/plans/{plan_id}/funding": Req(),
+    "PUT /api/v1/plans/{plan_id}/funding/split": Req(
+        json=lambda w, c: {"items": [{"item_id": w.ids["plan_item_id"], "split": "by_area"}]}),
+    "PUT /api/v1/plans/{plan_id}/pledges": Req(  # staff: 422 without household_id, past authorization
+        json=lambda w, c: {"items": [{"item_id": w.ids["plan_item_id"], "amount_fen": 100}]}),
+    "POST /api/v1/plans/{plan_id}/pledges:from-questionnaire": Req(
+        json=lambda w, c: {"questionnaire_id": w.ids["q_contribution"], "item_id": w.ids["plan_item_id"]}),
+    "POST /api/v1/plans/{plan_id}/collections": Req(json=lambda w, c: {
+        "household_id": w.ids["household_id"], "item_id": w.ids["plan_item_id"], "amount_fen": 100,
+        "received_on": w.now.date().isoformat(), "method": "cash", "receipt_no": f"SEC-{w.next()}"}),
+    "POST /api/v1/plans/{plan_id}/refunds": Req(json=lambda w, c: {  # after the collections above
+        "household_id": w.ids["household_id"], "item_id": w.ids["plan_item_id"], "amount_fen": 1,
+        "refunded_on": w.now.date().isoformat(), "method": "cash", "reason": "多缴退还"}),
+    "GET /api/v1/plans/{plan_id}/funding/households": Req(),
+    "GET /api/v1/plans/{plan_id}/funding/ledger.xlsx": Req(),
     "GET /api/v1/projects/{project_id}/motions": Req(),
     "GET /api/v1/motions/{motion_id}": Req(),
     "POST /api/v1/motions/{motion_id}/close": Req(ids={"motion_id": "m_close"}, phase=1),
@@ -131,6 +155,12 @@ REQUESTS: dict[str, Req] = {
     "GET /api/v1/motions/{motion_id}/choices": Req(),
     "GET /api/v1/motions/{motion_id}/roll": Req(),
     "GET /api/v1/motions/{motion_id}/evidence.zip": Req(ids={"motion_id": "m_close"}, phase=2),  # after close
+    # after close; an objection to a plain notice, not the result: 409 correction.objection_not_on_result
+    "POST /api/v1/motions/{motion_id}/corrections": Req(
+        ids={"motion_id": "m_close"}, phase=2,
+        data=lambda w, c: {"objection_id": w.ids["objection_id"], "action": "void", "ballot_id": "0" * 32,
+                           "reason": "核对计票"}),
+    "GET /api/v1/motions/{motion_id}/results": Req(ids={"motion_id": "m_close"}, phase=2),
     "POST /api/v1/motions/{motion_id}/roll/amendments": Req(
         json=lambda w, c: {"household_id": w.ids["household_id"], "action": "correct", "reason": "核对面积"}),
     "POST /api/v1/projects/{project_id}/notices": Req(
@@ -164,6 +194,10 @@ REQUESTS: dict[str, Req] = {
     "POST /api/v1/reports/{report_id}/photos": Req(files=_photos()),
     "POST /api/v1/reports/{report_id}/transitions": Req(ids={"report_id": "r_transition"},
                                                         json={"action": "acknowledge"}, phase=1),
+    "GET /api/v1/projects/{project_id}/supervision-stats": Req(),
+    "GET /api/v1/projects/{project_id}/rectification-ledger.xlsx": Req(),
+    "GET /api/v1/jurisdictions/{jurisdiction_id}/overdue-reports": Req(),
+    "GET /api/v1/jurisdictions/{jurisdiction_id}/supervision-stats": Req(),
     "GET /api/v1/photos/{photo_id}": Req(),
     "GET /api/v1/photos/{photo_id}/thumbnail": Req(),
     # recording the acceptance starts the warranty (residents may then file reports): after everything else

@@ -77,6 +77,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "PATCH /api/v1/households/{household_id}":                A(403, 404, 404, OK, OK),
     "GET /api/v1/households/{household_id}/members":          A(OK, 404, 404, OK, OK),
     "POST /api/v1/households/{household_id}/transfer":        A(403, 404, 404, OK, OK),  # a spare household
+    "POST /api/v1/households/{household_id}/deactivate":      A(403, 404, 404, OK, OK),  # another spare one
+    "POST /api/v1/households/{household_id}/reactivate":      A(403, 404, 404, OK, OK),  # … restored later
     # staff take the family member off (204); whoever comes after them finds no such member (404)
     "DELETE /api/v1/households/{household_id}/members/{user_id}": A(403, 404, 404, frozenset({204, 404}), frozenset({204, 404})),
     "POST /api/v1/communities/{community_id}/activation-codes": A(403, 404, 404, OK, OK),
@@ -102,12 +104,24 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/questionnaires/{questionnaire_id}/results":  A(403, 403, 403, OK, OK),  # residents: after close
     "GET /api/v1/questionnaires/{questionnaire_id}/results.csv": A(403, 403, 403, OK, OK),
     "GET /api/v1/questionnaires/{questionnaire_id}/results.xlsx": A(403, 403, 403, OK, OK),
+    "GET /api/v1/questionnaires/{questionnaire_id}/roll":     A(OK, 403, 403, OK, OK),  # residents: own entry
+    "GET /api/v1/questionnaires/{questionnaire_id}/evidence.zip": A(403, 403, 403, OK, OK),  # staff, after close
+    "POST /api/v1/questionnaires/{questionnaire_id}/roll/amendments": A(403, 403, 403, OK, OK),
     # ---- plans, motions, ballots
     "POST /api/v1/projects/{project_id}/plans":               A(403, 403, 403, OK, OK),
     "GET /api/v1/projects/{project_id}/plans":                A(OK, 403, 403, OK, OK),
     "GET /api/v1/plans/{plan_id}":                            A(OK, 403, 403, OK, OK),
     "POST /api/v1/plans/{plan_id}/revisions":                 A(403, 403, 403, OK, OK),
     "POST /api/v1/plans/{plan_id}/motions":                   A(403, 403, 403, OK, OK),
+    # ---- funding: the residents' share of plan items (residents: their own household's pledges)
+    "GET /api/v1/plans/{plan_id}/funding":                    A(OK, 403, 403, OK, OK),
+    "PUT /api/v1/plans/{plan_id}/funding/split":              A(403, 403, 403, OK, OK),
+    "PUT /api/v1/plans/{plan_id}/pledges":                    A(OK, 403, 403, OK, OK),  # staff: paper pledges
+    "POST /api/v1/plans/{plan_id}/pledges:from-questionnaire": A(403, 403, 403, OK, OK),
+    "POST /api/v1/plans/{plan_id}/collections":               A(403, 403, 403, OK, OK),
+    "POST /api/v1/plans/{plan_id}/refunds":                   A(403, 403, 403, OK, OK),
+    "GET /api/v1/plans/{plan_id}/funding/households":         A(403, 403, 403, OK, OK),
+    "GET /api/v1/plans/{plan_id}/funding/ledger.xlsx":        A(403, 403, 403, OK, OK),
     "GET /api/v1/projects/{project_id}/motions":              A(OK, 403, 403, OK, OK),
     "GET /api/v1/motions/{motion_id}":                        A(OK, 403, 403, OK, OK),
     "POST /api/v1/motions/{motion_id}/close":                 A(403, 403, 403, OK, OK),
@@ -119,6 +133,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/motions/{motion_id}/choices":                A(403, 403, 403, 403, 403),  # staff_see_choices off
     "GET /api/v1/motions/{motion_id}/roll":                   A(OK, 403, 403, OK, OK),  # residents: own entries
     "GET /api/v1/motions/{motion_id}/evidence.zip":           A(403, 403, 403, OK, OK),  # staff, after close
+    "POST /api/v1/motions/{motion_id}/corrections":           A(403, 403, 403, OK, OK),  # staff, after close
+    "GET /api/v1/motions/{motion_id}/results":                A(403, 403, 403, OK, OK),  # staff
     "POST /api/v1/motions/{motion_id}/roll/amendments":       A(403, 403, 403, OK, OK),
     # ---- publicity
     "POST /api/v1/projects/{project_id}/notices":             A(403, 403, 403, OK, OK),
@@ -149,6 +165,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/reports/{report_id}":                        A(403, OK, OK, OK, OK),  # contractor: assigned
     "POST /api/v1/reports/{report_id}/photos":                A(403, 403, OK, 403, 403),  # the assignee
     "POST /api/v1/reports/{report_id}/transitions":           A(403, 403, 404, OK, OK),  # not assigned: hidden
+    "GET /api/v1/projects/{project_id}/supervision-stats":    A(403, OK, 403, OK, OK),
+    "GET /api/v1/projects/{project_id}/rectification-ledger.xlsx": A(403, 403, 403, OK, OK),
+    "GET /api/v1/jurisdictions/{jurisdiction_id}/overdue-reports": JURISDICTION,  # the street office
+    "GET /api/v1/jurisdictions/{jurisdiction_id}/supervision-stats": JURISDICTION,
     "GET /api/v1/photos/{photo_id}":                          A(404, OK, OK, OK, OK),
     "GET /api/v1/photos/{photo_id}/thumbnail":                A(404, OK, OK, OK, OK),
     "POST /api/v1/projects/{project_id}/acceptance":          A(403, 403, 403, OK, OK),

@@ -80,6 +80,8 @@ async def _served(client: httpx.AsyncClient, w: SecWorld) -> list[tuple[str, str
         f"{API}/questionnaires/{w.ids['questionnaire_id']}/non-responders?format=xlsx",
         f"{API}/motions/{w.ids['motion_id']}/non-responders?format=xlsx",
         f"{API}/questionnaires/{qid}/results", f"{API}/motions/{mid}/tally",
+        f"{API}/questionnaires/{qid}/roll?format=csv", f"{API}/questionnaires/{qid}/roll?format=xlsx",
+        f"{API}/questionnaires/{qid}/evidence.zip",
         f"{API}/notices/{w.ids['notice_id']}/attachments/{w.ids['attachment_id']}?thumbnail=true",
         f"{API}/objections/{w.ids['objection_id']}/photos/{w.ids['objection_photo_id']}?thumbnail=true",
     ]

@@ -105,6 +105,7 @@ async def build_security_world(app, client: httpx.AsyncClient, wechat) -> SecWor
     fam_code = await issue_codes(client, staff, a.community_id, [a.residents[0].household_id], relation="family")
     fam = _ok(await activate(client, fam_code[a.residents[0].household_id], "家属甲", phone="13900000009"))
     ids["transfer_household"] = w.spare_households[-2]
+    ids["deactivate_household"] = w.spare_households[-3]
     ids["family_user_id"] = (await client.get(f"{API}/me", headers=auth(fam["access_token"]))).json()["user"]["id"]
 
     # ---- questionnaires: the main one (open, answered), drafts to edit / open, one to close
@@ -121,12 +122,15 @@ async def build_security_world(app, client: httpx.AsyncClient, wechat) -> SecWor
     ids["q_patch"] = (await questionnaire(False))["id"]
     ids["q_open"] = (await questionnaire(False))["id"]
     ids["q_close"] = (await questionnaire(True))["id"]
+    ids["q_contribution"] = (await questionnaire(True, kind="contribution"))["id"]  # closed: its answers -> pledges
+    _ok(await client.post(f"{API}/questionnaires/{ids['q_contribution']}/close", headers=staff))
     _ok(await client.put(f"{API}/questionnaires/{q['id']}/response", headers=headers[RES_A],
                          json={"answers": [{"question_id": ids["question_id"], "value": True}]}))
 
     # ---- a plan, motions, an online ballot (receipt) and a paper ballot with its slip photo
     plan = _ok(await client.post(f"{API}/projects/{pid}/plans", headers=staff, json=plan_body()), 201)
     ids["plan_id"] = plan["id"]
+    ids["plan_item_id"] = plan["items"][0]["id"]  # it has a residents' share (app/funding)
 
     async def motion(title: str) -> str:
         return _ok(await client.post(f"{API}/plans/{plan['id']}/motions", headers=staff, json={
