@@ -142,6 +142,14 @@ def _clean_loc(loc: Any) -> list[Any]:
     return [p for p in loc if not isinstance(p, bytes)]
 
 
+
+def _unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
+    log.warning("database unavailable: %s", exc.orig)
+    return problem(request, status=503, code="service.unavailable",
+                   zh="服务暂时不可用，请稍后重试", en="Service temporarily unavailable",
+                   headers={"Retry-After": "1"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -201,15 +209,16 @@ def install_error_handlers(app: FastAPI) -> None:
         if sqlstate.startswith("22") or "invalid byte sequence" in str(exc.orig):
             return problem(request, status=422, code="request.invalid_data",
                            zh="提交的数据含有无法保存的字符或数值", en="The submitted data cannot be stored")
+        if exc.connection_invalidated:
+            # the server dropped the connection (a restart, an idle timeout): nothing was committed, the pool is
+            # being replaced, and a retry goes through
+            return _unavailable(request, exc)
         log.exception("database error")
         return problem(request, status=500, code="internal.error", zh="服务器内部错误", en="Internal server error")
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
-        log.warning("database unavailable: %s", exc.orig)
-        return problem(request, status=503, code="service.unavailable",
-                       zh="服务暂时不可用，请稍后重试", en="Service temporarily unavailable",
-                       headers={"Retry-After": "1"})
+        return _unavailable(request, exc)
 
     @app.exception_handler(RecursionError)
     async def _recursion(request: Request, exc: RecursionError) -> JSONResponse:
