@@ -66,8 +66,26 @@ def item_funded(ln: Line) -> Conflict:
 
 
 def out_of_scope(loc: list[Any], ln: Line) -> Invalid:
+    if ln.frozen_at is not None:
+        return Invalid("funding.household_out_of_scope",
+                       f"该房屋不在“{ln.title}”首笔收款时锁定的分摊名单内（房屋登记有变动的，可由工作人员重新核定应缴金额）",
+                       "The household is not on the item's roll, frozen at its first collection (staff may "
+                       "recompute the shares from the register)",
+                       errors=[{"loc": loc, "msg": "not on the item's frozen roll"}],
+                       shares_frozen_at=ln.frozen_at.isoformat())
     return Invalid("funding.household_out_of_scope", f"该房屋不在“{ln.title}”的改造范围内",
                    "The household is not in the item's scope", errors=[{"loc": loc, "msg": "not in the item's scope"}])
+
+
+def over_collected(ln: Line, *, share_fen: int, paid_fen: int, amount_fen: int, opted_in: bool) -> Invalid:
+    room = max(0, share_fen - paid_fen)
+    hint = "" if opted_in else "（该户尚未认缴此自愿参加的项目，请先登记认缴）"
+    return Invalid("funding.over_collected",
+                   f"该户“{ln.title}”应缴 {yuan_text(share_fen)} 元，已缴 {yuan_text(paid_fen)} 元，本次最多登记 "
+                   f"{yuan_text(room)} 元{hint}；确需多收请注明 over_share",
+                   "The household's payments would exceed its share; set over_share to record it anyway",
+                   errors=[{"loc": ["body", "amount_fen"], "msg": f"at most {room} without over_share"}],
+                   share_fen=share_fen, paid_fen=paid_fen, amount_fen=amount_fen, max_fen=room)
 
 
 def line_state(ln: Line) -> LineState:

@@ -25,12 +25,13 @@ from app.funding.common import (
     line_or_422,
     line_state,
     out_of_scope,
+    over_collected,
     payment_public,
     plan_and_project,
     require_current,
     unknown_items,
 )
-from app.funding.lines import Ledger, Line
+from app.funding.lines import Ledger, Line, Split
 from app.funding.models import FundingPayment, FundingPledge, LineStatus, PaymentKind, PledgeChannel
 from app.funding.schemas import (
     CollectionIn,
@@ -87,12 +88,14 @@ async def _pledging_household(session: AsyncSession, principal: Principal, *, ma
     return found[0]
 
 
-async def _upsert_pledge(session: AsyncSession, *, ln: Line, household_id: str, amount_fen: int, channel: str,
-                         questionnaire_id: str | None, actor_id: str, now: datetime) -> tuple[FundingPledge, int]:
-    """The household's pledge for the line, set to ``amount_fen``: (the pledge, the amount it had before)."""
+async def _upsert_pledge(session: AsyncSession, *, ln: Line, household_id: str, amount_fen: int | None,
+                         channel: str, questionnaire_id: str | None, actor_id: str,
+                         now: datetime) -> tuple[FundingPledge, FundingPledge | None]:
+    """The household's pledge for the line, set to ``amount_fen`` (None: "my share"): (the pledge, a copy of
+    the one it replaced, if any)."""
     assert ln.line_id is not None
     p = await repo.pledge_for(session, ln.line_id, household_id)
-    previous = p.amount_fen if p is not None else 0
+    before = FundingPledge.model_validate(p.model_dump()) if p is not None else None
     if p is None:
         p = FundingPledge(line_id=ln.line_id, household_id=household_id, amount_fen=amount_fen, channel=channel,
                           questionnaire_id=questionnaire_id, version=1, actor_id=actor_id, created_at=now,
@@ -102,13 +105,17 @@ async def _upsert_pledge(session: AsyncSession, *, ln: Line, household_id: str, 
         p.version, p.actor_id, p.updated_at = p.version + 1, actor_id, now
     session.add(p)
     await session.flush()
-    return p, previous
+    return p, before
 
 
-def _pledgeable(ln: Line) -> None:
+def _pledgeable(ln: Line, *, household_id: str, amount_fen: int | None) -> None:
+    """409 for a dropped item, and for a funded one — except an opt-in to an ``opted_in`` item: a household
+    joining lowers everyone's share, it is never refused because the item is covered."""
     if ln.item is None:
         raise item_dropped(ln)
-    if ln.status is LineStatus.FUNDED:
+    opting_in = (ln.split is SplitRule.OPTED_IN and household_id not in ln.standing
+                 and (amount_fen is None or amount_fen > 0))
+    if ln.status is LineStatus.FUNDED and not opting_in:
         raise item_funded(ln)
 
 
@@ -116,8 +123,8 @@ async def pledge(session: AsyncSession, *, principal: Principal, plan_id: str, b
                  now: datetime) -> HouseholdFunding:
     """A household's pledges for items of the current plan: a resident (owner or co-owner) for their household,
     staff for any household from a signed paper pledge. Each replaces the household's earlier pledge for the
-    item; the default amount is the household's share now; 0 withdraws. 409 once the item is funded or
-    dropped."""
+    item; without an amount it is "my share" (its share as it stands whenever read); 0 withdraws. 409 once the
+    item is dropped, or funded (but an opt-in to an ``opted_in`` item is always taken)."""
     plan, project, scope = await plan_and_project(session, plan_id)
     manager = is_manager(authorize(principal, "funding.pledge", scope))
     household = await _pledging_household(session, principal, manager=manager, project=project,
@@ -146,24 +153,25 @@ async def pledge(session: AsyncSession, *, principal: Principal, plan_id: str, b
     for i, ln in enumerate(found):
         if ln.item is not None and not split[ln.key].in_scope(household.id):
             raise out_of_scope(["body", "items", i, "item_id"], ln)
-    for ln in found:
-        _pledgeable(ln)
-    channel = PledgeChannel.PAPER if manager else PledgeChannel.ONLINE
     for it, ln in zip(body.items, found, strict=True):
-        amount = it.amount_fen
-        if amount is None:
-            s = split[ln.key]
-            if ln.split is SplitRule.OPTED_IN and household.id not in s.opted:
-                s = lines.split_among(ln, s.households, s.opted | {household.id})
-            amount = s.share_of(household.id) or 0
-        p, previous = await _upsert_pledge(session, ln=ln, household_id=household.id, amount_fen=amount,
-                                           channel=channel, questionnaire_id=None, actor_id=principal.user_id,
-                                           now=now)
+        _pledgeable(ln, household_id=household.id, amount_fen=it.amount_fen)
+    channel = PledgeChannel.PAPER if manager else PledgeChannel.ONLINE
+    recorded: list[tuple[Line, FundingPledge, FundingPledge | None]] = []
+    for it, ln in zip(body.items, found, strict=True):
+        p, before = await _upsert_pledge(session, ln=ln, household_id=household.id, amount_fen=it.amount_fen,
+                                         channel=channel, questionnaire_id=None, actor_id=principal.user_id, now=now)
+        recorded.append((ln, p, before))
+    now_led = await lines.load(session, project_id=project.id, community_id=project.community_id)
+    for ln, p, before in recorded:
+        after = now_led.line_for(ln.item_id)
+        assert after is not None
         await audit.append(session, chain=project.community_id, action="funding.pledged", entity_type="funding_line",
                            entity_id=p.line_id, actor_id=principal.user_id, at=now,
                            data={"project_id": project.id, "item_id": ln.item_id, "household_id": household.id,
-                                 "amount_fen": amount, "previous_fen": previous, "channel": channel.value,
-                                 "version": p.version})
+                                 "amount_fen": p.amount_fen, "follows_share": p.amount_fen is None,
+                                 "counts_fen": now_led.pledge_of(after, household.id),
+                                 "previous_fen": before.amount_fen if before is not None else 0,
+                                 "channel": channel.value, "version": p.version})
     led = await _sync(session, project, principal, now)
     return await household_funding(session, led, household)
 
@@ -202,31 +210,32 @@ async def pledges_from_questionnaire(session: AsyncSession, *, principal: Princi
     led = await _sync(session, project, principal, now)
     require_current(plan, led)
     ln = line_or_422(led, body.item_id, loc=["body", "item_id"], dropped_too=True)
-    _pledgeable(ln)
+    if ln.item is None:
+        raise item_dropped(ln)
+    if ln.status is LineStatus.FUNDED:
+        raise item_funded(ln)
     assert ln.line_id is not None
     split = (await lines.splits(session, led, [ln]))[ln.key]
-    existing = {p.household_id: p for p in await repo.pledges_of(session, project.id) if p.line_id == ln.line_id}
     created = replaced = 0
     skipped: list[SkippedHousehold] = []
     recorded: list[dict[str, Any]] = []
     for a in answers.answers:
         if a.question_id != question_id:
             continue
-        before = existing.get(a.household_id)
         reason = ("zero" if a.amount_fen <= 0 else "out_of_scope" if not split.in_scope(a.household_id)
-                  else "already_pledged" if before is not None and before.amount_fen > 0 and not body.replace
-                  else None)
+                  else "already_pledged" if a.household_id in ln.standing and not body.replace else None)
         if reason is not None:
             skipped.append(SkippedHousehold(household_id=a.household_id, reason=reason))
             continue
-        _, previous = await _upsert_pledge(session, ln=ln, household_id=a.household_id, amount_fen=a.amount_fen,
-                                           channel=PledgeChannel.QUESTIONNAIRE, questionnaire_id=answers.questionnaire_id,
-                                           actor_id=principal.user_id, now=now)
-        if before is not None and before.amount_fen > 0:
+        _, was = await _upsert_pledge(session, ln=ln, household_id=a.household_id, amount_fen=a.amount_fen,
+                                      channel=PledgeChannel.QUESTIONNAIRE, questionnaire_id=answers.questionnaire_id,
+                                      actor_id=principal.user_id, now=now)
+        if a.household_id in ln.standing:
             replaced += 1
         else:
             created += 1
-        recorded.append({"household_id": a.household_id, "amount_fen": a.amount_fen, "previous_fen": previous})
+        recorded.append({"household_id": a.household_id, "amount_fen": a.amount_fen,
+                         "previous_fen": was.amount_fen if was is not None else 0})
     await audit.append(session, chain=project.community_id, action="funding.pledges_imported",
                        entity_type="funding_line", entity_id=ln.line_id, actor_id=principal.user_id, at=now,
                        data={"project_id": project.id, "item_id": ln.item_id,
@@ -255,7 +264,7 @@ async def _receipt_free(session: AsyncSession, project: Project, kind: PaymentKi
 
 async def _record(session: AsyncSession, *, principal: Principal, project: Project, ln: Line, household_id: str,
                   kind: PaymentKind, amount_fen: int, day: Any, method: str, receipt_no: str | None, note: str | None,
-                  now: datetime) -> PaymentRecorded:
+                  now: datetime, over_share: dict[str, int] | None = None) -> PaymentRecorded:
     assert ln.line_id is not None
     p = FundingPayment(project_id=project.id, line_id=ln.line_id, household_id=household_id, kind=kind.value,
                        amount_fen=amount_fen, paid_on=day, method=method, receipt_no=receipt_no, note=note,
@@ -267,17 +276,54 @@ async def _record(session: AsyncSession, *, principal: Principal, project: Proje
                        entity_type="funding_payment", entity_id=p.id, actor_id=principal.user_id, at=now,
                        data={"project_id": project.id, "line_id": ln.line_id, "item_id": ln.item_id,
                              "household_id": household_id, "amount_fen": amount_fen, "date": day.isoformat(),
-                             "method": method, "receipt_no": receipt_no, "note": note})
+                             "method": method, "receipt_no": receipt_no, "note": note}
+                       | ({"over_share": over_share} if over_share is not None else {}))
     led = await _sync(session, project, principal, now)
     after = led.line_for(ln.item_id, dropped_too=True)
     assert after is not None
     return PaymentRecorded(payment=payment_public(p, ln.item_id), item=line_state(after))
 
 
+async def _freeze(session: AsyncSession, *, project: Project, principal: Principal, ln: Line,
+                  households: list[PlacedHousehold], now: datetime, reason: str | None,
+                  before: Split | None = None) -> None:
+    """Store ``households`` (with their areas now) as ``ln``'s roll, frozen now; audited ``funding.shares_frozen``
+    (the first collection) or, with a ``reason``, ``funding.shares_recomputed`` with each changed share."""
+    assert ln.row is not None
+    await repo.replace_roll(session, ln.row.id, [(h.id, h.area_centi) for h in households])
+    ln.row.roll_frozen_at = now
+    session.add(ln.row)
+    after = lines.split_among(ln, households, ln.opted)
+    data: dict[str, Any] = {"project_id": project.id, "item_id": ln.item_id, "split": ln.split.value,
+                            "residents_share_fen": ln.share_fen, "households": len(households),
+                            "area_centi": sum(h.area_centi for h in households)}
+    if before is None:
+        data["shares"] = [{"household_id": h.id, "area_centi": h.area_centi, "share_fen": after.share_of(h.id)}
+                          for h in households]
+        action = "funding.shares_frozen"
+    else:
+        paid: dict[str, int] = {}
+        for p in await repo.payments_of(session, project.id):
+            if p.line_id == ln.row.id:
+                paid[p.household_id] = paid.get(p.household_id, 0) + (p.amount_fen if p.kind == "collection"
+                                                                        else -p.amount_fen)
+        ids = sorted(before.ids | after.ids)
+        data |= {"reason": reason, "households_before": len(before.households), "changed": [
+            {"household_id": hid, "before_fen": before.share_of(hid), "after_fen": after.share_of(hid),
+             "paid_fen": paid.get(hid, 0)}
+            for hid in ids if before.share_of(hid) != after.share_of(hid)]}
+        action = "funding.shares_recomputed"
+    await audit.append(session, chain=project.community_id, action=action, entity_type="funding_line",
+                       entity_id=ln.row.id, actor_id=principal.user_id, at=now, data=data)
+    await session.flush()
+
+
 async def record_collection(session: AsyncSession, *, principal: Principal, plan_id: str, body: CollectionIn,
                             now: datetime) -> PaymentRecorded:
     """Staff: money received from a household for an item of the current plan (the household in the item's
-    scope: 422 otherwise; a dropped item: 409; a receipt number already recorded: 409)."""
+    scope: 422 otherwise; a dropped item: 409; a receipt number already recorded: 409). The household's
+    payments may not exceed its share unless the body says ``over_share`` (422 ``funding.over_collected``).
+    The item's first collection freezes the households its share is split among (see :mod:`app.funding.lines`)."""
     plan, project, scope = await plan_and_project(session, plan_id)
     authorize(principal, "funding.manage", scope)
     _not_in_future(body.received_on, now, "received_on")
@@ -286,12 +332,25 @@ async def record_collection(session: AsyncSession, *, principal: Principal, plan
     ln = line_or_422(led, body.item_id, loc=["body", "item_id"], dropped_too=True)
     if ln.item is None:
         raise item_dropped(ln)
-    if not (await lines.splits(session, led, [ln]))[ln.key].in_scope(body.household_id):
+    split = (await lines.splits(session, led, [ln]))[ln.key]
+    if not split.in_scope(body.household_id):
         raise out_of_scope(["body", "household_id"], ln)
+    assert ln.line_id is not None
+    paid = await repo.paid_by(session, ln.line_id, body.household_id)
+    net = paid.get(PaymentKind.COLLECTION, 0) - paid.get(PaymentKind.REFUND, 0)
+    share = split.share_of(body.household_id) or 0
+    over = net + body.amount_fen > share
+    if over and not body.over_share:
+        raise over_collected(ln, share_fen=share, paid_fen=net, amount_fen=body.amount_fen,
+                             opted_in=ln.split is not SplitRule.OPTED_IN or body.household_id in ln.standing)
     await _receipt_free(session, project, PaymentKind.COLLECTION, body.receipt_no)
+    if ln.frozen_at is None:
+        await _freeze(session, project=project, principal=principal, ln=ln, households=split.households, now=now,
+                      reason=None)
     return await _record(session, principal=principal, project=project, ln=ln, household_id=body.household_id,
                          kind=PaymentKind.COLLECTION, amount_fen=body.amount_fen, day=body.received_on,
-                         method=body.method.value, receipt_no=body.receipt_no, note=body.note, now=now)
+                         method=body.method.value, receipt_no=body.receipt_no, note=body.note, now=now,
+                         over_share={"share_fen": share, "paid_before_fen": net} if over else None)
 
 
 async def record_refund(session: AsyncSession, *, principal: Principal, plan_id: str, body: RefundIn,
@@ -319,10 +378,20 @@ async def record_refund(session: AsyncSession, *, principal: Principal, plan_id:
 
 async def set_split(session: AsyncSession, *, principal: Principal, plan_id: str, body: SplitRequest,
                     now: datetime) -> FundingView:
-    """Staff: how items' residents' shares are split (by area, equally, among those who opt in). Fixed once
-    anyone has pledged or paid for the item (409 ``funding.split_locked``)."""
+    """Staff: how items' residents' shares are split (by area, equally, among those who opt in) — fixed once
+    anyone has pledged or paid for the item (409 ``funding.split_locked``) — and, with ``recompute_shares`` and a
+    reason, the households an item's share is split among taken again from the register (its roll froze at its
+    first collection; 409 ``funding.shares_not_frozen`` before that, when the shares follow the register anyway)."""
     plan, project, scope = await plan_and_project(session, plan_id)
     authorize(principal, "funding.manage", scope)
+    empty = [{"loc": ["body", "items", i], "msg": "neither split nor recompute_shares"}
+             for i, it in enumerate(body.items) if it.split is None and not it.recompute_shares]
+    if empty:
+        raise Invalid("funding.nothing_to_change", "请指定分摊方式（split）或重新核定应缴金额（recompute_shares）",
+                      "Give a split or recompute_shares", errors=empty)
+    if body.reason is None and any(it.recompute_shares for it in body.items):
+        raise Invalid("funding.reason_required", "重新核定应缴金额须说明理由（reason）",
+                      "Recomputing shares needs a reason", errors=[{"loc": ["body", "reason"], "msg": "required"}])
     led = await _sync(session, project, principal, now)
     require_current(plan, led)
     found: list[Line] = []
@@ -340,12 +409,16 @@ async def set_split(session: AsyncSession, *, principal: Principal, plan_id: str
         if ln.item is None:
             raise item_dropped(ln)
         assert ln.row is not None
-        if ln.split is not it.split and await repo.has_entries(session, ln.row.id):
+        if it.split is not None and ln.split is not it.split and await repo.has_entries(session, ln.row.id):
             raise Conflict("funding.split_locked", f"“{ln.title}”已有住户认缴或缴款，分摊方式不能再改",
                            "Households have pledged or paid for the item; its split is fixed", item_id=ln.item_id)
+        if it.recompute_shares and ln.frozen_at is None:
+            raise Conflict("funding.shares_not_frozen",
+                           f"“{ln.title}”尚未收款，各户应缴金额随房屋登记自动更新，无需重新核定",
+                           "The item has no collection yet: its shares follow the register", item_id=ln.item_id)
     for it, ln in zip(body.items, found, strict=True):
         assert ln.row is not None
-        if ln.split is it.split:
+        if it.split is None or ln.split is it.split:
             continue
         before = ln.row.split
         ln.row.split = it.split.value
@@ -354,5 +427,15 @@ async def set_split(session: AsyncSession, *, principal: Principal, plan_id: str
                            entity_type="funding_line", entity_id=ln.row.id, actor_id=principal.user_id, at=now,
                            data={"project_id": project.id, "item_id": ln.item_id, "from": before,
                                  "to": it.split.value})
+    recompute = [ln for it, ln in zip(body.items, found, strict=True) if it.recompute_shares]
+    if recompute:
+        old = await lines.splits(session, led, recompute)
+        for ln in recompute:
+            fresh = await register_service.households_in_scope(
+                session, community_id=project.community_id,
+                building_id=ln.building_id if ln.scope != "community" else None,
+                unit_id=ln.unit_id if ln.scope == "unit" else None)
+            await _freeze(session, project=project, principal=principal, ln=ln, households=fresh, now=now,
+                          reason=body.reason, before=old[ln.key])
     await _sync(session, project, principal, now)
     return await funding_view(session, principal=principal, plan_id=plan_id, now=now)

@@ -14,6 +14,19 @@ the rules profile has ``residents_funded_when: pledged`` — the larger of the p
 otherwise ``funding``. The setting is taken from the profile when the line is stored, as a motion freezes its
 rule. A refund or a larger share can move a line back to ``funding``.
 
+**Shares follow the register until money comes in.** A household's share is its part of the line's share
+(``app.rules.shares``) over the households the line is split among: until the line's first collection, the
+active households of its scope in the register now (an import, a deactivation or an area correction changes
+everyone's share); the first collection freezes them — each household with its area then — into the line's roll
+(``funding_roll``, audited ``funding.shares_frozen``), and from then on the shares are split over that roll
+whatever the register says, until staff recompute it from the register (``PUT …/funding/split`` with
+``recompute_shares``, audited ``funding.shares_recomputed``). For an ``opted_in`` line the opt-ins are part of
+the rule: each opt-in or opt-out changes every opted-in household's share, frozen roll or not.
+
+**"My share" pledges.** A pledge without an amount stores none: it counts the household's share as it is when
+read (0 once the household is out of the split), so such pledges never add up to more than the line's share and
+an ``opted_in`` line is not covered by its first opt-in. Explicit amounts count as they are.
+
 **Reads never write.** :func:`load` computes every line from the current plan and the stored rows (a line the
 plan lists but no write has stored yet — a plan made before this ledger existed — is shown with the profile's
 defaults). Every write first calls :func:`sync`, which locks the project's lines, stores what :func:`load`
@@ -27,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -100,7 +113,8 @@ class Line:
     share_fen: int
     split: SplitRule
     funded_when: str
-    pledged_fen: int = 0
+    standing: dict[str, int | None] = field(default_factory=dict)  # household -> its standing pledge (None: its share)
+    pledged_fen: int = 0  # set by :meth:`settle`
     pledges: int = 0
     collected_fen: int = 0
     refunded_fen: int = 0
@@ -108,6 +122,32 @@ class Line:
     @property
     def line_id(self) -> str | None:
         return self.row.id if self.row is not None else None
+
+    @property
+    def frozen_at(self) -> datetime | None:
+        return self.row.roll_frozen_at if self.row is not None else None
+
+    @property
+    def opted(self) -> set[str]:
+        """The households with a standing pledge (for an ``opted_in`` line: those opted in)."""
+        return set(self.standing)
+
+    @property
+    def follows_share(self) -> bool:
+        """Whether some household pledged "my share" (its amount then depends on the split)."""
+        return any(a is None for a in self.standing.values())
+
+    def pledge_of(self, household_id: str, split: Split | None) -> int:
+        """What the household's pledge counts: its amount, or for "my share" its share now (0 without one)."""
+        amount = self.standing.get(household_id, 0)
+        if amount is not None:
+            return amount
+        return (split.share_of(household_id) or 0) if split is not None else 0
+
+    def settle(self, split: Split | None) -> None:
+        """Sum the standing pledges, "my share" ones at the households' shares in ``split``."""
+        amounts = [self.pledge_of(h, split) for h in self.standing]
+        self.pledged_fen, self.pledges = sum(amounts), sum(1 for a in amounts if a > 0)
 
     @property
     def net_fen(self) -> int:
@@ -142,6 +182,13 @@ class Ledger:
     current: PlanFacts | None
     profile: RulesProfile
     lines: list[Line] = field(default_factory=list)  # the current plan's, in plan order, then dropped ones
+    rolls: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # line id -> its frozen roll
+    split_cache: dict[str, Split] = field(default_factory=dict)  # line key -> its split, once computed
+    scope_cache: dict[tuple[str, str | None, str | None], list[PlacedHousehold]] = field(default_factory=dict)
+
+    def pledge_of(self, ln: Line, household_id: str) -> int:
+        """What the household's pledge for ``ln`` counts (see :meth:`Line.pledge_of`)."""
+        return ln.pledge_of(household_id, self.split_cache.get(ln.key))
 
     def live(self) -> list[Line]:
         return [ln for ln in self.lines if ln.item is not None]
@@ -159,14 +206,17 @@ async def load(session: AsyncSession, *, project_id: str, community_id: str, loc
     current = await voting_service.current_plan_facts(session, project_id=project_id)
     rows = await repo.lines_of(session, project_id, lock=lock)
     profile = await register_service.profile_for_community(session, community_id)
-    pledged = await repo.pledge_sums(session, project_id)
+    standing: dict[str, dict[str, int | None]] = {}
+    for line_id, household_id, amount in await repo.live_pledges(session, project_id):
+        standing.setdefault(line_id, {})[household_id] = amount
     paid = await repo.payment_sums(session, project_id)
-    led = Ledger(project_id=project_id, community_id=community_id, current=current, profile=profile)
+    led = Ledger(project_id=project_id, community_id=community_id, current=current, profile=profile,
+                 rolls=await repo.rolls_of(session, project_id) if rows else {})
     by_key = {r.key: r for r in rows}
 
     def sums(ln: Line) -> Line:
         if ln.row is not None:
-            ln.pledged_fen, ln.pledges = pledged.get(ln.row.id, (0, 0))
+            ln.standing = standing.get(ln.row.id, {})
             ln.collected_fen = paid.get((ln.row.id, PaymentKind.COLLECTION), 0)
             ln.refunded_fen = paid.get((ln.row.id, PaymentKind.REFUND), 0)
         return ln
@@ -187,6 +237,10 @@ async def load(session: AsyncSession, *, project_id: str, community_id: str, loc
                 row=row, key=row.key, item=None, plan_id=row.plan_id, item_id=row.item_id, position=row.position,
                 title=row.title, scope=row.scope, building_id=row.building_id, unit_id=row.unit_id,
                 share_fen=row.share_fen, split=SplitRule(row.split), funded_when=row.funded_when)))
+    following = [ln for ln in led.lines if ln.follows_share]
+    found = await splits(session, led, following) if following else {}
+    for ln in led.lines:
+        ln.settle(found.get(ln.key))
     return led
 
 
@@ -284,16 +338,26 @@ def split_among(ln: Line, households: list[PlacedHousehold], opted: set[str]) ->
                  shares=None if shares is None else {h.id: s for h, s in zip(households, shares, strict=True)})
 
 
+async def households_of(session: AsyncSession, led: Ledger, ln: Line) -> list[PlacedHousehold]:
+    """The households ``ln``'s share is split among, by id: its frozen roll (each with the area it had when the
+    roll froze), else the active households of its scope in the register now."""
+    if ln.frozen_at is not None and ln.line_id is not None:
+        roll = led.rolls.get(ln.line_id, [])
+        placed = {h.id: h for h in await register_service.households_by_id(
+            session, community_id=led.community_id, household_ids=[hid for hid, _ in roll])}
+        return [replace(placed[hid], area_centi=area) for hid, area in roll if hid in placed]
+    where = (ln.scope, ln.building_id if ln.scope != "community" else None, ln.unit_id if ln.scope == "unit" else None)
+    if where not in led.scope_cache:
+        led.scope_cache[where] = await register_service.households_in_scope(
+            session, community_id=led.community_id, building_id=where[1], unit_id=where[2])
+    return led.scope_cache[where]
+
+
 async def splits(session: AsyncSession, led: Ledger, lines: Sequence[Line] | None = None) -> dict[str, Split]:
     """line key -> its split now, for ``lines`` (default: every line of the current plan)."""
-    cache: dict[tuple[str, str | None, str | None], list[PlacedHousehold]] = {}
-    opted = await repo.opted_in(session, led.project_id)
     out: dict[str, Split] = {}
     for ln in led.live() if lines is None else lines:
-        where = (ln.scope, ln.building_id if ln.scope != "community" else None,
-                 ln.unit_id if ln.scope == "unit" else None)
-        if where not in cache:
-            cache[where] = await register_service.households_in_scope(
-                session, community_id=led.community_id, building_id=where[1], unit_id=where[2])
-        out[ln.key] = split_among(ln, cache[where], opted.get(ln.line_id or "", set()))
+        if ln.key not in led.split_cache:
+            led.split_cache[ln.key] = split_among(ln, await households_of(session, led, ln), ln.opted)
+        out[ln.key] = led.split_cache[ln.key]
     return out

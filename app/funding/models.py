@@ -8,9 +8,14 @@
   ``split`` is how its share is divided among households, ``funded_when`` whether collections or pledges
   cover it (taken from the rules profile when the line is created, as a motion freezes its rule), ``status``
   funding → funded (↔ funding again after a refund or a larger share) → dropped, each change audited.
+  ``roll_frozen_at``: when the households its share is split among were frozen (its first collection, or a
+  staff recompute since); null while the shares still follow the register.
+* ``funding_roll``: a frozen line's households and the exclusive area each had when it froze (one row per line
+  and household); the line's shares are split over these, whatever the register says later.
 * ``funding_pledge``: a household's current pledge for a line (unique per line and household), replaced by a
-  new pledge; an amount of 0 is a withdrawn pledge (for an ``opted_in`` line: opted out). Every version is in
-  the community's audit chain.
+  new pledge; an amount of null is "my share" (it follows the household's current share: read, never
+  stored), 0 a withdrawn pledge (for an ``opted_in`` line: opted out; null or above 0: opted in). Every version
+  is in the community's audit chain.
 * ``funding_payment``: money received (``collection``) or paid back (``refund``) for a household and a line,
   never updated or deleted; a receipt number is unique per project and kind.
 """
@@ -74,7 +79,16 @@ class FundingLine(SQLModel, table=True):
     funded_when: str = Field(max_length=10)
     status: str = Field(default=LineStatus.FUNDING, max_length=10)
     status_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    roll_frozen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class FundingRollEntry(SQLModel, table=True):
+    __tablename__ = "funding_roll"
+    __table_args__ = (CheckConstraint("area_centi > 0", name="area_positive"),)
+    line_id: str = Field(foreign_key="funding_line.id", primary_key=True, max_length=32)
+    household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=32)
+    area_centi: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class FundingPledge(SQLModel, table=True):
@@ -86,7 +100,7 @@ class FundingPledge(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     line_id: str = Field(foreign_key="funding_line.id", max_length=32)
     household_id: str = Field(foreign_key="household.id", max_length=32, index=True)
-    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_fen: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # null: its share
     channel: str = Field(max_length=20)
     questionnaire_id: str | None = Field(default=None, max_length=32)
     version: int = 1

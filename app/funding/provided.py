@@ -186,12 +186,11 @@ async def disclosure(session: AsyncSession, *, project_id: str, plan_id: str | N
             return None
         out = []
         for h in split.households:
-            pledge = entries.pledges.get((ln.line_id or "", h.id))
             pays = entries.payments.get((ln.line_id or "", h.id), [])
             paid = sum(p.amount_fen if p.kind == "collection" else -p.amount_fen for p in pays)
             out.append(DisclosedHousehold(building=h.building, unit=h.unit, room=h.room,
                                           area_m2=format_area(h.area_centi), share_fen=split.share_of(h.id),
-                                          pledged_fen=pledge.amount_fen if pledge else 0, paid_fen=paid))
+                                          pledged_fen=led.pledge_of(ln, h.id), paid_fen=paid))
         return tuple(out)
 
     live = led.live()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case, func
+from sqlalchemy import ColumnElement, delete, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import upsert_insert
-from app.funding.models import FundingLine, FundingPayment, FundingPledge
+from app.funding.models import FundingLine, FundingPayment, FundingPledge, FundingRollEntry
 
 
 async def lines_of(session: AsyncSession, project_id: str, *, lock: bool = False) -> list[FundingLine]:
@@ -29,14 +29,18 @@ async def insert_line(session: AsyncSession, line: FundingLine) -> bool:
     return bool(res.rowcount == 1)
 
 
-async def pledge_sums(session: AsyncSession, project_id: str) -> dict[str, tuple[int, int]]:
-    """line id -> (sum of the current pledges, households with a pledge above 0)."""
-    q = (select(FundingPledge.line_id, func.sum(FundingPledge.amount_fen),
-                func.sum(case((col(FundingPledge.amount_fen) > 0, 1), else_=0)))
+def _live() -> ColumnElement[bool]:
+    """A pledge that stands: "my share" (null) or an amount above 0 (for an ``opted_in`` line: opted in)."""
+    return or_(col(FundingPledge.amount_fen).is_(None), col(FundingPledge.amount_fen) > 0)
+
+
+async def live_pledges(session: AsyncSession, project_id: str) -> list[tuple[str, str, int | None]]:
+    """(line id, household id, amount or None for "my share") of every pledge of the project that stands."""
+    q = (select(FundingPledge.line_id, FundingPledge.household_id, FundingPledge.amount_fen)
          .join(FundingLine, col(FundingLine.id) == FundingPledge.line_id)
-         .where(col(FundingLine.project_id) == project_id)
-         .group_by(col(FundingPledge.line_id)))
-    return {line_id: (int(total or 0), int(n or 0)) for line_id, total, n in (await session.exec(q)).all()}
+         .where(col(FundingLine.project_id) == project_id, _live())
+         .order_by(col(FundingPledge.line_id), col(FundingPledge.household_id)))
+    return [(line_id, hid, amount) for line_id, hid, amount in (await session.exec(q)).all()]
 
 
 async def payment_sums(session: AsyncSession, project_id: str) -> dict[tuple[str, str], int]:
@@ -47,15 +51,23 @@ async def payment_sums(session: AsyncSession, project_id: str) -> dict[tuple[str
     return {(line_id, kind): int(total or 0) for line_id, kind, total in (await session.exec(q)).all()}
 
 
-async def opted_in(session: AsyncSession, project_id: str) -> dict[str, set[str]]:
-    """line id -> the households with a pledge above 0 (for an ``opted_in`` line: those who opted in)."""
-    q = (select(FundingPledge.line_id, FundingPledge.household_id)
-         .join(FundingLine, col(FundingLine.id) == FundingPledge.line_id)
-         .where(col(FundingLine.project_id) == project_id, col(FundingPledge.amount_fen) > 0))
-    out: dict[str, set[str]] = {}
-    for line_id, household_id in (await session.exec(q)).all():
-        out.setdefault(line_id, set()).add(household_id)
+async def rolls_of(session: AsyncSession, project_id: str) -> dict[str, list[tuple[str, int]]]:
+    """line id -> its frozen roll: (household id, area in 0.01 m²) by household id."""
+    q = (select(FundingRollEntry.line_id, FundingRollEntry.household_id, FundingRollEntry.area_centi)
+         .join(FundingLine, col(FundingLine.id) == FundingRollEntry.line_id)
+         .where(col(FundingLine.project_id) == project_id)
+         .order_by(col(FundingRollEntry.line_id), col(FundingRollEntry.household_id)))
+    out: dict[str, list[tuple[str, int]]] = {}
+    for line_id, hid, area in (await session.exec(q)).all():
+        out.setdefault(line_id, []).append((hid, int(area)))
     return out
+
+
+async def replace_roll(session: AsyncSession, line_id: str, entries: list[tuple[str, int]]) -> None:
+    """The line's frozen roll becomes ``entries`` (household id, area in 0.01 m²)."""
+    await session.exec(delete(FundingRollEntry).where(col(FundingRollEntry.line_id) == line_id))
+    session.add_all([FundingRollEntry(line_id=line_id, household_id=hid, area_centi=area) for hid, area in entries])
+    await session.flush()
 
 
 async def pledges_of(session: AsyncSession, project_id: str,
@@ -102,8 +114,8 @@ async def receipt_taken(session: AsyncSession, project_id: str, kind: str, recei
 
 
 async def has_entries(session: AsyncSession, line_id: str) -> bool:
-    """Whether anyone has pledged (above 0) or paid for the line."""
-    p = select(FundingPledge.id).where(col(FundingPledge.line_id) == line_id, col(FundingPledge.amount_fen) > 0)
+    """Whether anyone has pledged ("my share" or above 0) or paid for the line."""
+    p = select(FundingPledge.id).where(col(FundingPledge.line_id) == line_id, _live())
     if (await session.exec(p.limit(1))).first() is not None:
         return True
     q = select(FundingPayment.id).where(col(FundingPayment.line_id) == line_id)

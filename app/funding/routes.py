@@ -47,7 +47,10 @@ async def set_split(plan_id: str, body: SplitRequest, session: SessionDep, princ
                     clock: ClockDep) -> FundingView:
     """Staff: how each item's residents' share is split — `by_area` (exclusive area), `equal` (per household),
     `opted_in` (among the households that pledge for it) — in fen, largest remainder. 409 `funding.split_locked`
-    once anyone has pledged or paid for the item."""
+    once anyone has pledged or paid for the item. Shares follow the register until the item's first collection
+    freezes its roll (households and areas); `recompute_shares` with a `reason` takes the roll again from the
+    register (audited `funding.shares_recomputed`; 409 `funding.shares_not_frozen` before the first collection,
+    422 `funding.reason_required` without a reason, 422 `funding.nothing_to_change` for an item with neither)."""
     return await service.set_split(session, principal=principal, plan_id=plan_id, body=body, now=clock.now())
 
 
@@ -55,10 +58,11 @@ async def set_split(plan_id: str, body: SplitRequest, session: SessionDep, princ
 async def pledge(plan_id: str, body: PledgeRequest, request: Request, session: SessionDep, principal: PrincipalDep,
                  clock: ClockDep) -> JSONResponse:
     """A household's pledges for items of the current plan: an owner or co-owner for their household, staff for
-    any household from a signed paper form. The amount defaults to the household's share; 0 withdraws. Out of
-    the item's scope: 422 `funding.household_out_of_scope`; funded or dropped item: 409 `funding.item_funded` /
-    `funding.item_dropped`; superseded plan version: 409 `plan.superseded`. Returns the household's lines.
-    Honours `Idempotency-Key`."""
+    any household from a signed paper form. Without an amount the pledge is "my share": stored without one, it
+    counts the household's share as it stands whenever read; 0 withdraws. Out of the item's scope: 422
+    `funding.household_out_of_scope`; funded or dropped item: 409 `funding.item_funded` / `funding.item_dropped`
+    (an opt-in to an `opted_in` item is never refused because the item is covered); superseded plan version: 409
+    `plan.superseded`. Returns the household's lines. Honours `Idempotency-Key`."""
     now = clock.now()
     return await run_idempotent(
         session, request, user_id=principal.user_id, now=now,
@@ -86,9 +90,11 @@ async def pledges_from_questionnaire(plan_id: str, body: PledgesFromQuestionnair
 async def record_collection(plan_id: str, body: CollectionIn, request: Request, session: SessionDep,
                             principal: PrincipalDep, clock: ClockDep) -> JSONResponse:
     """Staff: money received from a household for an item (amount in fen, date, method, receipt number). A
-    household outside the item's scope: 422 `funding.household_out_of_scope`; a date after today: 422
-    `funding.date_in_future`; a receipt number already recorded: 409 `funding.receipt_taken`. Honours
-    `Idempotency-Key`."""
+    household outside the item's scope (its frozen roll, once collection started): 422
+    `funding.household_out_of_scope`; the household's payments beyond its share without `over_share`: 422
+    `funding.over_collected` (`share_fen`, `paid_fen`, `max_fen`); a date after today: 422
+    `funding.date_in_future`; a receipt number already recorded: 409 `funding.receipt_taken`. The item's first
+    collection freezes its shares. Honours `Idempotency-Key`."""
     now = clock.now()
     return await run_idempotent(
         session, request, user_id=principal.user_id, now=now, status_code=201,

@@ -27,8 +27,10 @@ class PledgeItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     item_id: Id = Field(description="an item of the plan (the current version) with a residents' share")
     amount_fen: Fen | None = Field(
-        default=None, description="what the household promises to pay; default: its share now (for an opted_in "
-                                  "item, counting it in); 0 withdraws the pledge (opted_in: opts out)")
+        default=None, description="what the household promises to pay; null (the default): \"my share\", stored "
+                                  "without an amount — it counts the household's share as it stands whenever read "
+                                  "(for an opted_in item, counting it in); 0 withdraws the pledge (opted_in: opts "
+                                  "out)")
 
 
 class PledgeRequest(BaseModel):
@@ -56,6 +58,9 @@ class CollectionIn(BaseModel):
     method: PaymentMethod
     receipt_no: Receipt = Field(description="the receipt (收据) number; unique among the project's collections")
     note: str | None = Field(default=None, max_length=500)
+    over_share: bool = Field(
+        default=False, description="record it although the household's payments then exceed its share (without "
+                                   "it: 422 funding.over_collected); the audit entry says so")
 
 
 class RefundIn(BaseModel):
@@ -72,12 +77,17 @@ class RefundIn(BaseModel):
 class SplitItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     item_id: Id
-    split: SplitRule
+    split: SplitRule | None = Field(default=None, description="the new rule; null keeps it")
+    recompute_shares: bool = Field(
+        default=False, description="take the households the share is split among again from the register now "
+                                   "(the item's roll froze at its first collection); needs a reason")
 
 
 class SplitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: list[SplitItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    reason: str | None = Field(default=None, min_length=1, max_length=500,
+                               description="why the shares are recomputed (required with recompute_shares)")
 
 
 # ---- responses -----------------------------------------------------------------------------------
@@ -107,6 +117,9 @@ class LinePublic(BaseModel):
     funded_when: str = Field(description="collected | pledged: what must cover the share")
     status: LineStatus
     status_at: datetime | None
+    shares_frozen_at: datetime | None = Field(
+        description="when the households its share is split among were frozen (its first collection, or the last "
+                    "recompute); null: the shares still follow the register")
     households: int = Field(description="households sharing the item now (in scope; opted_in: those opted in)")
     pledges: int = Field(description="households with a pledge")
     pledged_fen: int
@@ -155,7 +168,8 @@ class HouseholdLine(BaseModel):
     in_scope: bool
     opted_in: bool
     share_fen: int | None = Field(description="null: nobody to split among yet (opted_in without opt-ins)")
-    pledged_fen: int
+    pledged_fen: int = Field(description="what its pledge counts; for \"my share\" its share now")
+    pledge_follows_share: bool = Field(description="the pledge is \"my share\" (no amount of its own)")
     pledge_channel: PledgeChannel | None
     pledged_at: datetime | None
     collected_fen: int

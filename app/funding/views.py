@@ -54,6 +54,7 @@ def _line_public(ln: Line, split: Split | None, item: PlanItemFacts | None) -> L
         sources=[SourcePublic(source=s.source, amount_fen=s.amount_fen) for s in item.sources] if item else [],
         residents_share_fen=ln.share_fen, split=ln.split, funded_when=ln.funded_when, status=ln.status,
         status_at=row.status_at if row is not None and row.status == ln.status.value else None,
+        shares_frozen_at=ln.frozen_at,
         households=split.sharing if split else 0, pledges=ln.pledges, pledged_fen=ln.pledged_fen,
         collected_fen=ln.net_fen, refunded_fen=ln.refunded_fen, gross_collected_fen=ln.collected_fen,
         counted_fen=ln.counted_fen, short_fen=ln.short_fen)
@@ -96,9 +97,10 @@ def _household(h: PlacedHousehold, led: Ledger, splits: dict[str, Split], entrie
         refunded = sum(p.amount_fen for p in pays if p.kind == PaymentKind.REFUND)
         items.append(HouseholdLine(
             line_id=lid, item_id=ln.item_id, title=ln.title, status=ln.status, in_scope=in_scope,
-            opted_in=pledge is not None and pledge.amount_fen > 0,
+            opted_in=h.id in ln.standing,
             share_fen=split.share_of(h.id) if split is not None and in_scope else 0,
-            pledged_fen=pledge.amount_fen if pledge else 0,
+            pledged_fen=led.pledge_of(ln, h.id),
+            pledge_follows_share=pledge is not None and pledge.amount_fen is None,
             pledge_channel=PledgeChannel(pledge.channel) if pledge else None,
             pledged_at=pledge.updated_at if pledge else None, collected_fen=collected, refunded_fen=refunded,
             paid_fen=collected - refunded, payments=[payment_public(p, ln.item_id) for p in pays]))

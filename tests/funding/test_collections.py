@@ -210,3 +210,43 @@ async def test_gate_without_residents_share_and_with_unallocated_residents_fundi
     funding_gate = next(g for sg in p["stage_gates"] for g in sg["gates"] if g["name"] == "funding_complete")
     assert not funding_gate["met"] and funding_gate["figures"]["unallocated_residents_fen"] == 50_00
     assert (await get_funding(client, world.staff, r.json()["id"]))["totals"]["unallocated_residents_fen"] == 50_00
+
+
+async def test_a_collection_beyond_the_households_share_is_refused(app, client, world) -> None:
+    _, plan = await setup_plan(client, world)
+    pid, roof, windows = plan["id"], item_id(plan, "屋面防水"), item_id(plan, "门窗更换")
+    hid = world.household("1", "1", "101")["id"]
+    share = shares_of(await all_households(client, world.staff, pid, limit=200), "屋面防水")[hid]
+    assert share is not None
+    assert (await collect(client, world, pid, hid, roof, share - 100, "OC-1")).status_code == 201
+    r = await collect(client, world, pid, hid, roof, 101, "OC-2")
+    assert r.status_code == 422 and r.json()["code"] == "funding.over_collected", r.text
+    assert (r.json()["share_fen"], r.json()["paid_fen"], r.json()["max_fen"]) == (share, share - 100, 100)
+    assert r.json()["errors"][0]["loc"] == ["body", "amount_fen"]
+    assert (await collect(client, world, pid, hid, roof, 100, "OC-2")).status_code == 201  # exactly the share
+    r = await collect(client, world, pid, hid, roof, 1, "OC-3")
+    assert r.status_code == 422 and r.json()["max_fen"] == 0
+    # only when the body says so explicitly; the audit entry records it
+    r = await collect(client, world, pid, hid, roof, 1, "OC-3", over_share=True, note="按户协商多缴一分")
+    assert r.status_code == 201, r.text
+    entries = await _audits(app, "funding.collected")
+    assert [e.data.get("over_share") for e in entries] == [None, None, {"share_fen": share, "paid_before_fen": share}]
+    # refunds as before: up to what was paid, net; after a refund the household may pay up to its share again
+    assert (await refund(client, world, pid, hid, roof, 1_00)).status_code == 201
+    assert (await collect(client, world, pid, hid, roof, 1_00 - 1, "OC-4")).status_code == 201
+    assert (await collect(client, world, pid, hid, roof, 1, "OC-5")).json()["code"] == "funding.over_collected"
+    # an opted_in item: a household that has not opted in owes nothing yet
+    r = await client.put(f"{API}/plans/{pid}/funding/split", headers=world.staff,
+                         json={"items": [{"item_id": windows, "split": "opted_in"}]})
+    assert r.status_code == 200, r.text
+    r = await collect(client, world, pid, hid, windows, 100, "OC-6")
+    assert r.status_code == 422 and r.json()["code"] == "funding.over_collected" and r.json()["share_fen"] == 0
+    assert (await pledge(client, world.staff, pid, [{"item_id": windows}], household_id=hid)).status_code == 200
+    r = await collect(client, world, pid, hid, windows, WINDOWS_SHARE, "OC-6")
+    assert r.status_code == 201 and r.json()["item"]["status"] == "funded"
+
+
+async def _audits(app, action: str) -> list[AuditEntry]:
+    async with app.state.db.write_session() as s:
+        return list((await s.exec(select(AuditEntry).where(AuditEntry.action == action)
+                                  .order_by(AuditEntry.seq))).all())

@@ -56,9 +56,12 @@ async def test_residents_and_staff_pledge(app, client, world) -> None:
     assert line(await get_funding(client, world.staff, pid), "屋面防水")["pledges"] == 1
     # every pledge version is in the community's audit chain
     entries = await _audit(app, "funding.pledged")
-    assert [(e.data["household_id"], e.data["amount_fen"], e.data["previous_fen"], e.data["channel"])
-            for e in entries] == [(res.household_id, share, 0, "online"), (res.household_id, share + 100, share, "online"),
-                                  (other, 3_000_00, 0, "paper"), (other, 0, 3_000_00, "paper")]
+    # ("my share" is stored without an amount: null, with what it counted when pledged)
+    assert [(e.data["household_id"], e.data["amount_fen"], e.data["counts_fen"], e.data["previous_fen"],
+             e.data["channel"]) for e in entries] == [
+        (res.household_id, None, share, 0, "online"), (res.household_id, share + 100, share + 100, None, "online"),
+        (other, 3_000_00, 3_000_00, 0, "paper"), (other, 0, 0, 3_000_00, "paper")]
+    assert [e.data["follows_share"] for e in entries] == [True, False, False, False]
     assert all(e.chain == world.community_id for e in entries)
 
 
@@ -188,3 +191,84 @@ async def test_questionnaire_pledges_skip_households_outside_the_item(client, wo
     assert r.status_code == 200, r.text
     assert r.json()["created"] == 1 and r.json()["item"]["pledged_fen"] == 2_000_00
     assert sorted(s["reason"] for s in r.json()["skipped"]) == ["out_of_scope", "out_of_scope"]
+
+
+async def _funded_when(client, world, value: str) -> None:
+    r = await client.get(f"{API}/jurisdictions/{world.jurisdiction_id}", headers=world.admin)
+    profile = r.json()["profile"] | {"residents_funded_when": value}
+    r = await client.put(f"{API}/jurisdictions/{world.jurisdiction_id}/profile", headers=world.admin, json=profile)
+    assert r.status_code == 200, r.text
+
+
+def _mine(r, title: str) -> dict:
+    return next(i for i in r.json()["items"] if i["title"] == title)
+
+
+async def test_my_share_follows_the_opt_ins_and_never_overstates_the_share(client, world) -> None:
+    """Where collections count: three households opt in to the windows with "my share" (no amount); each counts
+    a third of the share, together exactly the share — not 12,000 + 6,000 + 4,000."""
+    _, plan = await setup_plan(client, world)
+    pid, windows = plan["id"], item_id(plan, "门窗更换")
+    r = await client.put(f"{API}/plans/{pid}/funding/split", headers=world.staff,
+                         json={"items": [{"item_id": windows, "split": "opted_in"}]})
+    assert r.status_code == 200, r.text
+    first = await pledge(client, world.residents[0].headers, pid, [{"item_id": windows}])
+    assert first.status_code == 200, first.text
+    assert _mine(first, "门窗更换")["pledged_fen"] == 12_000_00 and _mine(first, "门窗更换")["pledge_follows_share"]
+    for res in world.residents[1:3]:
+        r = await pledge(client, res.headers, pid, [{"item_id": windows}])
+        assert r.status_code == 200, r.text
+    assert _mine(r, "门窗更换")["share_fen"] == _mine(r, "门窗更换")["pledged_fen"] == 4_000_00
+    windows_line = line(await get_funding(client, world.staff, pid), "门窗更换")
+    assert (windows_line["pledged_fen"], windows_line["pledges"], windows_line["households"]) == (12_000_00, 3, 3)
+    # the first household's pledge followed: it counts its share now, 4,000, not the 12,000 it was alone
+    mine = (await get_funding(client, world.residents[0].headers, pid))["households"][0]
+    assert next(i for i in mine["items"] if i["title"] == "门窗更换")["pledged_fen"] == 4_000_00
+    # an explicit amount stays as given while the "my share" pledges keep following the split
+    r = await pledge(client, world.residents[3].headers, pid, [{"item_id": windows, "amount_fen": 5_000_00}])
+    assert r.status_code == 200, r.text
+    assert _mine(r, "门窗更换")["pledged_fen"] == 5_000_00 and not _mine(r, "门窗更换")["pledge_follows_share"]
+    assert _mine(r, "门窗更换")["share_fen"] == 3_000_00
+    rows = await all_households(client, world.staff, pid, limit=200)
+    pledged = {h["household_id"]: i["pledged_fen"] for h in rows for i in h["items"]
+               if i["title"] == "门窗更换" and i["opted_in"]}
+    assert pledged == {world.residents[0].household_id: 3_000_00, world.residents[1].household_id: 3_000_00,
+                       world.residents[2].household_id: 3_000_00, world.residents[3].household_id: 5_000_00}
+    assert line(await get_funding(client, world.staff, pid), "门窗更换")["pledged_fen"] == 14_000_00
+
+
+async def test_an_opt_in_is_taken_after_the_item_is_covered(app, client, world) -> None:
+    """Where pledges count: the first "my share" opt-in covers the windows alone; the next opt-ins are still
+    taken (each lowers everyone's share) and the item stays covered by exactly its share. Other pledges for a
+    covered item are refused as before."""
+    await _funded_when(client, world, "pledged")
+    _, plan = await setup_plan(client, world)
+    pid, windows = plan["id"], item_id(plan, "门窗更换")
+    r = await client.put(f"{API}/plans/{pid}/funding/split", headers=world.staff,
+                         json={"items": [{"item_id": windows, "split": "opted_in"}]})
+    assert r.status_code == 200, r.text
+    r = await pledge(client, world.residents[0].headers, pid, [{"item_id": windows}])
+    assert r.status_code == 200, r.text
+    got = line(await get_funding(client, world.staff, pid), "门窗更换")
+    assert (got["status"], got["pledged_fen"], got["short_fen"]) == ("funded", 12_000_00, 0)
+    r = await pledge(client, world.residents[1].headers, pid, [{"item_id": windows}])
+    assert r.status_code == 200, r.text  # not 409 funding.item_funded
+    assert _mine(r, "门窗更换")["share_fen"] == _mine(r, "门窗更换")["pledged_fen"] == 6_000_00
+    # staff enter a paper opt-in for a household without an account, also after the item is covered
+    other = world.household("1", "2", "102")["id"]
+    r = await pledge(client, world.staff, pid, [{"item_id": windows}], household_id=other)
+    assert r.status_code == 200, r.text
+    got = line(await get_funding(client, world.staff, pid), "门窗更换")
+    assert (got["status"], got["pledged_fen"], got["pledges"], got["households"]) == ("funded", 12_000_00, 3, 3)
+    # a household already in may not change or withdraw its pledge once the item is covered
+    r = await pledge(client, world.residents[0].headers, pid, [{"item_id": windows, "amount_fen": 0}])
+    assert r.status_code == 409 and r.json()["code"] == "funding.item_funded"
+    r = await pledge(client, world.residents[1].headers, pid, [{"item_id": windows, "amount_fen": 1}])
+    assert r.status_code == 409 and r.json()["code"] == "funding.item_funded"
+    # nothing above the share ever counted, and no status flip-flopped
+    statuses = [(e.data["from"], e.data["to"]) for e in await _audit(app, "funding.status_changed")]
+    assert statuses == [("funding", "funded")]
+    counts = [(e.data["household_id"], e.data["amount_fen"], e.data["counts_fen"])
+              for e in await _audit(app, "funding.pledged")]
+    assert counts == [(world.residents[0].household_id, None, 12_000_00),
+                      (world.residents[1].household_id, None, 6_000_00), (other, None, 4_000_00)]

@@ -72,9 +72,20 @@ def test_worked_examples() -> None:
     # exact quotas 227,873.86…, 215,055.95…, 257,070.19…; the floors sum to 699,998 and the two fen left go to
     # the two largest remainders (.95…, then .86…)
     assert largest_remainder(700_000, [8000, 7550, 9025]) == [227_874, 215_056, 257_070]
-    # equal remainders: the larger weight first
+    # the larger remainder first: 1 fen over weights 1, 2, 1 (W = 4): quotas 1/4, 2/4, 1/4, all floors 0,
+    # remainders 1, 2, 1 — the one fen goes to the remainder 2
     assert largest_remainder(1, [1, 2, 1]) == [0, 1, 0]
+    # equal remainders, the larger weight first: 2 fen over weights 1, 3 (W = 4): quotas 2/4 and 6/4, floors 0 and
+    # 1, remainders 2·1 mod 4 = 2 and 2·3 mod 4 = 2 (equal); the one fen left goes to the weight 3 wherever it
+    # stands (by position alone the first would get it: [1, 1])
+    assert largest_remainder(2, [1, 3]) == [0, 2]
+    assert largest_remainder(2, [3, 1]) == [2, 0]
+    # equal remainders and equal weights: the earlier position first (3 fen over four weights 2: quotas 3/4)
     assert largest_remainder(3, [2, 2, 2, 2]) == [1, 1, 1, 0]
+    # the remainder before the weight, then the position: 3 fen over weights 3, 1, 1, 3 (W = 8): quotas 9/8, 3/8,
+    # 3/8, 9/8, floors 1, 0, 0, 1, remainders 1, 3, 3, 1; the one fen left goes to a remainder 3 (not to a larger
+    # weight), and of the two (both weight 1) to the earlier
+    assert largest_remainder(3, [3, 1, 1, 3]) == [1, 1, 0, 1]
     assert largest_remainder(0, [0, 0]) == [0, 0]
     assert split_share(0, SplitRule.OPTED_IN, areas=[100], opted_in=[False]) == [0]
     assert split_share(10, SplitRule.BY_AREA, areas=[], opted_in=[]) is None
