@@ -598,6 +598,8 @@ def _correction_words(c: ResultCorrectionNote) -> str:
         return f"原登记为 {src} 的纸质选票经核实属于 {dst}，已改为计入 {dst}"
     if c.action == "void":
         return f"{src} 的一张选票经核实不应计入，已作废（该户如有此前的有效投票，以此前的投票计入）"
+    if c.action == "reaffirm":
+        return "经复核，计票无误，无须更正；维持原表决结果，重新公示"
     return f"补录 {dst} 的纸质选票（签字选票照片已存档）"
 
 

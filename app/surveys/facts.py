@@ -113,8 +113,15 @@ async def ranking_figures(session: AsyncSession, *, project_id: str, now: dateti
 
 @dataclass(frozen=True)
 class TurnoutFacts:
-    """What turnout needs of a questionnaire (its ``Item``): status by the clock, scope, the rule, and
-    selects of the households that answered and of their willingness choice (agree / disagree)."""
+    """What turnout needs of a questionnaire (its ``Item``): status by the clock, scope, the rule, its
+    population as the results count it, and selects of the households that answered and of their willingness
+    choice (agree / disagree).
+
+    ``electorate``: the subquery (household_id, area, owner) of the frozen electoral roll — area and owner
+    group from the roll, so an import after opening or a roll removal moves nothing of turnout either — or
+    None when the questionnaire keeps no roll or has not frozen it yet (a read never freezes one): then the
+    register's households in scope, as the results count them (:func:`app.surveys.common.population_of`).
+    """
 
     id: str
     title: str
@@ -131,6 +138,7 @@ class TurnoutFacts:
     rule_spec: dict[str, Any] | None
     answered_ids: Any  # select(household_id) of current responses
     choices: Any  # select(household_id, choice) of willingness answers, or None
+    electorate: Any = None  # subquery (household_id, area, owner) of the frozen roll, or None (see above)
 
 
 async def _facts(session: AsyncSession, q: Questionnaire, now: datetime) -> TurnoutFacts:
@@ -147,7 +155,7 @@ async def _facts(session: AsyncSession, q: Questionnaire, now: datetime) -> Turn
         status=effective_status(q, now).value, opens_at=q.opens_at, closes_at=q.closes_at, kind=q.kind,
         rule_spec=rule_spec,
         answered_ids=select(SurveyResponse.household_id).where(SurveyResponse.questionnaire_id == q.id),
-        choices=choices)
+        choices=choices, electorate=repo.roll_electorate(q.id) if q.roll_frozen_at is not None else None)
 
 
 async def turnout_facts(session: AsyncSession, *, questionnaire_id: str, now: datetime) -> TurnoutFacts | None:

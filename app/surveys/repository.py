@@ -173,6 +173,15 @@ class Population:
         return h, col(h.id), col(h.area_centi), col(h.owner_key), self.scope.conditions()
 
 
+def roll_electorate(questionnaire_id: str) -> Any:
+    """Subquery (household_id, area, owner) of the questionnaire's frozen roll — area and owner group as the
+    roll holds them — for what turnout counts (:class:`app.surveys.facts.TurnoutFacts`)."""
+    e = QuestionnaireRollEntry
+    return (select(col(e.household_id).label("household_id"), col(e.area_centi).label("area"),
+                   col(e.owner_group).label("owner"))
+            .where(e.questionnaire_id == questionnaire_id).subquery("electorate"))
+
+
 def _on_roll(questionnaire_id: str, household_id: Any) -> Any:
     """``household_id`` is on the questionnaire's roll (a probe of the roll's primary key)."""
     e = QuestionnaireRollEntry

@@ -10,7 +10,7 @@ contribution and satisfaction questionnaires keep no roll and count the register
 When it is frozen. A questionnaire's status comes from the clock, so the roll is frozen by the FIRST write
 that touches it at or after ``opens_at``: opening it (when it opens at once), a response (online or paper), a
 results read or export, a roll read, an amendment, a close, an evidence export, or the worker's tick
-(:func:`freeze_due_rolls`). A register change first freezes the roll of every opened-but-unfrozen
+(:func:`freeze_due_rolls`, step ``questionnaire_rolls`` of :mod:`app.turnout.worker`). A register change first freezes the roll of every opened-but-unfrozen
 questionnaire of its community and holds the row lock of every draft and still-scheduled one until it commits,
 so the roll equals the register as it was at ``opens_at``. Freezing takes the questionnaire row FOR UPDATE; a
 response holds it FOR SHARE (taken after the freeze), so no response sees a half-built roll.

@@ -9,8 +9,11 @@ for the rules engine — always the owning domain's own numbers, so progress agr
   it — the frozen electoral roll, with its areas and owner groups — the select of households with a current
   ballot, and the tally's own counts: owner grouping, the owner's latest ballot decides);
 * questionnaires: ``app.surveys.service.turnout_facts`` (status, scope, the willingness rule of the
-  profile version it opened with, the selects of responses and willingness answers); counted with owner
-  grouping as the surveys results do (the owner's household with the smallest id decides).
+  profile version it opened with, the population as the results count it — the frozen electoral roll of a
+  questionnaire whose rule counts households, with its areas and owner groups; the register's households in
+  scope when it keeps no roll or has not frozen it yet — and the selects of responses and willingness
+  answers); counted with owner grouping as the surveys results do (the owner's household with the smallest id
+  decides).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from app.turnout.models import ItemType
 from app.turnout.repository import Population
 
 if TYPE_CHECKING:
+    from app.surveys.service import TurnoutFacts
     from app.voting.service import MotionTurnout
 
 OPEN = "open"
@@ -114,9 +118,9 @@ async def _open_motions(session: AsyncSession, now: datetime) -> list[Item]:
 
 # ---- questionnaires (app.surveys) ------------------------------------------------------------------
 
-def _questionnaire_item(f: Any) -> Item:
+def _questionnaire_item(f: TurnoutFacts) -> Item:
     pop = Population(community_id=f.community_id, building_id=f.building_id, unit_id=f.unit_id,
-                     answered_ids=f.answered_ids, owner_grouping=False)
+                     answered_ids=f.answered_ids, owner_grouping=False, electorate=f.electorate)
     counts = None
     if f.rule_spec is not None and f.choices is not None:
         choices = f.choices

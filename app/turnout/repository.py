@@ -1,8 +1,9 @@
 """Every query of the turnout domain.
 
 The households of an item (a motion or a questionnaire) are described by a :class:`Population`: the
-households counted (a motion's electoral roll as app.voting defines it; a questionnaire's households in
-scope), and a select of the households that answered (given by app.voting / app.surveys, see ``items.py``).
+households counted (the electoral roll of a motion or of a questionnaire as app.voting / app.surveys define
+it once frozen; before that, or for a questionnaire that keeps no roll, the register's households in scope),
+and a select of the households that answered (given by app.voting / app.surveys, see ``items.py``).
 Counts are GROUP BY aggregates; only the list of non-responders is read row by row (it is a list to print).
 """
 
@@ -55,8 +56,8 @@ class Population:
     """The households an item concerns and those that have answered it.
 
     ``electorate``: a subquery with (at least) the columns ``household_id``, ``area`` and ``owner`` of the
-    households counted — for a motion its electoral roll as app.voting counts it (area and owner group from
-    the roll); None: the register's households in scope (``community_id``, ``building_id``, ``unit_id``).
+    households counted — for a motion or a questionnaire its frozen electoral roll as app.voting / app.surveys
+    count it (area and owner group from the roll); None: the register's households in scope (``community_id``, ``building_id``, ``unit_id``).
     ``answered_ids`` selects household ids holding a current answer (ballot or response).
     ``owner_grouping``: an owner (same ``owner``) who answered through one household of the population has
     answered for all their households in it (motions: one owner, one choice).
@@ -212,7 +213,7 @@ class PendingHousehold:
 async def non_responders(session: AsyncSession, pop: Population, *, building_id: str | None = None,
                          unit_id: str | None = None) -> list[PendingHousehold]:
     """The households of the population that have not answered, with their place (from the register) and
-    their area as counted (a motion's roll)."""
+    their area as counted (a roll's area once frozen)."""
     e = pop.households()
     bound = exists(_bound_members(e.c.household_id))
     reachable = _reachable(e.c.household_id)

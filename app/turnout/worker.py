@@ -8,9 +8,10 @@ message that fails is tried again after 1, 2, 4, 8 … minutes (capped at 30) an
 errcode kept; a failing message never holds back the others. A worker that dies mid-batch leaves its claims
 to expire (lease), and they are taken up again: delivery is at least once.
 
-:func:`tick` is one round of the periodic work: every step of :data:`STEPS` in turn (due motions closed,
-supervision's deadline warnings and escalations, automatic reminders, then the outbox, so that what a step
-queued goes out in the same round); a step that fails is logged and the others still run. To add periodic
+:func:`tick` is one round of the periodic work: every step of :data:`STEPS` in turn (due motions closed — and
+the rolls of opened motions nobody touched frozen —, the rolls of opened questionnaires nobody touched frozen,
+supervision's deadline warnings and escalations, automatic reminders — which then count the frozen rolls —,
+then the outbox, so that what a step queued goes out in the same round); a step that fails is logged and the others still run. To add periodic
 work, write ``async def step(app) -> dict[str, int]`` (counts for the log; short transactions of its own,
 idempotent: two workers may run it at the same moment) and put it in :data:`STEPS` before the outbox.
 
@@ -141,6 +142,17 @@ async def close_motions(app: Any) -> dict[str, int]:
     return {"closed": len(closed)}
 
 
+async def freeze_questionnaire_rolls(app: Any) -> dict[str, int]:
+    """Freeze the electoral roll of every opened questionnaire whose rule counts households and that nobody
+    has touched since it opened (app.surveys: audited, recorded at this round's time)."""
+    from app.surveys.service import freeze_due_rolls
+
+    async with app.state.db.write_session() as session:
+        frozen = await freeze_due_rolls(session, now=app.state.clock.now())
+        await session.commit()
+    return {"questionnaire_rolls_frozen": frozen}
+
+
 async def supervision_deadlines(app: Any) -> dict[str, int]:
     """Queue supervision's deadline warnings and escalations that are due (once each per deadline)."""
     from app.supervision.service import run_deadline_alerts
@@ -169,6 +181,7 @@ async def deliver_outbox(app: Any) -> dict[str, int]:
 # the round, in order; the outbox last (see the module's docstring to add a step)
 STEPS: list[tuple[str, TickStep]] = [
     ("close_motions", close_motions),
+    ("questionnaire_rolls", freeze_questionnaire_rolls),
     ("supervision_deadlines", supervision_deadlines),
     ("reminders", queue_reminders),
     ("outbox", deliver_outbox),

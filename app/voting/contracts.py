@@ -42,9 +42,11 @@ class ParticipantRow:
 class ResultCorrectionNote:
     """What a correction of the count changed, as the republished result notice states it: places only (building,
     unit, room, area), never a choice. ``from_place``: the household a moved ballot had been entered for, or
-    the household of a voided ballot; ``to_place``: the household a moved or added ballot counts for now."""
+    the household of a voided ballot; ``to_place``: the household a moved or added ballot counts for now. A
+    ``reaffirm`` changes no ballot (both places None): the committee found the count right after all and
+    republishes it unchanged, for the reason given."""
 
-    action: str  # move | void | add
+    action: str  # move | void | add | reaffirm
     reason: str
     objection_id: str
     from_place: ParticipantRow | None

@@ -14,7 +14,14 @@ and makes exactly one change to the ballots:
   ballot that still counts (or none);
 * ``void`` a ballot that should not count (``ballot_id``): the same fall-back for its household;
 * ``add`` a signed paper slip that was never entered (``household_id``, ``choice``, the slip ``photo``): a new
-  paper ballot version of that household.
+  paper ballot version of that household;
+* ``reaffirm`` the count (no other field): the committee accepted the objection — so the notice failed — but
+  finds nothing to correct (e.g. the slip it questions was entered right after all). No ballot changes; the
+  same recount stores revision n+1 with the same counts and republishes it, so that a fresh window can run and
+  the result can become final (otherwise the failed notice would leave it provisional for good). The reason
+  says why the count stands. It names an accepted objection to the CURRENT revision's notice (409
+  ``correction.objection_superseded`` for one to an earlier revision: a later revision has answered it), so
+  one objection is reaffirmed once.
 
 A moved or voided ballot never counts again (``motion_correction.ballot_id``) and every ballot version stays
 in ``ballot``. A moved or added ballot takes the motion's next ballot number, so it must really be its
@@ -88,7 +95,7 @@ def _invalid(code: str, zh: str, en: str, field: str, msg: str) -> Invalid:
 def _fields(body: CorrectionIn, photo_given: bool) -> None:
     """The fields each action needs, and only those (422 ``correction.invalid`` listing every problem)."""
     need = {CorrectionAction.MOVE: {"ballot_id", "household_id"}, CorrectionAction.VOID: {"ballot_id"},
-            CorrectionAction.ADD: {"household_id", "choice"}}[body.action]
+            CorrectionAction.ADD: {"household_id", "choice"}, CorrectionAction.REAFFIRM: set()}[body.action]
     errors = [{"loc": ["body", f], "msg": f"required for {body.action.value}"}
               for f in sorted(need) if getattr(body, f) is None]
     errors += [{"loc": ["body", f], "msg": f"not used by {body.action.value}"}
@@ -128,6 +135,11 @@ async def _check(session: AsyncSession, m: Motion, body: CorrectionIn, *, photo_
     if (await stage_for(session, m, result, now)).final:
         raise Conflict("correction.result_final", "表决结果公示已期满，结果已确定，不能再更正",
                        "The result is final: its notice has passed")
+    if body.action == CorrectionAction.REAFFIRM and objection.revision != result.revision:
+        raise Conflict("correction.objection_superseded",
+                       f"该异议针对第 {objection.revision} 版表决结果，已由第 {result.revision} 版答复，不能据此维持结果",
+                       "The objection is to an earlier revision of the result, which a later revision answers",
+                       objection_revision=objection.revision, result_revision=result.revision)
     ballot = target = None
     if body.ballot_id is not None:
         ballot = await repo.get_ballot(session, m.id, body.ballot_id)
@@ -225,8 +237,9 @@ async def _enter(session: AsyncSession, settings: Settings, m: Motion, c: Result
 
 async def correct_result(session: AsyncSession, *, settings: Settings, principal: Principal, motion_id: str,
                          body: CorrectionIn, photo: Any | None, now: datetime) -> CorrectionResult:
-    """Staff correct a closed motion's count on an accepted objection to its result notice: the change, the
-    recount, revision n+1 stored (n kept), audited and republished — all in this transaction. ``photo``: the
+    """Staff correct a closed motion's count on an accepted objection to its result notice: the change (none
+    for a ``reaffirm``), the recount, revision n+1 stored (n kept), audited and republished — all in this
+    transaction. ``photo``: the
     slip of an ``add``, already checked and cleaned by app.media (``staged_images``)."""
     from app.media import service as media_service
 
@@ -263,7 +276,8 @@ async def correct_result(session: AsyncSession, *, settings: Settings, principal
         new.photo_media_id = media.id
         session.add(new)
         c.new_ballot_id = new.id
-    # the recount: the running rows rebuilt, the final tally counted from the roll as at close
+    # the recount (a reaffirm changed no ballot: the same counts): the running rows rebuilt, the final tally
+    # counted from the roll as at close
     await rebuild_running_tally(session, m)
     state = await freeze(session, m, now)
     _, tally, participants = await count_final(session, m, state, now=now)

@@ -60,6 +60,8 @@ class CorrectionAction(StrEnum):
     MOVE = "move"  # a paper ballot entered for the wrong household counts for the right one
     VOID = "void"  # a ballot that should not count stops counting (its household's earlier ballot counts again)
     ADD = "add"  # a signed paper slip that was never entered is entered, with its photo
+    # nothing to correct after all: the count stands and is republished (the failed notice gets a successor)
+    REAFFIRM = "reaffirm"
 
 
 class MotionStatus(StrEnum):
@@ -292,7 +294,8 @@ class ResultRevision(SQLModel, table=True):
 class ResultCorrection(SQLModel, table=True):
     """One audited correction of a closed motion's count, made on an accepted objection to its result notice:
     ``revision`` is the result revision it produced. ``ballot_id``: the ballot moved or voided (it never counts
-    again); ``new_ballot_id``: the ballot version it entered (move, add). ``objection_id`` names publicity's
+    again); ``new_ballot_id``: the ballot version it entered (move, add); a ``reaffirm`` changes no ballot
+    (the count stands, republished as the next revision). ``objection_id`` names publicity's
     objection (no foreign key: voting sits below publicity)."""
 
     __tablename__ = "motion_correction"

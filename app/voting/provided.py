@@ -54,6 +54,7 @@ async def motions_gate(session: AsyncSession, *, project_id: str, now: datetime)
         t = await _final_or_live(session, m, now, results.get(m.id))
         st = status_of(m, now)
         stage = stages[m.id]
+        # "final" as TallyPublic.final: the count is closed (stored), not live; whether it stands: result_stage
         figures.append({
             "id": m.id, "title": m.title, "matter": m.matter, "status": st.value, "outcome": t["outcome"],
             "final": st == MotionStatus.CLOSED, "result_stage": stage.stage, "result_revision": stage.revision,

@@ -10,7 +10,13 @@ a result becomes final at 24:00 of its notice's last working day without any job
 
 Publicity sits above voting, so the notices' state comes through :data:`app.voting.contracts.RESULT_PUBLICITY`
 (registered by :mod:`app.wiring`). A correction (:mod:`app.voting.corrections`) stores revision n+1 and
-republishes it: the new notice opens a fresh window and the result is provisional again until it passes.
+republishes it: the new notice opens a fresh window and the result is provisional again until it passes. A
+notice failed by an accepted objection with nothing to correct is answered by a ``reaffirm`` correction: the
+same counts as revision n+1, republished, so that its window can run.
+
+Not to be confused with the tally's ``final`` flag (:class:`app.voting.schemas.TallyPublic`): that one says the
+tally is the stored count of a closed motion (not a live count) and is true at every stage; whether the
+result stands is ``result_stage``.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ def stage_of(*, closed: bool, revision: int | None, notice: ResultNotice | None)
         detail = f"更正后的表决结果（第 {revision} 版）尚未公示"
     elif notice.status == "failed":
         detail = (f"表决结果公示（第 {notice.revision} 版）有 {notice.accepted} 条异议被采纳："
-                  "须更正计票并重新公示")
+                  "须更正计票（或经复核维持原结果）并重新公示")
     elif notice.status == "scheduled":
         detail = f"表决结果公示尚未开始（{notice.start_date.isoformat()} 起，至 {end}），结果为暂定"
     elif notice.status == "open" and not notice.window_ended:

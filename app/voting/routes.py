@@ -287,14 +287,16 @@ async def correct_result(
 ) -> JSONResponse:
     """Staff, multipart, after close: correct the count on an ACCEPTED objection (`objection_id`) to one of the
     motion's vote-result notices, with a `reason` — `move` a paper ballot (`ballot_id`) entered for the wrong
-    household to the right one (`household_id`), `void` a ballot (`ballot_id`) that should not count, or `add`
-    a signed slip never entered (`household_id`, `choice`, `photo`). Audited; the tally is recounted from the
-    roll and the current ballots as at close, stored as the result's next revision (earlier ones:
-    `GET …/results`) and republished as a new vote-result notice with a fresh window. Objection not accepted
-    or not about this result: 409 `correction.objection_not_accepted` / `correction.objection_not_on_result`;
-    result final: 409 `correction.result_final`; not closed: 409 `motion.not_closed`; the owner voted after
-    the slip: 409 `correction.later_ballot`; 422 for fields the action lacks or does not use. Honours
-    `Idempotency-Key`."""
+    household to the right one (`household_id`), `void` a ballot (`ballot_id`) that should not count, `add`
+    a signed slip never entered (`household_id`, `choice`, `photo`), or `reaffirm` the count (no other field:
+    the objection was accepted but there is nothing to correct; the `reason` says why the count stands).
+    Audited; the tally is recounted from the roll and the current ballots as at close (a `reaffirm` changes
+    no ballot: the same counts), stored as the result's next revision (earlier ones: `GET …/results`) and
+    republished as a new vote-result notice with a fresh window. Objection not accepted or not about this
+    result: 409 `correction.objection_not_accepted` / `correction.objection_not_on_result`; `reaffirm` on an
+    objection to an earlier revision: 409 `correction.objection_superseded`; result final: 409
+    `correction.result_final`; not closed: 409 `motion.not_closed`; the owner voted after the slip: 409
+    `correction.later_ballot`; 422 for fields the action lacks or does not use. Honours `Idempotency-Key`."""
     now = clock.now()
     body = CorrectionIn(objection_id=objection_id, action=action, reason=reason, ballot_id=ballot_id or None,
                         household_id=household_id or None, choice=choice)

@@ -191,7 +191,8 @@ class MotionPublic(BaseModel):
                                              description="the caller's households in scope (residents)")
     result_stage: ResultStage | None = Field(
         default=None, description="null until closed; `provisional` while the vote-result notice's window is open "
-                                  "or an objection to it is unanswered or accepted; `final` once it has passed")
+                                  "or an objection to it is unanswered or accepted (until a correction — or a "
+                                  "`reaffirm` — republishes the result); `final` once it has passed")
     result_revision: int | None = Field(default=None, description="the stored result's revision (1 at close, "
                                                                   "n+1 after each correction); null until stored")
 
@@ -299,8 +300,11 @@ class TallyPublic(BaseModel):
     motion_id: str
     title: str
     status: MotionStatus
-    final: bool = Field(description="the stored result of a closed motion (changed only by an audited correction "
-                                    "after an accepted objection; see result_stage)")
+    final: bool = Field(description="true: this is the count stored when the motion closed (or by a correction "
+                                    "after an accepted objection), not a live count that ballots still move; "
+                                    "false for a live tally. It does NOT say that the result stands: a stored "
+                                    "count is `final: true` also while `result_stage` is `provisional`; whether "
+                                    "the result is final is `result_stage` == `final`")
     rule: RulePublic
     profile_version: int
     counts: CountsPublic = Field(description="areas in hundredths of m²")
@@ -312,8 +316,9 @@ class TallyPublic(BaseModel):
     computed_at: datetime
     result_stage: ResultStage | None = Field(
         default=None, description="null while not closed; `provisional` while the vote-result notice's window is "
-                                  "open or an objection to the count is unanswered or accepted; `final` once the "
-                                  "notice has passed with every objection answered")
+                                  "open or an objection to the count is unanswered or accepted (until a "
+                                  "correction — or a `reaffirm` — republishes the result); `final` once the "
+                                  "notice has passed with every objection answered: the result stands")
     result_revision: int | None = Field(default=None, description="the revision of the stored result")
     result_notice_id: str | None = Field(default=None, description="the vote-result notice of this revision")
     result_detail: str | None = Field(default=None, description="why the result is provisional or final (Chinese)")
@@ -332,9 +337,11 @@ class CorrectionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     objection_id: str = Field(min_length=1, max_length=32,
-                              description="an ACCEPTED objection to one of the motion's vote-result notices")
-    action: CorrectionAction
-    reason: str = Field(min_length=1, max_length=500)
+                              description="an ACCEPTED objection to one of the motion's vote-result notices "
+                                          "(reaffirm: to the notice of the current revision)")
+    action: CorrectionAction = Field(description="move, void or add a ballot; reaffirm: nothing to correct, the "
+                                                 "count stands and is republished as the next revision")
+    reason: str = Field(min_length=1, max_length=500, description="why (reaffirm: why the count stands)")
     ballot_id: str | None = Field(default=None, max_length=32, description="move, void: the ballot")
     household_id: str | None = Field(default=None, max_length=32,
                                      description="move: the household the ballot belongs to; add: the household")

@@ -337,3 +337,94 @@ async def test_add_a_missing_slip_and_the_refusals(client, world, clock, app) ->
         kept = (await s.exec(text("SELECT revision FROM motion_result_revision WHERE motion_id = :m ORDER BY revision")
                              .bindparams(m=mid))).all()
     assert n[0] == 2 and [k[0] for k in kept] == [1, 2]
+
+
+async def test_reaffirm_when_an_accepted_objection_finds_nothing_to_correct(client, world, clock, app) -> None:
+    """An accepted objection fails the result notice; when the committee then finds the count right, a
+    `reaffirm` republishes the same counts as the next revision, whose window runs: the result can become final."""
+    pid = await make_project(client, world)
+    plan = await make_plan(client, world, pid)
+    m = await make_motion(client, world, plan["id"], clock.now(), rule=MAJORITY)
+    mid = m["id"]
+    assert (await vote(client, world.residents[1].headers, mid, "agree")).status_code == 200
+    slip = await paper(client, world, mid, world.household("2", "2", "201")["id"], "agree", photo=jpeg())
+    assert slip.status_code == 201, slip.text
+    r = await client.post(f"{API}/motions/{mid}/close", headers=world.staff)
+    assert r.status_code == 200, r.text
+    before = r.json()["tally"]
+    assert before["outcome"] == "passed" and before["final"] is True and before["result_stage"] == "provisional"
+    (first,) = await notices_of(client, world, mid)
+    await travel(client, world, clock, sh(2026, 11, 24, 9))
+    o = await object_to(client, world.residents[2].headers, first["id"], "2号楼2单元201的纸质选票不是业主签字")
+    reason = "经核对选票照片与产权登记，签字人为该户业主，计票无误"
+    r = await correct(client, world.staff, mid, objection_id=o, action="reaffirm", reason=reason)
+    assert r.status_code == 409 and r.json()["code"] == "correction.objection_not_accepted"
+    await resolve(client, world, o, "accepted")
+    stuck = (await tally(client, world.staff, mid)).json()
+    assert stuck["result_stage"] == "provisional" and "维持原结果" in stuck["result_detail"]
+    # a reaffirm takes no ballot, household, choice or photo
+    r = await correct(client, world.staff, mid, objection_id=o, action="reaffirm", reason=reason,
+                      ballot_id=slip.json()["ballot_id"])
+    assert r.status_code == 422 and r.json()["code"] == "correction.invalid"
+    assert [tuple(e["loc"]) for e in r.json()["errors"]] == [("body", "ballot_id")]
+    r = await correct(client, world.staff, mid, objection_id=o, action="reaffirm", reason=reason, photo=jpeg())
+    assert r.status_code == 422 and r.json()["code"] == "correction.photo_not_expected"
+    r = await correct(client, world.residents[1].headers, mid, objection_id=o, action="reaffirm", reason=reason)
+    assert r.status_code == 403
+
+    r = await correct(client, world.staff, mid, key="reaffirm-1", objection_id=o, action="reaffirm", reason=reason)
+    assert r.status_code == 201, r.text
+    done = r.json()
+    c = done["correction"]
+    assert (c["revision"], c["action"], c["objection_id"], c["reason"]) == (2, "reaffirm", o, reason)
+    assert (c["ballot_id"], c["from_household_id"], c["household_id"], c["new_ballot_id"]) == (None,) * 4
+    assert c["outcome_before"] == c["outcome"] == "passed" and done["receipt"] is None
+    t2 = done["tally"]
+    assert t2["counts"] == before["counts"] and t2["conditions"] == before["conditions"]
+    assert t2["result_revision"] == 2 and t2["result_stage"] == "provisional" and t2["final"] is True
+    # a replay returns the first result; the same objection is not reaffirmed twice
+    again = await correct(client, world.staff, mid, key="reaffirm-1", objection_id=o, action="reaffirm",
+                          reason=reason)
+    assert again.status_code == 201 and again.json() == done
+    r = await correct(client, world.staff, mid, objection_id=o, action="reaffirm", reason=reason)
+    assert r.status_code == 409 and r.json()["code"] == "correction.objection_superseded", r.text
+    # every ballot counts as before
+    hist = (await client.get(f"{API}/motions/{mid}/ballots", headers=world.staff)).json()["items"]
+    assert len(hist) == 2 and all(b["current"] for b in hist)
+
+    # republished as revision 2 with a fresh window; the failed notice is superseded
+    first, second = await notices_of(client, world, mid)
+    assert first["status"] == "failed" and first["superseded_by"] == second["id"]
+    assert (second["revision"], second["status"], second["start_date"], second["end_date"]) == (
+        2, "scheduled", "2026-11-25", "2026-12-01")
+    assert "第 2 版" in second["title"] and reason in second["body"]
+    # what changed, in words (app/publicity/service.py::_correction_words): nothing, the result stands
+    assert "计票无误" in second["body"] and "维持原表决结果" in second["body"] and "补录" not in second["body"]
+    assert t2["result_notice_id"] == second["id"]
+
+    # audited as a correction of the count with the (unchanged) counts; no ballot entry
+    async with app.state.db.read_session() as s:
+        rows = (await s.exec(text("SELECT action, data FROM audit_entry WHERE action IN "
+                                  "('motion.result_corrected', 'ballot.corrected') ORDER BY seq"))).all()
+        reports = await audit.verify(s, world.community_id)
+    assert [a for a, _ in rows] == ["motion.result_corrected"]
+    data = json.loads(rows[0][1]) if isinstance(rows[0][1], str) else rows[0][1]
+    assert (data["action"], data["objection_id"], data["reason"], data["revision"]) == ("reaffirm", o, reason, 2)
+    assert data["counts"] == before["counts"] and data["outcome_before"] == data["outcome"] == "passed"
+    assert all(rep.ok for rep in reports)
+
+    # the new window passes with no objection: final, and the project gate passes
+    await travel(client, world, clock, sh(2026, 12, 2, 0, 1))
+    t = (await tally(client, world.staff, mid)).json()
+    assert t["result_stage"] == "final" and t["result_revision"] == 2 and t["counts"] == before["counts"]
+    g = await gate_of(client, world, pid)
+    assert g["met"] is True and g["figures"]["motions"][0]["result_stage"] == "final", g
+    r = await correct(client, world.staff, mid, objection_id=o, action="reaffirm", reason=reason)
+    assert r.status_code == 409 and r.json()["code"] == "correction.result_final"
+    r = await client.get(f"{API}/motions/{mid}/evidence.zip", headers=world.staff)
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        results = json.loads(z.read("results.json"))
+    assert [(x["revision"], x["action"]) for x in results["corrections"]] == [(2, "reaffirm")]
+    verdict = verify_pack(r.content)
+    assert verdict.ok, verdict.message
