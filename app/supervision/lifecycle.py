@@ -6,7 +6,7 @@ acknowledged; a failed verification (``reject``) sends a rectified report back t
 takes a verified or closed one back — both count in the report's ``reopen_count``, and the profile's
 ``reopen_flag_at``-th flags it for the street office. ``assign``, ``reject`` and ``reopen`` to rectifying set
 a deadline in working days (:mod:`app.supervision.deadlines`); ``rectify`` runs the same-spot check of the
-after-photos (:mod:`app.supervision.spot`).
+after-photos (:mod:`app.supervision.spot`), and ``reject`` and ``reopen`` clear it (a new round begins).
 
 :func:`apply` is the one way through it: 409 ``report.invalid_transition`` (with the actions allowed now) when
 the state does not allow the action, 403 when the caller may not take it, then the handler (422 for a missing
@@ -127,9 +127,10 @@ def _deadline(move: Move) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _reopened(move: Move) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One more reopening; the profile's ``reopen_flag_at``-th flags the report for the street office."""
+    """One more reopening; the profile's ``reopen_flag_at``-th flags the report for the street office. A new
+    rectification round begins: the same-spot check of the last one no longer stands."""
     count = move.report.reopen_count + 1
-    values: dict[str, Any] = {"reopen_count": count}
+    values: dict[str, Any] = {"reopen_count": count, "location_check": None, "location_distance_m": None}
     if count >= move.profile.reopen_flag_at and move.report.flagged_at is None:
         values["flagged_at"] = move.now
     return values, {"reopen_count": count, "flagged": "flagged_at" in values}

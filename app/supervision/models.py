@@ -57,6 +57,15 @@ class AlertKind(StrEnum):
     FLAG = "flag"  # to the street office, when a report has been reopened too often
 
 
+class AlertAudience(StrEnum):
+    """Whose office an alert went to."""
+
+    ASSIGNEE = "assignee"  # a warning: the assignee only
+    STREET_OFFICE = "street_office"  # the admins of the project's jurisdiction (and the assignee of an escalation)
+    GLOBAL_ADMINS = "global_admins"  # the jurisdiction has no admin: the global admins instead
+    NOBODY = "nobody"  # no admin at all (an escalation still tells the assignee)
+
+
 class Appointment(SQLModel, table=True):
     """A person appointed to a project: a volunteer supervisor (义务监督员) or a contractor's account."""
 
@@ -140,6 +149,10 @@ class Alert(SQLModel, table=True):
     due_date: date | None = None
     recipients: int = 0  # users told
     messages: int = 0  # of them, reachable through the outbox (WeChat bound)
+    # who was told, by id (the street office's admins, or the global admins when the jurisdiction has none, and
+    # the assignee), and whose office it was: AlertAudience (None: recorded before revision 0011)
+    notified: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    audience: str | None = Field(default=None, max_length=20)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 

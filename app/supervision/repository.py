@@ -187,10 +187,11 @@ async def open_critical(session: AsyncSession, project_id: str, cap: int = 50) -
 
 # ---- alerts and the street office ------------------------------------------------------------------
 
-async def street_office(session: AsyncSession, jurisdiction_id: str) -> list[str]:
-    """Active users holding the admin role of the jurisdiction (the street office), by id."""
+async def admins_of(session: AsyncSession, scope_id: str) -> list[str]:
+    """Active users holding the admin role over ``scope_id`` (a jurisdiction: its street office; ``"*"``: the
+    global admins), by id."""
     q = (select(RoleGrant.user_id).join(User, col(User.id) == RoleGrant.user_id)
-         .where(RoleGrant.role == Role.ADMIN.value, RoleGrant.scope_id == jurisdiction_id,
+         .where(RoleGrant.role == Role.ADMIN.value, RoleGrant.scope_id == scope_id,
                 col(User.is_active).is_(True))
          .order_by(col(RoleGrant.user_id)))
     return list(dict.fromkeys((await session.exec(q)).all()))
@@ -207,9 +208,10 @@ async def claim_alert(session: AsyncSession, *, report_id: str, kind: str, perio
     return None if row is None else str(row[0])
 
 
-async def set_alert_counts(session: AsyncSession, alert_id: str, *, recipients: int, messages: int) -> None:
+async def set_alert_outcome(session: AsyncSession, alert_id: str, *, notified: list[str], audience: str,
+                            messages: int) -> None:
     await session.exec(update(Alert).where(col(Alert.id) == alert_id)  # type: ignore[call-overload]
-                       .values(recipients=recipients, messages=messages))
+                       .values(recipients=len(notified), notified=notified, audience=audience, messages=messages))
 
 
 def _no_alert(kind: str) -> Any:
@@ -238,10 +240,13 @@ def _in_jurisdiction(jurisdiction_id: str) -> Any:
 
 
 async def street_office_page(session: AsyncSession, *, jurisdiction_id: str, today: date, after: str | None,
-                             limit: int) -> list[Report]:
-    """Reports of the jurisdiction that need the street office: overdue now, or flagged and not settled."""
+                             limit: int, community_ids: frozenset[str] | None = None) -> list[Report]:
+    """Reports of the jurisdiction that need the street office: overdue now, or flagged and not settled (only
+    those of ``community_ids`` when given)."""
     flagged_open = col(Report.flagged_at).is_not(None) & col(Report.status).not_in([s.value for s in SETTLED])
     q = select(Report).where(_in_jurisdiction(jurisdiction_id), or_(_overdue_clause(today), flagged_open))
+    if community_ids is not None:
+        q = q.where(col(Report.community_id).in_(sorted(community_ids)))
     if after:
         q = q.where(Report.id < after)
     q = q.order_by(col(Report.id).desc()).limit(limit + 1)
@@ -264,9 +269,13 @@ async def reports_of_projects(session: AsyncSession, project_ids: list[str]) -> 
     return list((await session.exec(q)).all())
 
 
-async def projects_of_jurisdiction(session: AsyncSession, jurisdiction_id: str) -> list[Project]:
+async def projects_of_jurisdiction(session: AsyncSession, jurisdiction_id: str,
+                                   community_ids: frozenset[str] | None = None) -> list[Project]:
+    """The jurisdiction's projects (only those of ``community_ids`` when given), oldest first."""
     q = select(Project).where(Project.jurisdiction_id == jurisdiction_id).order_by(col(Project.created_at),
                                                                                    col(Project.id))
+    if community_ids is not None:
+        q = q.where(col(Project.community_id).in_(sorted(community_ids)))
     return list((await session.exec(q)).all())
 
 

@@ -209,8 +209,9 @@ async def rectification_ledger(project_id: str, session: SessionDep, principal: 
             operation_id="supervision_overdue_reports")
 async def overdue_reports(jurisdiction_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                           page: Annotated[PageParams, Depends(page_params)]) -> Page[StreetOfficeReport]:
-    """The street office (the jurisdiction's admins): reports past their due date, and reports reopened the
-    profile's `reopen_flag_at` times and not yet settled, newest first, with when it was escalated."""
+    """The street office (the jurisdiction's admins; global admins): reports past their due date, and reports
+    reopened the profile's `reopen_flag_at` times and not yet settled, newest first, with when it was escalated.
+    Staff of communities of the jurisdiction: the same for their communities only. Anyone else: 404."""
     return await service.overdue_reports(session, principal=principal, jurisdiction_id=jurisdiction_id, page=page,
                                          now=clock.now())
 
@@ -219,7 +220,9 @@ async def overdue_reports(jurisdiction_id: str, session: SessionDep, principal: 
             operation_id="supervision_jurisdiction_stats")
 async def jurisdiction_stats(jurisdiction_id: str, session: SessionDep, principal: PrincipalDep,
                              clock: ClockDep) -> JurisdictionSupervisionStats:
-    """The street office: the project figures over the whole jurisdiction, per project and per contractor."""
+    """The street office: the project figures over the whole jurisdiction, per project and per contractor.
+    Staff of communities of the jurisdiction: over their communities only (named in `community_ids`; null for
+    the whole jurisdiction). Anyone else: 404."""
     return await service.jurisdiction_stats(session, principal=principal, jurisdiction_id=jurisdiction_id,
                                             now=clock.now())
 

@@ -263,6 +263,9 @@ class ProjectSupervisionStats(SupervisionStats):
 
 class JurisdictionSupervisionStats(SupervisionStats):
     jurisdiction_id: str
+    community_ids: list[str] | None = Field(
+        default=None, description="the communities counted when the caller sees part of the jurisdiction (staff "
+                                  "of its communities); null: the whole jurisdiction (its admins)")
     projects: list[ProjectFigures]
 
 

@@ -15,7 +15,9 @@ Counted on the Shanghai date of ``now`` (``as_of``):
   appointment), and for a jurisdiction per project.
 
 Staff, admins and the project's supervisors see a project's figures; the jurisdiction's admins (the street
-office) see the jurisdiction's, and its reports that are overdue now or flagged and not yet settled.
+office) and global admins see the jurisdiction's, and its reports that are overdue now or flagged and not yet
+settled; staff of communities of the jurisdiction see the same views restricted to their communities
+(``supervision.overview`` with :func:`app.auth.policy.jurisdiction_reach`); anyone else: 404.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import Role
-from app.auth.policy import Principal, Scope, authorize
+from app.auth.policy import Principal, authorize, jurisdiction_reach
 from app.core.errors import Forbidden
 from app.core.pagination import Page, PageParams, encode_cursor
 from app.projects import service as project_service
@@ -140,17 +142,20 @@ async def project_stats(session: AsyncSession, *, principal: Principal, project_
     return ProjectSupervisionStats(project_id=p.id, **_common(reports, appointments, business_date(now)))
 
 
-async def _street_office(session: AsyncSession, *, principal: Principal, jurisdiction_id: str) -> None:
-    """The jurisdiction exists (404) and the caller is its admin (the street office)."""
+async def _street_office(session: AsyncSession, *, principal: Principal,
+                         jurisdiction_id: str) -> frozenset[str] | None:
+    """The jurisdiction exists (404) and how much of it the caller sees: None for all of it (its admins, the
+    street office; global admins), else the communities of it the caller is staff of (none: 404)."""
     await register_service.profile_of(session, jurisdiction_id)
-    authorize(principal, "jurisdiction.view", Scope(jurisdiction_id=jurisdiction_id))
+    return jurisdiction_reach(principal, "supervision.overview", jurisdiction_id=jurisdiction_id,
+                              community_ids=await register_service.community_ids_of(session, jurisdiction_id))
 
 
 async def jurisdiction_stats(session: AsyncSession, *, principal: Principal, jurisdiction_id: str,
                              now: datetime) -> JurisdictionSupervisionStats:
-    await _street_office(session, principal=principal, jurisdiction_id=jurisdiction_id)
+    reach = await _street_office(session, principal=principal, jurisdiction_id=jurisdiction_id)
     today = business_date(now)
-    projects = await repo.projects_of_jurisdiction(session, jurisdiction_id)
+    projects = await repo.projects_of_jurisdiction(session, jurisdiction_id, reach)
     ids = [p.id for p in projects]
     reports = await repo.reports_of_projects(session, ids)
     appointments = await repo.contractor_appointments(session, ids)
@@ -160,17 +165,19 @@ async def jurisdiction_stats(session: AsyncSession, *, principal: Principal, jur
     rows = [ProjectFigures(project_id=p.id, project_title=p.title, community_id=p.community_id,
                            reports=len(per.get(p.id, [])), rectification=rectification_figures(per.get(p.id, []), today))
             for p in projects if p.id in per]
-    return JurisdictionSupervisionStats(jurisdiction_id=jurisdiction_id, projects=rows,
+    return JurisdictionSupervisionStats(jurisdiction_id=jurisdiction_id,
+                                        community_ids=sorted(reach) if reach is not None else None, projects=rows,
                                         **_common(reports, appointments, today))
 
 
 async def overdue_reports(session: AsyncSession, *, principal: Principal, jurisdiction_id: str, page: PageParams,
                           now: datetime) -> Page[StreetOfficeReport]:
-    """Newest first: the jurisdiction's reports that are overdue now, or flagged and not yet settled."""
-    await _street_office(session, principal=principal, jurisdiction_id=jurisdiction_id)
+    """Newest first: the jurisdiction's reports that are overdue now, or flagged and not yet settled (for
+    community staff: those of their communities)."""
+    reach = await _street_office(session, principal=principal, jurisdiction_id=jurisdiction_id)
     today = business_date(now)
     rows = await repo.street_office_page(session, jurisdiction_id=jurisdiction_id, today=today, after=page.after,
-                                         limit=page.limit)
+                                         limit=page.limit, community_ids=reach)
     shown = rows[:page.limit]
     ids = [r.id for r in shown]
     escalated = await repo.alert_times(session, ids, AlertKind.ESCALATION)

@@ -95,8 +95,8 @@ async def act(client: httpx.AsyncClient, report_id: str, headers: dict, action: 
 
 
 async def street_office(app, jurisdiction_id: str, *, username: str = "street", openid: str | None = None) -> str:
-    """An admin of the jurisdiction (the street office; there is no route that grants one), optionally bound to
-    WeChat; its id."""
+    """An admin of the jurisdiction (the street office), written directly (tests/supervision/test_office.py grants
+    one through ``POST /jurisdictions/{id}/admins``), optionally bound to WeChat; its id."""
     from app.auth import service as auth_service
     from app.auth.models import Role
 

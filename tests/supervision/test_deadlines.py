@@ -153,8 +153,9 @@ async def test_warning_then_escalation_once_per_deadline(app, client, clock) -> 
     assert (item["id"], item["reasons"], item["working_days_overdue"]) == (rid, ["overdue"], 1)
     assert item["escalated_at"] == "2026-10-09T02:00:00Z" and item["organization"] == "青岛建工"
     assert item["assignee_name"] == "contractors-con" and item["project_title"] == "综合整治"
-    # the street office only: community staff and the contractor are not related to the jurisdiction
-    assert (await client.get(url, headers=await relogin(client, "staff1", STAFF_PASSWORD))).status_code == 404
+    # the street office, and community staff for their own communities; the contractor is not related to it
+    r = await client.get(url, headers=await relogin(client, "staff1", STAFF_PASSWORD))
+    assert r.status_code == 200 and [i["id"] for i in r.json()["items"]] == [rid]
     assert (await client.get(url, headers=await token_for(app, p.contractor_id))).status_code == 404
     admin = await relogin(client, "admin", "admin-pass-2026!")
     assert [i["id"] for i in (await client.get(url, headers=admin)).json()["items"]] == [rid]
@@ -266,3 +267,50 @@ async def test_reporter_told_of_every_transition_failed_verification_and_flag(ap
     assert {m.recipient for m in rows if m.user_id == p.supervisor_id} == {"wx-sup"}
     # the second supervisor has no WeChat: nothing queued for them
     assert not [m for m in rows if m.user_id == sup2_id]
+
+
+async def test_the_round_sends_on_working_days_only(app, client, clock) -> None:
+    """Nothing goes out on statutory holidays or weekends; the next working day's round sends what is due then
+    (an adjusted working Saturday counts)."""
+    world, p, _ = await _world(app, client, clock)
+
+    async def assigned(severity: str, due_date: str | None = None) -> str:
+        r = await file_report(client, p.id, p.supervisor, phone_jpeg(), severity=severity)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        assert (await act(client, rid, world.staff, "acknowledge")).status_code == 200
+        body = {"due_date": due_date} if due_date else {}
+        r = await act(client, rid, world.staff, "assign", assignee_id=p.contractor_id, **body)
+        assert r.status_code == 200, r.text
+        return rid
+
+    r1 = await assigned("critical")  # due Thu Oct 8, warning due Wed Sep 30
+    r2 = await assigned("major", "2026-10-09")  # due Fri Oct 9, warning due Thu Oct 8
+    r3 = await assigned("minor", "2026-10-16")  # due Fri Oct 16: overdue over the weekend
+    r4 = await assigned("minor", "2026-10-19")  # due Mon Oct 19, warning due Fri Oct 16
+    # the worker did not run on Sep 30; National Day week, daytime: nothing
+    for moment in (sh(2026, 10, 1, 10, 0), sh(2026, 10, 3, 12, 0), sh(2026, 10, 7, 19, 0), sh(2026, 10, 8, 8, 59)):
+        clock.set(moment)
+        run = await deadline_round(app)
+        assert (run.warnings, run.escalations, run.messages) == (0, 0, 0), moment
+    clock.set(sh(2026, 10, 8, 9, 0))  # the first working day: the warnings due by now
+    run = await deadline_round(app)
+    assert (run.warnings, run.escalations) == (2, 0)
+    clock.set(sh(2026, 10, 9, 10, 0))
+    assert ((run := await deadline_round(app)).warnings, run.escalations) == (0, 1)
+    clock.set(sh(2026, 10, 10, 10, 0))  # Saturday, an adjusted working day
+    assert ((run := await deadline_round(app)).warnings, run.escalations) == (0, 1)
+    # a plain weekend: r3 overdue since Saturday, r4's warning due since Friday (no round then)
+    for moment in (sh(2026, 10, 17, 10, 0), sh(2026, 10, 18, 15, 0)):
+        clock.set(moment)
+        run = await deadline_round(app)
+        assert (run.warnings, run.escalations) == (0, 0), moment
+    clock.set(sh(2026, 10, 19, 9, 0))
+    assert ((run := await deadline_round(app)).warnings, run.escalations) == (1, 1)
+    async with app.state.db.read_session() as s:
+        alerts = (await s.exec(select(Alert.report_id, Alert.kind, Alert.created_at)
+                               .order_by(Alert.created_at, Alert.report_id, Alert.kind))).all()
+    sent = sorted((rid, kind, at.astimezone(SHANGHAI).date().isoformat()) for rid, kind, at in alerts)
+    assert sent == sorted([(r1, "warning", "2026-10-08"), (r2, "warning", "2026-10-08"),
+                           (r1, "escalation", "2026-10-09"), (r2, "escalation", "2026-10-10"),
+                           (r3, "escalation", "2026-10-19"), (r4, "warning", "2026-10-19")])

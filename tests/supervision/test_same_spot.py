@@ -63,3 +63,45 @@ async def test_the_profile_distance_decides(client, world) -> None:
     r = await client.put(f"{API}/jurisdictions/{world.jurisdiction_id}/profile", headers=world.admin,
                          json=jurisdiction["profile"] | {"same_spot_distance_m": 0})
     assert r.status_code == 422
+
+
+async def test_a_new_round_clears_the_last_check(client, world) -> None:
+    """``reject`` (failed verification) and ``reopen`` start a new rectification round: the same-spot check of
+    the last one is cleared (the report, its list row and the project's figures), and the next ``rectify``
+    sets it again."""
+    p = await project_with_people(client, world)
+    far = await _rectified(client, world, p, phone_jpeg(lat=_lat(17)), gps_lat="36.104167", gps_lon="120.468333")
+    rid = far["id"]
+    assert (far["location_check"], far["location_distance_m"]) == ("location_unverified", 62)
+
+    async def figures() -> int:
+        r = await client.get(f"{API}/projects/{p.id}/supervision-stats", headers=world.staff)
+        return r.json()["rectification"]["location_unverified"]
+
+    assert await figures() == 1
+    r = await act(client, rid, p.supervisor, "reject", note="不是同一处")
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["location_check"], r.json()["location_distance_m"]) == ("rectifying", None, None)
+    items = (await client.get(f"{API}/projects/{p.id}/reports", headers=world.staff)).json()["items"]
+    assert [i["location_check"] for i in items if i["id"] == rid] == [None]
+    assert await figures() == 0
+
+    up = await client.post(f"{API}/reports/{rid}/photos", headers=p.contractor, files=photo_files(phone_jpeg(lat=_lat(16))))
+    assert up.status_code == 201, up.text
+    r = await act(client, rid, p.contractor, "rectify", photo_ids=[up.json()[0]["id"]])
+    assert (r.json()["location_check"], r.json()["location_distance_m"]) == ("same_spot", 31)
+    assert (await act(client, rid, p.supervisor, "verify")).status_code == 200
+    for to in ("rectifying", "acknowledged"):
+        r = await act(client, rid, world.staff, "reopen", to=to, note="又渗水")
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["location_check"], r.json()["location_distance_m"]) == (to, None, None)
+        if to == "rectifying":  # back to verified for the second reopening
+            up = await client.post(f"{API}/reports/{rid}/photos", headers=p.contractor,
+                                   files=photo_files(phone_jpeg(lat=_lat(16))))
+            r = await act(client, rid, p.contractor, "rectify", photo_ids=[up.json()[0]["id"]])
+            assert r.json()["location_check"] == "same_spot"
+            assert (await act(client, rid, p.supervisor, "verify")).status_code == 200
+    # the events keep each round's check
+    events = (await client.get(f"{API}/reports/{rid}", headers=world.staff)).json()["events"]
+    assert [e["data"]["location_check"] for e in events if e["action"] == "rectify"] == [
+        "location_unverified", "same_spot", "same_spot"]

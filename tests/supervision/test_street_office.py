@@ -122,8 +122,10 @@ async def test_project_and_jurisdiction_figures_and_the_ledger(app, client, cloc
     assert js["projects"][1]["rectification"]["overdue_share"] == {"numerator": 0, "denominator": 0, "share": None,
                                                                    "percent": None}
     assert js["projects"][1]["rectification"]["median_working_days"] is None
-    assert len(js["contractors"]) == 2
-    assert (await client.get(jurl, headers=staff)).status_code == 404
+    assert len(js["contractors"]) == 2 and js["community_ids"] is None
+    r = await client.get(jurl, headers=staff)  # staff of the community: its part (here, all of it)
+    assert r.status_code == 200 and r.json()["community_ids"] == [world.community_id]
+    assert r.json()["rectification"] == js["rectification"] and r.json()["reports"] == 8
     assert (await client.get(jurl, headers=await relogin(client, "admin", "admin-pass-2026!"))).status_code == 200
     assert (await client.get(f"{API}/jurisdictions/nope/supervision-stats",
                              headers=await token_for(app, office))).status_code == 404
