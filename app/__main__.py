@@ -134,11 +134,13 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
     migrate()
     try:
-        user_id = asyncio.run(create_admin(args.username, args.password, args.name or args.username))
+        user_id = asyncio.run(create_admin(args.username, args.password, args.name or args.username,
+                                           args.jurisdiction))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"admin {args.username} ready (user id {user_id})")
+    where = f" of jurisdiction {args.jurisdiction}" if args.jurisdiction else ""
+    print(f"admin {args.username}{where} ready (user id {user_id})")
     return 0
 
 
@@ -205,10 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--no-migrate", action="store_true")
     w.set_defaults(fn=cmd_worker)
     sub.add_parser("migrate", help="alembic upgrade head").set_defaults(fn=cmd_migrate)
-    a = sub.add_parser("create-admin", help="create (or reset) a global admin")
+    a = sub.add_parser("create-admin", help="create (or reset) a global admin, or the admin of one jurisdiction")
     a.add_argument("--username", required=True)
     a.add_argument("--password", required=True)
     a.add_argument("--name")
+    a.add_argument("--jurisdiction", metavar="ID",
+                   help="admin of this jurisdiction only (its street office) instead of a global admin")
     a.set_defaults(fn=cmd_create_admin)
     sub.add_parser("demo", help="a demo community with households, codes, a survey, a motion, a notice").set_defaults(
         fn=cmd_demo)

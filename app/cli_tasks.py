@@ -22,7 +22,11 @@ def openapi_json() -> str:
     return json.dumps(app.openapi(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
-async def create_admin(username: str, password: str, name: str) -> str:
+async def create_admin(username: str, password: str, name: str, jurisdiction_id: str | None = None) -> str:
+    """Create (or reset) an admin: global, or of one jurisdiction (its street office; audited)."""
+    from app.core import audit
+    from app.register.models import Jurisdiction
+
     problems = password_problems(password)
     if problems:
         raise ValueError("password: " + ", ".join(problems))
@@ -30,6 +34,8 @@ async def create_admin(username: str, password: str, name: str) -> str:
     now = SystemClock().now()
     try:
         async with db.write_session() as session:
+            if jurisdiction_id is not None and await session.get(Jurisdiction, jurisdiction_id) is None:
+                raise ValueError(f"jurisdiction {jurisdiction_id!r} not found")
             user = await auth_repo.get_user_by_username(session, username)
             if user is None:
                 user = await auth_service.create_user(session, username=username, password=password, name=name,
@@ -38,7 +44,12 @@ async def create_admin(username: str, password: str, name: str) -> str:
                 user.password_hash = hash_password(password)
                 user.is_active = True
                 session.add(user)
-            await auth_service.grant(session, user_id=user.id, role=Role.ADMIN, scope_id="*", now=now, by=None)
+            await auth_service.grant(session, user_id=user.id, role=Role.ADMIN, scope_id=jurisdiction_id or "*",
+                                     now=now, by=None)
+            if jurisdiction_id is not None:
+                await audit.append(session, chain="system", action="jurisdiction.admin_granted", entity_type="user",
+                                   entity_id=user.id, actor_id=None, at=now,
+                                   data={"jurisdiction_id": jurisdiction_id, "via": "cli"})
             await session.commit()
             return user.id
     finally:

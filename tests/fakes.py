@@ -10,27 +10,71 @@ import httpx
 
 @dataclass
 class FakeWechat:
-    """WeChat's servers: jscode2session, access token and subscribe messages."""
+    """WeChat's servers: jscode2session, access token, the verified phone number and subscribe messages."""
 
     codes: dict[str, str] = field(default_factory=dict)  # wx.login code -> openid
+    unionids: dict[str, str] = field(default_factory=dict)  # openid -> unionid (sent with jscode2session)
     calls: list[httpx.Request] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)
     fail_send_with: int | None = None  # errcode to answer subscribeMessage.send with
     timeout_send: bool = False
     token_calls: int = 0
+    login_errcode: int | None = None  # errcode to answer jscode2session with
+    token_errcode: int | None = None  # errcode to answer the access-token fetch with
+    # getuserphonenumber: each code works once (a used one answers 40029, as WeChat does)
+    phone_codes: dict[str, str] = field(default_factory=dict)  # phone-number button code -> purePhoneNumber
+    phone_country: str = "86"
+    used_phone_codes: set[str] = field(default_factory=set)
+    revoked_tokens: set[str] = field(default_factory=set)  # access tokens answered with 40001
+    phone_errcode: int | None = None  # errcode to answer getuserphonenumber with
+    phone_status: int | None = None  # HTTP status to answer getuserphonenumber with (e.g. 500)
+    timeout_phone: bool = False
+
+    def phone_calls(self) -> list[httpx.Request]:
+        return [c for c in self.calls if c.url.path == "/wxa/business/getuserphonenumber"]
+
+    def _phone(self, request: httpx.Request) -> httpx.Response:
+        if self.timeout_phone:
+            raise httpx.ReadTimeout("fake timeout", request=request)
+        if self.phone_status is not None:
+            return httpx.Response(self.phone_status, text="<html>bad gateway</html>")
+        token = request.url.params.get("access_token", "")
+        if token in self.revoked_tokens or not token.startswith("AT"):
+            return httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential, access_token is "
+                                             "invalid or not latest"})
+        if self.phone_errcode is not None:
+            return httpx.Response(200, json={"errcode": self.phone_errcode, "errmsg": "fake failure"})
+        code = json.loads(request.content or b"{}").get("code", "")
+        number = self.phone_codes.get(code)
+        if number is None or code in self.used_phone_codes:
+            return httpx.Response(200, json={"errcode": 40029, "errmsg": "invalid code"})
+        self.used_phone_codes.add(code)
+        full = number if self.phone_country == "86" else f"+{self.phone_country} {number}"
+        return httpx.Response(200, json={"errcode": 0, "errmsg": "ok", "phone_info": {
+            "phoneNumber": full, "purePhoneNumber": number, "countryCode": self.phone_country,
+            "watermark": {"timestamp": 1637744274, "appid": "wx-demo-appid"}}})
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request)
         path = request.url.path
         if path == "/sns/jscode2session":
+            if self.login_errcode is not None:
+                return httpx.Response(200, json={"errcode": self.login_errcode, "errmsg": "fake failure"})
             code = request.url.params.get("js_code", "")
             openid = self.codes.get(code)
             if openid is None:
                 return httpx.Response(200, json={"errcode": 40029, "errmsg": "invalid code"})
-            return httpx.Response(200, json={"openid": openid, "session_key": "sk-" + openid})
+            body = {"openid": openid, "session_key": "sk-" + openid}
+            if openid in self.unionids:
+                body["unionid"] = self.unionids[openid]
+            return httpx.Response(200, json=body)
         if path in ("/cgi-bin/token", "/cgi-bin/stable_token"):
+            if self.token_errcode is not None:
+                return httpx.Response(200, json={"errcode": self.token_errcode, "errmsg": "fake failure"})
             self.token_calls += 1
             return httpx.Response(200, json={"access_token": f"AT{self.token_calls}", "expires_in": 7200})
+        if path == "/wxa/business/getuserphonenumber":
+            return self._phone(request)
         if path == "/cgi-bin/message/subscribe/send":
             if self.timeout_send:
                 raise httpx.ReadTimeout("fake timeout", request=request)

@@ -9,6 +9,8 @@ its household cards instead.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,6 +26,7 @@ from app.core.clock import Clock, ClockDep
 from app.core.db import SessionDep
 from app.core.errors import Unauthorized
 from app.core.security import TokenError, decode_token
+from app.core.wechat import WechatClient, get_wechat
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -118,6 +121,31 @@ async def current_holder(
     return await _holder(request, session, clock, token)
 
 
+async def read_holder(
+    request: Request, session: SessionDep, clock: ClockDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> TokenHolder:
+    """The signed-in user without their households, read like the principal of a write request (on SQLite
+    through a read connection): for a route that calls out (to WeChat) before its first write statement, so the
+    writer never waits for the call."""
+    if not token:
+        raise Unauthorized()
+    db = request.app.state.db
+    if db.is_sqlite:
+        async with db.read_session() as reader:
+            return await _holder(request, reader, clock, token)
+    return await _holder(request, session, clock, token)
+
+
+@asynccontextmanager
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session on a read connection (SQLite: not the one writer), for what a write request checks before it
+    calls out (e.g. to WeChat) and then writes."""
+    async with request.app.state.db.read_session() as reader:
+        yield reader
+
+
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
 HolderDep = Annotated[TokenHolder, Depends(current_holder)]
+ReadHolderDep = Annotated[TokenHolder, Depends(read_holder)]
+WechatDep = Annotated[WechatClient, Depends(get_wechat)]

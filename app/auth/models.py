@@ -37,6 +37,10 @@ class User(SQLModel, table=True):
     name: str = Field(max_length=50)
     phone: str | None = Field(default=None, max_length=20, index=True)
     wechat_openid: str | None = Field(default=None, max_length=128, unique=True)
+    # the same person across the mini-program and other apps of the open-platform account, when WeChat sends it
+    wechat_unionid: str | None = Field(default=None, max_length=128, index=True)
+    # when ``phone`` was last verified by WeChat (the phone-number button); None: typed by the user or staff
+    phone_verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     is_active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
@@ -73,6 +77,9 @@ class ActivationCode(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     used_by: str | None = Field(default=None, max_length=32)
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # the code issued for the same household and relation that revoked this one (None: revoked otherwise, e.g.
+    # by an ownership transfer)
+    replaced_by: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_by: str | None = Field(default=None, max_length=32)
 

@@ -7,6 +7,7 @@ is not revealed); a related user lacking the permission gets 403.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from app.auth.models import ACTING_RELATIONS, Role
@@ -91,6 +92,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "objection.file": frozenset({RESIDENT}),
     "objection.resolve": _MANAGERS,
     "supervision.manage": _MANAGERS,
+    # the street office's views of a jurisdiction (overdue reports, figures): its admins all of it, community
+    # staff the part of their communities (see jurisdiction_reach)
+    "supervision.overview": _MANAGERS,
     "report.file": frozenset({SUPERVISOR, RESIDENT}),
     "report.view": frozenset({ADMIN, STAFF, SUPERVISOR, CONTRACTOR}),
     "report.act": frozenset({ADMIN, STAFF, SUPERVISOR, CONTRACTOR}),
@@ -139,6 +143,22 @@ def visible(principal: Principal, permission: str) -> Visible:
     return Visible(everything=as_admin and principal.is_global_admin,
                    jurisdiction_ids=frozenset(principal.admin_of - {ALL}) if as_admin else frozenset(),
                    community_ids=frozenset(communities))
+
+
+def jurisdiction_reach(principal: Principal, permission: str, *, jurisdiction_id: str,
+                       community_ids: Iterable[str]) -> frozenset[str] | None:
+    """How much of a jurisdiction-wide view the principal may see: ``None`` for all of it (the permission
+    holds at the jurisdiction's scope: its admins, global admins), else the ones of ``community_ids`` (the
+    caller passes communities of the jurisdiction) where :func:`authorize` would pass. 404 when neither: a
+    jurisdiction is related only to its admins and to whom the permission reaches inside it."""
+    allowed = PERMISSIONS[permission]
+    if roles_in(principal, Scope(jurisdiction_id=jurisdiction_id)) & allowed:
+        return None
+    reach = frozenset(c for c in community_ids
+                      if roles_in(principal, Scope(jurisdiction_id=jurisdiction_id, community_id=c)) & allowed)
+    if not reach:
+        raise NotFound()
+    return reach
 
 
 def authorize(principal: Principal, permission: str, scope: Scope) -> frozenset[Role]:

@@ -29,6 +29,7 @@ class TokenHolder:
     revoked: bool
     username: str | None
     phone: str | None
+    phone_verified: bool
     wechat_bound: bool
     created_at: datetime
     grants: tuple[tuple[str, str], ...]  # (role, scope id)
@@ -40,7 +41,7 @@ _TOKEN_HOLDER = (
                 _user.c.wechat_openid, _user.c.created_at,
                 exists().where(_refresh.c.family_id == bindparam("family_id"),
                                _refresh.c.revoked_at.is_not(None)).label("revoked"),
-                _grant.c.role, _grant.c.scope_id)
+                _grant.c.role, _grant.c.scope_id, _user.c.phone_verified_at)
     .select_from(_user.outerjoin(_grant, _grant.c.user_id == _user.c.id))
     .where(_user.c.id == bindparam("user_id"))
 )
@@ -57,7 +58,7 @@ async def token_holder(session: AsyncSession, user_id: str, family_id: str | Non
         return None
     r = rows[0]
     return TokenHolder(user_id=r[0], name=r[1], is_active=bool(r[2]), revoked=bool(r[7]), username=r[3],
-                       phone=r[4], wechat_bound=r[5] is not None, created_at=r[6],
+                       phone=r[4], phone_verified=r[10] is not None, wechat_bound=r[5] is not None, created_at=r[6],
                        grants=tuple((row[8], row[9]) for row in rows if row[8] is not None))
 
 
@@ -105,6 +106,27 @@ async def claim_activation_code(session: AsyncSession, code_id: str, user_id: st
         .values(used_at=now, used_by=user_id)
     )
     return res.rowcount == 1
+
+
+_code = ActivationCode.__table__  # type: ignore[attr-defined]
+_REPLACE_CODE = (update(_code).where(_code.c.id == bindparam("old_id"), _code.c.used_at.is_(None),
+                                     _code.c.revoked_at.is_(None))
+                 .values(revoked_at=bindparam("at"), replaced_by=bindparam("new_id")))
+
+
+async def open_codes(session: AsyncSession, household_ids: list[str], relation: str) -> list[tuple[str, str]]:
+    """(code id, household id) of the households' unused, unrevoked codes of ``relation``."""
+    q = select(ActivationCode.id, ActivationCode.household_id).where(
+        col(ActivationCode.household_id).in_(household_ids), col(ActivationCode.relation) == relation,
+        col(ActivationCode.used_at).is_(None), col(ActivationCode.revoked_at).is_(None))
+    return [(i, h) for i, h in (await session.exec(q)).all()]
+
+
+async def replace_codes(session: AsyncSession, replaced: list[tuple[str, str]], now: datetime) -> None:
+    """Revoke each (old code id, new code id): the old one records the code that replaced it (executemany)."""
+    if replaced:
+        conn = await session.connection()
+        await conn.execute(_REPLACE_CODE, [{"old_id": o, "new_id": n, "at": now} for o, n in replaced])
 
 
 async def revoke_open_codes(session: AsyncSession, household_ids: list[str], now: datetime) -> None:

@@ -7,20 +7,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from app.auth import service
-from app.auth.deps import HolderDep, OptionalPrincipalDep
+from app.auth.deps import HolderDep, OptionalPrincipalDep, ReadHolderDep, WechatDep, read_session
 from app.auth.schemas import (
     ActivateRequest,
     ActivateResult,
     LogoutRequest,
     Me,
+    PhoneVerified,
     RefreshRequest,
     TokenPair,
     WechatLogin,
+    WechatPhoneRequest,
     WechatResult,
 )
+from app.core import ratelimit as rl
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
-from app.core.deps import HttpDep, SettingsDep
+from app.core.deps import SettingsDep
 from app.core.ratelimit import RateLimits, client_ip, get_rate_limits
 from app.core.security import PASSWORD_MAX
 
@@ -55,22 +58,54 @@ async def logout(body: LogoutRequest, session: SessionDep, settings: SettingsDep
 
 @router.post("/auth/wechat", response_model=WechatResult, operation_id="auth_wechat")
 async def wechat(
-    request: Request, body: WechatLogin, session: SessionDep, settings: SettingsDep, clock: ClockDep, http: HttpDep,
-    limits: LimitsDep,
+    request: Request, body: WechatLogin, session: SessionDep, settings: SettingsDep, clock: ClockDep,
+    wechat: WechatDep, limits: LimitsDep,
 ) -> WechatResult:
     """Mini-program sign-in: tokens when the WeChat user is bound, else a short-lived binding token."""
-    return await service.wechat_login(session, settings=settings, http=http, code=body.code, now=clock.now(),
+    return await service.wechat_login(session, settings=settings, wechat=wechat, code=body.code, now=clock.now(),
                                       limits=limits, ip=client_ip(request))
 
 
-@router.post("/auth/activate", response_model=ActivateResult, operation_id="auth_activate")
+@router.post("/auth/wechat/phone", response_model=PhoneVerified, operation_id="auth_wechat_phone",
+             responses={403: {"description": "wechat.not_bound: the user did not sign in through WeChat"},
+                        422: {"description": "wechat.code_invalid: WeChat refused the code (invalid or used)"},
+                        502: {"description": "wechat.unavailable: WeChat answered with an error"},
+                        503: {"description": "wechat.unavailable: WeChat did not answer in time, busy or over "
+                                             "quota"}})
+async def wechat_phone(
+    request: Request, body: WechatPhoneRequest, session: SessionDep, clock: ClockDep, wechat: WechatDep,
+    holder: ReadHolderDep, limits: LimitsDep,
+) -> PhoneVerified:
+    """The signed-in WeChat user's phone becomes the number WeChat verified for the phone-number button's code
+    (each code works once). Audited. A user who did not sign in through WeChat: 403 ``wechat.not_bound``."""
+    service.require_wechat(holder)  # before WeChat is asked: the code stays good
+    await limits.hit(rl.WECHAT_PER_IP, client_ip(request), clock.now())
+    phone = await service.exchange_phone(wechat, body.code, field="code")  # before the first write statement
+    return await service.verify_phone(session, user_id=holder.user_id, phone=phone, now=clock.now())
+
+
+@router.post("/auth/activate", response_model=ActivateResult, operation_id="auth_activate",
+             responses={409: {"description": "activation.code_used, activation.code_replaced, "
+                                             "activation.household_full, activation.already_member"},
+                        422: {"description": "validation.failed; wechat.code_invalid (phone_code refused)"},
+                        502: {"description": "wechat.unavailable"}, 503: {"description": "wechat.unavailable"}})
 async def activate(
     request: Request, body: ActivateRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep,
-    current: OptionalPrincipalDep, limits: LimitsDep,
+    current: OptionalPrincipalDep, limits: LimitsDep, wechat: WechatDep,
 ) -> ActivateResult:
-    """Bind a resident to a household with a one-time activation code."""
-    return await service.activate(session, settings=settings, body=body, now=clock.now(), current=current,
-                                  limits=limits, ip=client_ip(request))
+    """Bind a resident to a household with a one-time activation code, with a typed ``phone`` or the
+    ``phone_code`` of the phone-number button (the number WeChat verified is stored)."""
+    now, ip = clock.now(), client_ip(request)
+    verified = None
+    if body.phone_code is not None:
+        # the activation code is checked first (a wrong one must not spend the one-time phone code), on a read
+        # connection; WeChat is asked before the request's first write statement
+        async with read_session(request) as reader:
+            await service.precheck_activation(reader, settings=settings, body=body, now=now, current=current,
+                                              limits=limits, ip=ip)
+        verified = await service.exchange_phone(wechat, body.phone_code, field="phone_code")
+    return await service.activate(session, settings=settings, body=body, now=now, current=current,
+                                  limits=limits, ip=ip, verified=verified)
 
 
 @router.get("/me", response_model=Me, operation_id="me")

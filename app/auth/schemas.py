@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class TokenPair(BaseModel):
@@ -34,11 +34,34 @@ class WechatResult(BaseModel):
 
 
 class ActivateRequest(BaseModel):
+    """``phone`` typed by the resident, or ``phone_code`` from the mini-program's phone-number button (the
+    number WeChat verified is stored): exactly one of the two."""
+
     model_config = ConfigDict(extra="forbid")
     activation_code: str = Field(min_length=4, max_length=40)
-    phone: str = Field(pattern=r"^\+?[0-9]{6,15}$")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{6,15}$")
+    phone_code: str | None = Field(default=None, min_length=1, max_length=128)
     name: str = Field(min_length=1, max_length=50)
     binding_token: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_phone(self) -> ActivateRequest:
+        if (self.phone is None) == (self.phone_code is None):
+            raise ValueError("give phone or phone_code (not both)")
+        return self
+
+
+class WechatPhoneRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=128, description="the code of the phone-number button "
+                      "(open-type=getPhoneNumber); each code works once")
+
+
+class PhoneVerified(BaseModel):
+    phone: str = Field(description="as stored: the bare number in mainland China, else +<country><number>")
+    pure_phone_number: str
+    country_code: str
+    verified_at: datetime
 
 
 class ActivateResult(TokenPair):
@@ -77,6 +100,7 @@ class MeUser(BaseModel):
     name: str
     username: str | None
     phone: str | None
+    phone_verified: bool
     wechat_bound: bool
     created_at: datetime
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import repository as repo
 from app.auth.contracts import DIRECTORY
-from app.auth.models import HouseholdMember, RefreshToken, Relation, Role, RoleGrant, User
+from app.auth.models import ActivationCode, HouseholdMember, RefreshToken, Relation, Role, RoleGrant, User
 from app.auth.policy import Principal
 from app.auth.repository import TokenHolder
 from app.auth.schemas import (
@@ -22,6 +21,7 @@ from app.auth.schemas import (
     MyHousehold,
     MyRole,
     NamedRef,
+    PhoneVerified,
     TokenPair,
     WechatResult,
 )
@@ -29,7 +29,8 @@ from app.core import audit
 from app.core import ratelimit as rl
 from app.core.config import Settings
 from app.core.db import new_id
-from app.core.errors import AppError, Conflict, Invalid, NotFound, Unauthorized
+from app.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from app.core.privacy import mask_phone
 from app.core.ratelimit import RateLimits
 from app.core.security import (
     TokenError,
@@ -44,6 +45,7 @@ from app.core.security import (
     verify_password,
 )
 from app.core.units import format_area
+from app.core.wechat import PhoneNumber, WechatClient, WechatRefused
 
 BINDING_SUFFIX = ":wechat-binding"
 
@@ -126,50 +128,56 @@ async def logout(session: AsyncSession, *, settings: Settings, token: str, now: 
         await repo.revoke_family(session, record.family_id, now)
 
 
-async def jscode2session(http: httpx.AsyncClient, settings: Settings, code: str) -> str:
-    """Exchange a wx.login code for the user's openid at WeChat's server."""
-    try:
-        resp = await http.get(
-            settings.wechat_api_base.rstrip("/") + "/sns/jscode2session",
-            params={"appid": settings.wechat_appid, "secret": settings.wechat_secret, "js_code": code,
-                    "grant_type": "authorization_code"},
-            timeout=settings.wechat_timeout_s,
-        )
-        data = resp.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise AppError("wechat.unavailable", "微信服务暂时不可用，请稍后重试", "WeChat is unavailable, retry later",
-                       status=503) from exc
-    if not isinstance(data, dict):
-        raise AppError("wechat.unavailable", "微信服务返回异常", "Unexpected WeChat answer", status=503)
-    if data.get("errcode"):
-        raise Unauthorized("wechat.code_invalid", "微信登录凭证无效或已过期", "WeChat login code invalid or expired",
-                           wechat_errcode=data.get("errcode"))
-    openid = data.get("openid")
-    if not isinstance(openid, str) or not openid:
-        raise AppError("wechat.unavailable", "微信服务返回异常", "Unexpected WeChat answer", status=503)
-    return openid
+def _wechat_code_invalid(exc: WechatRefused) -> Unauthorized:
+    return Unauthorized("wechat.code_invalid", "微信登录凭证无效或已过期", "WeChat login code invalid or expired",
+                        wechat_errcode=exc.errcode)
 
 
 async def wechat_login(
-    session: AsyncSession, *, settings: Settings, http: httpx.AsyncClient, code: str, now: datetime,
+    session: AsyncSession, *, settings: Settings, wechat: WechatClient, code: str, now: datetime,
     limits: RateLimits | None = None, ip: str = "",
 ) -> WechatResult:
+    """WeChat is asked before the first statement of the request's transaction (on SQLite that statement takes
+    the one writer, which must not wait for WeChat)."""
     if limits is not None:
         await limits.hit(rl.WECHAT_PER_IP, ip, now)
-    openid = await jscode2session(http, settings, code)
-    user = await repo.get_user_by_openid(session, openid)
+    try:
+        found = await wechat.jscode2session(code)
+    except WechatRefused as exc:
+        raise _wechat_code_invalid(exc) from exc
+    user = await repo.get_user_by_openid(session, found.openid)
     if user is not None and user.is_active:
+        await _store_unionid(session, user, found.unionid, now)
         pair = await issue_tokens(session, settings=settings, user_id=user.id, now=now)
         return WechatResult(bound=True, **pair.model_dump())
+    extra: dict[str, str] = {"typ": "binding"}
+    if found.unionid:
+        extra["uid"] = found.unionid
     binding = create_token(
-        secret=settings.secret_key, subject=openid, audience=settings.jwt_audience + BINDING_SUFFIX,
-        issuer=settings.jwt_issuer, now=now, ttl=timedelta(minutes=settings.binding_token_minutes),
-        extra={"typ": "binding"},
+        secret=settings.secret_key, subject=found.openid, audience=settings.jwt_audience + BINDING_SUFFIX,
+        issuer=settings.jwt_issuer, now=now, ttl=timedelta(minutes=settings.binding_token_minutes), extra=extra,
     )
     return WechatResult(bound=False, binding_token=binding)
 
 
-def _openid_from_binding(settings: Settings, token: str, now: datetime) -> str:
+async def _store_unionid(session: AsyncSession, user: User, unionid: str | None, now: datetime) -> None:
+    """Keep the unionid WeChat sent (audited when it changes)."""
+    if not unionid or user.wechat_unionid == unionid:
+        return
+    had = user.wechat_unionid is not None
+    user.wechat_unionid = unionid
+    session.add(user)
+    await audit.append(session, chain="system", action="user.wechat_unionid_stored", entity_type="user",
+                       entity_id=user.id, actor_id=user.id, at=now, data={"replaced": had})
+
+
+@dataclass(frozen=True)
+class Binding:
+    openid: str
+    unionid: str | None
+
+
+def _binding(settings: Settings, token: str, now: datetime) -> Binding:
     try:
         claims = decode_token(token, secret=settings.secret_key, audience=settings.jwt_audience + BINDING_SUFFIX,
                               issuer=settings.jwt_issuer, now=now)
@@ -178,63 +186,154 @@ def _openid_from_binding(settings: Settings, token: str, now: datetime) -> str:
                            "Binding token invalid or expired") from exc
     if claims.extra.get("typ") != "binding":
         raise Unauthorized("auth.binding_invalid", "微信绑定凭证无效", "Binding token invalid")
-    return claims.sub
+    uid = claims.extra.get("uid")
+    return Binding(openid=claims.sub, unionid=uid if isinstance(uid, str) and uid else None)
 
 
-async def activate(
-    session: AsyncSession, *, settings: Settings, body: ActivateRequest, now: datetime,
-    current: Principal | None, limits: RateLimits | None = None, ip: str = "",
-) -> ActivateResult:
-    phone_ip = f"{body.phone}|{ip}"
+# ---- the verified phone number (WeChat's phone-number button) ------------------------------------------------
+
+async def exchange_phone(wechat: WechatClient, code: str, *, field: str) -> PhoneNumber:
+    """The number WeChat verified for the button's code. A code WeChat refuses (invalid, or used: each works
+    once) → 422 ``wechat.code_invalid`` with WeChat's errcode; WeChat down or slow → 502/503
+    ``wechat.unavailable`` (:mod:`app.core.wechat`)."""
+    try:
+        return await wechat.phone_number(code)
+    except WechatRefused as exc:
+        raise Invalid("wechat.code_invalid", "手机号授权码无效或已使用，请重新点击获取手机号",
+                      "Phone-number code invalid or already used; ask the user again",
+                      errors=[{"loc": ["body", field], "msg": "refused by WeChat"}],
+                      wechat_errcode=exc.errcode) from exc
+
+
+def require_wechat(holder: TokenHolder) -> None:
+    """Only a user signed in through WeChat verifies a phone by WeChat: the number belongs to the WeChat account
+    that tapped the button, which is known to be this user only when the user is bound to it."""
+    if not holder.wechat_bound:
+        raise Forbidden("wechat.not_bound", "请先通过微信小程序登录", "Only a user signed in through WeChat can do this")
+
+
+async def verify_phone(session: AsyncSession, *, user_id: str, phone: PhoneNumber, now: datetime) -> PhoneVerified:
+    """The signed-in user's phone becomes the number WeChat verified (audited, the number masked)."""
+    user = await repo.get_user(session, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("auth.token_invalid", "令牌无效", "Invalid token")
+    number = phone.normalized
+    changed = user.phone != number
+    user.phone, user.phone_verified_at = number, now
+    session.add(user)
+    await audit.append(session, chain="system", action="user.phone_verified", entity_type="user", entity_id=user.id,
+                       actor_id=user.id, at=now, data={"phone": mask_phone(number), "changed": changed})
+    return PhoneVerified(phone=number, pure_phone_number=phone.pure_phone_number, country_code=phone.country_code,
+                         verified_at=now)
+
+
+# ---- activation --------------------------------------------------------------------------------------------
+
+def _attempt_key(settings: Settings, body: ActivateRequest, now: datetime, current: Principal | None) -> str:
+    """Whose wrong codes slow down whom: the typed phone, else (a verified phone is not known before the code
+    is checked) the WeChat user of the binding token, else the signed-in user."""
+    if body.phone:
+        return body.phone
+    if body.binding_token:
+        return "wx:" + _binding(settings, body.binding_token, now).openid
+    return "user:" + current.user_id if current is not None else "-"
+
+
+async def _start_attempt(limits: RateLimits | None, *, ip: str, key: str, now: datetime) -> None:
     if limits is not None:
         await limits.hit(rl.ACTIVATE_PER_IP, ip, now)
         await limits.check(rl.ACTIVATE_FAILURES_PER_IP, ip, now)
-        await limits.check(rl.ACTIVATE_FAILURES_PER_PHONE_IP, phone_ip, now)
-    code = normalize_activation_code(body.activation_code)
+        await limits.check(rl.ACTIVATE_FAILURES_PER_PHONE_IP, f"{key}|{ip}", now)
+
+
+async def _usable_code(session: AsyncSession, *, settings: Settings, text: str, now: datetime,
+                       limits: RateLimits | None, ip: str, key: str) -> ActivationCode:
+    code = normalize_activation_code(text)
     record = await repo.activation_code_by_hash(
         session, keyed_hash(settings.secret_key, code, purpose="activation"))
-    if record is None or record.revoked_at is not None:
+    if record is None or (record.revoked_at is not None and record.replaced_by is None):
         # a wrong guess: slows down the address and the phone at that address, so codes cannot be enumerated
         if limits is not None:
             await limits.failed(rl.ACTIVATE_FAILURES_PER_IP, ip, now)
-            await limits.failed(rl.ACTIVATE_FAILURES_PER_PHONE_IP, phone_ip, now)
+            await limits.failed(rl.ACTIVATE_FAILURES_PER_PHONE_IP, f"{key}|{ip}", now)
         raise AppError("activation.code_invalid", "激活码无效", "Invalid activation code", status=400)
+    if record.revoked_at is not None:
+        raise Conflict("activation.code_replaced", "该激活码已被社区新发放的激活码替换，请使用最新的激活码",
+                       "This code was replaced by a newer one for the same household; use the latest code")
     if record.used_at is not None:
         raise Conflict("activation.code_used", "激活码已被使用", "Activation code already used")
     if record.expires_at <= now:
         raise AppError("activation.code_expired", "激活码已过期，请联系社区重新发放", "Activation code expired",
                        status=400)
+    return record
+
+
+async def precheck_activation(
+    reader: AsyncSession, *, settings: Settings, body: ActivateRequest, now: datetime, current: Principal | None,
+    limits: RateLimits | None = None, ip: str = "",
+) -> None:
+    """Before a ``phone_code`` is spent (each works once, and WeChat charges for it): the attempt is counted and
+    the activation code checked on a read connection, so a wrong code answers as it would without the phone
+    code and the request's write transaction does not wait for WeChat. :func:`activate` follows with
+    ``verified``; it does not count the attempt again."""
+    key = _attempt_key(settings, body, now, current)
+    await _start_attempt(limits, ip=ip, key=key, now=now)
+    await _usable_code(reader, settings=settings, text=body.activation_code, now=now, limits=limits, ip=ip, key=key)
+
+
+async def activate(
+    session: AsyncSession, *, settings: Settings, body: ActivateRequest, now: datetime,
+    current: Principal | None, limits: RateLimits | None = None, ip: str = "", verified: PhoneNumber | None = None,
+) -> ActivateResult:
+    """Bind the user (the signed-in one, the WeChat user of the binding token, or a new one) to the code's
+    household. ``verified``: the number WeChat verified for ``body.phone_code`` (after
+    :func:`precheck_activation`)."""
+    key = _attempt_key(settings, body, now, current)
+    if verified is None:
+        if body.phone is None:
+            raise Invalid(errors=[{"loc": ["body", "phone"], "msg": "give phone or phone_code"}])
+        await _start_attempt(limits, ip=ip, key=key, now=now)
+    record = await _usable_code(session, settings=settings, text=body.activation_code, now=now, limits=limits,
+                                ip=ip, key=key)
     household = await DIRECTORY.directory().activation_target(session, household_id=record.household_id)
     if await repo.member_count(session, household.household_id) >= household.max_members:
         raise Conflict("activation.household_full", "该户绑定人数已达上限", "The household has its maximum members")
 
-    openid = _openid_from_binding(settings, body.binding_token, now) if body.binding_token else None
+    binding = _binding(settings, body.binding_token, now) if body.binding_token else None
+    phone = verified.normalized if verified is not None else body.phone
     user: User | None = None
     if current is not None:
         user = await repo.get_user(session, current.user_id)
-    elif openid is not None:
-        user = await repo.get_user_by_openid(session, openid)
+    elif binding is not None:
+        user = await repo.get_user_by_openid(session, binding.openid)
     if user is None:
-        user = User(name=body.name.strip(), phone=body.phone, wechat_openid=openid, created_at=now)
+        user = User(name=body.name.strip(), phone=phone, wechat_openid=binding.openid if binding else None,
+                    wechat_unionid=binding.unionid if binding else None,
+                    phone_verified_at=now if verified is not None else None, created_at=now)
         session.add(user)
         await session.flush()
     else:
-        if openid is not None and user.wechat_openid is None:
-            user.wechat_openid = openid
-        if not user.phone:
-            user.phone = body.phone
+        if binding is not None and user.wechat_openid is None:
+            user.wechat_openid = binding.openid
+        if binding is not None and binding.unionid and user.wechat_openid == binding.openid:
+            user.wechat_unionid = binding.unionid
+        if verified is not None:
+            user.phone, user.phone_verified_at = phone, now
+        elif not user.phone:
+            user.phone = phone
         session.add(user)
     if await repo.get_member(session, household.household_id, user.id) is not None:
         raise Conflict("activation.already_member", "您已是该户成员", "Already a member of this household")
     if not await repo.claim_activation_code(session, record.id, user.id, now):
         raise Conflict("activation.code_used", "激活码已被使用", "Activation code already used")
     if limits is not None:
-        await limits.succeeded(rl.ACTIVATE_FAILURES_PER_PHONE_IP, phone_ip)
+        await limits.succeeded(rl.ACTIVATE_FAILURES_PER_PHONE_IP, f"{key}|{ip}")
     session.add(HouseholdMember(household_id=household.household_id, user_id=user.id, relation=record.relation,
                                 created_at=now))
     await audit.append(session, chain=household.community_id, action="household.member_added",
                        entity_type="household", entity_id=household.household_id, actor_id=user.id, at=now,
-                       data={"relation": record.relation, "code_id": record.id})
+                       data={"relation": record.relation, "code_id": record.id,
+                             "phone_verified": verified is not None})
     pair = await issue_tokens(session, settings=settings, user_id=user.id, now=now)
     return ActivateResult(**pair.model_dump(), household_id=household.household_id, relation=record.relation)
 
@@ -284,7 +383,8 @@ async def me(session: AsyncSession, *, holder: TokenHolder) -> Me:
         roles.append(MyRole(role=Role.RESIDENT, scope_id=households[0].community.id))
     return Me(
         user=MeUser(id=holder.user_id, name=holder.name, username=holder.username, phone=holder.phone,
-                    wechat_bound=holder.wechat_bound, created_at=holder.created_at),
+                    phone_verified=holder.phone_verified, wechat_bound=holder.wechat_bound,
+                    created_at=holder.created_at),
         roles=roles, households=households,
     )
 
@@ -299,19 +399,29 @@ async def user_or_404(session: AsyncSession, *, user_id: str) -> User:
 
 @dataclass(frozen=True)
 class NewCode:
+    id: str
     household_id: str
     code: str  # shown once; only its keyed hash is stored
     expires_at: datetime
+    replaced: int  # unused codes of the same household and relation this one replaced (0 or 1)
 
 
 async def issue_activation_codes(session: AsyncSession, *, settings: Settings, household_ids: list[str],
                                  relation: str, now: datetime, by: str) -> list[NewCode]:
-    """One new code per household, revoking that household's unused ones; stored as keyed hashes."""
-    await repo.revoke_open_codes(session, household_ids, now)
+    """One new code per household for ``relation``, stored as a keyed hash. It replaces that household's unused
+    code of the same relation (which then answers ``activation.code_replaced``); codes for other relations (an
+    owner's and a co-owner's) stay valid side by side."""
+    unique = list(dict.fromkeys(household_ids))
+    old = await repo.open_codes(session, unique, relation)
+    per_household: dict[str, list[str]] = {}
+    for code_id, household_id in old:
+        per_household.setdefault(household_id, []).append(code_id)
     expires = now + timedelta(days=settings.activation_code_days)
-    issued = [NewCode(household_id=h, code=new_activation_code(), expires_at=expires) for h in household_ids]
+    issued = [NewCode(id=new_id(), household_id=h, code=new_activation_code(), expires_at=expires,
+                      replaced=len(per_household.get(h, ()))) for h in household_ids]
+    await repo.replace_codes(session, [(o, c.id) for c in issued for o in per_household.pop(c.household_id, ())], now)
     await repo.add_activation_codes(session, [
-        {"id": new_id(), "household_id": c.household_id, "relation": relation, "expires_at": expires,
+        {"id": c.id, "household_id": c.household_id, "relation": relation, "expires_at": expires,
          "code_hash": keyed_hash(settings.secret_key, c.code, purpose="activation"), "created_at": now,
          "created_by": by} for c in issued])
     return issued

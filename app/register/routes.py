@@ -18,6 +18,7 @@ from app.register import importer, service
 from app.register.profiles import RulesProfile
 from app.register.schemas import (
     ActivationCodeRequest,
+    AdminGrantRequest,
     BuildingPublic,
     CommunityCreate,
     CommunityPublic,
@@ -76,6 +77,19 @@ async def put_profile(jurisdiction_id: str, body: RulesProfile, session: Session
 async def profile_versions(jurisdiction_id: str, session: SessionDep,
                            principal: PrincipalDep) -> list[ProfileVersionPublic]:
     return await service.profile_history(session, principal=principal, jurisdiction_id=jurisdiction_id)
+
+
+@router.post("/jurisdictions/{jurisdiction_id}/admins", response_model=GrantPublic, status_code=201,
+             operation_id="jurisdiction_admin_grant")
+async def grant_jurisdiction_admin(jurisdiction_id: str, body: AdminGrantRequest, session: SessionDep,
+                                   principal: PrincipalDep, clock: ClockDep) -> GrantPublic:
+    """Global admins: make a user an admin of this jurisdiction only (the street office: its communities,
+    ranking and profile, supervision's overdue reports, figures, escalations and flags). `user_id` of an
+    existing account (404 if unknown), or `username`+`password`+`name` for a new one (409
+    `user.username_taken`, 422 `auth.weak_password`). A jurisdiction's own admins: 403; others: 404. Audited
+    (`jurisdiction.admin_granted`)."""
+    return await service.grant_jurisdiction_admin(session, principal=principal, jurisdiction_id=jurisdiction_id,
+                                                  body=body, now=clock.now())
 
 
 @router.post("/communities", response_model=CommunityPublic, status_code=201, operation_id="community_create")

@@ -59,7 +59,7 @@ class CommunityPublic(BaseModel):
 
 
 class OpenRollPublic(BaseModel):
-    kind: str = Field(description="motion")
+    kind: str = Field(description="`motion` or `questionnaire` (one whose rule counts households keeps a roll)")
     id: str
     title: str
 
@@ -69,7 +69,8 @@ class ImportResult(BaseModel):
     buildings_created: int
     units_created: int
     open_rolls_unchanged: list[OpenRollPublic] = Field(
-        default_factory=list, description="open motions whose electoral rolls (frozen at opening) this import did not change")
+        default_factory=list,
+        description="open motions and questionnaires whose electoral rolls (frozen at opening) this import did not change")
 
 
 class HouseholdPublic(BaseModel):
@@ -81,7 +82,9 @@ class HouseholdPublic(BaseModel):
     members: int
     activated: bool
     pending_codes: int
-    active: bool = Field(description="false: deactivated (merged or gone): in no scope, roll or count")
+    active: bool = Field(description="false: deactivated (merged or gone): in no scope, register count or roll "
+                                     "frozen from now on; a roll of a motion or questionnaire frozen before keeps "
+                                     "it until staff amend it off (remove)")
     deactivated_at: datetime | None = None
     deactivation_reason: str | None = None
     merged_into_household_id: str | None = None
@@ -102,6 +105,8 @@ class IssuedCode(BaseModel):
     code: str
     relation: str
     expires_at: datetime
+    replaced: int = Field(default=0, description="unused codes of this household and relation that this one "
+                          "replaced (they answer activation.code_replaced); other relations' codes stay valid")
 
 
 class IssuedCodes(BaseModel):
@@ -115,6 +120,16 @@ class StaffGrantRequest(BaseModel):
     password: str | None = Field(default=None, max_length=128)
     name: str | None = Field(default=None, max_length=50)
     role: str = Field(default="staff", pattern="^(staff)$")
+
+
+class AdminGrantRequest(BaseModel):
+    """An existing account (``user_id``) or a new one (``username`` + ``password`` + ``name``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    user_id: str | None = Field(default=None, max_length=32)
+    username: str | None = Field(default=None, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str | None = Field(default=None, max_length=128)
+    name: str | None = Field(default=None, max_length=50)
 
 
 class GrantPublic(BaseModel):
@@ -161,7 +176,8 @@ class HouseholdCorrection(BaseModel):
 class HouseholdChanged(BaseModel):
     household: HouseholdPublic
     open_rolls_unchanged: list[OpenRollPublic] = Field(
-        default_factory=list, description="open motions whose electoral rolls (frozen at opening) this change did not change")
+        default_factory=list,
+        description="open motions and questionnaires whose electoral rolls (frozen at opening) this change did not change")
 
 
 class MemberPublic(BaseModel):

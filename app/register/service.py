@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.contracts import ActivationTarget, HouseholdCard, NamedPlace
-from app.auth.models import Role
+from app.auth.models import Role, User
 from app.auth.policy import HouseholdRef, Principal, Scope, authorize, visible
 from app.core import audit
 from app.core.config import Settings
@@ -27,6 +27,7 @@ from app.register.contracts import OpenRoll, before_register_change
 from app.register.models import Building, Community, Household, Jurisdiction, RulesProfileVersion, Unit
 from app.register.profiles import RulesProfile, preset_profile
 from app.register.schemas import (
+    AdminGrantRequest,
     BuildingPublic,
     CommunityCreate,
     CommunityPublic,
@@ -89,6 +90,11 @@ async def profile_of(session: AsyncSession, jurisdiction_id: str, version: int |
 async def profile_for_community(session: AsyncSession, community_id: str) -> RulesProfile:
     c = await community_or_404(session, community_id)
     return (await profile_of(session, c.jurisdiction_id))[1]
+
+
+async def community_ids_of(session: AsyncSession, jurisdiction_id: str) -> list[str]:
+    """The ids of the jurisdiction's communities."""
+    return [c.id for c in await repo.communities_of(session, jurisdiction_id)]
 
 
 def eligibility_of(community: Community, profile: RulesProfile) -> Eligibility:
@@ -274,18 +280,39 @@ async def get_community(session: AsyncSession, *, principal: Principal, communit
     return await _community_public(session, await community_or_404(session, community_id))
 
 
+async def _grantee(session: AsyncSession, body: StaffGrantRequest | AdminGrantRequest, now: datetime) -> User:
+    """The account a grant is for: an existing one by ``user_id`` (404), or a new one."""
+    if body.user_id:
+        return await auth_service.user_or_404(session, user_id=body.user_id)
+    if body.username and body.password and body.name:
+        return await auth_service.create_user(session, username=body.username, password=body.password,
+                                              name=body.name, now=now)
+    raise Invalid(errors=[{"loc": ["body"], "msg": "give user_id, or username + password + name"}])
+
+
+async def grant_jurisdiction_admin(
+    session: AsyncSession, *, principal: Principal, jurisdiction_id: str, body: AdminGrantRequest, now: datetime
+) -> GrantPublic:
+    """A global admin makes a user an admin of one jurisdiction (its street office: the jurisdiction's views,
+    escalations and flags of supervision). Others related to the jurisdiction (its admins): 403; anyone else 404."""
+    j = await repo.get_jurisdiction(session, jurisdiction_id)
+    if j is None:
+        raise NotFound()
+    authorize(principal, "jurisdiction.manage", Scope(jurisdiction_id=j.id))
+    _require_global_admin(principal)
+    user = await _grantee(session, body, now)
+    await auth_service.grant(session, user_id=user.id, role=Role.ADMIN, scope_id=j.id, now=now, by=principal.user_id)
+    await audit.append(session, chain="system", action="jurisdiction.admin_granted", entity_type="user",
+                       entity_id=user.id, actor_id=principal.user_id, at=now, data={"jurisdiction_id": j.id})
+    return GrantPublic(user_id=user.id, username=user.username, role=Role.ADMIN, scope_id=j.id)
+
+
 async def grant_staff(
     session: AsyncSession, *, principal: Principal, community_id: str, body: StaffGrantRequest, now: datetime
 ) -> GrantPublic:
     scope = await community_scope(session, community_id)
     authorize(principal, "community.grant_staff", scope)
-    if body.user_id:
-        user = await auth_service.user_or_404(session, user_id=body.user_id)
-    elif body.username and body.password and body.name:
-        user = await auth_service.create_user(session, username=body.username, password=body.password,
-                                              name=body.name, now=now)
-    else:
-        raise Invalid(errors=[{"loc": ["body"], "msg": "give user_id, or username + password + name"}])
+    user = await _grantee(session, body, now)
     await auth_service.grant(session, user_id=user.id, role=Role.STAFF, scope_id=community_id, now=now,
                              by=principal.user_id)
     await audit.append(session, chain=community_id, action="community.staff_granted", entity_type="user",
@@ -399,9 +426,10 @@ async def issue_activation_codes(
     codes = await auth_service.issue_activation_codes(session, settings=settings, household_ids=[h.id for h, _, _ in rows],
                                                       relation=relation, now=now, by=principal.user_id)
     items = [IssuedCode(household_id=h.id, building=b, unit=u, room=h.room, code=c.code, relation=relation,
-                        expires_at=c.expires_at) for (h, b, u), c in zip(rows, codes, strict=True)]
+                        expires_at=c.expires_at, replaced=c.replaced) for (h, b, u), c in zip(rows, codes, strict=True)]
     await audit.append(session, chain=community_id, action="activation_codes.issued", entity_type="community",
-                       entity_id=community_id, actor_id=principal.user_id, at=now, data={"count": len(items)})
+                       entity_id=community_id, actor_id=principal.user_id, at=now,
+                       data={"count": len(items), "relation": relation, "replaced": sum(c.replaced for c in codes)})
     return IssuedCodes(items=items)
 
 

@@ -9,7 +9,7 @@ WeChat (``subscribeMessage.send``)::
     POST {base}/cgi-bin/message/subscribe/send?access_token=…  {touser, template_id, page, data}
                                                                 → {errcode: 0, errmsg: "ok"}
 
-The access token is kept in a token store (:mod:`app.turnout.tokens`: in memory per HTTP client, or in Redis
+The access token is kept in a token store (:mod:`app.core.wechat_tokens`: in memory per HTTP client, or in Redis
 shared by every instance) with its expiry (refreshed five minutes early), fetched by one instance at a time,
 and refreshed once when WeChat answers that it is invalid or expired (40001, 42001, 40014).
 """
@@ -25,7 +25,7 @@ import httpx
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.turnout.tokens import CachedToken, RedisTokenStore, TokenBusy, TokenStore, memory_store_for
+from app.core.wechat_tokens import CachedToken, RedisTokenStore, TokenBusy, TokenStore, memory_store_for
 
 log = logging.getLogger("app.turnout.sender")
 

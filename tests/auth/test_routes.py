@@ -98,10 +98,11 @@ async def test_household_member_cap(client, world) -> None:
     assert r.status_code == 409 and r.json()["code"] == "activation.household_full"
 
 
-async def test_new_code_revokes_old_one(client, world) -> None:
+async def test_new_code_replaces_old_one(client, world) -> None:
     hid, old = next(iter(world.codes.items()))
     new = (await issue_codes(client, world.staff, world.community_id, [hid]))[hid]
-    assert (await activate(client, old, "甲")).json()["code"] == "activation.code_invalid"
+    r = await activate(client, old, "甲")
+    assert r.status_code == 409 and r.json()["code"] == "activation.code_replaced"
     assert (await activate(client, new, "甲")).status_code == 200
 
 

@@ -59,6 +59,7 @@ REQUESTS: dict[str, Req] = {
     "POST /api/v1/auth/wechat": Req(json={"code": "sec-wx-code"}),
     "POST /api/v1/auth/activate": Req(json={"activation_code": "ZZZZ-ZZZZ-ZZZZ", "phone": "13800000000",
                                             "name": "某人"}),
+    "POST /api/v1/auth/wechat/phone": Req(json={"code": "sec-phone-code"}),
     "GET /api/v1/me": Req(),
     "GET /api/v1/catalogs/{name}": Req(),
     "GET /api/v1/calendar/window": Req(query={"start_date": "2026-11-24", "working_days": 5}),
@@ -68,6 +69,9 @@ REQUESTS: dict[str, Req] = {
     "GET /api/v1/communities": Req(),
     "GET /api/v1/jurisdictions/{jurisdiction_id}": Req(),
     "PUT /api/v1/jurisdictions/{jurisdiction_id}/profile": Req(json=_profile),
+    # a new account (not one of the world's roles, which must not change); a repeat is 409 username_taken
+    "POST /api/v1/jurisdictions/{jurisdiction_id}/admins": Req(
+        json={"username": "street-office", "password": "street-office-2026!", "name": "街道办"}),
     "GET /api/v1/jurisdictions/{jurisdiction_id}/profile/versions": Req(),
     "GET /api/v1/jurisdictions/{jurisdiction_id}/ranking": Req(),
     "POST /api/v1/communities": Req(json=lambda w, c: {"jurisdiction_id": w.ids["jurisdiction_id"],
@@ -213,7 +217,8 @@ REQUESTS: dict[str, Req] = {
 # operations no role can complete in this world: a wrong activation code (a real one would bind the caller
 # to a household of A and change the roles under test), and household choices, which the Laoshan profile
 # keeps private from staff (tests/security/test_privacy.py covers the profile that allows them)
-NO_SUCCESS = {"POST /api/v1/auth/activate", "GET /api/v1/motions/{motion_id}/choices"}
+NO_SUCCESS = {"POST /api/v1/auth/activate", "GET /api/v1/motions/{motion_id}/choices",
+              "POST /api/v1/auth/wechat/phone"}  # nobody in this world signed in through WeChat
 
 
 async def _refresh_body(client) -> dict:

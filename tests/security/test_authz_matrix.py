@@ -41,6 +41,8 @@ PUBLIC = {r: OK for r in ROLES}
 SIGNED_IN = {r: OK for r in ROLES} | {ANON: 401}
 GLOBAL_ADMIN = {r: 403 for r in ROLES} | {ANON: 401, ADMIN: OK}
 JURISDICTION = {r: 404 for r in ROLES} | {ANON: 401, ADMIN: OK}  # only admins relate to a jurisdiction
+# the street office's views: its admins all of it; staff of its communities (A and B) their own part
+STREET_OFFICE = JURISDICTION | {STAFF_A: OK, STAFF_B: OK}
 
 # Reading the table: the five columns of A(...) are resident_a, supervisor, contractor, staff_a, admin.
 EXPECTED: dict[str, dict[str, Any]] = {
@@ -53,6 +55,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "POST /api/v1/auth/logout": PUBLIC,
     "POST /api/v1/auth/wechat": PUBLIC,
     "POST /api/v1/auth/activate": {r: 400 for r in ROLES},  # a wrong code: the same answer for everyone
+    # the verified phone number: only a user signed in through WeChat (nobody here; tests/auth/test_wechat.py)
+    "POST /api/v1/auth/wechat/phone": {r: 403 for r in ROLES} | {ANON: 401},
     "GET /api/v1/me": SIGNED_IN,
     "GET /api/v1/catalogs/{name}": SIGNED_IN,
     "GET /api/v1/calendar/window": SIGNED_IN,
@@ -63,6 +67,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/communities": SIGNED_IN,  # filtered likewise
     "GET /api/v1/jurisdictions/{jurisdiction_id}": JURISDICTION,
     "PUT /api/v1/jurisdictions/{jurisdiction_id}/profile": JURISDICTION,
+    "POST /api/v1/jurisdictions/{jurisdiction_id}/admins": JURISDICTION,  # global admins; its own admins 403
     "GET /api/v1/jurisdictions/{jurisdiction_id}/profile/versions": JURISDICTION,
     "GET /api/v1/jurisdictions/{jurisdiction_id}/ranking": JURISDICTION,
     "POST /api/v1/communities": JURISDICTION,
@@ -167,8 +172,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "POST /api/v1/reports/{report_id}/transitions":           A(403, 403, 404, OK, OK),  # not assigned: hidden
     "GET /api/v1/projects/{project_id}/supervision-stats":    A(403, OK, 403, OK, OK),
     "GET /api/v1/projects/{project_id}/rectification-ledger.xlsx": A(403, 403, 403, OK, OK),
-    "GET /api/v1/jurisdictions/{jurisdiction_id}/overdue-reports": JURISDICTION,  # the street office
-    "GET /api/v1/jurisdictions/{jurisdiction_id}/supervision-stats": JURISDICTION,
+    "GET /api/v1/jurisdictions/{jurisdiction_id}/overdue-reports": STREET_OFFICE,
+    "GET /api/v1/jurisdictions/{jurisdiction_id}/supervision-stats": STREET_OFFICE,
     "GET /api/v1/photos/{photo_id}":                          A(404, OK, OK, OK, OK),
     "GET /api/v1/photos/{photo_id}/thumbnail":                A(404, OK, OK, OK, OK),
     "POST /api/v1/projects/{project_id}/acceptance":          A(403, 403, 403, OK, OK),
@@ -224,3 +229,7 @@ async def test_authorization_matrix(app, client, sec_world) -> None:
     assert reports[RES_A] == []  # a resident sees the reports they filed: none
     r = await client.get(f"{api}/notices/{w.ids['notice_id']}/objections", headers=w.headers[SUP])
     assert {o["status"] for o in r.json()["items"]} == {"rejected"}  # pending ones: the filer and staff only
+    # the street office's views: staff of community B see B's part only (none of A's reports)
+    r = await client.get(f"{api}/jurisdictions/{w.ids['jurisdiction_id']}/supervision-stats",
+                         headers=w.headers[STAFF_B])
+    assert (r.json()["community_ids"], r.json()["reports"]) == ([w.community_b], 0)

@@ -1,0 +1,244 @@
+"""A small typed client of WeChat's server API (httpx), for the calls made while a user waits.
+
+* ``jscode2session`` — a ``wx.login`` code → the user's openid (and unionid, when the mini-program is bound
+  to an open-platform account).
+* ``getuserphonenumber`` — the code of the phone-number button → the number WeChat verified::
+
+      POST {base}/wxa/business/getuserphonenumber?access_token=…  {"code": …}
+        → {"errcode": 0, "phone_info": {"phoneNumber", "purePhoneNumber", "countryCode", …}}
+
+The access token is WeChat's one per appid: kept in the shared token store (:mod:`app.core.wechat_tokens`;
+in memory per HTTP client, or in Redis when ``REDIS_URL`` is set), under the key turnout's sender uses, fetched
+by one caller at a time, taken five minutes before it lapses and refreshed once when WeChat says it is invalid
+or expired (40001, 40014, 42001).
+
+Failures are typed, never a 500 and never a hang: every request has ``WECHAT_TIMEOUT_S`` and the whole call
+(token fetch, call, one refresh and retry) twice that.
+
+* :class:`WechatUnavailable` (an :class:`~app.core.errors.AppError`, code ``wechat.unavailable``): 503 when
+  WeChat did not answer in time, could not be reached, or said it is busy or over quota (-1, 45009, 45011);
+  502 when it answered with a 5xx, something that is not its JSON, or an errcode this client does not expect
+  (a misconfigured appid or secret). WeChat's errcode is kept in the problem body (``wechat_errcode``).
+* :class:`WechatRefused`: WeChat refused the code the user brought (40029 invalid, 40163 used, …): the caller
+  decides what that means for its request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+from fastapi import Request
+
+from app.core.clock import Clock
+from app.core.config import Settings
+from app.core.errors import AppError
+from app.core.wechat_tokens import CachedToken, RedisTokenStore, TokenBusy, TokenStore, memory_store_for
+
+_T = TypeVar("_T")
+
+TOKEN_INVALID_CODES = frozenset({40001, 40014, 42001})
+BUSY_CODES = frozenset({-1, 45009, 45011})  # system busy, daily quota, minute quota: try again later
+CODE_INVALID_CODES = frozenset({40029, 40163})  # invalid code, code already used
+TOKEN_MARGIN = timedelta(minutes=5)
+
+
+class WechatUnavailable(AppError):
+    status = 503
+    code = "wechat.unavailable"
+    zh = "微信服务暂时不可用，请稍后重试"
+    en = "WeChat is unavailable, retry later"
+
+
+class WechatRefused(Exception):
+    """WeChat answered with an errcode about the request itself (typically the user's code)."""
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"errcode {errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+@dataclass(frozen=True)
+class WechatSession:
+    openid: str
+    unionid: str | None
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    phone_number: str  # with the country code for numbers outside mainland China
+    pure_phone_number: str
+    country_code: str
+
+    @property
+    def normalized(self) -> str:
+        """As the app stores a phone: the bare number in mainland China, else ``+<country><number>``."""
+        if self.country_code in ("", "86"):
+            return self.pure_phone_number
+        return f"+{self.country_code}{self.pure_phone_number}"
+
+
+def _errcode(data: Any) -> int | None:
+    code = data.get("errcode") if isinstance(data, dict) else None
+    if isinstance(code, bool) or not isinstance(code, int):
+        return None
+    return code
+
+
+def _bad_answer(what: str, errcode: int | None = None) -> WechatUnavailable:
+    extra: dict[str, Any] = {"wechat_errcode": errcode} if errcode is not None else {}
+    return WechatUnavailable(zh="微信服务返回异常，请稍后重试", en=f"Unexpected WeChat answer ({what})", status=502,
+                             **extra)
+
+
+class WechatClient:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, clock: Clock,
+                 store: TokenStore | None = None) -> None:
+        self.http = http
+        self.settings = settings
+        self.clock = clock
+        self.store = store or memory_store_for(http)
+        self.base = settings.wechat_api_base.rstrip("/")
+        self.key = f"{self.base}|{settings.wechat_appid}"  # the key of turnout's sender: one token per appid
+        self.budget_s = 2 * settings.wechat_timeout_s
+
+    # ---- transport ---------------------------------------------------------------------------------------
+    async def _json(self, method: str, path: str, *, params: dict[str, str],
+                    body: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            resp = await self.http.request(method, self.base + path, params=params, json=body,
+                                           timeout=self.settings.wechat_timeout_s)
+        except httpx.TimeoutException as exc:
+            raise WechatUnavailable(en="WeChat did not answer in time, retry later") from exc
+        except httpx.HTTPError as exc:
+            raise WechatUnavailable() from exc
+        if resp.status_code == 429:
+            raise WechatUnavailable()
+        if resp.status_code >= 500:
+            raise _bad_answer(f"http {resp.status_code}")
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise _bad_answer(f"http {resp.status_code}, not JSON") from exc
+        if not isinstance(data, dict):
+            raise _bad_answer(f"http {resp.status_code}")
+        return data
+
+    async def _bounded(self, call: Awaitable[_T]) -> _T:
+        try:
+            async with asyncio.timeout(self.budget_s):
+                return await call
+        except TimeoutError as exc:
+            raise WechatUnavailable(en="WeChat did not answer in time, retry later") from exc
+
+    # ---- access token ------------------------------------------------------------------------------------
+    async def _fetch_token(self) -> CachedToken:
+        data = await self._json("GET", "/cgi-bin/token", params={
+            "grant_type": "client_credential", "appid": self.settings.wechat_appid,
+            "secret": self.settings.wechat_secret})
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            code = _errcode(data)
+            if code in BUSY_CODES:
+                raise WechatUnavailable(wechat_errcode=code)
+            raise _bad_answer("access token", code)
+        expires_in = data.get("expires_in")
+        seconds = expires_in if isinstance(expires_in, int) and expires_in > 0 else 7200
+        lifetime = max(timedelta(seconds=seconds) - TOKEN_MARGIN, timedelta(seconds=seconds // 2))
+        return CachedToken(token, self.clock.now() + lifetime)
+
+    def _usable(self, cur: CachedToken | None, stale: str | None) -> bool:
+        return cur is not None and cur.value != stale and self.clock.now() < cur.expires_at
+
+    async def access_token(self, *, stale: str | None = None) -> str:
+        """The shared token; fetched under the store's lock when missing, expired or equal to ``stale``
+        (rejected by WeChat), after reading the store again (another caller may have just fetched one)."""
+        cur = await self.store.get(self.key)
+        if cur is not None and self._usable(cur, stale):
+            return cur.value
+        try:
+            async with self.store.fetching(self.key):
+                cur = await self.store.get(self.key)
+                if cur is not None and self._usable(cur, stale):
+                    return cur.value
+                fresh = await self._fetch_token()
+                await self.store.put(self.key, fresh)
+                return fresh.value
+        except TokenBusy as exc:
+            raise WechatUnavailable() from exc
+
+    async def _with_token(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST with the access token; a token WeChat calls invalid or expired is refreshed once."""
+        token = await self.access_token()
+        data = await self._json("POST", path, params={"access_token": token}, body=body)
+        if _errcode(data) in TOKEN_INVALID_CODES:
+            token = await self.access_token(stale=token)
+            data = await self._json("POST", path, params={"access_token": token}, body=body)
+        return data
+
+    @staticmethod
+    def _check(data: dict[str, Any]) -> None:
+        code = _errcode(data)
+        if not code:
+            return
+        if code in BUSY_CODES:
+            raise WechatUnavailable(wechat_errcode=code)
+        if code in CODE_INVALID_CODES:
+            raise WechatRefused(code, str(data.get("errmsg", ""))[:200])
+        raise _bad_answer(f"errcode {code}", code)
+
+    # ---- calls -------------------------------------------------------------------------------------------
+    async def jscode2session(self, code: str) -> WechatSession:
+        """A ``wx.login`` code → openid and unionid. :class:`WechatRefused` for a code WeChat refuses."""
+        return await self._bounded(self._jscode2session(code))
+
+    async def _jscode2session(self, code: str) -> WechatSession:
+        data = await self._json("GET", "/sns/jscode2session", params={
+            "appid": self.settings.wechat_appid, "secret": self.settings.wechat_secret, "js_code": code,
+            "grant_type": "authorization_code"})
+        errcode = _errcode(data)
+        if errcode and errcode not in BUSY_CODES:  # 40029, 40163, 40226 (a blocked user), …
+            raise WechatRefused(errcode, str(data.get("errmsg", ""))[:200])
+        self._check(data)
+        openid, unionid = data.get("openid"), data.get("unionid")
+        if not isinstance(openid, str) or not openid or len(openid) > 128:
+            raise _bad_answer("no openid")
+        if not isinstance(unionid, str) or not unionid or len(unionid) > 128:
+            unionid = None
+        return WechatSession(openid=openid, unionid=unionid)
+
+    async def phone_number(self, code: str) -> PhoneNumber:
+        """The phone-number button's code → the number WeChat verified. Each code works once (WeChat answers
+        40029 to a used one): :class:`WechatRefused`."""
+        return await self._bounded(self._phone_number(code))
+
+    async def _phone_number(self, code: str) -> PhoneNumber:
+        data = await self._with_token("/wxa/business/getuserphonenumber", {"code": code})
+        self._check(data)
+        info = data.get("phone_info")
+        if not isinstance(info, dict):
+            raise _bad_answer("no phone_info")
+        pure, full, country = info.get("purePhoneNumber"), info.get("phoneNumber"), info.get("countryCode")
+        if not isinstance(pure, str) or not pure.isascii() or not pure.isdigit() or not 5 <= len(pure) <= 15:
+            raise _bad_answer("phone number")
+        country = country if isinstance(country, str) and country.isascii() and country.isdigit() else ""
+        return PhoneNumber(phone_number=full if isinstance(full, str) else pure, pure_phone_number=pure,
+                           country_code=country[:4])
+
+
+async def get_wechat(request: Request) -> WechatClient:
+    """The app's client (one per app: the token store's local lock queues this process's callers), sharing the
+    token with turnout's sender: Redis when configured, else the HTTP client's in-memory store."""
+    state = request.app.state
+    client: WechatClient | None = getattr(state, "wechat_client", None)
+    if client is None or client.http is not state.http:
+        redis = getattr(state, "redis", None)
+        store = RedisTokenStore(redis, state.clock) if redis is not None else None
+        client = WechatClient(state.http, state.settings, state.clock, store)
+        state.wechat_client = client
+    return client
