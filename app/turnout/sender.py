@@ -17,23 +17,23 @@ and refreshed once when WeChat answers that it is invalid or expired (40001, 420
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.wechat_tokens import CachedToken, RedisTokenStore, TokenBusy, TokenStore, memory_store_for
+from app.core.wechat import TOKEN_INVALID_CODES, WechatClient, WechatUnavailable
+from app.core.wechat_tokens import CachedToken, RedisTokenStore, TokenStore
 
 log = logging.getLogger("app.turnout.sender")
 
-TOKEN_INVALID_CODES = frozenset({40001, 40014, 42001})
 # answers that another attempt cannot fix: the user refused / has no subscription left, a bad openid,
 # a bad template or bad template data
 PERMANENT_CODES = frozenset({40003, 40037, 43101, 47003})
-TOKEN_MARGIN = timedelta(minutes=5)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -93,53 +93,26 @@ class WechatSender:
         self.http = http
         self.settings = settings
         self.clock = clock
-        self.store = store or memory_store_for(http)
-        self.base = settings.wechat_api_base.rstrip("/")
-        self.key = f"{self.base}|{settings.wechat_appid}"
+        self.client = WechatClient(http, settings, clock, store)  # the token, with the phone client's store
+        self.store = self.client.store
+        self.base = self.client.base
+        self.key = self.client.key
 
     async def _fetch_token(self) -> CachedToken:
-        try:
-            resp = await self.http.get(
-                f"{self.base}/cgi-bin/token",
-                params={"grant_type": "client_credential", "appid": self.settings.wechat_appid,
-                        "secret": self.settings.wechat_secret},
-                timeout=self.settings.wechat_timeout_s,
-            )
-            data = resp.json()
-        except httpx.TimeoutException as exc:
-            raise WechatError("token: timeout") from exc
-        except (httpx.HTTPError, ValueError) as exc:
-            raise WechatError(f"token: {type(exc).__name__}") from exc
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            code = _errcode(data)
-            raise WechatError(f"token: errcode {code}" if code is not None else f"token: http {resp.status_code}",
-                              code)
-        expires_in = data.get("expires_in")
-        seconds = expires_in if isinstance(expires_in, int) and expires_in > 0 else 7200
-        lifetime = max(timedelta(seconds=seconds) - TOKEN_MARGIN, timedelta(seconds=seconds // 2))
-        return CachedToken(token, self.clock.now() + lifetime)
-
-    def _usable(self, cur: CachedToken | None, stale: str | None) -> bool:
-        return cur is not None and cur.value != stale and self.clock.now() < cur.expires_at
+        return await self._guarded(self.client._fetch_token())
 
     async def access_token(self, *, stale: str | None = None) -> str:
-        """The stored token; a fresh one when expired, missing, or equal to ``stale`` (rejected by WeChat),
-        fetched under the store's lock, after reading the store again (another instance may have just
-        fetched one)."""
-        cur = await self.store.get(self.key)
-        if cur is not None and self._usable(cur, stale):
-            return cur.value
+        """The one shared token of the appid (:meth:`app.core.wechat.WechatClient.access_token`: fetched under
+        the store's lock when missing, expired or equal to ``stale``), its failures as a send's error."""
+        return await self._guarded(self.client.access_token(stale=stale))
+
+    @staticmethod
+    async def _guarded(call: Awaitable[_T]) -> _T:
         try:
-            async with self.store.fetching(self.key):
-                cur = await self.store.get(self.key)
-                if cur is not None and self._usable(cur, stale):
-                    return cur.value
-                fresh = await self._fetch_token()
-                await self.store.put(self.key, fresh)
-                return fresh.value
-        except TokenBusy as exc:
-            raise WechatError(str(exc)) from exc
+            return await call
+        except WechatUnavailable as exc:
+            errcode = exc.extra.get("wechat_errcode")
+            raise WechatError(f"token: {exc.en}", errcode if isinstance(errcode, int) else None) from exc
 
     async def _post(self, token: str, message: Outbound) -> dict[str, Any]:
         body = {
