@@ -97,7 +97,7 @@ async def add_jurisdiction(conn: Any, *, name: str, preset: str, now: datetime,
                            overrides: dict[str, Any] | None = None) -> str:
     """A jurisdiction with version 1 of a preset rules profile (fields in ``overrides`` replaced)."""
     jid = new_id()
-    profile = preset_profile(preset).model_dump(mode="json") | (overrides or {})
+    profile = preset_profile(name=preset).model_dump(mode="json") | (overrides or {})
     await conn.execute(insert(Jurisdiction), [{"id": jid, "name": name, "code": f"bench-{jid[-8:]}",
                                                "profile_version": 1, "created_at": now}])
     await conn.execute(insert(RulesProfileVersion), [{"id": new_id(), "jurisdiction_id": jid, "version": 1,

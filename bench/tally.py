@@ -120,7 +120,7 @@ async def fill_ballots(motion_id: str, community_id: str, actor_id: str) -> tupl
         await conn.execute(text("UPDATE motion SET ballot_seq = :n WHERE id = :m"), {"n": n, "m": motion_id})
     # ballots written behind the service's back: rebuild the running tally, as after a register change
     async with db.write_session() as s:
-        await voting.rebuild_running_tally(s, await voting._motion_or_404(s, motion_id))
+        await voting.rebuild_running_tally(s, m=await voting._motion_or_404(s, motion_id))
         await s.commit()
     await db.dispose()
     await analyze()
@@ -142,9 +142,9 @@ async def inproc(motion_id: str, staff_id: str, repeat: int) -> dict[str, Any]:
             out["tally_cpu_ms"] = [round(x * 1000, 1) for x in cpu[1:]]
             out["outcome"] = result.outcome
             out["counts"] = result.counts.model_dump(mode="json")
-            t, cpu, running = await timed(lambda: voting.counts_of(s, m), repeat)
+            t, cpu, running = await timed(lambda: voting.counts_of(s, m=m), repeat)
             out["counts_of_ms"] = [round(x * 1000, 1) for x in t]
-            t, cpu, full = await timed(lambda: voting.full_counts(s, m), repeat)
+            t, cpu, full = await timed(lambda: voting.full_counts(s, m=m), repeat)
             out["full_counts_ms"] = [round(x * 1000, 1) for x in t]
             if running != full:
                 raise SystemExit(f"the running tally {running} differs from the full aggregate {full}")

@@ -78,9 +78,9 @@ async def wechat_phone(
 ) -> PhoneVerified:
     """The signed-in WeChat user's phone becomes the number WeChat verified for the phone-number button's code
     (each code works once). Audited. A user who did not sign in through WeChat: 403 ``wechat.not_bound``."""
-    service.require_wechat(holder)  # before WeChat is asked: the code stays good
+    service.require_wechat(holder=holder)  # before WeChat is asked: the code stays good
     await limits.hit(rl.WECHAT_PER_IP, client_ip(request), clock.now())
-    phone = await service.exchange_phone(wechat, body.code, field="code")  # before the first write statement
+    phone = await service.exchange_phone(wechat=wechat, code=body.code, field="code")  # before the first write statement
     return await service.verify_phone(session, user_id=holder.user_id, phone=phone, now=clock.now())
 
 
@@ -101,9 +101,9 @@ async def activate(
         # the activation code is checked first (a wrong one must not spend the one-time phone code), on a read
         # connection; WeChat is asked before the request's first write statement
         async with read_session(request) as reader:
-            await service.precheck_activation(reader, settings=settings, body=body, now=now, current=current,
+            await service.precheck_activation(reader=reader, settings=settings, body=body, now=now, current=current,
                                               limits=limits, ip=ip)
-        verified = await service.exchange_phone(wechat, body.phone_code, field="phone_code")
+        verified = await service.exchange_phone(wechat=wechat, code=body.phone_code, field="phone_code")
     return await service.activate(session, settings=settings, body=body, now=now, current=current,
                                   limits=limits, ip=ip, verified=verified)
 

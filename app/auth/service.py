@@ -192,7 +192,7 @@ def _binding(settings: Settings, token: str, now: datetime) -> Binding:
 
 # ---- the verified phone number (WeChat's phone-number button) ------------------------------------------------
 
-async def exchange_phone(wechat: WechatClient, code: str, *, field: str) -> PhoneNumber:
+async def exchange_phone(*, wechat: WechatClient, code: str, field: str) -> PhoneNumber:
     """The number WeChat verified for the button's code. A code WeChat refuses (invalid, or used: each works
     once) → 422 ``wechat.code_invalid`` with WeChat's errcode; WeChat down or slow → 502/503
     ``wechat.unavailable`` (:mod:`app.core.wechat`)."""
@@ -205,7 +205,7 @@ async def exchange_phone(wechat: WechatClient, code: str, *, field: str) -> Phon
                       wechat_errcode=exc.errcode) from exc
 
 
-def require_wechat(holder: TokenHolder) -> None:
+def require_wechat(*, holder: TokenHolder) -> None:
     """Only a user signed in through WeChat verifies a phone by WeChat: the number belongs to the WeChat account
     that tapped the button, which is known to be this user only when the user is bound to it."""
     if not holder.wechat_bound:
@@ -269,7 +269,7 @@ async def _usable_code(session: AsyncSession, *, settings: Settings, text: str, 
 
 
 async def precheck_activation(
-    reader: AsyncSession, *, settings: Settings, body: ActivateRequest, now: datetime, current: Principal | None,
+    *, reader: AsyncSession, settings: Settings, body: ActivateRequest, now: datetime, current: Principal | None,
     limits: RateLimits | None = None, ip: str = "",
 ) -> None:
     """Before a ``phone_code`` is spent (each works once, and WeChat charges for it): the attempt is counted and

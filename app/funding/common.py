@@ -28,8 +28,8 @@ async def plan_and_project(session: AsyncSession, plan_id: str) -> tuple[PlanFac
     plan = await voting_service.plan_facts(session, plan_id=plan_id)
     if plan is None:
         raise plan_not_found()
-    project = await projects_service.project_or_404(session, plan.project_id)
-    return plan, project, projects_service.project_scope(project)
+    project = await projects_service.project_or_404(session, project_id=plan.project_id)
+    return plan, project, projects_service.project_scope(project=project)
 
 
 def require_current(plan: PlanFacts, led: Ledger) -> None:

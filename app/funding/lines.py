@@ -205,7 +205,7 @@ async def load(session: AsyncSession, *, project_id: str, community_id: str, loc
     """Every line of the project as it stands (see the module doc); reads only."""
     current = await voting_service.current_plan_facts(session, project_id=project_id)
     rows = await repo.lines_of(session, project_id, lock=lock)
-    profile = await register_service.profile_for_community(session, community_id)
+    profile = await register_service.profile_for_community(session, community_id=community_id)
     standing: dict[str, dict[str, int | None]] = {}
     for line_id, household_id, amount in await repo.live_pledges(session, project_id):
         standing.setdefault(line_id, {})[household_id] = amount

@@ -37,7 +37,7 @@ async def funding_gate(session: AsyncSession, *, project_id: str, now: datetime)
     pledged, as the line's profile setting says — covers the share); dropped items do not count. A residents'
     share the plan lists on no item keeps the gate shut (it cannot be split or collected). Figures: every item,
     the short ones, the dropped ones, each with its share, pledged, collected, counted and short amounts."""
-    project = await projects_service.project_or_404(session, project_id)
+    project = await projects_service.project_or_404(session, project_id=project_id)
     led = await lines.load(session, project_id=project.id, community_id=project.community_id)
     if led.current is None:
         return GateState(name=GATE_NAME, met=False, detail="尚未制定改造方案", figures={"plan_id": None})
@@ -168,7 +168,7 @@ async def disclosure(session: AsyncSession, *, project_id: str, plan_id: str | N
     """The funding notice's content for the project's current plan (``plan_id``, if given, must be it: 422
     ``funding.plan_not_current``; no plan: 409 ``funding.no_plan``). No authorization: publicity authorizes the
     notice."""
-    project = await projects_service.project_or_404(session, project_id)
+    project = await projects_service.project_or_404(session, project_id=project_id)
     led = await lines.load(session, project_id=project.id, community_id=project.community_id)
     if led.current is None:
         raise Conflict("funding.no_plan", "项目尚无改造方案，无法公示资金", "The project has no plan to disclose")

@@ -50,7 +50,7 @@ async def _staged(session: AsyncSession, uploads: Sequence[UploadFile], *, setti
         await staging.install()
 
 
-def staged_images(session: AsyncSession, uploads: Sequence[UploadFile], *, settings: Settings,
+def staged_images(session: AsyncSession, *, uploads: Sequence[UploadFile], settings: Settings,
                   storage: Storage) -> AbstractAsyncContextManager[list[StoredImage]]:
     """Photos processed with no database transaction open, for the write step in the block::
 
@@ -66,7 +66,7 @@ def staged_images(session: AsyncSession, uploads: Sequence[UploadFile], *, setti
     return _staged(session, uploads, settings=settings, storage=storage, documents=False)
 
 
-def staged_documents(session: AsyncSession, uploads: Sequence[UploadFile], *, settings: Settings,
+def staged_documents(session: AsyncSession, *, uploads: Sequence[UploadFile], settings: Settings,
                      storage: Storage) -> AbstractAsyncContextManager[list[StoredDocument]]:
     """:func:`staged_images` for notice attachments: PDFs or images (``file_index`` in an error)."""
     return _staged(session, uploads, settings=settings, storage=storage, documents=True)
@@ -97,24 +97,24 @@ async def media_for(session: AsyncSession, *, owner_type: str, owner_id: str) ->
     return await repo.for_owner(session, owner_type=owner_type, owner_id=owner_id)
 
 
-async def media_or_none(session: AsyncSession, media_id: str) -> MediaObject | None:
+async def media_or_none(session: AsyncSession, *, media_id: str) -> MediaObject | None:
     if not media_id or len(media_id) > 32:
         return None
     return await repo.get(session, media_id)
 
 
-def photo_url(media_id: str) -> str:
+def photo_url(*, media_id: str) -> str:
     return f"{API_PREFIX}/photos/{media_id}"
 
 
-def thumbnail_url(media_id: str) -> str:
+def thumbnail_url(*, media_id: str) -> str:
     return f"{API_PREFIX}/photos/{media_id}/thumbnail"
 
 
-def photo_view(m: MediaObject, *, staff: bool) -> PhotoPublic:
+def photo_view(*, m: MediaObject, staff: bool) -> PhotoPublic:
     """The JSON of one photo; taken-at and GPS only in staff views."""
-    public = PhotoPublic(id=m.id, url=photo_url(m.id),
-                         thumbnail_url=thumbnail_url(m.id) if m.thumb_sha256 else None, mime=m.mime, width=m.width,
+    public = PhotoPublic(id=m.id, url=photo_url(media_id=m.id),
+                         thumbnail_url=thumbnail_url(media_id=m.id) if m.thumb_sha256 else None, mime=m.mime, width=m.width,
                          height=m.height, size_bytes=m.size_bytes, created_at=m.created_at)
     if staff:
         return PhotoStaff(**public.model_dump(), taken_at=m.taken_at, gps_lat=m.gps_lat, gps_lon=m.gps_lon)

@@ -40,7 +40,7 @@ def _photo_not_found() -> NotFound:
 async def visible_media(session: AsyncSession, *, principal: Principal, media_id: str) -> MediaObject:
     """The media row if the caller may see it; 404 ``photo.not_found`` otherwise — never 403, so that
     nothing is revealed about a file one may not see, nor whether it exists."""
-    m = await media_service.media_or_none(session, media_id)
+    m = await media_service.media_or_none(session, media_id=media_id)
     if m is None:
         raise _photo_not_found()
     check = CHECKS.get(m.owner_type)

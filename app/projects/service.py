@@ -51,16 +51,16 @@ STAGE_ZH = {
 }
 
 
-def next_stage(stage: str) -> Stage | None:
+def next_stage(*, stage: str) -> Stage | None:
     i = STAGE_ORDER.index(Stage(stage))
     return STAGE_ORDER[i + 1] if i + 1 < len(STAGE_ORDER) else None
 
 
-def project_scope(project: Project) -> Scope:
+def project_scope(*, project: Project) -> Scope:
     return Scope(jurisdiction_id=project.jurisdiction_id, community_id=project.community_id, project_id=project.id)
 
 
-async def project_or_404(session: AsyncSession, project_id: str) -> Project:
+async def project_or_404(session: AsyncSession, *, project_id: str) -> Project:
     """For other domains: the project row or 404 (no existence leak)."""
     p = await repo.get_project(session, project_id)
     if p is None:
@@ -68,7 +68,7 @@ async def project_or_404(session: AsyncSession, project_id: str) -> Project:
     return p
 
 
-async def member_scope(session: AsyncSession, principal: Principal, *, jurisdiction_id: str, community_id: str,
+async def member_scope(session: AsyncSession, *, principal: Principal, jurisdiction_id: str, community_id: str,
                        project_id: str | None = None) -> Scope:
     """The scope to authorize a community-wide read (notices) against: the community (and the project, if
     any); a supervisor or contractor of ANOTHER project of the community is a member of it too."""
@@ -101,7 +101,7 @@ def _summary(p: Project) -> ProjectSummary:
 
 
 async def _public(session: AsyncSession, p: Project, now: datetime) -> ProjectPublic:
-    nxt = next_stage(p.stage)
+    nxt = next_stage(stage=p.stage)
     stage_gates: list[StageGates] = []
     next_gates: list[GateState] = []
     for (frm, to) in STAGE_GATES:
@@ -117,10 +117,10 @@ async def _public(session: AsyncSession, p: Project, now: datetime) -> ProjectPu
 
 async def create_project(session: AsyncSession, *, principal: Principal, community_id: str, body: ProjectCreate,
                          now: datetime) -> ProjectPublic:
-    community = await register_service.community_or_404(session, community_id)
+    community = await register_service.community_or_404(session, community_id=community_id)
     authorize(principal, "project.manage", Scope(jurisdiction_id=community.jurisdiction_id, community_id=community.id))
-    _, profile = await register_service.profile_of(session, community.jurisdiction_id)
-    eligibility = register_service.eligibility_of(community, profile)
+    _, profile = await register_service.profile_of(session, jurisdiction_id=community.jurisdiction_id)
+    eligibility = register_service.eligibility_of(community=community, profile=profile)
     if not eligibility.eligible:
         raise Conflict("project.community_ineligible", f"该小区不符合改造条件，不能启动项目：{eligibility.reason}",
                        "This community is not eligible for renovation; a project cannot start",
@@ -136,8 +136,8 @@ async def create_project(session: AsyncSession, *, principal: Principal, communi
 
 
 async def get_project(session: AsyncSession, *, principal: Principal, project_id: str, now: datetime) -> ProjectPublic:
-    p = await project_or_404(session, project_id)
-    authorize(principal, "project.view", project_scope(p))
+    p = await project_or_404(session, project_id=project_id)
+    authorize(principal, "project.view", project_scope(project=p))
     return await _public(session, p, now)
 
 
@@ -145,8 +145,8 @@ async def list_projects(session: AsyncSession, *, principal: Principal, communit
                         page: PageParams) -> Page[ProjectSummary]:
     """Staff, admins and residents see every project of the community; supervisors and contractors only
     the projects they are appointed to."""
-    community = await register_service.community_or_404(session, community_id)
-    scope = await member_scope(session, principal, jurisdiction_id=community.jurisdiction_id,
+    community = await register_service.community_or_404(session, community_id=community_id)
+    scope = await member_scope(session, principal=principal, jurisdiction_id=community.jurisdiction_id,
                                community_id=community.id)
     authorize(principal, "project.view", scope)
     only: set[str] | None = None
@@ -166,10 +166,10 @@ async def advance(session: AsyncSession, *, principal: Principal, project_id: st
 
     Two concurrent advances: the optimistic ``version`` compare-and-set lets exactly one through.
     """
-    p = await project_or_404(session, project_id)
-    authorize(principal, "project.manage", project_scope(p))
+    p = await project_or_404(session, project_id=project_id)
+    authorize(principal, "project.manage", project_scope(project=p))
     current = Stage(p.stage)
-    nxt = next_stage(current)
+    nxt = next_stage(stage=current)
     if body.to_stage != nxt:
         raise Conflict(
             "project.invalid_stage",
@@ -206,7 +206,7 @@ async def advance(session: AsyncSession, *, principal: Principal, project_id: st
 
 # ---- ranking (street office) ---------------------------------------------------------------------
 
-def figure(ratio: Ratio | None) -> Figure | None:
+def figure(*, ratio: Ratio | None) -> Figure | None:
     if ratio is None:
         return None
     n, d = ratio.numerator, ratio.denominator
@@ -226,12 +226,12 @@ def _share(fig: Figure | None) -> Fraction | None:
 async def ranking(session: AsyncSession, *, principal: Principal, jurisdiction_id: str, now: datetime) -> Ranking:
     """Eligible communities by willingness share, then participation share, then residents' contribution
     share of their latest project; exact fractions compared, never floats; no data ranks last."""
-    _, profile = await register_service.profile_of(session, jurisdiction_id)
+    _, profile = await register_service.profile_of(session, jurisdiction_id=jurisdiction_id)
     authorize(principal, "ranking.view", Scope(jurisdiction_id=jurisdiction_id))
     ranked: list[tuple[tuple[Any, ...], RankedCommunity]] = []
     excluded: list[ExcludedCommunity] = []
     for c in await repo.communities_of(session, jurisdiction_id):
-        el = register_service.eligibility_of(c, profile)
+        el = register_service.eligibility_of(community=c, profile=profile)
         if not el.eligible:
             excluded.append(ExcludedCommunity(community_id=c.id, community_name=c.name, reason=el.reason))
             continue
@@ -241,8 +241,8 @@ async def ranking(session: AsyncSession, *, principal: Principal, jurisdiction_i
             assert PROVIDERS.willingness is not None and PROVIDERS.contribution is not None
             s_fig = await PROVIDERS.willingness(session, project_id=p.id, now=now)
             v_fig = await PROVIDERS.contribution(session, project_id=p.id)
-            will, part = figure(s_fig.willingness), figure(s_fig.participation)
-            contrib = figure(v_fig.contribution)
+            will, part = figure(ratio=s_fig.willingness), figure(ratio=s_fig.participation)
+            contrib = figure(ratio=v_fig.contribution)
         shares = [_share(will), _share(part), _share(contrib)]
         has_data = any(s is not None for s in shares)
         # sort ascending: data first, then each share descending (missing share below any share)

@@ -19,4 +19,4 @@ async def objection_photo_visible(session: AsyncSession, *, principal: Principal
 
 async def notice_attachment_visible(session: AsyncSession, *, principal: Principal, media: MediaObject) -> None:
     """Whoever may view notices in the attachment's community."""
-    authorize(principal, "notice.view", await register_service.community_scope(session, media.community_id))
+    authorize(principal, "notice.view", await register_service.community_scope(session, community_id=media.community_id))

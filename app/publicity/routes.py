@@ -109,7 +109,7 @@ async def add_attachments(notice_id: str, files: Annotated[list[UploadFile], Fil
     content and size-capped (413 ``media.too_large``), with no database transaction held meanwhile."""
     now = clock.now()
     await service.check_attachments(session, principal=principal, notice_id=notice_id, count=len(files), now=now)
-    async with staged_documents(session, files, settings=settings, storage=storage) as stored:
+    async with staged_documents(session, uploads=files, settings=settings, storage=storage) as stored:
         return await service.add_attachments(session, principal=principal, notice_id=notice_id, files=stored,
                                              now=now)
 
@@ -132,7 +132,7 @@ async def add_objection_photos(objection_id: str, photos: Annotated[list[UploadF
     now = clock.now()
     await service.check_objection_photos(session, principal=principal, objection_id=objection_id,
                                          count=len(photos), now=now)
-    async with staged_images(session, photos, settings=settings, storage=storage) as stored:
+    async with staged_images(session, uploads=photos, settings=settings, storage=storage) as stored:
         return await service.add_objection_photos(session, principal=principal, objection_id=objection_id,
                                                   photos=stored, now=now)
 

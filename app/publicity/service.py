@@ -83,12 +83,12 @@ KIND_ZH = {NoticeKind.PLAN: "改造方案", NoticeKind.VOTE_RESULT: "表决结�
 
 # ---- calendar (the rules engine) ------------------------------------------------------------------
 
-def day_start(d: date) -> datetime:
+def day_start(*, d: date) -> datetime:
     """00:00 Asia/Shanghai of a business date, as an aware UTC datetime."""
     return datetime.combine(d, time(0), tzinfo=SHANGHAI).astimezone(UTC)
 
 
-def next_working_day_after(d: date) -> date:
+def next_working_day_after(*, d: date) -> date:
     nxt = d + timedelta(days=1)
     for _ in range(60):
         if is_working_day(nxt).working:
@@ -97,14 +97,14 @@ def next_working_day_after(d: date) -> date:
     return nxt
 
 
-def days_left(notice: Notice, now: datetime) -> int:
+def days_left(*, notice: Notice, now: datetime) -> int:
     """Working days of the window still to come, today included if it is one (0 once the window ended)."""
     w = Window(start_date=notice.counting_starts, end_date=notice.end_date, closes_at=notice.closes_at,
                working_days=notice.working_days, provisional=notice.provisional)
     return int(working_days_left(w, now))
 
 
-def notice_window(start_date: date, working_days: int, now: datetime) -> PublicityWindow:
+def notice_window(*, start_date: date, working_days: int, now: datetime) -> PublicityWindow:
     """The window of a notice published at ``now`` to start on ``start_date``: the preview and notice
     creation both call this, so they agree (a start date of today, published after 00:00, is a partial day)."""
     return publicity_window(start_date, working_days, partial_day=is_partial_day(start_date, now))
@@ -114,7 +114,7 @@ def calendar_window(*, start_date: date, working_days: int, now: datetime) -> Ca
     """What a notice published now to start on ``start_date`` would get (years the official calendar does not
     cover are counted Mon–Fri and marked provisional)."""
     try:
-        w = notice_window(start_date, working_days, now)
+        w = notice_window(start_date=start_date, working_days=working_days, now=now)
     except (OverflowError, ValueError) as exc:
         raise Invalid("calendar.date_out_of_range", "日期超出可计算范围", "Date out of range",
                       errors=[{"loc": ["query", "start_date"], "msg": "out of range"}]) from exc
@@ -125,7 +125,7 @@ def calendar_window(*, start_date: date, working_days: int, now: datetime) -> Ca
 
 # ---- status --------------------------------------------------------------------------------------
 
-def status_of(notice: Notice, counts: dict[str, int], now: datetime) -> tuple[NoticeStatus, bool]:
+def status_of(*, notice: Notice, counts: dict[str, int], now: datetime) -> tuple[NoticeStatus, bool]:
     """(status, window_ended) at ``now``; the SQL filter in repository.status_clause mirrors this."""
     ended = now >= notice.closes_at
     if counts.get(ObjectionStatus.ACCEPTED, 0) > 0:
@@ -149,14 +149,14 @@ def _attachment(m: Any, url: str) -> Attachment:
 
 def _public(n: Notice, counts: dict[str, int], now: datetime, media: Sequence[Any] = (),
             superseded_by: str | None = None) -> NoticePublic:
-    status, ended = status_of(n, counts, now)
+    status, ended = status_of(notice=n, counts=counts, now=now)
     return NoticePublic(
         id=n.id, project_id=n.project_id, community_id=n.community_id, kind=n.kind, title=n.title, body=n.body,
         status=status.value, status_zh=STATUS_ZH[status], kind_zh=KIND_ZH.get(NoticeKind(n.kind), n.kind),
         window_ended=ended, start_date=n.start_date, counting_starts=n.counting_starts,
         partial_day_excluded=n.partial_day_excluded, end_date=n.end_date, opens_at=n.opens_at,
         closes_at=n.closes_at, working_days=n.working_days, provisional=n.provisional,
-        days_left=0 if status in (NoticeStatus.FAILED, NoticeStatus.PASSED) else days_left(n, now),
+        days_left=0 if status in (NoticeStatus.FAILED, NoticeStatus.PASSED) else days_left(notice=n, now=now),
         objections=_counts(counts), plan_id=n.plan_id, motion_id=n.motion_id, created_at=n.created_at,
         created_by=n.created_by,
         attachments=[_attachment(m, f"{API}/notices/{n.id}/attachments/{m.id}") for m in media],
@@ -187,19 +187,19 @@ async def _publics(session: AsyncSession, notices: Sequence[Notice], now: dateti
     return [_public(n, counts[n.id], now, media.get(n.id, ()), superseded.get(n.id)) for n in notices]
 
 
-async def notice_or_404(session: AsyncSession, notice_id: str) -> Notice:
+async def notice_or_404(session: AsyncSession, *, notice_id: str) -> Notice:
     n = await repo.get_notice(session, notice_id)
     if n is None:
         raise NotFound("notice.not_found", "公示不存在", "Notice not found")
     return n
 
 
-def notice_scope(n: Notice) -> Scope:
+def notice_scope(*, n: Notice) -> Scope:
     return Scope(jurisdiction_id=n.jurisdiction_id, community_id=n.community_id, project_id=n.project_id)
 
 
 async def _view_scope(session: AsyncSession, principal: Principal, n: Notice) -> Scope:
-    return await projects_service.member_scope(session, principal, jurisdiction_id=n.jurisdiction_id,
+    return await projects_service.member_scope(session, principal=principal, jurisdiction_id=n.jurisdiction_id,
                                                community_id=n.community_id, project_id=n.project_id)
 
 
@@ -213,7 +213,7 @@ async def publish_notice(
 
     For other domains too (e.g. a supervisor roster or an acceptance notice published by supervision).
     """
-    _, profile = await register_service.profile_of(session, project.jurisdiction_id)
+    _, profile = await register_service.profile_of(session, jurisdiction_id=project.jurisdiction_id)
     today = business_date(now)
     if start_date < today:
         raise Invalid("notice.start_in_past", f"公示开始日期不能早于今天（{today.isoformat()}）",
@@ -228,12 +228,12 @@ async def publish_notice(
         raise Invalid("notice.window_too_short", f"公示期不得少于 {minimum} 个工作日",
                       f"The window must be at least {minimum} working days",
                       errors=[{"loc": ["body", "working_days"], "msg": f"at least {minimum}"}], minimum=minimum)
-    w = notice_window(start_date, wd, now)
+    w = notice_window(start_date=start_date, working_days=wd, now=now)
     n = Notice(
         jurisdiction_id=project.jurisdiction_id, community_id=project.community_id, project_id=project.id,
         kind=kind.value, title=title, body=body, start_date=start_date, counting_starts=w.counting_starts,
         end_date=w.end_date, working_days=w.working_days, provisional=w.provisional,
-        partial_day_excluded=w.partial_day_excluded, opens_at=max(day_start(start_date), now),
+        partial_day_excluded=w.partial_day_excluded, opens_at=max(day_start(d=start_date), now),
         closes_at=w.closes_at, plan_id=plan_id, created_at=now, created_by=actor_id,
     )
     await repo.add_notice(session, n)
@@ -252,8 +252,8 @@ async def _roster_body(session: AsyncSession, project_id: str) -> str:
 
 async def create_notice(session: AsyncSession, *, principal: Principal, project_id: str, body: NoticeCreate,
                         now: datetime) -> NoticePublic:
-    project = await projects_service.project_or_404(session, project_id)
-    authorize(principal, "notice.manage", projects_service.project_scope(project))
+    project = await projects_service.project_or_404(session, project_id=project_id)
+    authorize(principal, "notice.manage", projects_service.project_scope(project=project))
     text = (body.body or "").strip()
     plan_id = body.plan_id
     if not text and body.kind == NoticeKind.SUPERVISOR_ROSTER:
@@ -282,7 +282,7 @@ async def _link_attachments(session: AsyncSession, *, notice: Notice, media_ids:
     from app.media.service import attach, media_or_none
 
     for pos, mid in enumerate(media_ids):
-        m = await media_or_none(session, mid)
+        m = await media_or_none(session, media_id=mid)
         if m is None or m.owner_type != NOTICE_ATTACHMENT or m.project_id != notice.project_id:
             raise Invalid("notice.attachment_not_found", "附件不存在或不属于本项目的公示",
                           "No such attachment among this project's notices",
@@ -298,10 +298,10 @@ async def check_attachments(session: AsyncSession, *, principal: Principal, noti
                             now: datetime) -> tuple[Notice, int]:
     """Staff may attach ``count`` more files to the notice now: (the notice, how many it has). Run before the
     files are processed and again before they are recorded."""
-    n = await notice_or_404(session, notice_id)
-    authorize(principal, "notice.manage", notice_scope(n))
+    n = await notice_or_404(session, notice_id=notice_id)
+    authorize(principal, "notice.manage", notice_scope(n=n))
     counts = (await repo.objection_counts(session, [n.id]))[n.id]
-    status, ended = status_of(n, counts, now)
+    status, ended = status_of(notice=n, counts=counts, now=now)
     if ended or status == NoticeStatus.FAILED:
         raise Conflict("notice.closed", "公示已结束，不能再添加附件", "The notice is over; no more attachments")
     existing = len((await repo.media_of(session, owner_type=NOTICE_ATTACHMENT, owner_ids=[n.id]))[n.id])
@@ -337,7 +337,7 @@ async def add_attachments(session: AsyncSession, *, principal: Principal, notice
 async def notice_attachment(session: AsyncSession, *, principal: Principal, notice_id: str,
                             media_id: str) -> Any:
     """The media row of one attachment, for whoever may see the notice (404 otherwise)."""
-    n = await notice_or_404(session, notice_id)
+    n = await notice_or_404(session, notice_id=notice_id)
     authorize(principal, "notice.view", await _view_scope(session, principal, n))
     for m in (await repo.media_of(session, owner_type=NOTICE_ATTACHMENT, owner_ids=[n.id]))[n.id]:
         if m.id == media_id:
@@ -346,7 +346,7 @@ async def notice_attachment(session: AsyncSession, *, principal: Principal, noti
 
 
 async def get_notice(session: AsyncSession, *, principal: Principal, notice_id: str, now: datetime) -> NoticePublic:
-    n = await notice_or_404(session, notice_id)
+    n = await notice_or_404(session, notice_id=notice_id)
     authorize(principal, "notice.view", await _view_scope(session, principal, n))
     return (await _publics(session, [n], now))[0]
 
@@ -354,8 +354,8 @@ async def get_notice(session: AsyncSession, *, principal: Principal, notice_id: 
 async def list_community_notices(session: AsyncSession, *, principal: Principal, community_id: str,
                                  page: PageParams, status: NoticeStatus | None, now: datetime) -> Page[NoticePublic]:
     """Newest first; what residents, staff (also on a lobby tablet) and the community's supervisors see."""
-    community = await register_service.community_or_404(session, community_id)
-    scope = await projects_service.member_scope(session, principal, jurisdiction_id=community.jurisdiction_id,
+    community = await register_service.community_or_404(session, community_id=community_id)
+    scope = await projects_service.member_scope(session, principal=principal, jurisdiction_id=community.jurisdiction_id,
                                                 community_id=community.id)
     authorize(principal, "notice.view", scope)
     listed = await repo.community_notices_page(session, community.id, after=parse_time_cursor(page.after),
@@ -388,10 +388,10 @@ def _objection_public(o: Objection, *, viewer: Principal, manager: bool, name: s
 
 async def file_objection(session: AsyncSession, *, principal: Principal, notice_id: str, body: ObjectionCreate,
                          now: datetime) -> ObjectionPublic:
-    n = await notice_or_404(session, notice_id)
-    authorize(principal, "objection.file", notice_scope(n))
+    n = await notice_or_404(session, notice_id=notice_id)
+    authorize(principal, "objection.file", notice_scope(n=n))
     counts = (await repo.objection_counts(session, [n.id]))[n.id]
-    status, ended = status_of(n, counts, now)
+    status, ended = status_of(notice=n, counts=counts, now=now)
     if status == NoticeStatus.FAILED:
         raise Conflict("objection.notice_failed", "该公示已因异议被采纳而终止，请关注重新发布的公示",
                        "This notice already failed (an objection was accepted)")
@@ -425,7 +425,7 @@ async def file_objection(session: AsyncSession, *, principal: Principal, notice_
 async def list_objections(session: AsyncSession, *, principal: Principal, notice_id: str,
                           page: PageParams) -> Page[ObjectionPublic]:
     """Staff see every objection; residents the resolved ones (with resolutions) and their own."""
-    n = await notice_or_404(session, notice_id)
+    n = await notice_or_404(session, notice_id=notice_id)
     roles = authorize(principal, "notice.view", await _view_scope(session, principal, n))
     manager = is_manager(roles)
     rows = await repo.objections_page(session, n.id, after=parse_time_cursor(page.after),
@@ -443,8 +443,8 @@ async def resolve_objection(session: AsyncSession, *, principal: Principal, obje
     o = await repo.get_objection(session, objection_id)
     if o is None:
         raise NotFound("objection.not_found", "异议不存在", "Objection not found")
-    n = await notice_or_404(session, o.notice_id)
-    authorize(principal, "objection.resolve", notice_scope(n))
+    n = await notice_or_404(session, notice_id=o.notice_id)
+    authorize(principal, "objection.resolve", notice_scope(n=n))
     if not await repo.resolve_objection(session, objection_id=o.id, status=body.decision, reason=body.reason,
                                         by=principal.user_id, at=now):
         current = await repo.get_objection(session, o.id, fresh=True)
@@ -478,14 +478,14 @@ async def check_objection_photos(session: AsyncSession, *, principal: Principal,
     o = await repo.get_objection(session, objection_id)
     if o is None:
         raise NotFound("objection.not_found", "异议不存在", "Objection not found")
-    n = await notice_or_404(session, o.notice_id)
-    authorize(principal, "objection.file", notice_scope(n))
+    n = await notice_or_404(session, notice_id=o.notice_id)
+    authorize(principal, "objection.file", notice_scope(n=n))
     if o.filed_by != principal.user_id:
         raise Forbidden("objection.not_yours", "只能为自己提出的异议添加照片", "Only the filer may add photos")
     if o.status != ObjectionStatus.PENDING:
         raise Conflict("objection.already_resolved", "该异议已答复，不能再添加照片", "This objection was already resolved")
     counts = (await repo.objection_counts(session, [n.id]))[n.id]
-    status, ended = status_of(n, counts, now)
+    status, ended = status_of(notice=n, counts=counts, now=now)
     if ended or status == NoticeStatus.FAILED:
         raise Conflict("objection.window_closed", "公示期已结束，不能再添加照片", "The publicity window has closed",
                        closes_at=n.closes_at.isoformat())
@@ -522,7 +522,7 @@ async def objection_photo(session: AsyncSession, *, principal: Principal, object
     o = await repo.get_objection(session, objection_id)
     if o is None:
         raise NotFound("objection.not_found", "异议不存在", "Objection not found")
-    n = await notice_or_404(session, o.notice_id)
+    n = await notice_or_404(session, notice_id=o.notice_id)
     roles = authorize(principal, "notice.view", await _view_scope(session, principal, n))
     if not (is_manager(roles) or o.filed_by == principal.user_id or o.status != ObjectionStatus.PENDING):
         raise NotFound("objection.not_found", "异议不存在", "Objection not found")
@@ -603,7 +603,7 @@ def _correction_words(c: ResultCorrectionNote) -> str:
     return f"补录 {dst} 的纸质选票（签字选票照片已存档）"
 
 
-def vote_result_body(closed: ClosedMotion) -> str:
+def vote_result_body(*, closed: ClosedMotion) -> str:
     """The notice text: the motion, per condition its numbers, then per participating household ONLY its
     room and area (never names or phones). A corrected revision first says what the correction changed."""
     lines = []
@@ -631,9 +631,9 @@ async def publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, no
     existing = await repo.notice_for_motion(session, motion_id, NoticeKind.VOTE_RESULT, revision=closed.revision)
     if existing is not None:
         return existing
-    project = await projects_service.project_or_404(session, closed.project_id)
-    _, profile = await register_service.profile_of(session, project.jurisdiction_id)
-    start = next_working_day_after(business_date(now))
+    project = await projects_service.project_or_404(session, project_id=closed.project_id)
+    _, profile = await register_service.profile_of(session, jurisdiction_id=project.jurisdiction_id)
+    start = next_working_day_after(d=business_date(now))
     # published ahead of its start date (the next working day), so never a partial day
     w = publicity_window(start, profile.publicity_working_days, partial_day=False)
     title = (f"表决结果公示：{closed.title}" if closed.revision == 1
@@ -641,9 +641,9 @@ async def publish_vote_result(session: AsyncSession, *, closed: ClosedMotion, no
     inserted = await repo.insert_notice_once(session, {
         "id": new_id(),
         "jurisdiction_id": project.jurisdiction_id, "community_id": project.community_id, "project_id": project.id,
-        "kind": NoticeKind.VOTE_RESULT.value, "title": title, "body": vote_result_body(closed), "start_date": start,
+        "kind": NoticeKind.VOTE_RESULT.value, "title": title, "body": vote_result_body(closed=closed), "start_date": start,
         "counting_starts": w.counting_starts, "end_date": w.end_date, "working_days": w.working_days,
-        "provisional": w.provisional, "partial_day_excluded": w.partial_day_excluded, "opens_at": day_start(start),
+        "provisional": w.provisional, "partial_day_excluded": w.partial_day_excluded, "opens_at": day_start(d=start),
         "closes_at": w.closes_at, "plan_id": closed.plan_id, "motion_id": motion_id, "revision": closed.revision,
         "created_at": now, "created_by": None,
     })
@@ -674,7 +674,7 @@ async def result_notices(session: AsyncSession, *, motion_ids: list[str], now: d
         pending[n.motion_id] = pending.get(n.motion_id, 0) + counts[n.id].get(ObjectionStatus.PENDING, 0)
     out = {}
     for mid, n in latest.items():
-        status, ended = status_of(n, counts[n.id], now)
+        status, ended = status_of(notice=n, counts=counts[n.id], now=now)
         out[mid] = ResultNotice(notice_id=n.id, revision=n.revision, status=status.value, window_ended=ended,
                                 start_date=n.start_date, end_date=n.end_date, closes_at=n.closes_at,
                                 pending=pending[mid], accepted=counts[n.id].get(ObjectionStatus.ACCEPTED, 0))
@@ -706,7 +706,7 @@ def _scope_words(frozen: FrozenRoll, community: str) -> str:
     return f"全小区（{community}）"
 
 
-def vote_notice_body(frozen: FrozenRoll, community: str) -> str:
+def vote_notice_body(*, frozen: FrozenRoll, community: str) -> str:
     """The vote notice (投票公告): the motion, its scope, the voting window, the roll's totals and hash, and the
     rule in words."""
     return "\n".join([
@@ -731,8 +731,8 @@ async def publish_vote_notice(session: AsyncSession, *, frozen: FrozenRoll, now:
     existing = await repo.notice_for_motion(session, frozen.motion_id, NoticeKind.VOTE_NOTICE)
     if existing is not None:
         return existing
-    project = await projects_service.project_or_404(session, frozen.project_id)
-    community = await register_service.community_or_404(session, project.community_id)
+    project = await projects_service.project_or_404(session, project_id=frozen.project_id)
+    community = await register_service.community_or_404(session, community_id=project.community_id)
     start = business_date(now)
     closes_at = max(frozen.closes_at, now)
     end = max(business_date(closes_at - timedelta(microseconds=1)), start)
@@ -743,7 +743,7 @@ async def publish_vote_notice(session: AsyncSession, *, frozen: FrozenRoll, now:
         "id": new_id(),
         "jurisdiction_id": project.jurisdiction_id, "community_id": project.community_id, "project_id": project.id,
         "kind": NoticeKind.VOTE_NOTICE.value, "title": f"投票公告：{frozen.title}"[:200],
-        "body": vote_notice_body(frozen, community.name), "start_date": start, "counting_starts": counting,
+        "body": vote_notice_body(frozen=frozen, community=community.name), "start_date": start, "counting_starts": counting,
         "end_date": end, "working_days": working_days, "provisional": provisional,
         "partial_day_excluded": partial, "opens_at": now, "closes_at": closes_at, "plan_id": frozen.plan_id,
         "motion_id": frozen.motion_id, "created_at": now, "created_by": None,

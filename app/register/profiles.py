@@ -125,7 +125,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def preset_profile(name: str) -> RulesProfile:
+def preset_profile(*, name: str) -> RulesProfile:
     if name not in PRESETS:
         raise KeyError(name)
     return RulesProfile(preset=name, **PRESETS[name])

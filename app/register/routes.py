@@ -147,7 +147,7 @@ async def import_households(community_id: str, request: Request, session: Sessio
     # the one writer), so a slow or hostile file neither blocks the event loop nor holds the writer.
     parsed = await anyio.to_thread.run_sync(partial(
         importer.parse, data, max_rows=settings.import_max_rows, time_budget=settings.import_parse_seconds))
-    return await service.import_households(session, settings, principal, community_id, parsed, clock.now())
+    return await service.import_households(session, settings=settings, principal=principal, community_id=community_id, parsed=parsed, now=clock.now())
 
 
 @router.get("/communities/{community_id}/households", response_model=Page[HouseholdPublic],

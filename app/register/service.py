@@ -56,26 +56,26 @@ from app.register.schemas import (
 
 # ---- scopes and lookups other domains use -------------------------------------------------------
 
-async def community_or_404(session: AsyncSession, community_id: str) -> Community:
+async def community_or_404(session: AsyncSession, *, community_id: str) -> Community:
     c = await repo.get_community(session, community_id)
     if c is None:
         raise NotFound()
     return c
 
 
-async def community_scope(session: AsyncSession, community_id: str) -> Scope:
-    c = await community_or_404(session, community_id)
+async def community_scope(session: AsyncSession, *, community_id: str) -> Scope:
+    c = await community_or_404(session, community_id=community_id)
     return Scope(jurisdiction_id=c.jurisdiction_id, community_id=c.id)
 
 
-async def household_or_404(session: AsyncSession, household_id: str) -> Household:
+async def household_or_404(session: AsyncSession, *, household_id: str) -> Household:
     h = await repo.get_household(session, household_id)
     if h is None:
         raise NotFound()
     return h
 
 
-async def profile_of(session: AsyncSession, jurisdiction_id: str, version: int | None = None) -> tuple[int, RulesProfile]:
+async def profile_of(session: AsyncSession, *, jurisdiction_id: str, version: int | None = None) -> tuple[int, RulesProfile]:
     """The rules profile in force (or a given version) with its version number."""
     j = await repo.get_jurisdiction(session, jurisdiction_id)
     if j is None:
@@ -87,17 +87,17 @@ async def profile_of(session: AsyncSession, jurisdiction_id: str, version: int |
     return v, RulesProfile.model_validate(row.data)
 
 
-async def profile_for_community(session: AsyncSession, community_id: str) -> RulesProfile:
-    c = await community_or_404(session, community_id)
-    return (await profile_of(session, c.jurisdiction_id))[1]
+async def profile_for_community(session: AsyncSession, *, community_id: str) -> RulesProfile:
+    c = await community_or_404(session, community_id=community_id)
+    return (await profile_of(session, jurisdiction_id=c.jurisdiction_id))[1]
 
 
-async def community_ids_of(session: AsyncSession, jurisdiction_id: str) -> list[str]:
+async def community_ids_of(session: AsyncSession, *, jurisdiction_id: str) -> list[str]:
     """The ids of the jurisdiction's communities."""
     return [c.id for c in await repo.communities_of(session, jurisdiction_id)]
 
 
-def eligibility_of(community: Community, profile: RulesProfile) -> Eligibility:
+def eligibility_of(*, community: Community, profile: RulesProfile) -> Eligibility:
     from app.rules import check_eligibility
 
     r = check_eligibility(community.built_date, profile.eligibility_cutoff)
@@ -152,7 +152,7 @@ def _require_global_admin(principal: Principal) -> None:
 
 
 async def _jurisdiction_public(session: AsyncSession, j: Jurisdiction) -> JurisdictionPublic:
-    _, profile = await profile_of(session, j.id)
+    _, profile = await profile_of(session, jurisdiction_id=j.id)
     return JurisdictionPublic(id=j.id, name=j.name, code=j.code, profile_version=j.profile_version,
                               profile=profile, created_at=j.created_at)
 
@@ -165,7 +165,7 @@ async def create_jurisdiction(
         profile = body.profile
     elif body.preset:
         try:
-            profile = preset_profile(body.preset)
+            profile = preset_profile(name=body.preset)
         except KeyError as exc:
             raise Invalid("jurisdiction.unknown_preset", "未知的预设规则", "Unknown preset",
                           errors=[{"loc": ["body", "preset"], "msg": "unknown preset"}]) from exc
@@ -235,12 +235,12 @@ async def profile_history(session: AsyncSession, *, principal: Principal, jurisd
 
 def _community_item(c: Community, profile: RulesProfile, households: int, buildings: int) -> CommunityPublic:
     return CommunityPublic(id=c.id, jurisdiction_id=c.jurisdiction_id, name=c.name, address=c.address,
-                           built_date=c.built_date, eligibility=eligibility_of(c, profile), households=households,
+                           built_date=c.built_date, eligibility=eligibility_of(community=c, profile=profile), households=households,
                            buildings=buildings, created_at=c.created_at)
 
 
 async def _community_public(session: AsyncSession, c: Community) -> CommunityPublic:
-    profile = (await profile_of(session, c.jurisdiction_id))[1]
+    profile = (await profile_of(session, jurisdiction_id=c.jurisdiction_id))[1]
     return _community_item(c, profile, *await repo.community_counts(session, c.id))
 
 
@@ -275,9 +275,9 @@ async def create_community(
 
 
 async def get_community(session: AsyncSession, *, principal: Principal, community_id: str) -> CommunityPublic:
-    scope = await community_scope(session, community_id)
+    scope = await community_scope(session, community_id=community_id)
     authorize(principal, "community.view", scope)
-    return await _community_public(session, await community_or_404(session, community_id))
+    return await _community_public(session, await community_or_404(session, community_id=community_id))
 
 
 async def _grantee(session: AsyncSession, body: StaffGrantRequest | AdminGrantRequest, now: datetime) -> User:
@@ -310,7 +310,7 @@ async def grant_jurisdiction_admin(
 async def grant_staff(
     session: AsyncSession, *, principal: Principal, community_id: str, body: StaffGrantRequest, now: datetime
 ) -> GrantPublic:
-    scope = await community_scope(session, community_id)
+    scope = await community_scope(session, community_id=community_id)
     authorize(principal, "community.grant_staff", scope)
     user = await _grantee(session, body, now)
     await auth_service.grant(session, user_id=user.id, role=Role.STAFF, scope_id=community_id, now=now,
@@ -325,17 +325,17 @@ async def grant_staff(
 IMPORT_STATUS = {"import.unreadable": 422, "import.too_many_rows": 413}
 
 
-def owner_key_hash(settings: Settings, community_id: str, raw: str) -> str:
+def owner_key_hash(*, settings: Settings, community_id: str, raw: str) -> str:
     """Owner identities are never stored: only a keyed hash, scoped to the community."""
     return keyed_hash(settings.secret_key, f"{community_id}|{raw.strip()}", purpose="owner")
 
 
 async def import_households(
-    session: AsyncSession, settings: Settings, principal: Principal, community_id: str,
+    session: AsyncSession, *, settings: Settings, principal: Principal, community_id: str,
     parsed: importer.ParseResult, now: datetime,
 ) -> ImportResult:
     """Store a file the route has already parsed (in a thread, before this transaction's first statement)."""
-    scope = await community_scope(session, community_id)
+    scope = await community_scope(session, community_id=community_id)
     authorize(principal, "register.manage", scope)
     if parsed.fatal:
         code, zh, en = parsed.fatal
@@ -377,7 +377,7 @@ async def import_households(
             out.append({
                 "id": hid, "community_id": community_id, "building_id": building_id, "unit_id": unit_id,
                 "room": row.room, "area_centi": row.area_centi, "created_at": now,
-                "owner_key": owner_key_hash(settings, community_id, row.owner_key or f"household:{hid}"),
+                "owner_key": owner_key_hash(settings=settings, community_id=community_id, raw=row.owner_key or f"household:{hid}"),
             })
         return out
 
@@ -402,7 +402,7 @@ async def list_households(
     include_inactive: bool = False,
 ) -> Page[HouseholdPublic]:
     """The community's active households by id (staff); deactivated ones too with ``include_inactive``."""
-    scope = await community_scope(session, community_id)
+    scope = await community_scope(session, community_id=community_id)
     authorize(principal, "register.view", scope)
     rows = await repo.households_page(session, community_id, after=page.after, limit=page.limit,
                                       include_inactive=include_inactive)
@@ -414,7 +414,7 @@ async def issue_activation_codes(
     session: AsyncSession, *, settings: Settings, principal: Principal, community_id: str,
     household_ids: list[str] | None, all_not_activated: bool, relation: str, now: datetime,
 ) -> IssuedCodes:
-    scope = await community_scope(session, community_id)
+    scope = await community_scope(session, community_id=community_id)
     authorize(principal, "register.manage", scope)
     if household_ids is None and not all_not_activated:
         raise Invalid(errors=[{"loc": ["body", "household_ids"], "msg": "give household_ids or all_not_activated"}])
@@ -454,7 +454,7 @@ async def _managed_household(session: AsyncSession, principal: Principal,
     if found is None:
         raise NotFound("household.not_found", "房屋不存在", "Household not found")
     h, b, u, _, _ = found
-    authorize(principal, "register.manage", await community_scope(session, h.community_id))
+    authorize(principal, "register.manage", await community_scope(session, community_id=h.community_id))
     return h, b, u
 
 
@@ -470,7 +470,7 @@ def _row_errors(parsed: importer.ParseResult) -> Invalid:
 
 async def list_buildings(session: AsyncSession, *, principal: Principal, community_id: str) -> list[BuildingPublic]:
     """Buildings with their units and household counts, by name (staff)."""
-    authorize(principal, "register.view", await community_scope(session, community_id))
+    authorize(principal, "register.view", await community_scope(session, community_id=community_id))
     out: dict[str, BuildingPublic] = {}
     for b, u, n in await repo.buildings_with_units(session, community_id):
         item = out.setdefault(b.id, BuildingPublic(id=b.id, name=b.name, units=[]))
@@ -486,7 +486,7 @@ async def add_household(session: AsyncSession, *, settings: Settings, principal:
                                  owner_key=body.owner_key)
     if parsed.errors:
         raise _row_errors(parsed)
-    result = await import_households(session, settings, principal, community_id, parsed, now)
+    result = await import_households(session, settings=settings, principal=principal, community_id=community_id, parsed=parsed, now=now)
     row = parsed.rows[0]
     hid = await repo.household_id_at(session, community_id, building=row.building, unit=row.unit, room=row.room)
     found = await repo.household_row(session, hid) if hid else None
@@ -519,7 +519,7 @@ async def correct_household(session: AsyncSession, *, settings: Settings, princi
     if row.area_centi != h.area_centi:
         values["area_centi"] = row.area_centi
     if row.owner_key is not None:
-        key = owner_key_hash(settings, h.community_id, row.owner_key)
+        key = owner_key_hash(settings=settings, community_id=h.community_id, raw=row.owner_key)
         if key != h.owner_key:
             values["owner_key"] = key
     unchanged = await before_register_change(session, community_id=h.community_id, now=now)
@@ -550,7 +550,7 @@ async def transfer_ownership(session: AsyncSession, *, settings: Settings, princ
                                  owner_key=body.owner_key)
     if parsed.errors or parsed.rows[0].owner_key is None:
         raise _row_errors(parsed)
-    key = owner_key_hash(settings, h.community_id, parsed.rows[0].owner_key)
+    key = owner_key_hash(settings=settings, community_id=h.community_id, raw=parsed.rows[0].owner_key)
     if key == h.owner_key:
         raise Conflict("household.same_owner", "新业主与现业主相同", "The new owner is the current owner")
     unchanged = await before_register_change(session, community_id=h.community_id, now=now)
@@ -626,8 +626,8 @@ async def reactivate_household(session: AsyncSession, *, principal: Principal, h
 async def _household_and_roles(session: AsyncSession, principal: Principal,
                                household_id: str) -> tuple[Household, bool, bool]:
     """(household, whether the caller is staff of it with register.view, whether the caller is a member)."""
-    h = await household_or_404(session, household_id)
-    scope = await community_scope(session, h.community_id)
+    h = await household_or_404(session, household_id=household_id)
+    scope = await community_scope(session, community_id=h.community_id)
     member = any(r.household_id == h.id for r in principal.households)
     if member:
         return h, False, True
@@ -654,7 +654,7 @@ async def remove_member(session: AsyncSession, *, principal: Principal, househol
     h, _, member = await _household_and_roles(session, principal, household_id)
     leaving = member and user_id == principal.user_id
     if not leaving:
-        authorize(principal, "register.manage", await community_scope(session, h.community_id))
+        authorize(principal, "register.manage", await community_scope(session, community_id=h.community_id))
     if not await auth_service.unbind_member(session, household_id=h.id, user_id=user_id):
         raise NotFound("member.not_found", "该用户不是本户成员", "Not a member of this household")
     await audit.append(session, chain=h.community_id, action="household.member_removed", entity_type="household",
@@ -678,9 +678,9 @@ class HouseholdDirectory:
                 in await repo.membership_cards(session, user_id)]
 
     async def activation_target(self, session: AsyncSession, *, household_id: str) -> ActivationTarget:
-        household = await household_or_404(session, household_id)
+        household = await household_or_404(session, household_id=household_id)
         if household.deactivated_at is not None:  # its codes were revoked; a code that slipped through binds nobody
             raise _inactive()
-        profile = await profile_for_community(session, household.community_id)
+        profile = await profile_for_community(session, community_id=household.community_id)
         return ActivationTarget(household_id=household.id, community_id=household.community_id,
                                 max_members=profile.max_members_per_household)

@@ -44,7 +44,7 @@ async def _check_representatives(session: AsyncSession, *, project: Project, rep
                 continue
             seen.add(rep.household_id)
             try:
-                h = await register_service.household_or_404(session, rep.household_id)
+                h = await register_service.household_or_404(session, household_id=rep.household_id)
             except NotFound:
                 h = None
             if h is None or h.community_id != project.community_id:
@@ -87,11 +87,11 @@ async def _satisfaction_questionnaire(session: AsyncSession, *, principal: Princ
 async def _acceptance_view(session: AsyncSession, *, acceptance: Acceptance, project: Project,
                            roles: frozenset[Role]) -> AcceptancePublic:
     staff = is_manager(roles)
-    profile = await register_service.profile_for_community(session, project.community_id)
+    profile = await register_service.profile_for_community(session, community_id=project.community_id)
     sigs = await repo.signatures(session, acceptance.id)
     photos = []
     if roles & {Role.ADMIN, Role.STAFF, Role.SUPERVISOR, Role.CONTRACTOR}:
-        photos = [media_service.photo_view(m, staff=staff)
+        photos = [media_service.photo_view(m=m, staff=staff)
                   for m in await media_service.media_for(session, owner_type="acceptance", owner_id=acceptance.id)]
     return AcceptancePublic(
         id=acceptance.id, project_id=project.id, accepted_at=acceptance.accepted_at, remarks=acceptance.remarks,
@@ -100,7 +100,7 @@ async def _acceptance_view(session: AsyncSession, *, acceptance: Acceptance, pro
                          for s in sigs],
         signed=len(sigs), required=profile.acceptance_representatives_min,
         complete=len(sigs) >= profile.acceptance_representatives_min, warranty_months=profile.warranty_months,
-        warranty_until=warranty_until(acceptance.accepted_at, profile.warranty_months),
+        warranty_until=warranty_until(accepted_at=acceptance.accepted_at, months=profile.warranty_months),
         questionnaire_id=acceptance.questionnaire_id, photos=photos, created_at=acceptance.created_at)
 
 
@@ -168,7 +168,7 @@ async def add_acceptance_photos(session: AsyncSession, *, principal: Principal, 
     a = await _acceptance_or_404(session, project=p)
     existing = await media_service.media_for(session, owner_type="acceptance", owner_id=a.id)
     if len(existing) + len(photos) > MAX_AFTER_PHOTOS:
-        raise too_many_photos(MAX_AFTER_PHOTOS)
+        raise too_many_photos(limit=MAX_AFTER_PHOTOS)
     for i, s in enumerate(photos):
         await media_service.attach(session, stored=s, owner_type="acceptance", owner_id=a.id,
                                    community_id=p.community_id, project_id=p.id, uploaded_by=principal.user_id,
@@ -199,7 +199,7 @@ async def acceptance_photo_visible(session: AsyncSession, *, principal: Principa
 async def acceptance_gate(session: AsyncSession, *, project_id: str) -> GateState:
     """Met when the acceptance record exists with at least the profile's number of representatives' signatures."""
     p = await project_of(session, project_id=project_id)
-    profile = await register_service.profile_for_community(session, p.community_id)
+    profile = await register_service.profile_for_community(session, community_id=p.community_id)
     required = profile.acceptance_representatives_min
     a = await repo.acceptance_of(session, p.id)
     signed = await repo.signature_count(session, a.id) if a is not None else 0

@@ -131,7 +131,7 @@ class _Places:
 
     async def profile(self, community_id: str) -> RulesProfile:
         if community_id not in self.profiles:
-            self.profiles[community_id] = await register_service.profile_for_community(self.session, community_id)
+            self.profiles[community_id] = await register_service.profile_for_community(self.session, community_id=community_id)
         return self.profiles[community_id]
 
 

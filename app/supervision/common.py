@@ -26,11 +26,11 @@ MAX_AFTER_PHOTOS = 45
 
 
 async def project_of(session: AsyncSession, *, project_id: str) -> Project:
-    return await project_service.project_or_404(session, project_id)
+    return await project_service.project_or_404(session, project_id=project_id)
 
 
 def scope_of(p: Project) -> Scope:
-    return project_service.project_scope(p)
+    return project_service.project_scope(project=p)
 
 
 def shanghai_date(at: datetime) -> date:
@@ -43,25 +43,25 @@ def add_months(d: date, months: int) -> date:
     return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
-def warranty_until(accepted_at: datetime | None, months: int) -> date | None:
+def warranty_until(*, accepted_at: datetime | None, months: int) -> date | None:
     """The last Shanghai date of the warranty: acceptance date + months, minus one day (None: no warranty)."""
     if accepted_at is None or months <= 0:
         return None
     return add_months(shanghai_date(accepted_at), months) - timedelta(days=1)
 
 
-def in_warranty(accepted_at: datetime | None, months: int, now: datetime) -> bool:
-    until = warranty_until(accepted_at, months)
+def in_warranty(*, accepted_at: datetime | None, months: int, now: datetime) -> bool:
+    until = warranty_until(accepted_at=accepted_at, months=months)
     if accepted_at is None or until is None:
         return False
     return shanghai_date(accepted_at) <= shanghai_date(now) <= until
 
 
-def is_overdue(report: Report, today: date) -> bool:
+def is_overdue(*, report: Report, today: date) -> bool:
     return report.status == Status.RECTIFYING and report.due_date is not None and report.due_date < today
 
 
-def too_many_photos(limit: int = MAX_PHOTOS) -> Invalid:
+def too_many_photos(*, limit: int = MAX_PHOTOS) -> Invalid:
     return Invalid("report.too_many_photos", f"照片最多 {limit} 张", f"At most {limit} photos",
                    errors=[{"loc": ["body", "photos"], "msg": f"at most {limit} photos"}])
 
@@ -77,7 +77,7 @@ def staged_photos(session: AsyncSession, *, photos: list[UploadFile], settings: 
     read), stored when the block ends without an error: see :func:`app.media.service.staged_images`. One
     refused photo refuses the request."""
     if len(photos) > limit:
-        raise too_many_photos(limit)
+        raise too_many_photos(limit=limit)
     if not photos:
         raise no_photos()
-    return media_service.staged_images(session, photos, settings=settings, storage=storage)
+    return media_service.staged_images(session, uploads=photos, settings=settings, storage=storage)

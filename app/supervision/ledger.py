@@ -97,7 +97,7 @@ async def ledger(session: AsyncSession, *, principal: Principal, project_id: str
             names.get(r.filed_by), FILED_AS_ZH.get(r.filed_as, r.filed_as), STATUS_ZH.get(r.status, r.status),
             orgs.get(r.assignee_id or ""), names.get(r.assignee_id or ""), _day(r.assigned_at),
             r.deadline_working_days, r.due_date.isoformat() if r.due_date else None,
-            _day(r.rectified_at) if taken is not None else None, taken, _late_zh(r, is_overdue(r, today)),
+            _day(r.rectified_at) if taken is not None else None, taken, _late_zh(r, is_overdue(report=r, today=today)),
             names.get(v.actor_id or "") if v else None, _day(v.at) if v else None, r.reopen_count,
             LOCATION_ZH.get(r.location_check or ""), r.id))
     local = now.astimezone(SHANGHAI)

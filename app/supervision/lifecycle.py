@@ -233,14 +233,14 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def allowed_actions(status: str) -> list[str]:
+def allowed_actions(*, status: str) -> list[str]:
     """The actions the state allows (whoever asks), in the table's order."""
     return [name for name, a in ACTIONS.items() if status in a.start]
 
 
 def permitted_actions(actor: Actor) -> list[str]:
     """The actions ``actor`` may take on the report now."""
-    return [name for name in allowed_actions(actor.report.status) if ACTIONS[name].may(actor)]
+    return [name for name in allowed_actions(status=actor.report.status) if ACTIONS[name].may(actor)]
 
 
 async def rectifier_of(session: AsyncSession, *, report_id: str) -> str | None:
@@ -251,7 +251,7 @@ async def rectifier_of(session: AsyncSession, *, report_id: str) -> str | None:
 
 def invalid_transition(report: Report, zh: str, en: str) -> Conflict:
     return Conflict("report.invalid_transition", zh, en, status_now=report.status,
-                    allowed_actions=allowed_actions(report.status))
+                    allowed_actions=allowed_actions(status=report.status))
 
 
 async def apply(session: AsyncSession, *, principal: Principal, roles: frozenset[Role], report: Report,
@@ -268,7 +268,7 @@ async def apply(session: AsyncSession, *, principal: Principal, roles: frozenset
                   rectifier=await rectifier_of(session, report_id=report.id))
     if not action.may(actor):
         raise action.refusal(actor, name)
-    profile = await register_service.profile_for_community(session, project.community_id)
+    profile = await register_service.profile_for_community(session, community_id=project.community_id)
     change = await action.handler(session, move=Move(action=name, report=report, project=project, body=body,
                                                      now=now, today=shanghai_date(now), profile=profile))
     to_status = change.to or action.to

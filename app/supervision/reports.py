@@ -102,15 +102,15 @@ async def _detail(session: AsyncSession, *, principal: Principal, report: Report
         id=report.id, project_id=report.project_id, status=Status(report.status), severity=Severity(report.severity),
         title=report.title, catalog_seq=report.catalog_seq, building_id=report.building_id,
         building=places.get(report.building_id or ""), unit_id=report.unit_id, unit=places.get(report.unit_id or ""),
-        assignee_id=report.assignee_id, due_date=report.due_date, overdue=is_overdue(report, today),
-        photo_count=len(media), thumbnail_url=media_service.thumbnail_url(media[0].id) if media else None,
+        assignee_id=report.assignee_id, due_date=report.due_date, overdue=is_overdue(report=report, today=today),
+        photo_count=len(media), thumbnail_url=media_service.thumbnail_url(media_id=media[0].id) if media else None,
         created_at=report.created_at, updated_at=report.updated_at, description=report.description,
         gps_lat=report.gps_lat, gps_lon=report.gps_lon, filed_by=report.filed_by, filed_as=report.filed_as,
         assignee_name=names.get(report.assignee_id or ""), dismiss_reason=report.dismiss_reason,
         location_distance_m=report.location_distance_m, assigned_at=report.assigned_at,
         rectified_at=report.rectified_at, flagged_at=report.flagged_at, **_follow_up(report),
-        photos=[media_service.photo_view(m, staff=staff) for m in media],
-        after_photos=[media_service.photo_view(m, staff=staff) for m in after],
+        photos=[media_service.photo_view(m=m, staff=staff) for m in media],
+        after_photos=[media_service.photo_view(m=m, staff=staff) for m in after],
         events=[ReportEventPublic(id=e.id, action=e.action, from_status=e.from_status, to_status=e.to_status,
                                   actor_id=e.actor_id, actor_name=names.get(e.actor_id or ""), at=e.at,
                                   note=e.note, data=e.data) for e in events],
@@ -157,8 +157,8 @@ async def list_reports(
             id=r.id, project_id=r.project_id, status=Status(r.status), severity=Severity(r.severity), title=r.title,
             catalog_seq=r.catalog_seq, building_id=r.building_id, building=places.get(r.building_id or ""),
             unit_id=r.unit_id, unit=places.get(r.unit_id or ""), assignee_id=r.assignee_id, due_date=r.due_date,
-            overdue=is_overdue(r, today), photo_count=n,
-            thumbnail_url=media_service.thumbnail_url(first) if first else None,
+            overdue=is_overdue(report=r, today=today), photo_count=n,
+            thumbnail_url=media_service.thumbnail_url(media_id=first) if first else None,
             created_at=r.created_at, updated_at=r.updated_at, **_follow_up(r)))
     return Page(items=items, next_cursor=encode_cursor(shown[-1].id) if len(rows) > page.limit else None)
 
@@ -186,8 +186,8 @@ async def prepare_report(session: AsyncSession, *, principal: Principal, project
     filed_as = "supervisor"
     if Role.SUPERVISOR not in roles:
         filed_as = "resident"
-        profile = await register_service.profile_for_community(session, p.community_id)
-        if not in_warranty(p.accepted_at, profile.warranty_months, now):
+        profile = await register_service.profile_for_community(session, community_id=p.community_id)
+        if not in_warranty(accepted_at=p.accepted_at, months=profile.warranty_months, now=now):
             raise Forbidden("report.not_in_warranty", "居民仅可在竣工验收后的保修期内提交质量投诉",
                             "Residents may file reports only during the warranty period after acceptance",
                             accepted_at=p.accepted_at.isoformat() if p.accepted_at else None,
@@ -211,7 +211,7 @@ async def prepare_report(session: AsyncSession, *, principal: Principal, project
     title = fields.catalog_item
     if title.isascii() and title.isdigit():
         seq = int(title) if len(title) <= 4 else 0
-        profile = await register_service.profile_for_community(session, p.community_id)
+        profile = await register_service.profile_for_community(session, community_id=p.community_id)
         found = await surveys_service.catalog_item_title(session, catalog=profile.catalog, seq=seq) if seq else None
         if found is None:
             raise Invalid("report.unknown_catalog_item", "改造内容清单中没有该项", "No such catalog item",
@@ -269,13 +269,13 @@ async def add_rectification_photos(session: AsyncSession, *, principal: Principa
     report = await check_rectification_upload(session, principal=principal, report_id=report_id)
     existing = await media_service.media_for(session, owner_type="report_rectification", owner_id=report.id)
     if len(existing) + len(photos) > MAX_AFTER_PHOTOS:
-        raise too_many_photos(MAX_AFTER_PHOTOS)
+        raise too_many_photos(limit=MAX_AFTER_PHOTOS)
     out = []
     for i, s in enumerate(photos):
         m = await media_service.attach(session, stored=s, owner_type="report_rectification", owner_id=report.id,
                                        community_id=report.community_id, project_id=report.project_id,
                                        uploaded_by=principal.user_id, now=now, position=len(existing) + i)
-        out.append(media_service.photo_view(m, staff=False))
+        out.append(media_service.photo_view(m=m, staff=False))
     await audit.append(session, chain=report.community_id, action="report.photos_added", entity_type="report",
                        entity_id=report.id, actor_id=principal.user_id, at=now,
                        data={"media_ids": [o.id for o in out]})

@@ -80,11 +80,11 @@ def days_taken(r: Report) -> int | None:
 def rectification_figures(reports: Iterable[Report], today: date) -> RectificationFigures:
     rs = list(reports)
     with_deadline = [r for r in rs if r.status in _WITH_DEADLINE and r.due_date is not None]
-    overdue_now = sum(1 for r in with_deadline if is_overdue(r, today))
+    overdue_now = sum(1 for r in with_deadline if is_overdue(report=r, today=today))
     late = sum(1 for r in with_deadline if is_late(r))
     taken = [d for d in (days_taken(r) for r in rs) if d is not None]
     x2 = median_x2(taken)
-    share = project_service.figure(Ratio(overdue_now + late, len(with_deadline)))
+    share = project_service.figure(ratio=Ratio(overdue_now + late, len(with_deadline)))
     assert share is not None
     return RectificationFigures(
         with_deadline=len(with_deadline), rectified=sum(1 for r in rs if r.status in RECTIFIED_STATES),
@@ -146,9 +146,9 @@ async def _street_office(session: AsyncSession, *, principal: Principal,
                          jurisdiction_id: str) -> frozenset[str] | None:
     """The jurisdiction exists (404) and how much of it the caller sees: None for all of it (its admins, the
     street office; global admins), else the communities of it the caller is staff of (none: 404)."""
-    await register_service.profile_of(session, jurisdiction_id)
+    await register_service.profile_of(session, jurisdiction_id=jurisdiction_id)
     return jurisdiction_reach(principal, "supervision.overview", jurisdiction_id=jurisdiction_id,
-                              community_ids=await register_service.community_ids_of(session, jurisdiction_id))
+                              community_ids=await register_service.community_ids_of(session, jurisdiction_id=jurisdiction_id))
 
 
 async def jurisdiction_stats(session: AsyncSession, *, principal: Principal, jurisdiction_id: str,
@@ -188,7 +188,7 @@ async def overdue_reports(session: AsyncSession, *, principal: Principal, jurisd
         for a in await repo.contractor_appointments(session, sorted({r.project_id for r in shown}))}
     items = []
     for r in shown:
-        overdue = is_overdue(r, today)
+        overdue = is_overdue(report=r, today=today)
         reasons: list[str] = (["overdue"] if overdue else []) + (
             ["flagged"] if r.flagged_at is not None and r.status not in SETTLED else [])
         items.append(StreetOfficeReport.model_validate(dict(

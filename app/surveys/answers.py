@@ -180,7 +180,7 @@ _CHECKS: dict[QuestionType, Callable[[Question, Any], Checked]] = {
 }
 
 
-def validate_answers(questions: list[Question], answers: list[AnswerIn]) -> tuple[list[dict[str, Any]],
+def validate_answers(*, questions: list[Question], answers: list[AnswerIn]) -> tuple[list[dict[str, Any]],
                                                                                    list[dict[str, Any]]]:
     """(normalized answers in question order, survey_answer rows); 422 ``survey.invalid_answers`` listing
     every problem with its ``loc``."""
@@ -227,7 +227,7 @@ def _answers_digest(answers: list[dict[str, Any]]) -> str:
 
 async def _record(session: AsyncSession, *, q: Questionnaire, household_id: str, channel: Channel,
                   actor_id: str, note: str | None, answers: list[AnswerIn], now: datetime) -> ResponsePublic:
-    normalized, rows = validate_answers(questions_of(q), answers)
+    normalized, rows = validate_answers(questions=questions_of(q), answers=answers)
     version = await repo.upsert_current(session, questionnaire_id=q.id, household_id=household_id,
                                         channel=channel.value, actor_id=actor_id, note=note, answers=normalized,
                                         now=now)
@@ -280,7 +280,7 @@ async def respond(session: AsyncSession, *, principal: Principal, questionnaire_
                   now: datetime) -> ResponsePublic:
     """A resident (owner / co-owner) answers for the household; replaces the current response until close."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    authorize(principal, "survey.respond", auth_scope(q))
+    authorize(principal, "survey.respond", auth_scope(q=q))
     await roll.ensure_frozen(session, q, now)  # before the share lock: freezing takes the row FOR UPDATE
     q = await questionnaire_or_404(session, questionnaire_id, lock=True)
     listed = None
@@ -288,7 +288,7 @@ async def respond(session: AsyncSession, *, principal: Principal, questionnaire_
         ids = [h.household_id for h in principal.households_in(q.community_id)]
         listed = {e.household_id for e in await repo.roll_entries_of(session, q.id, ids)}
     ref = _acting_household(principal, q, body.household_id, listed)
-    if effective_status(q, now) is not QuestionnaireStatus.OPEN:
+    if effective_status(q=q, now=now) is not QuestionnaireStatus.OPEN:
         raise window_closed()
     return await _record(session, q=q, household_id=ref.household_id, channel=Channel.ONLINE,
                          actor_id=principal.user_id, note=None, answers=body.answers, now=now)
@@ -298,15 +298,15 @@ async def record_paper_response(session: AsyncSession, *, principal: Principal, 
                                 body: PaperResponseIn, now: datetime) -> ResponsePublic:
     """Staff enter a household's door-to-door paper form (入户问卷), channel ``paper``."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    authorize(principal, "survey.manage", auth_scope(q))
+    authorize(principal, "survey.manage", auth_scope(q=q))
     await roll.ensure_frozen(session, q, now)  # before the share lock: freezing takes the row FOR UPDATE
     q = await questionnaire_or_404(session, questionnaire_id, lock=True)
     if q.roll_frozen_at is not None:
         if not await roll.on_roll(session, q, body.household_id):
             raise out_of_scope()
-    elif await repo.household_in_scope(session, scope_of(q), body.household_id) is None:
+    elif await repo.household_in_scope(session, scope_of(q=q), body.household_id) is None:
         raise out_of_scope()
-    if effective_status(q, now) is not QuestionnaireStatus.OPEN:
+    if effective_status(q=q, now=now) is not QuestionnaireStatus.OPEN:
         raise window_closed()
     return await _record(session, q=q, household_id=body.household_id, channel=Channel.PAPER,
                          actor_id=principal.user_id, note=body.note, answers=body.answers, now=now)
@@ -332,7 +332,7 @@ async def response_history(session: AsyncSession, *, principal: Principal, quest
         if household_id is None:
             raise Invalid("survey.household_required", "请指定 household_id", "Give household_id",
                           errors=[{"loc": ["query", "household_id"], "msg": "required"}])
-        if await repo.household_in_scope(session, scope_of(q), household_id) is None:
+        if await repo.household_in_scope(session, scope_of(q=q), household_id) is None:
             raise out_of_scope()
     hid = ref.household_id if ref is not None else household_id
     assert hid is not None

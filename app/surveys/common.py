@@ -78,7 +78,7 @@ def concurrent() -> Conflict:
 
 # ---- state and scope -----------------------------------------------------------------------------
 
-def effective_status(q: Questionnaire, now: datetime | None) -> QuestionnaireStatus:
+def effective_status(*, q: Questionnaire, now: datetime | None) -> QuestionnaireStatus:
     """The status by the server clock (``now`` None: the stored status, open taken as open)."""
     if q.status == QuestionnaireStatus.DRAFT:
         return QuestionnaireStatus.DRAFT
@@ -92,17 +92,17 @@ def effective_status(q: Questionnaire, now: datetime | None) -> QuestionnaireSta
     return QuestionnaireStatus.OPEN
 
 
-def scope_of(q: Questionnaire) -> ScopeSpec:
+def scope_of(*, q: Questionnaire) -> ScopeSpec:
     return ScopeSpec(community_id=q.community_id, building_id=q.building_id, unit_id=q.unit_id)
 
 
 def population_of(q: Questionnaire) -> Population:
     """Whom its figures count: the frozen electoral roll, else (no roll, or not frozen yet: a read never
     freezes) the register's households in scope."""
-    return Population(scope_of(q), q.id if q.roll_frozen_at is not None else None)
+    return Population(scope_of(q=q), q.id if q.roll_frozen_at is not None else None)
 
 
-def auth_scope(q: Questionnaire) -> Scope:
+def auth_scope(*, q: Questionnaire) -> Scope:
     return Scope(jurisdiction_id=q.jurisdiction_id, community_id=q.community_id, project_id=q.project_id)
 
 
@@ -150,7 +150,7 @@ async def questionnaire_or_404(session: AsyncSession, questionnaire_id: str, *, 
 
 async def profile_of(session: AsyncSession, q: Questionnaire) -> tuple[int, RulesProfile]:
     """The rules profile frozen when the questionnaire opened (the one in force for a draft)."""
-    return await register_service.profile_of(session, q.jurisdiction_id, q.profile_version)
+    return await register_service.profile_of(session, jurisdiction_id=q.jurisdiction_id, version=q.profile_version)
 
 
 async def viewable(session: AsyncSession, principal: Principal, questionnaire_id: str) -> tuple[
@@ -158,7 +158,7 @@ async def viewable(session: AsyncSession, principal: Principal, questionnaire_id
     """(questionnaire, viewer is staff, the viewer's households in scope); 404 for residents out of scope
     and for drafts they cannot see."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    roles = authorize(principal, "survey.view", auth_scope(q))
+    roles = authorize(principal, "survey.view", auth_scope(q=q))
     mine = [h for h in principal.households_in(q.community_id) if ref_in_scope(h, q)]
     staff = is_manager(roles)
     if not staff and (not mine or q.status == QuestionnaireStatus.DRAFT):
@@ -178,7 +178,7 @@ async def scope_public(session: AsyncSession, q: Questionnaire) -> ScopePublic:
 def summary(q: Questionnaire, scope: ScopePublic, now: datetime) -> QuestionnaireSummary:
     return QuestionnaireSummary(id=q.id, project_id=q.project_id, community_id=q.community_id,
                                 kind=QuestionnaireKind(q.kind), title=q.title, scope=scope,
-                                status=effective_status(q, now), opens_at=q.opens_at, closes_at=q.closes_at,
+                                status=effective_status(q=q, now=now), opens_at=q.opens_at, closes_at=q.closes_at,
                                 created_at=q.created_at)
 
 

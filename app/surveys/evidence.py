@@ -82,8 +82,8 @@ async def gather(session: AsyncSession, *, principal: Principal, questionnaire_i
     """Everything the pack holds, read in the request's transaction (staff with ``survey.manage``; after close
     only: 409 ``survey.not_closed``; a questionnaire without a roll: 409 ``roll.none``)."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    authorize(principal, "survey.manage", auth_scope(q))
-    if effective_status(q, now) is not QuestionnaireStatus.CLOSED:
+    authorize(principal, "survey.manage", auth_scope(q=q))
+    if effective_status(q=q, now=now) is not QuestionnaireStatus.CLOSED:
         raise Conflict("survey.not_closed", "问卷结束后才能导出证据包", "The evidence pack is exported after close")
     q, header = await roll.frozen_roll(session, q, now)  # one that ended untouched is frozen now
     results = (await compute_results(session, q=q, now=now, staff=True)).model_dump(mode="json")

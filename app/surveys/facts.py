@@ -26,7 +26,7 @@ GATE_NAME = "survey_passed"
 
 def _closed_first(qs: list[Questionnaire], now: datetime | None) -> list[Questionnaire]:
     """Closed ones (most recently closed first)."""
-    closed = [q for q in qs if effective_status(q, now) is QuestionnaireStatus.CLOSED]
+    closed = [q for q in qs if effective_status(q=q, now=now) is QuestionnaireStatus.CLOSED]
 
     def closed_time(q: Questionnaire) -> datetime:
         if q.status == QuestionnaireStatus.CLOSED and q.closed_at is not None:
@@ -53,7 +53,7 @@ async def willingness_gate(session: AsyncSession, *, project_id: str, now: datet
     if not closed:
         latest = qs[0]
         return GateState(name=GATE_NAME, met=False, detail=f"改造意愿征询“{latest.title}”尚未结束",
-                         figures={"questionnaire_id": latest.id, "status": effective_status(latest, now).value,
+                         figures={"questionnaire_id": latest.id, "status": effective_status(q=latest, now=now).value,
                                   "closes_at": latest.closes_at.isoformat() if latest.closes_at else None})
     q = closed[0]
     _, profile = await profile_of(session, q)
@@ -102,7 +102,7 @@ async def ranking_figures(session: AsyncSession, *, project_id: str, now: dateti
     totals = await repo.scope_totals(session, population)
     total_hh = totals[0]
     tallied = await willingness_tally(session, q=q, rule_spec=profile.willingness_rule, totals=totals,
-                                      window_open=effective_status(q, now) is not QuestionnaireStatus.CLOSED)
+                                      window_open=effective_status(q=q, now=now) is not QuestionnaireStatus.CLOSED)
     part = await repo.participation(session, q.id, population)
     responded = sum(n for n, _ in part.values())
     willingness = None if tallied is None else Ratio(tallied[1].counts.agree_households, total_hh)
@@ -152,7 +152,7 @@ async def _facts(session: AsyncSession, q: Questionnaire, now: datetime) -> Turn
     return TurnoutFacts(
         id=q.id, title=q.title, jurisdiction_id=q.jurisdiction_id, community_id=q.community_id,
         project_id=q.project_id, scope_kind=q.scope_kind, building_id=q.building_id, unit_id=q.unit_id,
-        status=effective_status(q, now).value, opens_at=q.opens_at, closes_at=q.closes_at, kind=q.kind,
+        status=effective_status(q=q, now=now).value, opens_at=q.opens_at, closes_at=q.closes_at, kind=q.kind,
         rule_spec=rule_spec,
         answered_ids=select(SurveyResponse.household_id).where(SurveyResponse.questionnaire_id == q.id),
         choices=choices, electorate=repo.roll_electorate(q.id) if q.roll_frozen_at is not None else None)
@@ -203,5 +203,5 @@ async def amount_answers(session: AsyncSession, *, questionnaire_id: str, now: d
     questions = tuple((x.id, x.text) for x in questions_of(q) if x.type is QuestionType.AMOUNT_FEN)
     rows = await repo.amount_answers(session, q.id, [qid for qid, _ in questions])
     return AmountAnswers(questionnaire_id=q.id, project_id=q.project_id, kind=q.kind, title=q.title,
-                         status=effective_status(q, now).value, questions=questions,
+                         status=effective_status(q=q, now=now).value, questions=questions,
                          answers=tuple(AmountAnswer(h, qid, v) for h, qid, v in rows))

@@ -81,7 +81,7 @@ async def _public(session: AsyncSession, q: Questionnaire, now: datetime,
 async def _households_in_scope(session: AsyncSession, q: Questionnaire) -> int:
     """On its roll once frozen, else the register's households in scope."""
     header = await repo.get_roll(session, q.id) if q.roll_frozen_at is not None else None
-    return header.households if header is not None else await repo.household_count(session, scope_of(q))
+    return header.households if header is not None else await repo.household_count(session, scope_of(q=q))
 
 
 async def _resolve_scope(session: AsyncSession, community_id: str, s: ScopeIn | None) -> tuple[str, str | None, str | None]:
@@ -126,11 +126,11 @@ def _check_window(opens_at: datetime | None, closes_at: datetime | None, now: da
 async def create_questionnaire(session: AsyncSession, *, principal: Principal, project_id: str,
                                body: QuestionnaireCreate, now: datetime) -> QuestionnairePublic:
     """Staff create a draft questionnaire for a project."""
-    p = await projects_service.project_or_404(session, project_id)
-    authorize(principal, "survey.manage", projects_service.project_scope(p))
+    p = await projects_service.project_or_404(session, project_id=project_id)
+    authorize(principal, "survey.manage", projects_service.project_scope(project=p))
     if p.stage == Stage.CLOSED:
         raise Conflict("survey.project_closed", "项目已结束，不能再发起问卷", "The project is closed")
-    _, profile = await register_service.profile_of(session, p.jurisdiction_id)
+    _, profile = await register_service.profile_of(session, jurisdiction_id=p.jurisdiction_id)
     scope_kind, building_id, unit_id = await _resolve_scope(session, p.community_id, body.scope)
     _check_window(body.opens_at, body.closes_at, now)
     questions, catalog = await questions_for(session, kind=body.kind, questions=body.questions,
@@ -165,7 +165,7 @@ async def update_questionnaire(session: AsyncSession, *, principal: Principal, q
                                body: QuestionnaireUpdate, now: datetime) -> QuestionnairePublic:
     """Edit a draft; 409 ``survey.frozen`` once it has been opened."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    authorize(principal, "survey.manage", auth_scope(q))
+    authorize(principal, "survey.manage", auth_scope(q=q))
     if q.status != QuestionnaireStatus.DRAFT:
         raise Conflict("survey.frozen", "问卷已发布，题目和范围不能再修改", "The questionnaire is open: it is frozen")
     fields = body.model_fields_set
@@ -183,7 +183,7 @@ async def update_questionnaire(session: AsyncSession, *, principal: Principal, q
         values["closes_at"] = body.closes_at
     _check_window(values.get("opens_at", q.opens_at), values.get("closes_at", q.closes_at), now)
     if "questions" in fields or "from_catalog" in fields:
-        _, profile = await register_service.profile_of(session, q.jurisdiction_id)
+        _, profile = await register_service.profile_of(session, jurisdiction_id=q.jurisdiction_id)
         values["questions"], values["catalog"] = await questions_for(
             session, kind=QuestionnaireKind(q.kind), questions=body.questions,
             from_catalog=bool(body.from_catalog), profile=profile)
@@ -201,14 +201,14 @@ async def open_questionnaire(session: AsyncSession, *, principal: Principal, que
     """draft → open (scheduled until ``opens_at``); freezes the questions and the rules profile version, decides
     whether it keeps an electoral roll, and freezes that roll when it opens at once."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    authorize(principal, "survey.manage", auth_scope(q))
+    authorize(principal, "survey.manage", auth_scope(q=q))
     if q.status != QuestionnaireStatus.DRAFT:
         raise Conflict("survey.not_draft", "问卷已发布或已结束", "Only a draft can be opened")
     body = body or OpenRequest()
     opens_at = body.opens_at or q.opens_at
     closes_at = body.closes_at or q.closes_at
     _check_window(opens_at, closes_at, now)
-    version, profile = await register_service.profile_of(session, q.jurisdiction_id)
+    version, profile = await register_service.profile_of(session, jurisdiction_id=q.jurisdiction_id)
     keeps_roll = counts_households(q, profile)
     ok = await repo.update_questionnaire(session, questionnaire_id=q.id, expected_version=q.version, values={
         "status": QuestionnaireStatus.OPEN.value, "opens_at": opens_at or now, "closes_at": closes_at,
@@ -229,7 +229,7 @@ async def close_questionnaire(session: AsyncSession, *, principal: Principal, qu
     """open → closed; one whose closes_at has passed is recorded closed as of closes_at. An electoral roll due
     is frozen first; the close's audit entry records its hash."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    authorize(principal, "survey.manage", auth_scope(q))
+    authorize(principal, "survey.manage", auth_scope(q=q))
     if q.status == QuestionnaireStatus.DRAFT:
         raise Conflict("survey.not_open", "问卷尚未发布", "The questionnaire has not been opened")
     if q.status == QuestionnaireStatus.CLOSED:
@@ -257,8 +257,8 @@ async def list_questionnaires(session: AsyncSession, *, principal: Principal, pr
                               now: datetime) -> Page[QuestionnaireSummary]:
     """Staff: every questionnaire of the project; residents: those past draft that take in a household of
     theirs."""
-    p = await projects_service.project_or_404(session, project_id)
-    roles = authorize(principal, "survey.view", projects_service.project_scope(p))
+    p = await projects_service.project_or_404(session, project_id=project_id)
+    roles = authorize(principal, "survey.view", projects_service.project_scope(project=p))
     resident_of = None
     if not is_manager(roles):
         mine = principal.households_in(p.community_id)
@@ -271,4 +271,4 @@ async def list_questionnaires(session: AsyncSession, *, principal: Principal, pr
 async def questionnaire_scope_households(session: AsyncSession, *, questionnaire_id: str) -> list[str]:
     """Ids of the households in the questionnaire's scope, by building, unit, room (404 if no such)."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    return await repo.scope_household_ids(session, scope_of(q))
+    return await repo.scope_household_ids(session, scope_of(q=q))

@@ -274,7 +274,7 @@ def _participation(part: dict[str, tuple[int, int]], totals: Totals) -> Particip
 
 async def compute_results(session: AsyncSession, *, q: Questionnaire, now: datetime, staff: bool) -> Results:
     """All figures of a questionnaire from aggregate queries."""
-    status = effective_status(q, now)
+    status = effective_status(q=q, now=now)
     version, profile = await profile_of(session, q)
     totals = await repo.scope_totals(session, population_of(q))
     part = await repo.participation(session, q.id, population_of(q))
@@ -295,7 +295,7 @@ async def results(session: AsyncSession, *, principal: Principal, questionnaire_
     """Staff any time; residents in scope once the questionnaire is closed (403 ``survey.results_not_public``).
     The first read after opening freezes the electoral roll (:mod:`app.surveys.roll`)."""
     q, staff, _ = await viewable(session, principal, questionnaire_id)
-    if not staff and effective_status(q, now) is not QuestionnaireStatus.CLOSED:
+    if not staff and effective_status(q=q, now=now) is not QuestionnaireStatus.CLOSED:
         raise Forbidden("survey.results_not_public", "问卷结束后方可查看结果",
                         "Results are published when the questionnaire closes")
     q = await roll.ensure_frozen(session, q, now)
@@ -306,6 +306,6 @@ async def results_for_export(session: AsyncSession, *, principal: Principal, que
                              now: datetime) -> Results:
     """Staff only (freezes the electoral roll as a results read does)."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    authorize(principal, "survey.manage", auth_scope(q))
+    authorize(principal, "survey.manage", auth_scope(q=q))
     q = await roll.ensure_frozen(session, q, now)
     return await compute_results(session, q=q, now=now, staff=True)

@@ -98,7 +98,7 @@ async def freeze(session: AsyncSession, q: Questionnaire, now: datetime) -> bool
         if not q.counts_households:
             await session.flush()
             return False
-    rows = await repo.register_population(session, scope_of(q))
+    rows = await repo.register_population(session, scope_of(q=q))
     groups: dict[str, str] = {}
     entries = [{"questionnaire_id": q.id, "household_id": hid, "building": b, "unit": u, "room": room,
                 "area_centi": area, "owner_group": groups.setdefault(key, owner_group(q.id, key))}
@@ -179,7 +179,7 @@ def _not_listed() -> Invalid:
 async def amend(session: AsyncSession, q: Questionnaire, *, household_id: str, action: str, reason: str,
                 actor_id: str, now: datetime) -> QuestionnaireRollAmendment:
     """Apply one amendment to the frozen roll of an open questionnaire (the caller holds its row lock)."""
-    reg = await repo.register_household(session, scope_of(q), household_id)
+    reg = await repo.register_household(session, scope_of(q=q), household_id)
     entry = await repo.roll_entry(session, q.id, household_id)
     if action == "remove":
         if entry is None:
@@ -242,7 +242,7 @@ def _none() -> Conflict:
 async def frozen_roll(session: AsyncSession, q: Questionnaire, now: datetime) -> tuple[Questionnaire, QuestionnaireRoll]:
     """The roll header of an opened questionnaire (frozen now if this is the first touch); 409 ``roll.not_open``
     before opening, 409 ``roll.none`` when it keeps no roll."""
-    if q.status == QuestionnaireStatus.DRAFT or effective_status(q, now) is QuestionnaireStatus.SCHEDULED:
+    if q.status == QuestionnaireStatus.DRAFT or effective_status(q=q, now=now) is QuestionnaireStatus.SCHEDULED:
         raise _not_open()
     q = await ensure_frozen(session, q, now)
     header = await repo.get_roll(session, q.id) if q.roll_frozen_at is not None else None
@@ -284,7 +284,7 @@ async def get_roll(session: AsyncSession, *, principal: Principal, questionnaire
         log = [amendment_public(a) for a in await repo.roll_amendments(session, q.id)]
     else:
         entries = [entry_public(e) for e in await repo.roll_entries_of(session, q.id, [h.household_id for h in mine])]
-    return SurveyRollPublic(questionnaire_id=q.id, status=effective_status(q, now), frozen_at=header.frozen_at,
+    return SurveyRollPublic(questionnaire_id=q.id, status=effective_status(q=q, now=now), frozen_at=header.frozen_at,
                             frozen_hash=header.frozen_hash, roll_hash=header.roll_hash, totals=totals_public(header),
                             amendments=header.amendments, entries=entries, next_cursor=nxt, amendment_log=log)
 
@@ -293,7 +293,7 @@ async def roll_table(session: AsyncSession, *, principal: Principal, questionnai
                      now: datetime) -> tuple[Questionnaire, QuestionnaireRoll, list[list[Any]]]:
     """Staff: the whole roll as table rows (header first) for the CSV / XLSX export, with its header."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    authorize(principal, "survey.manage", auth_scope(q))
+    authorize(principal, "survey.manage", auth_scope(q=q))
     q, header = await frozen_roll(session, q, now)
     rows: list[list[Any]] = [list(ROLL_HEADERS)]
     rows += [[e.household_id, e.building, e.unit, e.room, format_area(e.area_centi), e.area_centi, e.owner_group]
@@ -307,11 +307,11 @@ async def amend_roll(session: AsyncSession, *, principal: Principal, questionnai
     computed from the roll, move in the same transaction). Before opening: 409 ``roll.not_open``; closed: 409
     ``roll.closed``; no roll: 409 ``roll.none``."""
     q = await questionnaire_or_404(session, questionnaire_id)
-    authorize(principal, "survey.manage", auth_scope(q))
+    authorize(principal, "survey.manage", auth_scope(q=q))
     locked = await repo.lock_questionnaire(session, questionnaire_id)
     assert locked is not None
     q = locked
-    if effective_status(q, now) is QuestionnaireStatus.CLOSED:
+    if effective_status(q=q, now=now) is QuestionnaireStatus.CLOSED:
         raise Conflict("roll.closed", "问卷已结束，名册不能再更正", "The questionnaire has closed; its roll is final")
     q, _ = await frozen_roll(session, q, now)
     a = await amend(session, q, household_id=body.household_id, action=body.action, reason=body.reason,

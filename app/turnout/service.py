@@ -71,23 +71,23 @@ THING_MAX = 20  # WeChat "thing" template values: at most 20 characters
 _NUM = re.compile(r"(\d+)")
 
 
-def natural_key(text: str) -> list[Any]:
+def natural_key(*, text: str) -> list[Any]:
     """"2" before "10" (楼栋/单元/房号 are numbers written as text)."""
     return [int(p) if p.isdigit() else p for p in _NUM.split(text)]
 
 
-def percent(a: int, b: int) -> str:
+def percent(*, a: int, b: int) -> str:
     """Display only: a/b as a percentage with one decimal, rounded half up, in integers."""
     return f"{percent_text(a, b, decimals=1) or '0.0'}%"
 
 
-def share(a: int, b: int) -> Share:
-    return Share(answered=a, total=b, share=f"{a}/{b}", percent=percent(a, b))
+def share(*, a: int, b: int) -> Share:
+    return Share(answered=a, total=b, share=f"{a}/{b}", percent=percent(a=a, b=b))
 
 
-def area_share(a: int, b: int) -> AreaShare:
+def area_share(*, a: int, b: int) -> AreaShare:
     return AreaShare(answered_m2=format_area(a), total_m2=format_area(b), share=f"{format_area(a)}/{format_area(b)}",
-                     percent=percent(a, b))
+                     percent=percent(a=a, b=b))
 
 
 def _cut(text: str, n: int = THING_MAX) -> str:
@@ -115,15 +115,15 @@ def _group_units(rows: list[AreaCount]) -> list[BuildingProgress]:
         by_building[r.building_id].append(r)
     out: list[BuildingProgress] = []
     for units in by_building.values():
-        units.sort(key=lambda r: natural_key(r.unit))
+        units.sort(key=lambda r: natural_key(text=r.unit))
         first = units[0]
         out.append(BuildingProgress(
             building_id=first.building_id, building=first.building,
-            households=share(sum(u.answered_households for u in units), sum(u.households for u in units)),
-            area=area_share(sum(u.answered_area for u in units), sum(u.area for u in units)),
-            units=[UnitProgress(unit_id=u.unit_id, unit=u.unit, households=share(u.answered_households, u.households),
-                                area=area_share(u.answered_area, u.area)) for u in units]))
-    out.sort(key=lambda b: natural_key(b.building))
+            households=share(a=sum(u.answered_households for u in units), b=sum(u.households for u in units)),
+            area=area_share(a=sum(u.answered_area for u in units), b=sum(u.area for u in units)),
+            units=[UnitProgress(unit_id=u.unit_id, unit=u.unit, households=share(a=u.answered_households, b=u.households),
+                                area=area_share(a=u.answered_area, b=u.area)) for u in units]))
+    out.sort(key=lambda b: natural_key(text=b.building))
     return out
 
 
@@ -187,9 +187,9 @@ async def progress(session: AsyncSession, *, principal: Principal, item_type: It
     return Progress(
         item_type=item.type.value, item_id=item.id, title=item.title, status=item.status, opens_at=item.opens_at,
         closes_at=item.closes_at, scope=_item_scope(item),
-        households=share(sum(u.answered_households for u in units), sum(u.households for u in units)),
-        owners=share(owners_answered, owners_total),
-        area=area_share(sum(u.answered_area for u in units), sum(u.area for u in units)),
+        households=share(a=sum(u.answered_households for u in units), b=sum(u.households for u in units)),
+        owners=share(a=owners_answered, b=owners_total),
+        area=area_share(a=sum(u.answered_area for u in units), b=sum(u.area for u in units)),
         buildings=_group_units(units), rule=await _rule_progress(session, item),
         reminders=ReminderState(reminded_today=reminded, messages=OutboxCounts(**outbox)), as_of=now)
 
@@ -220,10 +220,10 @@ async def non_responders(session: AsyncSession, *, principal: Principal, item_ty
             household_id=r.household_id, room=r.room, area_m2=format_area(r.area), needs_visit=reason is not None,
             visit_reason=reason, reminded_today=r.household_id in reminded, members=members.get(r.household_id, [])))
     buildings = []
-    for (bid, bname), unit_map in sorted(tree.items(), key=lambda kv: natural_key(kv[0][1])):
+    for (bid, bname), unit_map in sorted(tree.items(), key=lambda kv: natural_key(text=kv[0][1])):
         groups = []
-        for (uid, uname), hs in sorted(unit_map.items(), key=lambda kv: natural_key(kv[0][1])):
-            hs.sort(key=lambda h: natural_key(h.room))
+        for (uid, uname), hs in sorted(unit_map.items(), key=lambda kv: natural_key(text=kv[0][1])):
+            hs.sort(key=lambda h: natural_key(text=h.room))
             groups.append(UnitGroup(unit_id=uid, unit=uname, households=hs))
         buildings.append(BuildingGroup(building_id=bid, building=bname, units=groups))
     total = sum(u.households for u in units)
@@ -256,7 +256,7 @@ def _deadline_zh(closes_at: datetime | None) -> str:
     return f"{local:%Y年%m月%d日 %H:%M}"
 
 
-def reminder_payload(item: Item, reason: ReminderReason) -> dict[str, Any]:
+def reminder_payload(*, item: Item, reason: ReminderReason) -> dict[str, Any]:
     """The subscribe message (template data keys thing1/time2/thing3) and the mini-program page."""
     if item.type is ItemType.MOTION:
         page, text = f"pages/motion/detail?id={item.id}", "您家尚未表决，请在截止前参与表决"
@@ -287,7 +287,7 @@ async def queue_reminders(session: AsyncSession, *, item: Item, now: datetime, r
              "reason": reason.value, "messages": len(rs), "created_at": now, "created_by": actor_id}
             for hid, rs in recipients.items()]
     claimed = await repo.claim_reminder_days(session, rows)
-    payload = reminder_payload(item, reason)
+    payload = reminder_payload(item=item, reason=reason)
     messages = [{"id": new_id(), "channel": "wechat_subscribe", "community_id": item.community_id,
                  "item_type": item.type.value, "item_id": item.id, "household_id": hid, "user_id": uid,
                  "recipient": openid, "payload": payload, "status": OutboxStatus.PENDING.value, "attempts": 0,
@@ -327,7 +327,7 @@ async def _audit_reminder(session: AsyncSession, *, item: Item, result: Reminder
                              "needs_visit": result.needs_visit})
 
 
-def closing_reminder_day(closes_at: datetime, working_days: int) -> date:
+def closing_reminder_day(*, closes_at: datetime, working_days: int) -> date:
     """The day the "closing soon" reminder is due: ``working_days`` working days before the last day of the
     window (0: on the last day). The last day is the Shanghai date with time left before ``closes_at``."""
     last = business_date(closes_at - timedelta(microseconds=1))
@@ -363,9 +363,9 @@ async def schedule_due_reminders(session: AsyncSession, *, now: datetime) -> int
             due.append(ReminderReason.OPENED)
         if item.closes_at is not None and (item.type.value, item.id, ReminderReason.CLOSING.value) not in done:
             if item.jurisdiction_id not in lead_days:
-                lead_days[item.jurisdiction_id] = (await profile_of(session, item.jurisdiction_id))[1] \
+                lead_days[item.jurisdiction_id] = (await profile_of(session, jurisdiction_id=item.jurisdiction_id))[1] \
                     .reminder_before_close_working_days
-            if today >= closing_reminder_day(item.closes_at, lead_days[item.jurisdiction_id]):
+            if today >= closing_reminder_day(closes_at=item.closes_at, working_days=lead_days[item.jurisdiction_id]):
                 due.append(ReminderReason.CLOSING)
         for reason in due:
             marker = await repo.claim_auto_reminder(session, item_type=item.type.value, item_id=item.id,
@@ -392,8 +392,8 @@ async def run_due_reminders(session: AsyncSession, *, principal: Principal, now:
 async def _household_scope(session: AsyncSession, household_id: str) -> Scope:
     from app.register.service import community_scope, household_or_404
 
-    h = await household_or_404(session, household_id)
-    return await community_scope(session, h.community_id)
+    h = await household_or_404(session, household_id=household_id)
+    return await community_scope(session, community_id=h.community_id)
 
 
 def _member_of(principal: Principal, household_id: str) -> None:
@@ -439,8 +439,8 @@ async def _notice_and_scope(session: AsyncSession, principal: Principal, notice_
     from app.projects.service import member_scope
     from app.publicity.service import notice_or_404
 
-    n = await notice_or_404(session, notice_id)
-    scope = await member_scope(session, principal, jurisdiction_id=n.jurisdiction_id, community_id=n.community_id,
+    n = await notice_or_404(session, notice_id=notice_id)
+    scope = await member_scope(session, principal=principal, jurisdiction_id=n.jurisdiction_id, community_id=n.community_id,
                                project_id=n.project_id)
     return n, scope
 
@@ -469,6 +469,6 @@ async def notice_reads(session: AsyncSession, *, principal: Principal, notice_id
         buildings.append(ReadBuilding(building_id=b.building_id, building=b.building, households=b.households,
                                       units=[ReadUnit(unit_id=u.unit_id, unit=u.unit, households=u.households)
                                              for u in b.units]))
-    return NoticeReads(notice_id=n.id, households=share(sum(r.answered_households for r in rows),
-                                                        sum(r.households for r in rows)), buildings=buildings)
+    return NoticeReads(notice_id=n.id, households=share(a=sum(r.answered_households for r in rows),
+                                                        b=sum(r.households for r in rows)), buildings=buildings)
 

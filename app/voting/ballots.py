@@ -88,7 +88,7 @@ async def _ballot_motion(session: AsyncSession, *, principal: Principal, motion_
     got = await repo.motion_for_ballot(session, motion_id, household_id)
     if got is None:
         raise motion_not_found()
-    authorize(principal, permission, motion_scope(got.motion))
+    authorize(principal, permission, motion_scope(m=got.motion))
     return got
 
 
@@ -98,7 +98,7 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
     """Take the motion's next ballot number (window open, motion row locked), freeze the motion at its first
     write, move the owner in the running tally, store the ballot as the household's current one and audit it.
     ``attach_photo(ballot_id)`` records a paper slip's photo and returns its media id, stored with the ballot."""
-    st = status_of(m, now)
+    st = status_of(m=m, now=now)
     if st != MotionStatus.OPEN:
         raise window_closed(st)
     seq = await repo.next_ballot_seq(session, motion_id=m.id, now=now)
@@ -188,7 +188,7 @@ async def paper_ballot_photo(session: AsyncSession, *, principal: Principal, mot
 
     m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.paper_ballot")
     b = await repo.get_ballot(session, m.id, ballot_id) if ballot_id and len(ballot_id) <= 32 else None
-    media = await media_service.media_or_none(session, b.photo_media_id) if b and b.photo_media_id else None
+    media = await media_service.media_or_none(session, media_id=b.photo_media_id) if b and b.photo_media_id else None
     if media is None:
         raise NotFound("photo.not_found", "照片不存在", "Photo not found")
     return media
@@ -198,7 +198,7 @@ async def ballot_history(session: AsyncSession, *, principal: Principal, motion_
                          page: PageParams, now: datetime) -> Page[BallotHistoryEntry]:
     """Every ballot version (staff), oldest first; choices only where the profile lets staff see them."""
     m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.paper_ballot")
-    state = await rule_state(session, m, now)
+    state = await rule_state(session, m=m, now=now)
     after = int(page.after) if page.after and page.after.isdigit() else None
     rows = await repo.ballots_page(session, m, channel=channel.value if channel else None, after_seq=after,
                                    limit=page.limit)
@@ -219,7 +219,7 @@ async def household_choices(session: AsyncSession, *, principal: Principal, moti
                             now: datetime) -> Page[HouseholdChoice]:
     """Each household's counted choice, for staff only where the profile's ``staff_see_choices`` is set."""
     m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.manage")
-    state = await rule_state(session, m, now)
+    state = await rule_state(session, m=m, now=now)
     if not state.staff_see_choices:
         raise Forbidden("ballot.choices_private", "按规则，工作人员只能查看汇总结果",
                         "By the rules profile, staff see aggregates only")
@@ -248,7 +248,7 @@ async def check_receipt(session: AsyncSession, *, settings: Settings, principal:
     if current:
         counted = await repo.owner_latest_seq(session, m, b.household_id) == b.seq
     member = principal is not None and any(r.household_id == b.household_id for r in principal.households)
-    return ReceiptCheck(motion_id=m.id, motion_title=m.title, motion_status=status_of(m, now), cast_at=b.cast_at,
+    return ReceiptCheck(motion_id=m.id, motion_title=m.title, motion_status=status_of(m=m, now=now), cast_at=b.cast_at,
                         channel=Channel(b.channel), current=current, counted=counted,
                         status="current" if current else "superseded",
                         choice=Choice(b.choice) if member else None)

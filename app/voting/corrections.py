@@ -126,7 +126,7 @@ async def _check(session: AsyncSession, m: Motion, body: CorrectionIn, *, photo_
     """Everything a correction needs; ``ballots`` False: not what the correction itself changes (the ballots
     corrected or cast), so that a replay of a correction with the same Idempotency-Key gets past it."""
     _fields(body, photo_given)
-    if status_of(m, now) != MotionStatus.CLOSED:
+    if status_of(m=m, now=now) != MotionStatus.CLOSED:
         raise Conflict("motion.not_closed", "表决尚未结束，不能更正计票", "The motion has not closed")
     objection = await _objection(session, m, body.objection_id)
     result = await repo.get_result(session, m.id)
@@ -278,7 +278,7 @@ async def correct_result(session: AsyncSession, *, settings: Settings, principal
         c.new_ballot_id = new.id
     # the recount (a reaffirm changed no ballot: the same counts): the running rows rebuilt, the final tally
     # counted from the roll as at close
-    await rebuild_running_tally(session, m)
+    await rebuild_running_tally(session, m=m)
     state = await freeze(session, m, now)
     _, tally, participants = await count_final(session, m, state, now=now)
     await repo.archive_result(session, result, superseded_at=now)

@@ -108,12 +108,12 @@ async def gather(session: AsyncSession, *, principal: Principal, motion_id: str,
                  now: datetime) -> Pack:
     """Everything the pack holds, read in the request's transaction (staff with ``motion.manage``; after close
     only: 409 ``motion.not_closed``)."""
-    m = await service.motion_or_404(session, motion_id)
-    authorize(principal, "motion.manage", service.motion_scope(m))
-    if service.status_of(m, now) != MotionStatus.CLOSED:
+    m = await service.motion_or_404(session, motion_id=motion_id)
+    authorize(principal, "motion.manage", service.motion_scope(m=m))
+    if service.status_of(m=m, now=now) != MotionStatus.CLOSED:
         raise Conflict("motion.not_closed", "表决结束后才能导出证据包", "The evidence pack is exported after close")
     tally = (await service.tally(session, principal=principal, motion_id=m.id, now=now)).model_dump(mode="json")
-    state = await service.rule_state(session, m, now)
+    state = await service.rule_state(session, m=m, now=now)
     header = await repo.get_roll(session, m.id)
     assert header is not None  # closing froze it
     entries = await repo.roll_entries(session, m.id)
@@ -128,7 +128,7 @@ async def gather(session: AsyncSession, *, principal: Principal, motion_id: str,
     slips: list[tuple[str, bytes]] = []
     slip_of: dict[str, str] = {}
     for b, _current in ballots:
-        media = await media_service.media_or_none(session, b.photo_media_id) if b.photo_media_id else None
+        media = await media_service.media_or_none(session, media_id=b.photo_media_id) if b.photo_media_id else None
         if media is not None:
             name = f"slips/{b.id}.{_EXT.get(media.mime, 'bin')}"
             slips.append((name, await storage.open_bytes(media.sha256)))

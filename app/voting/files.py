@@ -13,4 +13,4 @@ from app.register import service as register_service
 
 async def paper_ballot_photo_visible(session: AsyncSession, *, principal: Principal, media: MediaObject) -> None:
     """Raise NotFound/Forbidden unless ``principal`` holds ``motion.paper_ballot`` in the photo's community."""
-    authorize(principal, "motion.paper_ballot", await register_service.community_scope(session, media.community_id))
+    authorize(principal, "motion.paper_ballot", await register_service.community_scope(session, community_id=media.community_id))

@@ -50,9 +50,9 @@ async def _motion_public(session: AsyncSession, m: Motion, now: datetime, *, pri
     plan = plan or await repo.get_plan(session, m.plan_id)
     assert plan is not None
     if stage is None:
-        closed = status_of(m, now) == MotionStatus.CLOSED
+        closed = status_of(m=m, now=now) == MotionStatus.CLOSED
         stage = await stage_for(session, m, await repo.get_result(session, m.id) if closed else None, now)
-    state = await rule_state(session, m, now, cache)
+    state = await rule_state(session, m=m, now=now, cache=cache)
     if households is None:
         header = await repo.get_roll(session, m.id) if m.roll_frozen_at is not None else None
         households = header.households if header else (await repo.scope_household_counts(session, [m])).get(m.id, 0)
@@ -72,7 +72,7 @@ async def _motion_public(session: AsyncSession, m: Motion, now: datetime, *, pri
         description=m.description, matter=m.matter, scope=await scope_public(session, m), required=m.required,
         rule=rule_public(state.spec), rule_source=state.source,  # type: ignore[arg-type]
         rule_frozen=state.frozen, profile_version=state.profile_version, options=list(OPTIONS),
-        opens_at=m.opens_at, closes_at=m.closes_at, closed_at=m.closed_at, status=status_of(m, now),
+        opens_at=m.opens_at, closes_at=m.closes_at, closed_at=m.closed_at, status=status_of(m=m, now=now),
         households_in_scope=households, created_at=m.created_at, my_households=mine,
         result_stage=stage.stage, result_revision=stage.revision)  # type: ignore[arg-type]
 
@@ -84,8 +84,8 @@ async def create_motion(session: AsyncSession, *, principal: Principal, plan_id:
     plan = await repo.get_plan(session, plan_id)
     if plan is None:
         raise plan_not_found()
-    project = await projects_service.project_or_404(session, plan.project_id)
-    authorize(principal, "motion.manage", projects_service.project_scope(project))
+    project = await projects_service.project_or_404(session, project_id=plan.project_id)
+    authorize(principal, "motion.manage", projects_service.project_scope(project=project))
     if plan.superseded_by is not None:
         raise Conflict("plan.superseded", "该方案版本已被修订，不能再发起表决",
                        "This plan version was superseded; motions go on the current version")
@@ -147,8 +147,8 @@ async def get_motion(session: AsyncSession, *, principal: Principal, motion_id: 
 
 async def list_motions(session: AsyncSession, *, principal: Principal, project_id: str, page: PageParams,
                        now: datetime) -> Page[MotionPublic]:
-    project = await projects_service.project_or_404(session, project_id)
-    authorize(principal, "motion.view", projects_service.project_scope(project))
+    project = await projects_service.project_or_404(session, project_id=project_id)
+    authorize(principal, "motion.view", projects_service.project_scope(project=project))
     rows = await repo.motions_page(session, project_id, after=page.after, limit=page.limit)
     shown = rows[:page.limit]
     plans = await repo.plans_by_ids(session, {m.plan_id for m in shown})
@@ -166,7 +166,7 @@ async def close_motion(session: AsyncSession, *, principal: Principal, motion_id
     """Staff close an open motion now (closes_at := now); the final tally is stored and published. Closing
     a closed motion again returns its stored result."""
     m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.manage", lock=True)
-    st = status_of(m, now)
+    st = status_of(m=m, now=now)
     if st == MotionStatus.SCHEDULED:
         raise Conflict("motion.not_open", "表决尚未开始，不能结束", "The motion has not opened yet")
     reason = "deadline"

@@ -233,8 +233,8 @@ async def _new_plan_version(session: AsyncSession, *, principal: Principal, proj
 async def create_plan(session: AsyncSession, *, principal: Principal, project_id: str, body: PlanCreate,
                       now: datetime) -> PlanPublic:
     """Version 1 of a project's plan, or (with ``supersedes``) a revision of the current version."""
-    project = await projects_service.project_or_404(session, project_id)
-    authorize(principal, "plan.manage", projects_service.project_scope(project))
+    project = await projects_service.project_or_404(session, project_id=project_id)
+    authorize(principal, "plan.manage", projects_service.project_scope(project=project))
     old: Plan | None = None
     if body.supersedes is not None:
         old = await repo.get_plan(session, body.supersedes)
@@ -258,8 +258,8 @@ async def revise_plan(session: AsyncSession, *, principal: Principal, plan_id: s
     old = await repo.get_plan(session, plan_id)
     if old is None:
         raise plan_not_found()
-    project = await projects_service.project_or_404(session, old.project_id)
-    authorize(principal, "plan.manage", projects_service.project_scope(project))
+    project = await projects_service.project_or_404(session, project_id=old.project_id)
+    authorize(principal, "plan.manage", projects_service.project_scope(project=project))
     if old.superseded_by is not None:
         raise Conflict("plan.superseded", "该方案版本已被修订，请基于最新版本修改",
                        "This plan version was already revised; revise the current version",
@@ -273,15 +273,15 @@ async def get_plan(session: AsyncSession, *, principal: Principal, plan_id: str)
     p = await repo.get_plan(session, plan_id)
     if p is None:
         raise plan_not_found()
-    project = await projects_service.project_or_404(session, p.project_id)
-    authorize(principal, "plan.view", projects_service.project_scope(project))
+    project = await projects_service.project_or_404(session, project_id=p.project_id)
+    authorize(principal, "plan.view", projects_service.project_scope(project=project))
     return await _load_plan_public(session, p)
 
 
 async def list_plans(session: AsyncSession, *, principal: Principal, project_id: str,
                      page: PageParams) -> Page[PlanSummary]:
-    project = await projects_service.project_or_404(session, project_id)
-    authorize(principal, "plan.view", projects_service.project_scope(project))
+    project = await projects_service.project_or_404(session, project_id=project_id)
+    authorize(principal, "plan.view", projects_service.project_scope(project=project))
     after = int(page.after) if page.after and page.after.isdigit() else None
     rows = await repo.plans_page(session, project_id, after_version=after, limit=page.limit)
     items = [_plan_summary(p) for p in rows[:page.limit]]

@@ -31,9 +31,9 @@ async def _final_or_live(session: AsyncSession, m: Motion, now: datetime,
     """The stored final tally, or (read-only) what it is / will be stored as."""
     if stored is not None:
         return stored.tally
-    st = status_of(m, now)
-    state = await rule_state(session, m, now)
-    counts = await counts_of(session, m)
+    st = status_of(m=m, now=now)
+    state = await rule_state(session, m=m, now=now)
+    counts = await counts_of(session, m=m)
     return tally_dict(m, state, counts, status=st, final=False, now=now)
 
 
@@ -52,7 +52,7 @@ async def motions_gate(session: AsyncSession, *, project_id: str, now: datetime)
     problems: list[str] = []
     for m in motions:
         t = await _final_or_live(session, m, now, results.get(m.id))
-        st = status_of(m, now)
+        st = status_of(m=m, now=now)
         stage = stages[m.id]
         # "final" as TallyPublic.final: the count is closed (stored), not live; whether it stands: result_stage
         figures.append({
@@ -86,7 +86,7 @@ async def motions_gate(session: AsyncSession, *, project_id: str, now: datetime)
 
 async def participating_households(session: AsyncSession, *, motion_id: str) -> list[dict[str, Any]]:
     """Households counted as taking part (owner grouping applied): building, unit, room and area only."""
-    m = await motion_or_404(session, motion_id)
+    m = await motion_or_404(session, motion_id=motion_id)
     r = await repo.get_result(session, m.id, participants=True)
     if r is not None:
         return list(r.participants)
@@ -104,8 +104,8 @@ async def ranking_figures(session: AsyncSession, *, project_id: str) -> Contribu
 async def motion_scope_households(session: AsyncSession, *, motion_id: str) -> dict[str, Any]:
     """The motion's scope and its households / owners / area (0.01 m²) on its roll (before it is frozen: in
     the register's scope)."""
-    m = await motion_or_404(session, motion_id)
-    c = await full_counts(session, m)
+    m = await motion_or_404(session, motion_id=motion_id)
+    c = await full_counts(session, m=m)
     n, owners, area = c.total_households, c.total_owners, c.total_area
     return {"motion_id": m.id, "community_id": m.community_id, "scope": m.scope, "building_id": m.building_id,
             "unit_id": m.unit_id, "households": n, "owners": owners, "area": area}
@@ -139,16 +139,16 @@ class MotionTurnout:
 
     async def counts(self, session: AsyncSession) -> Counts:
         """The tally's counts (the running tally; a read never writes)."""
-        return await counts_of(session, self.motion)
+        return await counts_of(session, m=self.motion)
 
 
 async def _turnout(session: AsyncSession, m: Motion, now: datetime, cache: dict | None) -> MotionTurnout:
-    state = await rule_state(session, m, now, cache)
+    state = await rule_state(session, m=m, now=now, cache=cache)
     return MotionTurnout(
         id=m.id, title=m.title, jurisdiction_id=m.jurisdiction_id, community_id=m.community_id,
         project_id=m.project_id, scope_kind=m.scope,
         building_id=m.building_id if m.scope in (ScopeKind.BUILDING, ScopeKind.UNIT) else None,
-        unit_id=m.unit_id if m.scope == ScopeKind.UNIT else None, status=status_of(m, now).value,
+        unit_id=m.unit_id if m.scope == ScopeKind.UNIT else None, status=status_of(m=m, now=now).value,
         opens_at=m.opens_at, closes_at=m.closes_at, matter=m.matter, rule_spec=dict(state.spec),
         electorate=repo.population(m), voted=repo.voted_households(m), motion=m)
 

@@ -79,7 +79,7 @@ async def stages_for(session: AsyncSession, motions: Sequence[Motion], results: 
                      now: datetime) -> dict[str, StageOfResult]:
     """The stage of each motion's result (``results``: the stored ones, by motion id), with one question to
     publicity for the closed ones."""
-    closed = [m.id for m in motions if status_of(m, now) == MotionStatus.CLOSED]
+    closed = [m.id for m in motions if status_of(m=m, now=now) == MotionStatus.CLOSED]
     notices = await RESULT_PUBLICITY.notice_reader()(session, motion_ids=closed, now=now) if closed else {}
     out = {}
     for m in motions:

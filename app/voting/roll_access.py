@@ -56,7 +56,7 @@ def _amendment_public(a: Any) -> RollAmendmentPublic:
 
 async def _frozen_roll(session: AsyncSession, m: Motion, now: datetime) -> Any:
     """The roll header of an opened motion (frozen now if this is the first touch); 409 before opening."""
-    if status_of(m, now) == MotionStatus.SCHEDULED:
+    if status_of(m=m, now=now) == MotionStatus.SCHEDULED:
         raise _roll_not_open()
     await freeze(session, m, now)
     header = await repo.get_roll(session, m.id)
@@ -83,7 +83,7 @@ async def get_roll(session: AsyncSession, *, principal: Principal, motion_id: st
         log_ = [_amendment_public(a) for a in await repo.roll_amendments(session, m.id)]
     else:
         entries = [_entry_public(e) for e in await repo.roll_entries_of(session, m.id, [r.household_id for r in refs])]
-    return RollPublic(motion_id=m.id, status=status_of(m, now), frozen_at=header.frozen_at,
+    return RollPublic(motion_id=m.id, status=status_of(m=m, now=now), frozen_at=header.frozen_at,
                       frozen_hash=header.frozen_hash, roll_hash=header.roll_hash, totals=_totals_public(header),
                       amendments=header.amendments, entries=entries, next_cursor=nxt, amendment_log=log_)
 
@@ -107,7 +107,7 @@ async def amend_roll(session: AsyncSession, *, principal: Principal, motion_id: 
     """Staff: add, remove or correct one household on the roll of an open motion (audited; the running tally
     is rebuilt in the same transaction). Scheduled: 409 ``roll.not_open``; closed: 409 ``roll.closed``."""
     m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.manage", lock=True)
-    st = status_of(m, now)
+    st = status_of(m=m, now=now)
     if st == MotionStatus.CLOSED:
         raise Conflict("roll.closed", "表决已结束，名册不能再更正", "The motion has closed; its roll is final")
     await _frozen_roll(session, m, now)
@@ -124,7 +124,7 @@ async def freeze_open_rolls(session: AsyncSession, *, community_id: str, now: da
     (a motion opening meanwhile freezes from the changed register). Returns the open motions, whose rolls the
     change does not touch."""
     for m in await repo.motions_to_freeze(session, community_id=community_id, now=now, opened_only=False):
-        if status_of(m, now) != MotionStatus.SCHEDULED:
+        if status_of(m=m, now=now) != MotionStatus.SCHEDULED:
             await freeze(session, m, now)
     return [OpenRoll(kind="motion", id=m.id, title=m.title)
             for m in await repo.open_motions_of(session, community_id, now)]

@@ -174,7 +174,7 @@ async def enter_paper_ballot(
         raise Invalid("ballot.photo_required", "请上传签字选票的照片", "A photo of the signed slip is required",
                       errors=[{"loc": ["body", "photo"], "msg": "required"}])
     # the photo is processed with no transaction held; record_paper_ballot checks everything again
-    async with staged_images(session, [photo], settings=settings, storage=storage) as (stored,):
+    async with staged_images(session, uploads=[photo], settings=settings, storage=storage) as (stored,):
         fp = fingerprint(motion_id, household_id, choice.value, stored.sha256)
         return await run_idempotent(
             session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
@@ -309,7 +309,7 @@ async def correct_result(
     await service.check_correction(session, principal=principal, motion_id=motion_id, body=body, photo_given=True,
                                    now=now)
     # the photo is processed with no transaction held; correct_result checks everything again
-    async with staged_images(session, [photo], settings=settings, storage=storage) as (stored,):
+    async with staged_images(session, uploads=[photo], settings=settings, storage=storage) as (stored,):
         return await run_idempotent(
             session, request, user_id=principal.user_id, now=now, body_fingerprint=fingerprint(fp, stored.sha256),
             status_code=201,

@@ -63,7 +63,7 @@ def out_of_scope() -> NotFound:
 
 # ---- motions: state and rule ---------------------------------------------------------------------
 
-def status_of(m: Motion, now: datetime) -> MotionStatus:
+def status_of(*, m: Motion, now: datetime) -> MotionStatus:
     if m.closed_at is not None or now >= m.closes_at:
         return MotionStatus.CLOSED
     if now < m.opens_at:
@@ -71,11 +71,11 @@ def status_of(m: Motion, now: datetime) -> MotionStatus:
     return MotionStatus.OPEN
 
 
-def motion_scope(m: Motion) -> Scope:
+def motion_scope(*, m: Motion) -> Scope:
     return Scope(jurisdiction_id=m.jurisdiction_id, community_id=m.community_id, project_id=m.project_id)
 
 
-async def motion_or_404(session: AsyncSession, motion_id: str, *, lock: bool = False) -> Motion:
+async def motion_or_404(session: AsyncSession, *, motion_id: str, lock: bool = False) -> Motion:
     m = await repo.get_motion(session, motion_id, lock=lock) if motion_id and len(motion_id) <= 32 else None
     if m is None:
         raise motion_not_found()
@@ -87,10 +87,10 @@ async def motion_for(session: AsyncSession, *, principal: Principal, motion_id: 
     """The motion, once the caller is authorized for it (404 / 403 otherwise), with the caller's roles in its
     scope. ``lock``: re-read under the motion's row lock, taken only after authorization (so nobody without the
     permission can make others wait), for the writes that must not interleave with ballots or a close."""
-    m = await motion_or_404(session, motion_id)
-    roles = authorize(principal, permission, motion_scope(m))
+    m = await motion_or_404(session, motion_id=motion_id)
+    roles = authorize(principal, permission, motion_scope(m=m))
     if lock:
-        m = await motion_or_404(session, motion_id, lock=True)
+        m = await motion_or_404(session, motion_id=motion_id, lock=True)
     return m, roles
 
 
@@ -112,13 +112,13 @@ async def _profile(session: AsyncSession, jurisdiction_id: str, version: int | N
     key = (jurisdiction_id, version)
     if cache is not None and key in cache:
         return cache[key]
-    got = await register_service.profile_of(session, jurisdiction_id, version)
+    got = await register_service.profile_of(session, jurisdiction_id=jurisdiction_id, version=version)
     if cache is not None:
         cache[key] = got
     return got
 
 
-async def rule_state(session: AsyncSession, m: Motion, now: datetime, cache: dict | None = None) -> RuleState:
+async def rule_state(session: AsyncSession, *, m: Motion, now: datetime, cache: dict | None = None) -> RuleState:
     """The rule the motion decides by. Once it has opened: the profile version in force at its opening
     (stored on the motion by the first write that sees it open); before: the profile in force now."""
     source = "explicit" if m.rule_spec else "profile"
@@ -134,7 +134,7 @@ async def rule_state(session: AsyncSession, m: Motion, now: datetime, cache: dic
 
 async def freeze(session: AsyncSession, m: Motion, now: datetime) -> RuleState:
     """Write the rule and profile version into an opened motion (once), and freeze its electoral roll."""
-    state = await rule_state(session, m, now)
+    state = await rule_state(session, m=m, now=now)
     if state.frozen and m.rule_frozen is None:
         m.rule_frozen = state.spec
         m.profile_version = state.profile_version

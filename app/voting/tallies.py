@@ -53,7 +53,7 @@ METRICS: Counter[str] = Counter()
 
 # ---- tallies -------------------------------------------------------------------------------------
 
-def counts_from_rows(rows: dict[Any, repo.ChoiceRow], total: repo.ChoiceRow) -> Counts:
+def counts_from_rows(*, rows: dict[Any, repo.ChoiceRow], total: repo.ChoiceRow) -> Counts:
     values = {"total_households": total.households, "total_owners": total.owners, "total_area": total.area}
     for c in Choice:
         r = rows.get(c.value)
@@ -63,23 +63,23 @@ def counts_from_rows(rows: dict[Any, repo.ChoiceRow], total: repo.ChoiceRow) -> 
     return Counts(**values)
 
 
-async def full_counts(session: AsyncSession, m: Motion) -> Counts:
+async def full_counts(session: AsyncSession, *, m: Motion) -> Counts:
     """Counts of the motion's roll (before it is frozen: the register's scope) and current ballots by one
     aggregate pass (owner grouping applied)."""
     rows = await repo.full_choice_counts(session, m)
-    return counts_from_rows(rows, repo.ChoiceRow.total_of(rows.values()))
+    return counts_from_rows(rows=rows, total=repo.ChoiceRow.total_of(rows.values()))
 
 
-async def counts_of(session: AsyncSession, m: Motion) -> Counts:
+async def counts_of(session: AsyncSession, *, m: Motion) -> Counts:
     """The running tally of a frozen roll, else (a scheduled motion's preview, or rows missing) the full
     aggregate (a read never writes)."""
     running = await repo.running_tally(session, m) if m.roll_frozen_at is not None else None
     if running is None:
-        return await full_counts(session, m)
-    return counts_from_rows(running, running[repo.TOTAL])
+        return await full_counts(session, m=m)
+    return counts_from_rows(rows=running, total=running[repo.TOTAL])
 
 
-async def rebuild_running_tally(session: AsyncSession, m: Motion) -> None:
+async def rebuild_running_tally(session: AsyncSession, *, m: Motion) -> None:
     """Recompute the running tally from the roll and the current ballots (after a bulk load)."""
     await repo.write_running_tally(session, m, await repo.full_choice_counts(session, m))
 
@@ -99,7 +99,7 @@ async def keep_running_tally(session: AsyncSession, m: Motion, *, household_id: 
         if prev == choice.value:
             return  # the owner's choice is unchanged
         if not await repo.move_in_running_tally(session, m, to=choice.value, from_=prev, households=n, area=area):
-            await rebuild_running_tally(session, m)
+            await rebuild_running_tally(session, m=m)
     return after_store, before.versions
 
 
@@ -149,7 +149,7 @@ async def count_final(session: AsyncSession, m: Motion, state: RuleState, *,
     """The final count of a closed motion from its roll and its current ballots, by one aggregate pass (owner
     grouping applied): the counts, the tally as stored, the participating households. Close and every
     correction of the count call this."""
-    counts = await full_counts(session, m)
+    counts = await full_counts(session, m=m)
     tally = tally_dict(m, state, counts, status=MotionStatus.CLOSED, final=True, now=now)
     return counts, tally, await participants_of(session, m)
 
@@ -167,7 +167,7 @@ async def finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id:
     state = await freeze(session, locked, now)
     counts, tally, participants = await count_final(session, locked, state, now=now)
     running = await repo.running_tally(session, locked)
-    if running is None or counts_from_rows(running, running[repo.TOTAL]) != counts:
+    if running is None or counts_from_rows(rows=running, total=running[repo.TOTAL]) != counts:
         METRICS["tally_mismatch"] += 1
         log.warning("motion %s: running tally %s differs from the full count over the roll %s; the full count "
                     "is stored", locked.id, running, counts)
@@ -193,7 +193,7 @@ async def tally(session: AsyncSession, *, principal: Principal, motion_id: str, 
     """Live for staff (with pending / decided_early); residents in scope only after close. The first look
     after close stores the final tally (needs a write session)."""
     m, roles = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.view")
-    st = status_of(m, now)
+    st = status_of(m=m, now=now)
     if not is_manager(roles):
         if not scope_refs(principal, m):
             raise Forbidden("tally.not_in_scope", "您的房屋不在本次表决范围内", "Your household is not in scope")
@@ -203,7 +203,7 @@ async def tally(session: AsyncSession, *, principal: Principal, motion_id: str, 
         return await result_tally(session, m, await finalize(session, m, now=now, actor_id=None, reason="deadline"),
                                   now)
     state = await freeze(session, m, now)
-    counts = await counts_of(session, m)
+    counts = await counts_of(session, m=m)
     return TallyPublic.model_validate(tally_dict(m, state, counts, status=st, final=False, now=now))
 
 
@@ -227,7 +227,7 @@ async def closed_motion(session: AsyncSession, *, motion_id: str, result: Motion
     participating household only building, unit, room and area (no names, no phones). ``result``: the stored
     result when the caller has just stored it (saves reading its participants back); ``correction``: what the
     correction that stored this revision changed."""
-    m = await motion_or_404(session, motion_id)
+    m = await motion_or_404(session, motion_id=motion_id)
     r = result if result is not None else await repo.get_result(session, m.id, participants=True)
     if r is None:
         raise Conflict("motion.not_closed", "表决尚未结束", "The motion has not closed yet")

@@ -80,15 +80,15 @@ async def test_building_scoped_motion(client, wechat, world, clock) -> None:
 
 def test_closing_reminder_day_counts_working_days() -> None:
     # closes at 24:00 on Friday 2026-11-27: the last day is Friday, one working day before is Thursday
-    assert closing_reminder_day(sh(2026, 11, 28), 1) == date(2026, 11, 26)
-    assert closing_reminder_day(sh(2026, 11, 28), 0) == date(2026, 11, 27)
+    assert closing_reminder_day(closes_at=sh(2026, 11, 28), working_days=1) == date(2026, 11, 26)
+    assert closing_reminder_day(closes_at=sh(2026, 11, 28), working_days=0) == date(2026, 11, 27)
     # closes Tuesday 10:00: the last day is Tuesday; one working day before is Monday, two is Friday
-    assert closing_reminder_day(sh(2026, 12, 1, 10), 1) == date(2026, 11, 30)
-    assert closing_reminder_day(sh(2026, 12, 1, 10), 2) == date(2026, 11, 27)
+    assert closing_reminder_day(closes_at=sh(2026, 12, 1, 10), working_days=1) == date(2026, 11, 30)
+    assert closing_reminder_day(closes_at=sh(2026, 12, 1, 10), working_days=2) == date(2026, 11, 27)
     # National Day 2026 (Oct 1–7 off): closing at 24:00 on Thursday Oct 8 → reminded on Wednesday Sep 30
-    assert closing_reminder_day(sh(2026, 10, 9), 1) == date(2026, 9, 30)
+    assert closing_reminder_day(closes_at=sh(2026, 10, 9), working_days=1) == date(2026, 9, 30)
     # closing at 24:00 on Monday Oct 12: the Saturday before (Oct 10) is an adjusted working day (调休)
-    assert closing_reminder_day(sh(2026, 10, 13), 1) == date(2026, 10, 10)
+    assert closing_reminder_day(closes_at=sh(2026, 10, 13), working_days=1) == date(2026, 10, 10)
 
 
 async def _due(app, clock) -> int:

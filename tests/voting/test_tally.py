@@ -281,9 +281,9 @@ async def _running_and_full(app, motion_id: str) -> tuple[object, object]:
     async with app.state.db.read_session() as s:
         m = await voting_repo.get_motion(s, motion_id)
         running = await voting_repo.running_tally(s, m)
-        full = await voting_service.full_counts(s, m)
+        full = await voting_service.full_counts(s, m=m)
         if running is not None:
-            running = voting_service.counts_from_rows(running, running[voting_repo.TOTAL])
+            running = voting_service.counts_from_rows(rows=running, total=running[voting_repo.TOTAL])
         return running, full
 
 
