@@ -4,7 +4,9 @@ Supervision declares what it wants delivered as :class:`app.supervision.contract
 the composition root registers :func:`queue_report_messages` as its queue (:mod:`app.wiring`). Each message
 becomes one outbox row (item type ``report``) when its user is active and bound to WeChat, written in the
 caller's transaction and delivered by the worker like a reminder (template data thing1 / time2 / thing3, the
-mini-program page of the report); a user who cannot be reached is skipped — they see the report in the app.
+mini-program page of the report); a user who cannot be reached — or has no unused one-time subscription for
+the template (:mod:`app.turnout.grants`: one grant, one message, used here in the caller's transaction) — is
+skipped: they see the report in the app.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from app.core.db import new_id
 from app.core.errors import NotFound
 from app.rules import SHANGHAI
 from app.supervision.contracts import ReportMessage
+from app.turnout import grants
 from app.turnout import repository as repo
 from app.turnout.models import OutboxStatus
 
@@ -44,6 +47,7 @@ def report_payload(m: ReportMessage) -> dict[str, Any]:
         "data": {"thing1": {"value": _thing(m.title)}, "time2": {"value": _moment_zh(m.at)},
                  "thing3": {"value": _thing(m.text)}},
         "kind": m.kind.value,
+        "template_id": grants.subscribe_templates()[0],
     }
 
 
@@ -64,10 +68,27 @@ async def queue_report_messages(session: AsyncSession, *, messages: Sequence[Rep
     if not messages:
         return 0
     openids = await _openids(session, {m.user_id for m in messages})
-    rows = [{"id": new_id(), "channel": "wechat_subscribe", "community_id": m.community_id, "item_type": "report",
-             "item_id": m.report_id, "household_id": None, "user_id": m.user_id, "recipient": openids[m.user_id],
-             "payload": report_payload(m), "status": OutboxStatus.PENDING.value, "attempts": 0,
-             "next_attempt_at": now, "created_at": now}
-            for m in messages if m.user_id in openids]
+    payloads = [(m, report_payload(m)) for m in messages if m.user_id in openids]
+    rows = []
+    for template_id in sorted({grants.template_of(p) for _, p in payloads}):
+        pending = [(m, p) for m, p in payloads if grants.template_of(p) == template_id]
+        while pending:  # one grant per message: a user told twice in one call uses two
+            first: dict[str, tuple[ReportMessage, dict[str, Any]]] = {}
+            later = []
+            for m, p in pending:
+                if m.user_id in first:
+                    later.append((m, p))
+                else:
+                    first[m.user_id] = (m, p)
+            used = await grants.use_grants(session, template_id=template_id, user_ids=list(first), now=now)
+            rows += [_row(m, p, openids[m.user_id], now) for uid, (m, p) in first.items() if uid in used]
+            pending = [(m, p) for m, p in later if m.user_id in used]
     await repo.add_outbox(session, rows)
     return len(rows)
+
+
+def _row(m: ReportMessage, payload: dict[str, Any], openid: str, now: datetime) -> dict[str, Any]:
+    return {"id": new_id(), "channel": "wechat_subscribe", "community_id": m.community_id, "item_type": "report",
+            "item_id": m.report_id, "household_id": None, "user_id": m.user_id, "recipient": openid,
+            "payload": payload, "status": OutboxStatus.PENDING.value, "attempts": 0, "next_attempt_at": now,
+            "created_at": now}

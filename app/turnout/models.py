@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, new_id
@@ -120,3 +120,18 @@ class NoticeRead(SQLModel, table=True):
     community_id: str = Field(foreign_key="community.id", max_length=32, index=True)
     user_id: str = Field(foreign_key="app_user.id", max_length=32)
     read_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SubscriptionGrant(SQLModel, table=True):
+    """A user's unused one-time subscriptions to a WeChat template: each acceptance of
+    ``wx.requestSubscribeMessage`` adds one, each message queued to the user uses one, WeChat's 43101 (the user
+    has none left) sets it to zero."""
+
+    __tablename__ = "subscription_grant"
+    __table_args__ = (UniqueConstraint("user_id", "template_id"),
+                      CheckConstraint("unused >= 0", name="ck_subscription_grant_unused"))
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="app_user.id", max_length=32, index=True)
+    template_id: str = Field(max_length=128)
+    unused: int = 0
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

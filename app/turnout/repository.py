@@ -32,6 +32,7 @@ from app.turnout.models import (
     OutboxStatus,
     ReminderDay,
     ReminderOptOut,
+    SubscriptionGrant,
 )
 
 ACTING = sorted(r.value for r in ACTING_RELATIONS)
@@ -431,3 +432,60 @@ async def read_counts_by_unit(session: AsyncSession, *, notice_id: str, communit
          .group_by(Household.building_id, Building.name, Household.unit_id, Unit.name))
     return [AreaCount(b, bn, u, un, _int(n), _int(a), _int(r), _int(ra))
             for b, bn, u, un, n, a, r, ra in (await session.exec(wide(q))).all()]
+
+
+# ---- one-time subscription grants ------------------------------------------------------------------
+
+async def add_grants(session: AsyncSession, *, user_id: str, template_ids: Sequence[str], now: datetime,
+                     cap: int) -> None:
+    """One more unused grant of each template for the user (at most ``cap`` kept)."""
+    t = SubscriptionGrant.__table__  # type: ignore[attr-defined]
+    for template_id in template_ids:
+        stmt = upsert_insert(session, SubscriptionGrant).values(
+            id=new_id(), user_id=user_id, template_id=template_id, unused=1, updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_id", "template_id"],
+            set_={"unused": case((t.c.unused < cap, t.c.unused + 1), else_=cap), "updated_at": now})
+        await session.exec(stmt)
+
+
+async def grants_of(session: AsyncSession, *, user_id: str) -> dict[str, int]:
+    q = select(SubscriptionGrant.template_id, SubscriptionGrant.unused).where(SubscriptionGrant.user_id == user_id)
+    return {t: u for t, u in (await session.exec(q)).all()}
+
+
+async def users_with_grant(session: AsyncSession, *, template_id: str, user_ids: Sequence[str]) -> set[str]:
+    """The users among ``user_ids`` with an unused grant of the template (a read; nothing is used)."""
+    out: set[str] = set()
+    ids = sorted(set(user_ids))
+    for i in range(0, len(ids), CHUNK):
+        q = select(SubscriptionGrant.user_id).where(SubscriptionGrant.template_id == template_id,
+                                                    col(SubscriptionGrant.user_id).in_(ids[i:i + CHUNK]),
+                                                    col(SubscriptionGrant.unused) > 0)
+        out.update((await session.exec(q)).all())
+    return out
+
+
+async def use_grants(session: AsyncSession, *, template_id: str, user_ids: Sequence[str],
+                     now: datetime) -> set[str]:
+    """Use one grant of each (distinct) user that has one left: ``unused = unused - 1 WHERE unused > 0``, so
+    concurrent transactions never use the same grant twice (PostgreSQL re-checks the condition on the row
+    version it waited for; SQLite has one writer). The users whose grant was used."""
+    used: set[str] = set()
+    ids = sorted(set(user_ids))
+    for i in range(0, len(ids), CHUNK):
+        stmt = (update(SubscriptionGrant)
+                .where(col(SubscriptionGrant.template_id) == template_id,
+                       col(SubscriptionGrant.user_id).in_(ids[i:i + CHUNK]), col(SubscriptionGrant.unused) > 0)
+                .values(unused=SubscriptionGrant.unused - 1, updated_at=now)
+                .returning(col(SubscriptionGrant.user_id)))
+        used.update(r[0] for r in (await session.exec(stmt)).all())
+    return used
+
+
+async def clear_grant(session: AsyncSession, *, user_id: str, template_id: str, now: datetime) -> None:
+    """WeChat says the user has no subscription left (43101): none unused here either."""
+    await session.exec(update(SubscriptionGrant)
+                       .where(col(SubscriptionGrant.user_id) == user_id,
+                              col(SubscriptionGrant.template_id) == template_id)
+                       .values(unused=0, updated_at=now))

@@ -1,5 +1,6 @@
 """Turnout endpoints: progress, non-responders (JSON and the door-to-door XLSX sheet), reminders,
-reminder opt-outs, notice reads, and the on-demand run of automatic reminders."""
+reminder opt-outs, notice reads, the on-demand run of automatic reminders, and the WeChat one-time
+subscriptions a resident accepted."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.auth.deps import PrincipalDep
+from app.auth.deps import HolderDep, PrincipalDep
 from app.core import spreadsheet
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
@@ -24,6 +25,8 @@ from app.turnout.schemas import (
     Progress,
     ReminderResult,
     ReminderRunResult,
+    SubscriptionGrants,
+    SubscriptionsRequest,
 )
 from app.turnout.sheet import XLSX_TYPE
 from app.turnout.worker import wake_outbox
@@ -168,3 +171,18 @@ async def notice_read(notice_id: str, session: SessionDep, principal: PrincipalD
 async def notice_reads(notice_id: str, session: SessionDep, principal: PrincipalDep) -> NoticeReads:
     """Staff: households that have seen the notice / households in the community, per building and unit."""
     return await service.notice_reads(session, principal=principal, notice_id=notice_id)
+
+
+# ---- one-time subscriptions (WeChat) ---------------------------------------------------------------
+
+@router.post("/me/subscriptions", response_model=SubscriptionGrants, operation_id="turnout_me_subscriptions",
+             responses={403: {"description": "wechat.not_bound: the user did not sign in through WeChat"},
+                        422: {"description": "validation.failed (no, or more than 3, template ids); "
+                                             "subscription.template_unknown"}})
+async def record_subscriptions(body: SubscriptionsRequest, session: SessionDep, holder: HolderDep,
+                               clock: ClockDep) -> SubscriptionGrants:
+    """The signed-in WeChat user accepted these templates in ``wx.requestSubscribeMessage``: one more unused
+    one-time subscription of each (one subscription, one message). Answers the user's unused count of every
+    template the service sends."""
+    return await service.record_subscriptions(session, holder=holder, template_ids=body.template_ids,
+                                              now=clock.now())

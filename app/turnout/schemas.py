@@ -7,9 +7,9 @@ display percentage ``"58.3%"``.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class Share(BaseModel):
@@ -161,6 +161,8 @@ class ReminderSkipped(BaseModel):
     already_reminded_today: int
     opted_out: int
     no_wechat: int
+    no_grant: int = Field(0, description="reachable households none of whose members has an unused one-time "
+                                         "subscription (grant) for the reminder's template: not messaged")
 
 
 class ReminderResult(BaseModel):
@@ -222,3 +224,21 @@ class NoticeReads(BaseModel):
 
 class ReminderRunResult(BaseModel):
     queued_messages: int
+
+
+class SubscriptionsRequest(BaseModel):
+    """The templates the user accepted in ``wx.requestSubscribeMessage`` (its ``accept`` answers)."""
+
+    model_config = ConfigDict(extra="forbid")
+    template_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
+        min_length=1, max_length=3)
+
+
+class TemplateGrant(BaseModel):
+    template_id: str
+    unused: int = Field(description="one-time subscriptions not used yet: each lets one message through")
+
+
+class SubscriptionGrants(BaseModel):
+    grants: list[TemplateGrant] = Field(description="every template the service sends, with the user's unused "
+                                                    "grants")

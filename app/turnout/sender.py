@@ -32,7 +32,8 @@ log = logging.getLogger("app.turnout.sender")
 
 # answers that another attempt cannot fix: the user refused / has no subscription left, a bad openid,
 # a bad template or bad template data
-PERMANENT_CODES = frozenset({40003, 40037, 43101, 47003})
+NO_SUBSCRIPTION = 43101  # the user refused, or used up their one-time subscriptions
+PERMANENT_CODES = frozenset({40003, 40037, NO_SUBSCRIPTION, 47003})
 _T = TypeVar("_T")
 
 
@@ -44,6 +45,7 @@ class Outbound:
     channel: str
     recipient: str
     payload: dict[str, Any]
+    user_id: str | None = None
 
 
 @dataclass(frozen=True)

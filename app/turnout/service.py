@@ -5,8 +5,10 @@ per building and unit with each threshold condition's distance, the list (and pr
 households that have not answered, and reminders to those a WeChat message can reach.
 
 Reminders: at most one per household per item per Asia/Shanghai day (DB-enforced, ``reminder_day``); a
-WeChat subscribe message goes to every owner/co-owner of the household who is bound to WeChat and has not
-opted out; a household none of whose owners can be reached "needs a visit". Messages are written to the
+WeChat subscribe message goes to every owner/co-owner of the household who is bound to WeChat, has not
+opted out and has an unused one-time subscription for the template (:mod:`app.turnout.grants`: one grant, one
+message, used in the transaction that queues it; households skipped for want of one are counted as
+``skipped.no_grant``); a household none of whose owners can be reached "needs a visit". Messages are written to the
 outbox in the same transaction as the reminder and delivered by the worker (``worker.run_outbox_once``).
 Automatic reminders (when an item opens, and ``reminder_before_close_working_days`` working days before it
 closes) are queued by :func:`schedule_due_reminders`, once per (item, reason), between 09:00 and 20:00.
@@ -30,9 +32,11 @@ from app.core.privacy import mask_name, mask_phone
 from app.core.units import format_area
 from app.rules import SHANGHAI, Rule, business_date, evaluate, is_working_day, percent_text
 from app.rules.thresholds import NO_PARTICIPANTS, OUT_OF_REACH
+from app.turnout import grants as grants_mod
 from app.turnout import items as items_mod
 from app.turnout import repository as repo
 from app.turnout import sheet
+from app.turnout.grants import record_subscriptions as record_subscriptions  # the route's door
 from app.turnout.items import Item
 from app.turnout.models import ItemType, OutboxStatus, ReminderReason
 from app.turnout.repository import AreaCount
@@ -270,6 +274,7 @@ def reminder_payload(*, item: Item, reason: ReminderReason) -> dict[str, Any]:
                  "thing3": {"value": _cut(text)}},
         "expires_at": item.closes_at.isoformat() if item.closes_at else None,
         "reason": reason.value,
+        "template_id": grants_mod.subscribe_templates()[0],
     }
 
 
@@ -283,23 +288,44 @@ async def queue_reminders(session: AsyncSession, *, item: Item, now: datetime, r
     recipients: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for hid, uid, openid in await repo.reminder_recipients(session, pop):
         recipients[hid].append((uid, openid))
-    rows = [{"id": new_id(), "item_type": item.type.value, "item_id": item.id, "household_id": hid, "day": day,
-             "reason": reason.value, "messages": len(rs), "created_at": now, "created_by": actor_id}
-            for hid, rs in recipients.items()]
-    claimed = await repo.claim_reminder_days(session, rows)
     payload = reminder_payload(item=item, reason=reason)
-    messages = [{"id": new_id(), "channel": "wechat_subscribe", "community_id": item.community_id,
-                 "item_type": item.type.value, "item_id": item.id, "household_id": hid, "user_id": uid,
-                 "recipient": openid, "payload": payload, "status": OutboxStatus.PENDING.value, "attempts": 0,
-                 "next_attempt_at": now, "created_at": now}
-                for hid in sorted(claimed) for uid, openid in recipients[hid]]
+    template_id = grants_mod.template_of(payload)
+    already = await repo.reminded_on(session, item_type=item.type.value, item_id=item.id, day=day)
+    granted = await repo.users_with_grant(session, template_id=template_id,
+                                          user_ids=[u for rs in recipients.values() for u, _ in rs])
+    wanted = [hid for hid, rs in recipients.items() if hid not in already and any(u in granted for u, _ in rs)]
+    claimed = await repo.claim_reminder_days(session, [
+        {"id": new_id(), "item_type": item.type.value, "item_id": item.id, "household_id": hid, "day": day,
+         "reason": reason.value, "messages": sum(u in granted for u, _ in recipients[hid]), "created_at": now,
+         "created_by": actor_id} for hid in wanted])
+    # one grant, one message: a user reached through two households uses a grant for each
+    messages: list[dict[str, Any]] = []
+    pending = [(hid, uid, openid) for hid in sorted(claimed) for uid, openid in recipients[hid] if uid in granted]
+    while pending:
+        first: dict[str, tuple[str, str]] = {}
+        later = []
+        for hid, uid, openid in pending:
+            if uid in first:
+                later.append((hid, uid, openid))
+            else:
+                first[uid] = (hid, openid)
+        used = await grants_mod.use_grants(session, template_id=template_id, user_ids=list(first), now=now)
+        messages += [{"id": new_id(), "channel": "wechat_subscribe", "community_id": item.community_id,
+                      "item_type": item.type.value, "item_id": item.id, "household_id": hid, "user_id": uid,
+                      "recipient": openid, "payload": payload, "status": OutboxStatus.PENDING.value,
+                      "attempts": 0, "next_attempt_at": now, "created_at": now}
+                     for uid, (hid, openid) in first.items() if uid in used]
+        pending = [p for p in later if p[1] in used]
+    messages.sort(key=lambda m: (m["household_id"], m["user_id"]))
     await repo.add_outbox(session, messages)
+    reached = {m["household_id"] for m in messages}
     reachable = len(recipients)
+    already_today = sum(1 for hid in recipients if hid in already) + sum(1 for hid in wanted if hid not in claimed)
     return ReminderResult(
         item_type=item.type.value, item_id=item.id, reason=reason.value, day=day, non_responders=n,
-        queued_households=len(claimed), queued_messages=len(messages),
-        skipped=ReminderSkipped(already_reminded_today=reachable - len(claimed), opted_out=max(bound - reachable, 0),
-                                no_wechat=max(n - bound, 0)),
+        queued_households=len(reached), queued_messages=len(messages),
+        skipped=ReminderSkipped(already_reminded_today=already_today, opted_out=max(bound - reachable, 0),
+                                no_wechat=max(n - bound, 0), no_grant=reachable - already_today - len(reached)),
         needs_visit=max(n - reachable, 0))
 
 
@@ -324,7 +350,7 @@ async def _audit_reminder(session: AsyncSession, *, item: Item, result: Reminder
                        entity_id=item.id, actor_id=actor_id, at=now,
                        data={"reason": result.reason, "day": result.day.isoformat(),
                              "households": result.queued_households, "messages": result.queued_messages,
-                             "needs_visit": result.needs_visit})
+                             "needs_visit": result.needs_visit, "no_grant": result.skipped.no_grant})
 
 
 def closing_reminder_day(*, closes_at: datetime, working_days: int) -> date:

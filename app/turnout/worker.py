@@ -5,7 +5,10 @@ batch is claimed (status ``in_progress`` with a lease) in one transaction, sent 
 (never holding the SQLite writer while waiting for WeChat), and the results are recorded in another. A
 message that fails is tried again after 1, 2, 4, 8 … minutes (capped at 30) and is marked ``failed`` after
 ``MAX_ATTEMPTS`` attempts (at once when WeChat's answer cannot change, e.g. the user refused), with the
-errcode kept; a failing message never holds back the others. A worker that dies mid-batch leaves its claims
+errcode kept; a failing message never holds back the others. Template data is fitted to WeChat's field rules
+(:mod:`app.rules.wechat_fields`) before any sender sees it (data that cannot be fitted: failed at once), and
+WeChat's 43101 (the user refused, or has no subscription left) also sets the user's grants of the template to
+zero (:mod:`app.turnout.grants`). A worker that dies mid-batch leaves its claims
 to expire (lease), and they are taken up again: delivery is at least once.
 
 :func:`tick` is one round of the periodic work: every step of :data:`STEPS` in turn (due motions closed — and
@@ -29,6 +32,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,9 +41,11 @@ import httpx
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import new_id
+from app.rules.wechat_fields import FieldError, fit_data
 from app.turnout import repository as repo
+from app.turnout.grants import template_of
 from app.turnout.models import OutboxStatus
-from app.turnout.sender import Outbound, Sender, SendResult, make_sender
+from app.turnout.sender import NO_SUBSCRIPTION, Outbound, Sender, SendResult, make_sender
 
 log = logging.getLogger("app.turnout.worker")
 
@@ -76,6 +82,12 @@ def _expired(payload: dict[str, Any], now: datetime) -> bool:
 async def _deliver(sender: Sender, message: Outbound, clock: Clock) -> SendResult:
     if _expired(message.payload, clock.now()):
         return SendResult(ok=False, error="expired: the item closed before delivery", permanent=True)
+    if message.channel == "wechat_subscribe":
+        try:  # WeChat's field rules (thing ≤ 20 characters, phrase, time, number …), for every sender
+            data = fit_data(message.payload.get("data") or {})
+        except FieldError as exc:
+            return SendResult(ok=False, error=f"template data: {exc}"[:500], permanent=True)
+        message = replace(message, payload={**message.payload, "data": data})
     try:
         return await sender.send(message)
     except Exception as exc:  # noqa: BLE001 - one broken message must not stop the batch
@@ -110,7 +122,8 @@ async def run_outbox_once(db: Any, *, http: httpx.AsyncClient, settings: Setting
         async with maker() as session:
             batch = await repo.claim_due(session, now=now, lease_until=now + LEASE, token=token,
                                          limit=min(batch_size, max_messages - stats["claimed"]))
-            claimed = [(Outbound(m.id, m.channel, m.recipient, dict(m.payload)), m.attempts) for m in batch]
+            claimed = [(Outbound(m.id, m.channel, m.recipient, dict(m.payload), m.user_id), m.attempts)
+                       for m in batch]
             await session.commit()
         if not claimed:
             break
@@ -122,6 +135,9 @@ async def run_outbox_once(db: Any, *, http: httpx.AsyncClient, settings: Setting
                 kind, values = _outcome(result, attempts, done_at, max_attempts)
                 if await repo.record_outcome(session, message_id=message.id, token=token, values=values):
                     stats[kind] += 1
+                    if result.errcode == NO_SUBSCRIPTION and message.user_id:  # WeChat: none left
+                        await repo.clear_grant(session, user_id=message.user_id,
+                                               template_id=template_of(message.payload), now=done_at)
                 if kind == "failed":
                     log.warning("outbox message %s failed after %s attempts: %s", message.id, attempts,
                                 values["last_error"])

@@ -60,6 +60,7 @@ REQUESTS: dict[str, Req] = {
     "POST /api/v1/auth/activate": Req(json={"activation_code": "ZZZZ-ZZZZ-ZZZZ", "phone": "13800000000",
                                             "name": "某人"}),
     "POST /api/v1/auth/wechat/phone": Req(json={"code": "sec-phone-code"}),
+    "POST /api/v1/me/subscriptions": Req(json={"template_ids": ["reminder-template"]}),
     "GET /api/v1/me": Req(),
     "GET /api/v1/catalogs/{name}": Req(),
     "GET /api/v1/calendar/window": Req(query={"start_date": "2026-11-24", "working_days": 5}),
@@ -218,7 +219,8 @@ REQUESTS: dict[str, Req] = {
 # to a household of A and change the roles under test), and household choices, which the Laoshan profile
 # keeps private from staff (tests/security/test_privacy.py covers the profile that allows them)
 NO_SUCCESS = {"POST /api/v1/auth/activate", "GET /api/v1/motions/{motion_id}/choices",
-              "POST /api/v1/auth/wechat/phone"}  # nobody in this world signed in through WeChat
+              "POST /api/v1/auth/wechat/phone",
+              "POST /api/v1/me/subscriptions"}  # nobody in this world signed in through WeChat
 
 
 async def _refresh_body(client) -> dict:

@@ -57,6 +57,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "POST /api/v1/auth/activate": {r: 400 for r in ROLES},  # a wrong code: the same answer for everyone
     # the verified phone number: only a user signed in through WeChat (nobody here; tests/auth/test_wechat.py)
     "POST /api/v1/auth/wechat/phone": {r: 403 for r in ROLES} | {ANON: 401},
+    # one-time subscriptions accepted in the mini-program: likewise only a user signed in through WeChat
+    "POST /api/v1/me/subscriptions": {r: 403 for r in ROLES} | {ANON: 401},
     "GET /api/v1/me": SIGNED_IN,
     "GET /api/v1/catalogs/{name}": SIGNED_IN,
     "GET /api/v1/calendar/window": SIGNED_IN,

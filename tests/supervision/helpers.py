@@ -106,12 +106,22 @@ async def street_office(app, jurisdiction_id: str, *, username: str = "street", 
         await auth_service.grant(s, user_id=user.id, role=Role.ADMIN, scope_id=jurisdiction_id, now=now, by=None)
         user.wechat_openid = openid
         s.add(user)
+        if openid:
+            await _subscribed(s, user.id, now)
         await s.commit()
         return user.id
 
 
+async def _subscribed(s, user_id: str, now) -> None:
+    """As if the user had accepted the subscribe template many times (one grant, one message)."""
+    from app.turnout.models import SubscriptionGrant
+
+    s.add(SubscriptionGrant(user_id=user_id, template_id="reminder-template", unused=50, updated_at=now))
+
+
 async def bind_openid(app, user_id: str, openid: str) -> None:
-    """As if the user had signed in with WeChat once (the outbox reaches only such users)."""
+    """As if the user had signed in with WeChat once and accepted the subscribe template (the outbox reaches only
+    such users)."""
     from app.auth.models import User
 
     async with app.state.db.write_session() as s:
@@ -119,6 +129,7 @@ async def bind_openid(app, user_id: str, openid: str) -> None:
         assert user is not None
         user.wechat_openid = openid
         s.add(user)
+        await _subscribed(s, user_id, app.state.clock.now())
         await s.commit()
 
 

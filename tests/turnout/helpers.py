@@ -26,9 +26,10 @@ class Bound:
 
 
 async def bind_wechat(client: httpx.AsyncClient, wechat, world: World, household_id: str, *, openid: str,
-                      name: str = "微信居民", phone: str = "13700000000") -> Bound:
+                      name: str = "微信居民", phone: str = "13700000000", grants: int = 3) -> Bound:
     """A new resident of ``household_id`` who signed in with WeChat and activated with the household's
-    unused code (tests/auth/test_routes.py::test_wechat_binding_then_login)."""
+    unused code (tests/auth/test_routes.py::test_wechat_binding_then_login), and accepted the reminder template
+    ``grants`` times in the mini-program (one message each)."""
     wechat.codes[f"code-{openid}"] = openid
     r = await client.post("/api/v1/auth/wechat", json={"code": f"code-{openid}"})
     assert r.status_code == 200 and r.json()["bound"] is False, r.text
@@ -38,7 +39,20 @@ async def bind_wechat(client: httpx.AsyncClient, wechat, world: World, household
     assert r.status_code == 200, r.text
     token = r.json()["access_token"]
     me = (await client.get("/api/v1/me", headers=auth(token))).json()
-    return Bound(me["user"]["id"], household_id, openid, token)
+    bound = Bound(me["user"]["id"], household_id, openid, token)
+    await subscribe(client, bound, times=grants)
+    return bound
+
+
+async def subscribe(client: httpx.AsyncClient, user: Bound, *, times: int = 1,
+                    template_id: str = "reminder-template") -> int:
+    """The user accepts the template in ``wx.requestSubscribeMessage`` ``times`` times; their unused count."""
+    unused = 0
+    for _ in range(times):
+        r = await client.post("/api/v1/me/subscriptions", json={"template_ids": [template_id]}, headers=user.headers)
+        assert r.status_code == 200, r.text
+        unused = {g["template_id"]: g["unused"] for g in r.json()["grants"]}[template_id]
+    return unused
 
 
 async def add_messages(app, *, now: datetime, recipients: list[str], payload: dict | None = None,

@@ -54,7 +54,8 @@ async def test_committee_works_through_a_motion(app, client, wechat, world, cloc
     assert r.status_code == 202, r.text
     sent = r.json()
     assert sent["non_responders"] == 12 and sent["queued_households"] == 4 and sent["queued_messages"] == 4
-    assert sent["skipped"] == {"already_reminded_today": 0, "opted_out": 0, "no_wechat": 8}
+    assert sent["skipped"] == {"already_reminded_today": 0, "opted_out": 0, "no_wechat": 8,
+                               "no_grant": 0}
     assert sent["needs_visit"] == 8
     stats = await run_outbox_once(app.state.db, http=app.state.http,
                                   settings=settings.model_copy(update={"outbox_sender": "wechat"}), clock=clock)

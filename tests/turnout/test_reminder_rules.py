@@ -57,7 +57,8 @@ async def test_who_is_reminded_and_the_one_per_day_rule(app, client, wechat, wor
     result = await queue(app, item, clock)
     assert result.non_responders == 11
     assert result.queued_households == 2 and result.queued_messages == 3  # a, c and c's co-owner
-    assert result.skipped.model_dump() == {"already_reminded_today": 0, "opted_out": 1, "no_wechat": 8}
+    assert result.skipped.model_dump() == {"already_reminded_today": 0, "opted_out": 1, "no_wechat": 8,
+                                               "no_grant": 0}
     assert result.needs_visit == 9 and result.day.isoformat() == "2026-11-23"
     sent = await outbox(app)
     assert sorted(m.recipient for m in sent) == ["oa", "oc", "oc2"]
