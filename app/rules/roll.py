@@ -19,13 +19,16 @@ with ``area_centi`` in decimal digits and, inside the text fields, ``\\`` writte
 ``\\t``, a newline as ``\\n`` and a carriage return as ``\\r``. An empty roll hashes the empty string.
 
 ``totals(entries)``: (households, owners — distinct groups —, area).
+
+``amendment_refusal(action, listed=, in_scope=)``: why an amendment (``add``, ``remove``, ``correct``) cannot be
+made, or None.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 FIELDS = ("household_id", "building", "unit", "room", "area_centi", "owner_group")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -68,3 +71,24 @@ def totals(entries: Iterable[Any]) -> tuple[int, int, int]:
 def entry_dict(e: Any) -> dict[str, Any] | None:
     """An entry (mapping or object) as a plain dict of :data:`FIELDS`; None stays None."""
     return None if e is None else {k: _get(e, k) for k in FIELDS}
+
+
+Refusal = Literal["out_of_scope", "not_listed", "already_listed"]
+
+
+def amendment_refusal(action: str, *, listed: bool, in_scope: bool) -> Refusal | None:
+    """Why an amendment of a roll cannot be made, or None. ``listed``: the household is on the roll;
+    ``in_scope``: it is a household of the register in the roll's scope. ``remove`` needs it listed (a household
+    neither listed nor in scope is out of scope); ``add`` needs it in scope and not listed; ``correct`` needs it in
+    scope and listed."""
+    if action == "remove":
+        if not listed:
+            return "not_listed" if in_scope else "out_of_scope"
+        return None
+    if not in_scope:
+        return "out_of_scope"
+    if action == "add" and listed:
+        return "already_listed"
+    if action == "correct" and not listed:
+        return "not_listed"
+    return None

@@ -50,7 +50,7 @@ from app.core.errors import Conflict, Invalid
 from app.core.pagination import PageParams, encode_cursor
 from app.core.units import format_area
 from app.register.contracts import OpenRoll
-from app.rules.roll import entry_dict, owner_group, roll_hash, totals
+from app.rules.roll import amendment_refusal, entry_dict, owner_group, roll_hash, totals
 from app.surveys import repository as repo
 from app.surveys.common import (
     auth_scope,
@@ -181,16 +181,11 @@ async def amend(session: AsyncSession, q: Questionnaire, *, household_id: str, a
     """Apply one amendment to the frozen roll of an open questionnaire (the caller holds its row lock)."""
     reg = await repo.register_household(session, scope_of(q=q), household_id)
     entry = await repo.roll_entry(session, q.id, household_id)
-    if action == "remove":
-        if entry is None:
-            raise _not_listed() if reg is not None else _out_of_scope()
-    else:
-        if reg is None:
-            raise _out_of_scope()
-        if action == "add" and entry is not None:
-            raise Conflict("roll.already_listed", "该房屋已在名册中", "The household is on the roll already")
-        if action == "correct" and entry is None:
-            raise _not_listed()
+    refusal = amendment_refusal(action, listed=entry is not None, in_scope=reg is not None)
+    if refusal == "already_listed":
+        raise Conflict("roll.already_listed", "该房屋已在名册中", "The household is on the roll already")
+    if refusal is not None:
+        raise _not_listed() if refusal == "not_listed" else _out_of_scope()
     before = entry_dict(entry)
     after: dict[str, Any] | None = None
     if action == "remove":

@@ -131,16 +131,11 @@ async def amend(session: AsyncSession, m: Motion, *, household_id: str, action: 
     reg = await repo.register_household(session, household_id) if len(household_id) <= 32 else None
     in_scope = reg is not None and _in_scope(m, reg[0])
     entry = await repo.roll_entry(session, m.id, household_id) if len(household_id) <= 32 else None
-    if action == "remove":
-        if entry is None:
-            raise _not_listed() if in_scope else _out_of_scope()
-    else:
-        if not in_scope:
-            raise _out_of_scope()
-        if action == "add" and entry is not None:
-            raise Conflict("roll.already_listed", "该房屋已在表决名册中", "The household is on the roll already")
-        if action == "correct" and entry is None:
-            raise _not_listed()
+    refusal = rules_roll.amendment_refusal(action, listed=entry is not None, in_scope=in_scope)
+    if refusal == "already_listed":
+        raise Conflict("roll.already_listed", "该房屋已在表决名册中", "The household is on the roll already")
+    if refusal is not None:
+        raise _not_listed() if refusal == "not_listed" else _out_of_scope()
     before = entry_dict(entry)
     after: dict[str, Any] | None = None
     if action == "remove":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from app.rules.roll import canonical_line, entry_dict, owner_group, roll_hash, totals
+from app.rules.roll import amendment_refusal, canonical_line, entry_dict, owner_group, roll_hash, totals
 
 
 def test_owner_group_is_the_documented_digest() -> None:
@@ -39,3 +39,17 @@ def test_totals_and_entry_dict_take_mappings_and_objects() -> None:
                                    "area_centi": 250, "owner_group": "g"}
     assert entry_dict(None) is None
     assert roll_hash(rows) == roll_hash([entry_dict(r) for r in rows])
+
+
+def test_amendment_refusal_table() -> None:
+    """Every action against every (listed, in scope) combination: the one rule both rolls apply."""
+    expected = {
+        ("add", False, True): None, ("add", True, True): "already_listed",
+        ("add", False, False): "out_of_scope", ("add", True, False): "out_of_scope",
+        ("remove", True, True): None, ("remove", True, False): None,
+        ("remove", False, True): "not_listed", ("remove", False, False): "out_of_scope",
+        ("correct", True, True): None, ("correct", False, True): "not_listed",
+        ("correct", True, False): "out_of_scope", ("correct", False, False): "out_of_scope",
+    }
+    for (action, listed, in_scope), refusal in expected.items():
+        assert amendment_refusal(action, listed=listed, in_scope=in_scope) == refusal, (action, listed, in_scope)
