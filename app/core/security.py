@@ -177,3 +177,34 @@ def normalize_activation_code(code: str) -> str:
 def new_receipt() -> str:
     return secrets.token_urlsafe(18)
 
+
+
+# Printed ballot slips: the QR code and the code printed under it carry the motion, the household and a keyed
+# check, so a slip cannot be forged, nor entered for another motion. Ids are 32 lowercase hex characters
+# (app.core.db.new_id); the check is the first 20 hex characters (80 bits) of an HMAC under the server secret.
+_SLIP_PREFIX = "S1"
+_SLIP_MAC_LEN = 20
+
+
+def _slip_mac(secret: str, motion_id: str, household_id: str) -> str:
+    return keyed_hash(secret, f"{motion_id}:{household_id}", purpose="ballot-slip")[:_SLIP_MAC_LEN]
+
+
+def slip_code(secret: str, *, motion_id: str, household_id: str) -> str:
+    """The code printed on a household's ballot slip for one motion: ``S1-<motion>-<household>-<check>``."""
+    return f"{_SLIP_PREFIX}-{motion_id}-{household_id}-{_slip_mac(secret, motion_id, household_id)}"
+
+
+def read_slip_code(secret: str, code: str, *, motion_id: str) -> str | None:
+    """The household a slip code was printed for, when the code is genuine and belongs to ``motion_id``;
+    None for anything else (another motion's slip, a forged or mistyped check, garbage). Case and
+    surrounding blanks are forgiven, as a scanner or a clerk may add them."""
+    parts = code.strip().lower().split("-")
+    if len(parts) != 4 or parts[0] != _SLIP_PREFIX.lower():
+        return None
+    _, motion, household, mac = parts
+    if len(motion) != 32 or len(household) != 32 or len(mac) != _SLIP_MAC_LEN:
+        return None
+    if not hmac.compare_digest(mac, _slip_mac(secret, motion, household)):
+        return None
+    return household if hmac.compare_digest(motion, motion_id) else None

@@ -76,6 +76,12 @@ class RulesProfile(BaseModel):
         default=50, ge=1, le=10000, description="after-photos farther than this from the report: location_unverified")
     reopen_flag_at: int = Field(default=2, ge=1, le=20,
                                 description="a report reopened this many times is flagged for the street office")
+    # paper ballots (app/voting): double entry by two different clerks before a paper ballot counts; how many
+    # households one proxy (委托) may vote for in one motion
+    paper_double_entry: bool = Field(
+        default=False, description="a paper ballot counts only once two different clerks entered the same choice")
+    proxy_max_households: int = Field(
+        default=3, ge=1, le=50, description="households one proxy (委托代理人) may vote for in one motion")
 
     @field_validator("willingness_rule", "content_rule")
     @classmethod
