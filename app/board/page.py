@@ -63,6 +63,14 @@ def _when_zh(t: datetime) -> str:
     return f"{lt.month}月{lt.day}日 {lt:%H:%M}"
 
 
+def _closes_zh(n: OpenNotice) -> str:
+    """"2026年11月30日 24:00" for a window ending at midnight (the usual case), else the closing minute."""
+    lt = _local(n.closes_at)
+    if (lt.hour, lt.minute) == (0, 0):
+        return f"{_date_zh(n.end_date)} 24:00"
+    return f"{_date_zh(lt.date())} {lt:%H:%M}"
+
+
 def _page(title: str, body: Iterable[str], *, refresh: bool) -> str:
     meta = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if refresh else ""
     return ("<!DOCTYPE html>\n"
@@ -80,7 +88,7 @@ def _notice(n: OpenNotice) -> str:
         left = f'还剩 <span class="big">{n.days_left}</span> 个工作日'
     provisional = '<span class="muted">（节假日安排未公布，按周一至周五计）</span>' if n.provisional else ""
     return (f'<div class="card notice"><div class="title"><span class="tag">{_e(n.kind_zh)}</span>{_e(n.title)}</div>'
-            f"<div>公示期至 {_e(_date_zh(n.end_date))}（北京时间24:00），{left}{provisional}</div></div>")
+            f"<div>公示期至 {_e(_closes_zh(n))}（北京时间），{left}{provisional}</div></div>")
 
 
 def _open_item(t: OpenTurnout) -> str:

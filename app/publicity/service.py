@@ -574,6 +574,7 @@ class OpenNotice:
     title: str
     start_date: date
     end_date: date
+    closes_at: datetime  # 24:00 Asia/Shanghai of the end date (a vote notice: when its motion closes)
     days_left: int  # working days of the window still to come, today included if it is one
     window_ended: bool  # the window is over but an objection is still unanswered
     provisional: bool  # a year the official calendar does not cover yet (counted Mon–Fri)
@@ -591,7 +592,8 @@ async def open_notices(session: AsyncSession, *, community_id: str, now: datetim
         if status != NoticeStatus.OPEN:
             continue
         out.append(OpenNotice(kind=n.kind, kind_zh=KIND_ZH.get(NoticeKind(n.kind), n.kind), title=n.title,
-                              start_date=n.start_date, end_date=n.end_date, days_left=days_left(notice=n, now=now),
+                              start_date=n.start_date, end_date=n.end_date, closes_at=n.closes_at,
+                              days_left=days_left(notice=n, now=now),
                               window_ended=ended, provisional=n.provisional,
                               pending_objections=counts.get(ObjectionStatus.PENDING, 0)))
     out.sort(key=lambda o: (o.end_date, o.title))

@@ -172,7 +172,9 @@ async def test_board_shows_notices_turnout_and_published_results_only(app, clien
     assert "script" not in tags and "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert XSS in text
     assert notice["end_date"] == "2026-11-30" and notice["days_left"] == 5
-    assert "公示期至 2026年11月30日" in text and "还剩 5 个工作日" in text
+    assert "公示期至 2026年11月30日 24:00（北京时间），还剩 5 个工作日" in text
+    # the vote notice runs until the motion closes (Monday 30 Nov 10:00, seven days after it opened)
+    assert "投票公告：关于加装电梯的表决公示期至 2026年11月30日 10:00（北京时间）" in text
     assert "正文不上公示栏" not in text
     # turnout: the same numbers as the staff progress page (owner A's ballot counts for 3 households)
     prog = (await client.get(f"{API}/motions/{mid}/progress", headers=world.staff)).json()
