@@ -229,8 +229,18 @@ async def test_other_communities_never_show(client, world, clock) -> None:
                           json={"kind": "other", "title": "幸福里停水通知", "body": "b", "start_date": "2026-11-23",
                                 "working_days": 5})
     assert r.status_code == 201, r.text
+    plan = await make_plan(client, world, pid)
+    open_motion = await make_motion(client, world, plan["id"], clock.now(), title="幸福里的表决")
+    closing = await make_motion(client, world, plan["id"], clock.now(), title="幸福里已结束的表决")
+    assert (await client.post(f"{API}/motions/{closing['id']}/close", headers=world.staff)).status_code == 200
+    await make_questionnaire(client, world, pid, title="幸福里问卷")
+    ours = (await new_token(client, world.staff, world.community_id))["token"]
+    text, _ = visible((await board(client, ours)).text)
+    assert "幸福里停水通知" in text and open_motion["title"] in text and "幸福里问卷" in text
+    assert "幸福里已结束的表决" in text
     text, _ = visible((await board(client, theirs)).text)
-    assert "隔壁小区" in text and "幸福里停水通知" not in text and "目前没有公示中的事项" in text
+    assert "隔壁小区" in text and "幸福里" not in text
+    assert "目前没有公示中的事项" in text and "目前没有进行中的表决或问卷" in text and "暂无已结束的表决" in text
 
 
 async def test_board_is_rate_limited_per_address(settings, clock, wechat) -> None:
