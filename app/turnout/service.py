@@ -228,10 +228,10 @@ def _scope_zh(item: Item, units: list[AreaCount]) -> str:
     def u(name: str) -> str:
         return f"{name}单元" if name.isdigit() else name
 
-    if item.scope_kind == "building" and units:
-        return b(units[0].building)
-    if item.scope_kind == "unit" and units:
-        return b(units[0].building) + u(units[0].unit)
+    if item.scope_kind == "building":
+        return b(units[0].building) if units else "本楼"
+    if item.scope_kind == "unit":
+        return b(units[0].building) + u(units[0].unit) if units else "本单元"
     return "全小区"
 
 

@@ -238,6 +238,12 @@ async def test_other_communities_never_show(client, world, clock) -> None:
     text, _ = visible((await board(client, ours)).text)
     assert "幸福里停水通知" in text and open_motion["title"] in text and "幸福里问卷" in text
     assert "幸福里已结束的表决" in text
+    assert f"{open_motion['title']}范围：全小区" in text
+
+    # a building's motion: its scope and its own households only (building 2: six households)
+    await make_motion(client, world, plan["id"], clock.now(), title="2号楼外墙保温", scope="building", building="2")
+    text, _ = visible((await board(client, ours)).text)
+    assert "2号楼外墙保温范围：2号楼" in text and "已参与 0 / 6 户（0.0%）" in text
     text, _ = visible((await board(client, theirs)).text)
     assert "隔壁小区" in text and "幸福里" not in text
     assert "目前没有公示中的事项" in text and "目前没有进行中的表决或问卷" in text and "暂无已结束的表决" in text
