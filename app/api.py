@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.auth.routes import router as auth_router
+from app.board.routes import router as board_router
 from app.core.errors import PROBLEM_RESPONSES
 from app.funding.routes import router as funding_router
 from app.projects.routes import router as projects_router
@@ -15,5 +16,5 @@ from app.voting.routes import router as voting_router
 
 api_router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 for r in (auth_router, register_router, projects_router, surveys_router, voting_router, funding_router,
-          publicity_router, supervision_router, turnout_router):
+          publicity_router, supervision_router, turnout_router, board_router):
     api_router.include_router(r)

@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from app import models as _models  # noqa: F401  (every table registered)
 from app.api import api_router
+from app.board.routes import public_router as board_public_router
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import Database
@@ -145,6 +146,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, counter=app.state.metrics)
 
     app.include_router(api_router)
+    app.include_router(board_public_router)  # GET /board/{token}: the public lobby page, outside /api/v1
     _original_openapi = app.openapi
 
     def _openapi() -> dict[str, Any]:

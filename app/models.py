@@ -1,6 +1,7 @@
 """Imports every table so metadata (Alembic, tests) sees the whole schema."""
 
 from app.auth import models as auth_models  # noqa: F401
+from app.board import models as board_models  # noqa: F401
 from app.core import models as core_models  # noqa: F401
 from app.core.db import metadata  # noqa: E402
 from app.funding import models as funding_models  # noqa: F401

@@ -59,6 +59,8 @@ ACTIVATE_PER_IP = Limit("activate-ip", 60, 60)
 ACTIVATE_FAILURES_PER_IP = Backoff("activate-fail-ip", free=30, cap_s=60)
 ACTIVATE_FAILURES_PER_PHONE_IP = Backoff("activate-fail-phone-ip", free=5, cap_s=300)
 WECHAT_PER_IP = Limit("wechat-ip", 60, 60)
+# the lobby board (GET /board/{token}): a screen reloads once a minute; many screens may share one address
+BOARD_PER_IP = Limit("board-ip", 120, 60)
 
 
 class Limiter(Protocol):

@@ -17,6 +17,7 @@ day (``counting_starts``, ``partial_day_excluded``), although residents may read
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -562,6 +563,41 @@ async def publicity_gate(session: AsyncSession, *, project_id: str, now: datetim
         if counts["pending"]:
             detail += f"，另有 {counts['pending']} 条异议未答复"
     return GateState(name="publicity_passed", met=pub.status == NoticeStatus.PASSED, detail=detail, figures=figures)
+
+
+@dataclass(frozen=True)
+class OpenNotice:
+    """A notice as a public screen shows it (the lobby board): no body, no author, no ids of people."""
+
+    kind: str
+    kind_zh: str
+    title: str
+    start_date: date
+    end_date: date
+    closes_at: datetime  # 24:00 Asia/Shanghai of the end date (a vote notice: when its motion closes)
+    days_left: int  # working days of the window still to come, today included if it is one
+    window_ended: bool  # the window is over but an objection is still unanswered
+    provisional: bool  # a year the official calendar does not cover yet (counted Mon–Fri)
+    pending_objections: int
+
+
+async def open_notices(session: AsyncSession, *, community_id: str, now: datetime, limit: int = 50) -> list[OpenNotice]:
+    """The community's notices open at ``now`` (the status rule of :func:`status_of`), the end soonest first.
+    No authorization: the caller decides who may see this public list."""
+    rows = await repo.community_notices_page(session, community_id, after=None, limit=limit, status=NoticeStatus.OPEN,
+                                             now=now, media_owner_type=NOTICE_ATTACHMENT)
+    out = []
+    for n, counts, _ in rows[:limit]:
+        status, ended = status_of(notice=n, counts=counts, now=now)
+        if status != NoticeStatus.OPEN:
+            continue
+        out.append(OpenNotice(kind=n.kind, kind_zh=KIND_ZH.get(NoticeKind(n.kind), n.kind), title=n.title,
+                              start_date=n.start_date, end_date=n.end_date, closes_at=n.closes_at,
+                              days_left=days_left(notice=n, now=now),
+                              window_ended=ended, provisional=n.provisional,
+                              pending_objections=counts.get(ObjectionStatus.PENDING, 0)))
+    out.sort(key=lambda o: (o.end_date, o.title))
+    return out
 
 
 def _fmt_condition(c: ConditionLine) -> str:

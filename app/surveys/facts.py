@@ -163,8 +163,10 @@ async def turnout_facts(session: AsyncSession, *, questionnaire_id: str, now: da
     return None if q is None else await _facts(session, q, now)
 
 
-async def open_turnout_facts(session: AsyncSession, *, now: datetime) -> list[TurnoutFacts]:
-    return [await _facts(session, q, now) for q in await repo.open_questionnaires(session, now)]
+async def open_turnout_facts(session: AsyncSession, *, now: datetime,
+                             community_id: str | None = None) -> list[TurnoutFacts]:
+    """Every questionnaire open at ``now`` (of one community, when given), as turnout sees it."""
+    return [await _facts(session, q, now) for q in await repo.open_questionnaires(session, now, community_id=community_id)]
 
 
 # ---- funding -------------------------------------------------------------------------------------

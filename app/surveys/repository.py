@@ -124,13 +124,16 @@ async def willingness_questionnaires(session: AsyncSession, project_id: str) -> 
     return list((await session.exec(q)).all())
 
 
-async def open_questionnaires(session: AsyncSession, now: datetime) -> list[Questionnaire]:
-    """Questionnaires open at ``now`` by the server clock."""
+async def open_questionnaires(session: AsyncSession, now: datetime, *,
+                              community_id: str | None = None) -> list[Questionnaire]:
+    """Questionnaires open at ``now`` by the server clock (of one community, when given)."""
     q = (select(Questionnaire)
          .where(Questionnaire.status == QuestionnaireStatus.OPEN,
                 or_(col(Questionnaire.opens_at).is_(None), col(Questionnaire.opens_at) <= now),
                 or_(col(Questionnaire.closes_at).is_(None), col(Questionnaire.closes_at) > now))
          .order_by(col(Questionnaire.id)))
+    if community_id is not None:
+        q = q.where(Questionnaire.community_id == community_id)
     return list((await session.exec(q)).all())
 
 

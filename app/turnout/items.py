@@ -87,9 +87,11 @@ async def load_item(session: AsyncSession, *, item_type: ItemType, item_id: str,
     return item
 
 
-async def open_items(session: AsyncSession, *, now: datetime) -> list[Item]:
-    """Every motion and questionnaire open at ``now`` (for automatic reminders)."""
-    return [*(await _open_motions(session, now)), *(await _open_questionnaires(session, now))]
+async def open_items(session: AsyncSession, *, now: datetime, community_id: str | None = None) -> list[Item]:
+    """Every motion and questionnaire open at ``now``, of one community when given (automatic reminders, the
+    lobby board)."""
+    return [*(await _open_motions(session, now, community_id)),
+            *(await _open_questionnaires(session, now, community_id))]
 
 
 # ---- motions (app.voting) -------------------------------------------------------------------------
@@ -110,10 +112,10 @@ async def _load_motion(session: AsyncSession, item_id: str, now: datetime) -> It
     return None if f is None else _motion_item(f)
 
 
-async def _open_motions(session: AsyncSession, now: datetime) -> list[Item]:
+async def _open_motions(session: AsyncSession, now: datetime, community_id: str | None) -> list[Item]:
     from app.voting import service as voting
 
-    return [_motion_item(f) for f in await voting.open_motions_turnout(session, now=now)]
+    return [_motion_item(f) for f in await voting.open_motions_turnout(session, now=now, community_id=community_id)]
 
 
 # ---- questionnaires (app.surveys) ------------------------------------------------------------------
@@ -154,7 +156,8 @@ async def _load_questionnaire(session: AsyncSession, item_id: str, now: datetime
     return None if f is None else _questionnaire_item(f)
 
 
-async def _open_questionnaires(session: AsyncSession, now: datetime) -> list[Item]:
+async def _open_questionnaires(session: AsyncSession, now: datetime, community_id: str | None) -> list[Item]:
     from app.surveys import service as surveys
 
-    return [_questionnaire_item(f) for f in await surveys.open_turnout_facts(session, now=now)]
+    return [_questionnaire_item(f) for f in await surveys.open_turnout_facts(session, now=now,
+                                                                             community_id=community_id)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -199,6 +200,57 @@ async def progress(session: AsyncSession, *, principal: Principal, item_type: It
 
 
 # ---- non-responders ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OpenTurnout:
+    """An open motion or questionnaire as a public screen shows it: answered / in scope by households and by
+    area (0.01 m²) — the same numbers as :func:`progress` — and never a choice, a count per option or a
+    household."""
+
+    item_type: str  # motion | questionnaire
+    title: str
+    kind: str | None  # questionnaire kind, motion matter
+    scope_kind: str  # community | building | unit
+    scope_zh: str  # "全小区", "1号楼", "1号楼2单元"
+    closes_at: datetime | None
+    households_answered: int
+    households_total: int
+    area_answered: int
+    area_total: int
+    households: Share
+    area: AreaShare
+
+
+def _scope_zh(item: Item, units: list[AreaCount]) -> str:
+    def b(name: str) -> str:
+        return f"{name}号楼" if name.isdigit() else name
+
+    def u(name: str) -> str:
+        return f"{name}单元" if name.isdigit() else name
+
+    if item.scope_kind == "building":
+        return b(units[0].building) if units else "本楼"
+    if item.scope_kind == "unit":
+        return b(units[0].building) + u(units[0].unit) if units else "本单元"
+    return "全小区"
+
+
+async def community_turnout(session: AsyncSession, *, community_id: str, now: datetime) -> list[OpenTurnout]:
+    """Every motion and questionnaire of the community open at ``now``, with its turnout (motions first, then
+    questionnaires, each the deadline soonest first). No authorization: the caller decides who sees it."""
+    out = []
+    for item in await items_mod.open_items(session, now=now, community_id=community_id):
+        units = await repo.counts_by_unit(session, item.population)
+        hn, ht = sum(x.answered_households for x in units), sum(x.households for x in units)
+        an, at = sum(x.answered_area for x in units), sum(x.area for x in units)
+        out.append(OpenTurnout(item_type=item.type.value, title=item.title, kind=item.kind, scope_kind=item.scope_kind,
+                               scope_zh=_scope_zh(item, units), closes_at=item.closes_at, households_answered=hn,
+                               households_total=ht, area_answered=an, area_total=at, households=share(a=hn, b=ht),
+                               area=area_share(a=an, b=at)))
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    out.sort(key=lambda t: (t.item_type != ItemType.MOTION.value, t.closes_at or far, t.title))
+    return out
+
 
 async def non_responders(session: AsyncSession, *, principal: Principal, item_type: ItemType, item_id: str,
                          now: datetime, building_id: str | None = None, unit_id: str | None = None) -> NonResponders:

@@ -5,7 +5,7 @@ for the street office, each motion as turnout sees it, and plan versions as fund
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.projects.gates import ContributionFigures, GateState, Ratio
 from app.rules import Counts
 from app.voting import repository as repo
+from app.voting.contracts import ConditionLine
 from app.voting.models import (
     Motion,
     MotionResult,
@@ -160,10 +161,60 @@ async def motion_turnout(session: AsyncSession, *, motion_id: str, now: datetime
     return None if m is None else await _turnout(session, m, now, None)
 
 
-async def open_motions_turnout(session: AsyncSession, *, now: datetime) -> list[MotionTurnout]:
-    """Every motion open at ``now``, as turnout sees it (automatic reminders)."""
+async def open_motions_turnout(session: AsyncSession, *, now: datetime,
+                               community_id: str | None = None) -> list[MotionTurnout]:
+    """Every motion open at ``now`` (of one community, when given), as turnout sees it (automatic reminders,
+    the lobby board's turnout)."""
     cache: dict[Any, Any] = {}
-    return [await _turnout(session, m, now, cache) for m in await repo.open_motions(session, now)]
+    motions = (await repo.open_motions(session, now) if community_id is None
+               else await repo.open_motions_of(session, community_id, now))
+    return [await _turnout(session, m, now, cache) for m in motions]
+
+
+# ---- for public screens (the lobby board) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class PublishedResult:
+    """A closed motion as a public screen may show it: its result only as its vote-result notice publishes it
+    (``published`` False: closed, but no notice of the current count has opened yet — then neither the outcome
+    nor any figure). The figures are the notice's own lines (households, owners, area as printed there); no
+    household, room or person."""
+
+    title: str
+    closed_at: datetime
+    published: bool
+    outcome: str | None  # passed | failed, when published
+    revision: int | None
+    stage: str | None  # provisional | final (app.voting.results), when published
+    stage_detail: str
+    notice_end_date: date | None
+    conditions: tuple[ConditionLine, ...]
+
+
+async def published_results(session: AsyncSession, *, community_id: str, now: datetime,
+                            limit: int = 10) -> list[PublishedResult]:
+    """The community's latest closed motions (at most ``limit``, the latest close first) with the result their
+    vote-result notice shows. No authorization: what is returned is public once the notice has opened."""
+    motions = await repo.closed_motions_of(session, community_id, now, limit)
+    results = await repo.results_for(session, [m.id for m in motions])
+    stages = await stages_for(session, motions, results, now)
+    out = []
+    for m in motions:
+        r, st = results.get(m.id), stages[m.id]
+        n = st.notice
+        closed_at = r.closed_at if r is not None else (m.closed_at or m.closes_at)
+        if r is None or n is None or n.revision != r.revision or n.status == "scheduled":
+            out.append(PublishedResult(title=m.title, closed_at=closed_at, published=False, outcome=None, revision=None,
+                                       stage=None, stage_detail="表决已截止，结果待公示", notice_end_date=None,
+                                       conditions=()))
+            continue
+        conditions = tuple(ConditionLine(name=c["name"], label_zh=c["label_zh"], numerator=c["numerator_display"],
+                                         denominator=c["denominator_display"], required=c["required"], met=c["met"])
+                           for c in r.tally["conditions"])
+        out.append(PublishedResult(title=m.title, closed_at=closed_at, published=True, outcome=r.outcome,
+                                   revision=r.revision, stage=st.stage, stage_detail=st.detail,
+                                   notice_end_date=n.end_date, conditions=conditions))
+    return out
 
 
 # ---- for funding ---------------------------------------------------------------------------------

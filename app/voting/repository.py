@@ -775,6 +775,16 @@ async def open_motions(session: AsyncSession, now: datetime) -> list[Motion]:
     return list((await session.exec(q)).all())
 
 
+async def closed_motions_of(session: AsyncSession, community_id: str, now: datetime, limit: int) -> list[Motion]:
+    """The community's motions closed at ``now`` (closed by staff, or past their deadline), the latest close
+    first, at most ``limit``."""
+    ended = func.coalesce(col(Motion.closed_at), col(Motion.closes_at))
+    q = (select(Motion).where(Motion.community_id == community_id, col(Motion.opens_at) <= now,
+                              or_(col(Motion.closed_at).is_not(None), col(Motion.closes_at) <= now))
+         .order_by(ended.desc(), col(Motion.id).desc()).limit(limit))
+    return list((await session.exec(q)).all())
+
+
 def voted_households(motion: Motion) -> Any:
     """select(household_id) of the motion's current ballots."""
     return select(CurrentBallot.household_id).where(CurrentBallot.motion_id == motion.id)

@@ -49,6 +49,7 @@ from app.voting.provided import (
     MotionTurnout,
     PlanFacts,
     PlanItemFacts,
+    PublishedResult,
     SourceAmount,
     current_plan_facts,
     motion_scope_households,
@@ -57,6 +58,7 @@ from app.voting.provided import (
     open_motions_turnout,
     participating_households,
     plan_facts,
+    published_results,
     ranking_figures,
 )
 from app.voting.roll_access import amend_roll, freeze_open_rolls, get_roll, roll_table
@@ -74,7 +76,7 @@ from app.voting.tallies import (
 
 __all__ = [
     "METRICS", "MotionTurnout", "PlanFacts", "PlanItemFacts", "RuleState", "SourceAmount", "current_plan_facts",
-    "plan_facts", "amend_roll", "ballot_history", "cast_ballot", "check_paper_ballot",
+    "plan_facts", "PublishedResult", "published_results", "amend_roll", "ballot_history", "cast_ballot", "check_paper_ballot",
     "check_receipt", "close_due_motions", "close_motion", "closed_motion", "counts_from_rows", "counts_of",
     "create_motion", "create_plan", "freeze_open_rolls", "full_counts", "get_motion", "get_plan", "get_roll",
     "check_correction", "correct_result", "result_revisions", "results_evidence",

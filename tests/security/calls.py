@@ -203,6 +203,10 @@ REQUESTS: dict[str, Req] = {
     "GET /api/v1/projects/{project_id}/rectification-ledger.xlsx": Req(),
     "GET /api/v1/jurisdictions/{jurisdiction_id}/overdue-reports": Req(),
     "GET /api/v1/jurisdictions/{jurisdiction_id}/supervision-stats": Req(),
+    "GET /board/{token}": Req(ids={"token": "board_token"}),  # before the address is rotated (phase 1)
+    "GET /api/v1/communities/{community_id}/board-token": Req(),
+    "POST /api/v1/communities/{community_id}/board-token": Req(phase=1),
+    "DELETE /api/v1/communities/{community_id}/board-token": Req(phase=3),
     "GET /api/v1/photos/{photo_id}": Req(),
     "GET /api/v1/photos/{photo_id}/thumbnail": Req(),
     # recording the acceptance starts the warranty (residents may then file reports): after everything else

@@ -176,6 +176,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/projects/{project_id}/rectification-ledger.xlsx": A(403, 403, 403, OK, OK),
     "GET /api/v1/jurisdictions/{jurisdiction_id}/overdue-reports": STREET_OFFICE,
     "GET /api/v1/jurisdictions/{jurisdiction_id}/supervision-stats": STREET_OFFICE,
+    # ---- the lobby board: its page is public (anyone holding the address); its address is the staff's
+    "GET /board/{token}":                                     PUBLIC,
+    "GET /api/v1/communities/{community_id}/board-token":     A(403, 404, 404, OK, OK),
+    "POST /api/v1/communities/{community_id}/board-token":    A(403, 404, 404, OK, OK),
+    "DELETE /api/v1/communities/{community_id}/board-token":  A(403, 404, 404, OK, OK),
     "GET /api/v1/photos/{photo_id}":                          A(404, OK, OK, OK, OK),
     "GET /api/v1/photos/{photo_id}/thumbnail":                A(404, OK, OK, OK, OK),
     "POST /api/v1/projects/{project_id}/acceptance":          A(403, 403, 403, OK, OK),

@@ -178,6 +178,10 @@ async def build_security_world(app, client: httpx.AsyncClient, wechat) -> SecWor
         _ok(await client.post(f"{API}/reports/{r1['id']}/transitions", headers=staff, json=body))
     ids["r_transition"] = (await report("二号楼屋面渗水"))["id"]
 
+    # ---- the lobby board's address (staff make it; the public page takes it)
+    ids["board_token"] = _ok(await client.post(f"{API}/communities/{a.community_id}/board-token", headers=staff),
+                             201)["token"]
+
     # the WeChat fake knows one login code (its user is not bound to any household)
     wechat.codes["sec-wx-code"] = "openid-sec"
     return w
