@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -187,7 +188,8 @@ def new_invite_code() -> str:
 def normalize_invite_code(code: str) -> str:
     """What a typed or scanned invitation code is looked up as: upper case, separators and blanks dropped,
     then XXXX-XXXX (anything of another length is returned as it is and matches nothing)."""
-    cleaned = "".join(ch for ch in code.upper() if ch.isascii() and ch.isalnum())
+    folded = unicodedata.normalize("NFKC", code).upper()  # full-width letters and digits (a Chinese IME) fold
+    cleaned = "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
     if len(cleaned) != INVITE_CODE_LENGTH:
         return cleaned
     return f"{cleaned[:4]}-{cleaned[4:]}"
