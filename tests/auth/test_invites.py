@@ -487,3 +487,23 @@ def test_invite_code_shape() -> None:
     assert normalize_invite_code(" abcd efgh ") == "ABCD-EFGH" == normalize_invite_code("abcd-efgh")
     assert normalize_invite_code("ａｂｃｄ－ｅｆｇｈ") == "ABCD-EFGH"  # typed with a full-width (Chinese) keyboard
     assert normalize_invite_code("abc") == "ABC" and normalize_invite_code("ABCD-EFGH-J") == "ABCDEFGHJ"
+
+
+async def test_an_activation_and_a_join_race_for_the_last_place(client, world) -> None:
+    """Activation counts the members under the same household lock as a join: of the two, exactly one gets the
+    last place."""
+    from tests.factories import activate, issue_codes
+
+    owner = world.residents[0]
+    hid = owner.household_id
+    for i in range(4):
+        assert (await _join(client, (await _invite(client, owner.headers, hid))["code"],
+                            phone=f"1390000050{i}")).status_code == 200
+    code = (await issue_codes(client, world.staff, world.community_id, [hid], relation="family"))[hid]
+    invite = await _invite(client, owner.headers, hid)
+    by_code, by_invite = await asyncio.gather(activate(client, code, "持码者", phone="13900000601"),
+                                              _join(client, invite["code"], name="受邀者", phone="13900000602"))
+    assert sorted([by_code.status_code, by_invite.status_code]) == [200, 409], (by_code.text, by_invite.text)
+    loser = by_code if by_code.status_code == 409 else by_invite
+    assert loser.json()["code"] == "activation.household_full"
+    assert len((await _members(client, world.staff, hid)).json()) == 6
