@@ -1,7 +1,7 @@
 """What auth needs of the register, which sits above it (docs/ARCHITECTURE.md).
 
 Auth builds the principal (which households a user belongs to, and where they are), shows a user their
-households and binds a user to a household on activation; the households themselves are the register's.
+households and binds a user to a household on activation or by invitation; the households themselves are the register's.
 Auth declares what it needs as :class:`HouseholdDirectory`; the composition root (:mod:`app.wiring`)
 registers the register's implementation at start-up.
 """
@@ -54,7 +54,9 @@ class HouseholdDirectory(Protocol):
         ...
 
     async def activation_target(self, session: AsyncSession, *, household_id: str) -> ActivationTarget:
-        """The household (404 if it does not exist) and its member cap from the rules profile."""
+        """The household (404 if it does not exist, 409 ``household.inactive`` if deactivated) and its member
+        cap from the rules profile; its row is locked for the rest of the transaction (FOR UPDATE), so two
+        activations or joins at once count the members one after the other."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""Who is who: users, role grants, household members, activation codes, refresh-token families."""
+"""Who is who: users, role grants, household members, activation codes, invitations, refresh-token families."""
 
 from __future__ import annotations
 
@@ -94,3 +94,21 @@ class RefreshToken(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class HouseholdInvite(SQLModel, table=True):
+    """An owner's (or co-owner's, or staff's) invitation for one family member or tenant to join a household:
+    a short one-time code, stored only as a keyed hash."""
+
+    __tablename__ = "household_invite"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    household_id: str = Field(foreign_key="household.id", max_length=32, index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    relation: str = Field(max_length=20)  # family | tenant
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    used_by: str | None = Field(default=None, max_length=32)
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    revoked_by: str | None = Field(default=None, max_length=32)  # None: revoked with its inviter or the household
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_by: str = Field(max_length=32, index=True)

@@ -175,5 +175,81 @@ def authorize(principal: Principal, permission: str, scope: Scope) -> frozenset[
     return roles
 
 
+# ---- a household's members and invitations ---------------------------------------------------------------
+# Who may touch a household's membership (GET/DELETE /households/{id}/members[/{user_id}], /invites):
+#  * staff and admins of its community: look (register.view), invite, revoke invitations, remove anyone
+#    (register.manage);
+#  * its owners and co-owners (the acting members): look, invite family and tenants, list and revoke the
+#    household's open invitations, remove family members and tenants (never another owner or co-owner: the
+#    register's owners change only through staff);
+#  * every member: look at the members, and leave (remove themself);
+#  * a neighbour (related to the community otherwise): 403; nobody related to the community: 404.
+HOUSEHOLD_PERMISSIONS: dict[str, str] = {  # household permission -> the community permission staff need for it
+    "household.members_view": "register.view",
+    "household.invite": "register.manage",  # also listing and revoking invitations
+    "household.member_remove": "register.manage",
+}
+
+
+@dataclass(frozen=True)
+class HouseholdAccess:
+    """How the caller relates to a household: as staff of its community, and by their own membership."""
+
+    manager: bool
+    member: HouseholdRef | None
+
+
+@dataclass(frozen=True)
+class MemberTarget:
+    """The member a removal names; ``relation`` None: the user is not a member of the household."""
+
+    user_id: str
+    relation: str | None
+
+
+def _owner_only() -> Forbidden:
+    return Forbidden("household.owner_only", "只有业主、共有人或社区工作人员可以管理本户成员",
+                     "Only the household's owners and co-owners, or community staff, may do this")
+
+
+def _member_not_found() -> NotFound:
+    return NotFound("member.not_found", "该用户不是本户成员", "Not a member of this household")
+
+
+def authorize_household(principal: Principal, permission: str, scope: Scope, *, household_id: str,
+                        target: MemberTarget | None = None) -> HouseholdAccess:
+    """The one decision for a household's membership (the rules above); ``target``: the member a removal names.
+    404 when the caller has nothing to do with the community, 403 (``household.owner_only``,
+    ``member.owner_protected``, or the plain one for a neighbour) when they may not, 404 ``member.not_found``
+    when a caller who may remove members names a user who is not one."""
+    roles = roles_in(principal, scope)
+    if not roles:
+        raise NotFound()
+    manager = bool(roles & PERMISSIONS[HOUSEHOLD_PERMISSIONS[permission]])
+    member = next((h for h in principal.households if h.household_id == household_id), None)
+    access = HouseholdAccess(manager=manager, member=member)
+    if permission == "household.member_remove" and target is None:
+        raise ValueError("a removal names its target")
+    if manager:
+        if target is not None and target.relation is None:
+            raise _member_not_found()
+        return access
+    if member is None:
+        raise Forbidden()
+    if permission == "household.members_view":
+        return access
+    if permission == "household.member_remove" and target is not None and target.user_id == principal.user_id:
+        return access  # leaving
+    if not member.may_act:
+        raise _owner_only()
+    if target is not None:
+        if target.relation is None:
+            raise _member_not_found()
+        if target.relation in ACTING_RELATIONS:
+            raise Forbidden("member.owner_protected", "业主和共有人只能由社区工作人员移除，或自行退出",
+                            "An owner or co-owner is taken off only by community staff, or leaves themself")
+    return access
+
+
 def is_manager(roles: frozenset[Role]) -> bool:
     return bool(roles & _MANAGERS)

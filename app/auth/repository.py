@@ -1,4 +1,4 @@
-"""Queries for users, grants, members, activation codes and refresh tokens.
+"""Queries for users, grants, members, activation codes, invitations and refresh tokens.
 
 The query every authenticated request runs (:func:`token_holder`) is a Core statement built once at import,
 with bound parameters, read through the session's connection: no ORM objects, no statement built per request
@@ -15,7 +15,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth.models import ActivationCode, HouseholdMember, RefreshToken, RoleGrant, User
+from app.auth.models import ActivationCode, HouseholdInvite, HouseholdMember, RefreshToken, RoleGrant, User
 from app.core import repository as base
 
 
@@ -183,3 +183,75 @@ async def delete_member(session: AsyncSession, household_id: str, user_id: str) 
     await session.delete(m)
     await session.flush()
     return True
+
+
+# ---- invitations -------------------------------------------------------------------------------------------
+
+def _open_invite(now: datetime) -> list:
+    return [col(HouseholdInvite.used_at).is_(None), col(HouseholdInvite.revoked_at).is_(None),
+            col(HouseholdInvite.expires_at) > now]
+
+
+async def invite_by_hash(session: AsyncSession, code_hash: str) -> HouseholdInvite | None:
+    q = select(HouseholdInvite).where(col(HouseholdInvite.code_hash) == code_hash)
+    return (await session.exec(q.execution_options(populate_existing=True))).first()
+
+
+async def get_invite(session: AsyncSession, invite_id: str) -> HouseholdInvite | None:
+    return await base.get(session, HouseholdInvite, invite_id, fresh=True)
+
+
+async def add_invite(session: AsyncSession, invite: HouseholdInvite) -> HouseholdInvite:
+    return await base.add(session, invite)
+
+
+async def open_invites(session: AsyncSession, household_id: str, now: datetime) -> list[HouseholdInvite]:
+    """The household's invitations nobody used or revoked and that have not expired, oldest first."""
+    q = (select(HouseholdInvite).where(col(HouseholdInvite.household_id) == household_id, *_open_invite(now))
+         .order_by(col(HouseholdInvite.created_at), col(HouseholdInvite.id)))
+    return list((await session.exec(q)).all())
+
+
+async def open_invite_count(session: AsyncSession, household_id: str, now: datetime) -> int:
+    q = (select(func.count()).select_from(HouseholdInvite)
+         .where(col(HouseholdInvite.household_id) == household_id, *_open_invite(now)))
+    return int((await session.exec(q)).one())
+
+
+async def claim_invite(session: AsyncSession, invite_id: str, user_id: str, now: datetime) -> bool:
+    """Mark an invitation used, only if nobody used or revoked it first (compare-and-set in the database)."""
+    res = await session.exec(
+        update(HouseholdInvite)
+        .where(col(HouseholdInvite.id) == invite_id, col(HouseholdInvite.used_at).is_(None),
+               col(HouseholdInvite.revoked_at).is_(None))
+        .values(used_at=now, used_by=user_id)
+    )
+    return res.rowcount == 1
+
+
+async def revoke_invite(session: AsyncSession, invite_id: str, now: datetime, by: str) -> bool:
+    """Revoke an invitation nobody used or revoked yet (compare-and-set)."""
+    res = await session.exec(
+        update(HouseholdInvite)
+        .where(col(HouseholdInvite.id) == invite_id, col(HouseholdInvite.used_at).is_(None),
+               col(HouseholdInvite.revoked_at).is_(None))
+        .values(revoked_at=now, revoked_by=by)
+    )
+    return res.rowcount == 1
+
+
+async def revoke_open_invites(session: AsyncSession, household_id: str, now: datetime, *,
+                              created_by: str | None = None) -> list[str]:
+    """Revoke the household's unused invitations (only those ``created_by`` issued, when given): their ids."""
+    q = select(HouseholdInvite.id).where(col(HouseholdInvite.household_id) == household_id,
+                                         col(HouseholdInvite.used_at).is_(None),
+                                         col(HouseholdInvite.revoked_at).is_(None))
+    if created_by is not None:
+        q = q.where(col(HouseholdInvite.created_by) == created_by)
+    ids = sorted((await session.exec(q)).all())
+    if ids:
+        await session.exec(update(HouseholdInvite).where(col(HouseholdInvite.id).in_(ids),
+                                                         col(HouseholdInvite.used_at).is_(None),
+                                                         col(HouseholdInvite.revoked_at).is_(None))
+                           .values(revoked_at=now))
+    return ids

@@ -11,6 +11,8 @@ from app.auth.deps import HolderDep, OptionalPrincipalDep, ReadHolderDep, Wechat
 from app.auth.schemas import (
     ActivateRequest,
     ActivateResult,
+    JoinRequest,
+    JoinResult,
     LogoutRequest,
     Me,
     PhoneVerified,
@@ -106,6 +108,35 @@ async def activate(
         verified = await service.exchange_phone(wechat=wechat, code=body.phone_code, field="phone_code")
     return await service.activate(session, settings=settings, body=body, now=now, current=current,
                                   limits=limits, ip=ip, verified=verified)
+
+
+@router.post("/auth/join", response_model=JoinResult, operation_id="auth_join",
+             responses={400: {"description": "invite.invalid (counted as a wrong guess)"},
+                        409: {"description": "invite.used, activation.household_full, activation.already_member, "
+                                             "household.inactive"},
+                        410: {"description": "invite.expired, invite.revoked"},
+                        422: {"description": "validation.failed (a new account needs phone or phone_code, and "
+                                             "name); wechat.code_invalid (phone_code refused)"},
+                        429: {"description": "auth.rate_limited (the same limits as activation)"},
+                        502: {"description": "wechat.unavailable"}, 503: {"description": "wechat.unavailable"}})
+async def join(
+    request: Request, body: JoinRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep,
+    current: OptionalPrincipalDep, limits: LimitsDep, wechat: WechatDep,
+) -> JoinResult:
+    """Join a household as a family member or tenant with an owner's one-time invitation: the signed-in user, the
+    WeChat user of ``binding_token``, or a new account (``name`` and a typed ``phone`` or the ``phone_code`` of
+    the phone-number button). Answers tokens as activation does. Each invitation works once."""
+    now, ip = clock.now(), client_ip(request)
+    verified = None
+    if body.phone_code is not None:
+        # the invitation is checked first (a wrong one must not spend the one-time phone code), on a read
+        # connection; WeChat is asked before the request's first write statement
+        async with read_session(request) as reader:
+            await service.precheck_join(reader=reader, settings=settings, body=body, now=now, current=current,
+                                        limits=limits, ip=ip)
+        verified = await service.exchange_phone(wechat=wechat, code=body.phone_code, field="phone_code")
+    return await service.join(session, settings=settings, body=body, now=now, current=current, limits=limits, ip=ip,
+                              verified=verified)
 
 
 @router.get("/me", response_model=Me, operation_id="me")

@@ -51,6 +51,32 @@ class ActivateRequest(BaseModel):
         return self
 
 
+class JoinRequest(BaseModel):
+    """Join a household with an invitation. The joining user is the signed-in one (``Authorization``), else the
+    WeChat user of ``binding_token`` (from ``POST /auth/wechat``), else a new account. Someone not signed in
+    gives ``phone`` (typed) or ``phone_code`` (the phone-number button; the number WeChat verified is stored),
+    not both, and ``name``; a signed-in user may leave all three out (their account keeps its own)."""
+
+    model_config = ConfigDict(extra="forbid")
+    invite_code: str = Field(min_length=4, max_length=40, description="as shown or scanned: XXXX-XXXX; case, "
+                             "blanks and dashes do not matter")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{6,15}$")
+    phone_code: str | None = Field(default=None, min_length=1, max_length=128)
+    name: str | None = Field(default=None, min_length=1, max_length=50)
+    binding_token: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _not_both(self) -> JoinRequest:
+        if self.phone is not None and self.phone_code is not None:
+            raise ValueError("give phone or phone_code (not both)")
+        return self
+
+
+class JoinResult(TokenPair):
+    household_id: str
+    relation: str
+
+
 class WechatPhoneRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=128, description="the code of the phone-number button "

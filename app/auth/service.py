@@ -1,4 +1,5 @@
-"""Sign-in: passwords for staff, activation codes and WeChat for residents, rotating refresh tokens."""
+"""Sign-in: passwords for staff, activation codes, invitations and WeChat for residents, rotating refresh
+tokens."""
 
 from __future__ import annotations
 
@@ -9,13 +10,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import repository as repo
 from app.auth.contracts import DIRECTORY
-from app.auth.models import ActivationCode, HouseholdMember, RefreshToken, Relation, Role, RoleGrant, User
+from app.auth.models import (
+    ActivationCode,
+    HouseholdInvite,
+    HouseholdMember,
+    RefreshToken,
+    Relation,
+    Role,
+    RoleGrant,
+    User,
+)
 from app.auth.policy import Principal
 from app.auth.repository import TokenHolder
 from app.auth.schemas import (
     ActivateRequest,
     ActivateResult,
     CommunityRef,
+    JoinRequest,
+    JoinResult,
     Me,
     MeUser,
     MyHousehold,
@@ -39,8 +51,10 @@ from app.core.security import (
     hash_password,
     keyed_hash,
     new_activation_code,
+    new_invite_code,
     new_opaque_token,
     normalize_activation_code,
+    normalize_invite_code,
     password_problems,
     verify_password,
 )
@@ -229,9 +243,11 @@ async def verify_phone(session: AsyncSession, *, user_id: str, phone: PhoneNumbe
 
 # ---- activation --------------------------------------------------------------------------------------------
 
-def _attempt_key(settings: Settings, body: ActivateRequest, now: datetime, current: Principal | None) -> str:
+def _attempt_key(settings: Settings, body: ActivateRequest | JoinRequest, now: datetime,
+                 current: Principal | None) -> str:
     """Whose wrong codes slow down whom: the typed phone, else (a verified phone is not known before the code
-    is checked) the WeChat user of the binding token, else the signed-in user."""
+    is checked) the WeChat user of the binding token, else the signed-in user. Activation codes and invitations
+    count against the same limits: a guesser gains nothing by switching between them."""
     if body.phone:
         return body.phone
     if body.binding_token:
@@ -336,6 +352,207 @@ async def activate(
                              "phone_verified": verified is not None})
     pair = await issue_tokens(session, settings=settings, user_id=user.id, now=now)
     return ActivateResult(**pair.model_dump(), household_id=household.household_id, relation=record.relation)
+
+
+# ---- invitations: family members and tenants join a household ---------------------------------------------
+
+INVITABLE = frozenset({Relation.FAMILY, Relation.TENANT})
+
+
+def _invite_state_problem(invite: HouseholdInvite, now: datetime) -> AppError | None:
+    """Why an issued invitation no longer works (revoked, used, expired), or None."""
+    if invite.revoked_at is not None:
+        return AppError("invite.revoked", "该邀请已被撤销，请让业主重新邀请", "This invitation was revoked; ask for a "
+                        "new one", status=410)
+    if invite.used_at is not None:
+        return Conflict("invite.used", "该邀请已被使用，每个邀请只能使用一次", "This invitation was already used")
+    if invite.expires_at <= now:
+        return AppError("invite.expired", "该邀请已过期，请让业主重新邀请", "This invitation has expired; ask for a "
+                        "new one", status=410)
+    return None
+
+
+def _invite_hash(settings: Settings, code: str) -> str:
+    return keyed_hash(settings.secret_key, normalize_invite_code(code), purpose="invite")
+
+
+async def _usable_invite(session: AsyncSession, *, settings: Settings, text: str, now: datetime,
+                         limits: RateLimits | None, ip: str, key: str) -> HouseholdInvite:
+    record = await repo.invite_by_hash(session, _invite_hash(settings, text))
+    if record is None:
+        # a wrong guess: counted exactly as a wrong activation code (the same limits)
+        if limits is not None:
+            await limits.failed(rl.ACTIVATE_FAILURES_PER_IP, ip, now)
+            await limits.failed(rl.ACTIVATE_FAILURES_PER_PHONE_IP, f"{key}|{ip}", now)
+        raise AppError("invite.invalid", "邀请码无效", "Invalid invitation code", status=400)
+    if (problem := _invite_state_problem(record, now)) is not None:
+        raise problem
+    return record
+
+
+async def _joining_user(session: AsyncSession, *, settings: Settings, body: JoinRequest, now: datetime,
+                        current: Principal | None) -> tuple[User | None, Binding | None]:
+    """The existing account that joins (signed in, or bound to the binding token's WeChat user), or None for a
+    new one; then what a new account needs (a phone or phone code, a name) must be there: 422 before anything
+    is spent."""
+    binding = _binding(settings, body.binding_token, now) if body.binding_token else None
+    user: User | None = None
+    if current is not None:
+        user = await repo.get_user(session, current.user_id)
+    elif binding is not None:
+        user = await repo.get_user_by_openid(session, binding.openid)
+    if user is None:
+        missing = []
+        if body.phone is None and body.phone_code is None:
+            missing.append({"loc": ["body", "phone"], "msg": "give phone or phone_code (a new account)"})
+        if body.name is None:
+            missing.append({"loc": ["body", "name"], "msg": "required for a new account"})
+        if missing:
+            raise Invalid(errors=missing)
+    return user, binding
+
+
+async def precheck_join(
+    *, reader: AsyncSession, settings: Settings, body: JoinRequest, now: datetime, current: Principal | None,
+    limits: RateLimits | None = None, ip: str = "",
+) -> None:
+    """Before a ``phone_code`` is spent: the attempt counted, the invitation and the request checked on a read
+    connection (as :func:`precheck_activation`); :func:`join` follows with ``verified``."""
+    key = _attempt_key(settings, body, now, current)
+    await _start_attempt(limits, ip=ip, key=key, now=now)
+    await _usable_invite(reader, settings=settings, text=body.invite_code, now=now, limits=limits, ip=ip, key=key)
+    await _joining_user(reader, settings=settings, body=body, now=now, current=current)
+
+
+async def join(
+    session: AsyncSession, *, settings: Settings, body: JoinRequest, now: datetime, current: Principal | None,
+    limits: RateLimits | None = None, ip: str = "", verified: PhoneNumber | None = None,
+) -> JoinResult:
+    """Bind the joining user (the signed-in one, the binding token's WeChat user, or a new account) to the
+    invitation's household with its relation; the invitation is used (once: a compare-and-set, so of two joins
+    at once exactly one succeeds). The household row is locked first, so its member cap holds under concurrency
+    (409 ``activation.household_full``). Audited. ``verified``: WeChat's number for ``body.phone_code``."""
+    key = _attempt_key(settings, body, now, current)
+    if verified is None:
+        if body.phone_code is not None:
+            raise Invalid(errors=[{"loc": ["body", "phone_code"], "msg": "not verified"}])
+        await _start_attempt(limits, ip=ip, key=key, now=now)
+    record = await _usable_invite(session, settings=settings, text=body.invite_code, now=now, limits=limits, ip=ip,
+                                  key=key)
+    user, binding = await _joining_user(session, settings=settings, body=body, now=now, current=current)
+    household = await DIRECTORY.directory().activation_target(session, household_id=record.household_id)  # locked
+    if await repo.member_count(session, household.household_id) >= household.max_members:
+        raise Conflict("activation.household_full", "该户绑定人数已达上限", "The household has its maximum members")
+    phone = verified.normalized if verified is not None else body.phone
+    new_account = user is None
+    if user is None:
+        assert body.name is not None and phone is not None  # _joining_user
+        user = User(name=body.name.strip(), phone=phone, wechat_openid=binding.openid if binding else None,
+                    wechat_unionid=binding.unionid if binding else None,
+                    phone_verified_at=now if verified is not None else None, created_at=now)
+        session.add(user)
+        await session.flush()
+    else:
+        if binding is not None and user.wechat_openid is None:
+            user.wechat_openid = binding.openid
+        if binding is not None and binding.unionid and user.wechat_openid == binding.openid:
+            user.wechat_unionid = binding.unionid
+        if verified is not None:
+            user.phone, user.phone_verified_at = phone, now
+        elif phone and not user.phone:
+            user.phone = phone
+        session.add(user)
+    if await repo.get_member(session, household.household_id, user.id) is not None:
+        raise Conflict("activation.already_member", "您已是该户成员", "Already a member of this household")
+    if not await repo.claim_invite(session, record.id, user.id, now):
+        fresh = await repo.get_invite(session, record.id)
+        raise (_invite_state_problem(fresh, now) if fresh is not None else None) or Conflict(
+            "invite.used", "该邀请已被使用，每个邀请只能使用一次", "This invitation was already used")
+    if limits is not None:
+        await limits.succeeded(rl.ACTIVATE_FAILURES_PER_PHONE_IP, f"{key}|{ip}")
+    session.add(HouseholdMember(household_id=household.household_id, user_id=user.id, relation=record.relation,
+                                created_at=now))
+    await session.flush()
+    await audit.append(session, chain=household.community_id, action="household.member_joined",
+                       entity_type="household", entity_id=household.household_id, actor_id=user.id, at=now,
+                       data={"relation": record.relation, "invite_id": record.id, "invited_by": record.created_by,
+                             "new_account": new_account, "phone_verified": verified is not None})
+    pair = await issue_tokens(session, settings=settings, user_id=user.id, now=now)
+    return JoinResult(**pair.model_dump(), household_id=household.household_id, relation=record.relation)
+
+
+@dataclass(frozen=True)
+class InviteInfo:
+    id: str
+    household_id: str
+    relation: str
+    expires_at: datetime
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class NewInvite(InviteInfo):
+    code: str  # shown once; only its keyed hash is stored
+
+
+def _info(i: HouseholdInvite) -> InviteInfo:
+    return InviteInfo(id=i.id, household_id=i.household_id, relation=i.relation, expires_at=i.expires_at,
+                      created_at=i.created_at, created_by=i.created_by)
+
+
+async def issue_invite(session: AsyncSession, *, settings: Settings, household_id: str, relation: str,
+                       max_members: int, now: datetime, by: str) -> NewInvite:
+    """A one-time invitation for a family member or tenant (422 ``invite.relation_not_invitable`` for an owner
+    or co-owner: they activate with staff's codes), valid ``settings.invite_hours``. Refused while the household
+    is full (409 ``activation.household_full``) or has ``settings.invite_max_open`` open invitations (409
+    ``invite.too_many_open``). The caller has authorized and audits."""
+    if relation not in INVITABLE:
+        raise Invalid("invite.relation_not_invitable", "只能邀请家庭成员或租户；业主和共有人须使用社区发放的激活码",
+                      "Only family members and tenants are invited; owners and co-owners activate with a code "
+                      "from community staff", errors=[{"loc": ["body", "relation"], "msg": "family or tenant"}])
+    if await repo.member_count(session, household_id) >= max_members:
+        raise Conflict("activation.household_full", "该户绑定人数已达上限", "The household has its maximum members")
+    if await repo.open_invite_count(session, household_id, now) >= settings.invite_max_open:
+        raise Conflict("invite.too_many_open", "本户未使用的邀请过多，请先撤销不用的邀请",
+                       "Too many open invitations for this household; revoke unused ones first",
+                       limit=settings.invite_max_open)
+    while True:  # 30^8 codes: a clash with a stored one is all but impossible, and then simply drawn again
+        code = new_invite_code()
+        code_hash = _invite_hash(settings, code)
+        if await repo.invite_by_hash(session, code_hash) is None:
+            break
+    invite = await repo.add_invite(session, HouseholdInvite(
+        household_id=household_id, code_hash=code_hash, relation=relation,
+        expires_at=now + timedelta(hours=settings.invite_hours), created_at=now, created_by=by))
+    return NewInvite(**_info(invite).__dict__, code=code)
+
+
+async def open_invites(session: AsyncSession, *, household_id: str, now: datetime) -> list[InviteInfo]:
+    """The household's invitations still waiting (not used, revoked or expired), oldest first."""
+    return [_info(i) for i in await repo.open_invites(session, household_id, now)]
+
+
+async def revoke_invite(session: AsyncSession, *, household_id: str, invite_id: str, now: datetime,
+                        by: str) -> InviteInfo:
+    """Revoke a waiting invitation of the household: 404 ``invite.not_found`` (none of this household), 409
+    ``invite.used``, 410 ``invite.revoked`` / ``invite.expired`` when it no longer waits."""
+    invite = await repo.get_invite(session, invite_id)
+    if invite is None or invite.household_id != household_id:
+        raise NotFound("invite.not_found", "邀请不存在", "Invitation not found")
+    if (problem := _invite_state_problem(invite, now)) is not None:
+        raise problem
+    if not await repo.revoke_invite(session, invite.id, now, by):
+        fresh = await repo.get_invite(session, invite.id)
+        raise (_invite_state_problem(fresh, now) if fresh is not None else None) or Conflict(
+            "invite.used", "该邀请已被使用", "This invitation was already used")
+    return _info(invite)
+
+
+async def revoke_invites_of(session: AsyncSession, *, household_id: str, user_id: str, now: datetime) -> list[str]:
+    """Revoke the waiting invitations ``user_id`` issued for the household (they leave it, or are taken off):
+    the ids revoked."""
+    return await repo.revoke_open_invites(session, household_id, now, created_by=user_id)
 
 
 async def create_user(
@@ -443,6 +660,12 @@ async def household_members(session: AsyncSession, *, household_id: str) -> list
             for m, u in await repo.members_of(session, household_id)]
 
 
+async def member_relation(session: AsyncSession, *, household_id: str, user_id: str) -> str | None:
+    """The user's relation to the household, or None if they are not a member."""
+    m = await repo.get_member(session, household_id, user_id)
+    return m.relation if m is not None else None
+
+
 async def unbind_member(session: AsyncSession, *, household_id: str, user_id: str) -> bool:
     """Take a user off a household (False if they were not on it). Their sign-ins stay; the principal of their
     next request no longer holds the household."""
@@ -450,10 +673,11 @@ async def unbind_member(session: AsyncSession, *, household_id: str, user_id: st
 
 
 async def unbind_household(session: AsyncSession, *, household_id: str, now: datetime) -> list[str]:
-    """Take every member off a household and revoke its unused activation codes (an ownership transfer):
-    the ids of the users who were members."""
+    """Take every member off a household and revoke its unused activation codes and invitations (an ownership
+    transfer, a deactivation): the ids of the users who were members."""
     members = [m.user_id for m in await household_members(session, household_id=household_id)]
     for user_id in members:
         await repo.delete_member(session, household_id, user_id)
     await repo.revoke_open_codes(session, [household_id], now)
+    await repo.revoke_open_invites(session, household_id, now)
     return members

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     refresh_token_days: int = 30
     binding_token_minutes: int = 10
     activation_code_days: int = 30
+    # a household invitation (family, tenants) lives this long: a weekend plus a day; it is short and typed by
+    # hand, so it must not live long (README "Invitations")
+    invite_hours: int = 72
+    # at most this many open (unused, unrevoked, unexpired) invitations per household
+    invite_max_open: int = 10
+    # the mini-program page that joins a household (share card path, mini-program code page)
+    wechat_join_page: str = "pages/join/index"
 
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_appid: str = "wx-demo-appid"

@@ -2,7 +2,7 @@
 
 * Passwords: argon2 through the passlib API (libpass fork).
 * Access tokens: JWT HS256 with the algorithm list always pinned; exp, iat, sub, aud and iss required.
-* Opaque secrets (refresh tokens, activation codes, receipts): random, stored only as keyed hashes.
+* Opaque secrets (refresh tokens, activation and invitation codes, receipts): random, stored only as keyed hashes.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -172,6 +173,26 @@ def normalize_activation_code(code: str) -> str:
     if len(cleaned) != 12:
         return cleaned
     return f"{cleaned[:4]}-{cleaned[4:8]}-{cleaned[8:]}"
+
+
+INVITE_CODE_LENGTH = 8
+
+
+def new_invite_code() -> str:
+    """A household invitation: 8 symbols from the look-alike-free alphabet (30^8, ~39 bits), shown as XXXX-XXXX.
+    Short enough to read out over the phone; it lives hours, not weeks, and guesses are rate-limited."""
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def normalize_invite_code(code: str) -> str:
+    """What a typed or scanned invitation code is looked up as: upper case, separators and blanks dropped,
+    then XXXX-XXXX (anything of another length is returned as it is and matches nothing)."""
+    folded = unicodedata.normalize("NFKC", code).upper()  # full-width letters and digits (a Chinese IME) fold
+    cleaned = "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
+    if len(cleaned) != INVITE_CODE_LENGTH:
+        return cleaned
+    return f"{cleaned[:4]}-{cleaned[4:]}"
 
 
 def new_receipt() -> str:

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import ActivationCode, HouseholdMember
+from app.core import repository as base
 from app.register.models import Building, Community, Household, Jurisdiction, RulesProfileVersion, Unit
 from app.register.scope import active, households_in
 
@@ -139,7 +140,11 @@ async def bump_register_version(session: AsyncSession, community_id: str) -> Non
     await session.exec(stmt)
 
 
-async def get_household(session: AsyncSession, household_id: str) -> Household | None:
+async def get_household(session: AsyncSession, household_id: str, *, lock: bool = False) -> Household | None:
+    """The household; ``lock``: FOR UPDATE (its members change: the member cap and the last owner hold under
+    concurrency; and whoever changes the household itself takes this lock before any other)."""
+    if lock:
+        return await base.get(session, Household, household_id, lock=True)
     return await session.get(Household, household_id)
 
 

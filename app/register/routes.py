@@ -1,4 +1,5 @@
-"""Register endpoints: jurisdictions, profiles, communities, households, activation codes, staff."""
+"""Register endpoints: jurisdictions, profiles, communities, households, members and invitations, activation
+codes, staff."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ from app.register.schemas import (
     HouseholdPublic,
     HouseholdReactivation,
     ImportResult,
+    InviteIssued,
+    InvitePublic,
+    InviteRequest,
     IssuedCodes,
     JurisdictionCreate,
     JurisdictionPublic,
@@ -221,16 +225,60 @@ async def reactivate_household(household_id: str, body: HouseholdReactivation, s
 @router.get("/households/{household_id}/members", response_model=list[MemberPublic],
             operation_id="household_members_list")
 async def list_members(household_id: str, session: SessionDep, principal: PrincipalDep) -> list[MemberPublic]:
-    """The household's members (staff, or the members themselves); phones masked except one's own."""
+    """The household's members with relation, name, phone and when they joined (staff, or any member of the
+    household); phones masked except one's own, names masked to other members."""
     return await service.list_members(session, principal=principal, household_id=household_id)
 
 
 @router.delete("/households/{household_id}/members/{user_id}", status_code=204,
-               operation_id="household_member_remove")
+               operation_id="household_member_remove",
+               responses={403: {"description": "household.owner_only (a family member or tenant removing someone "
+                                                "else), member.owner_protected (an owner or co-owner removing "
+                                                "another one: staff only)"},
+                          404: {"description": "member.not_found"},
+                          409: {"description": "member.last_owner (the last owner or co-owner leaving while others "
+                                             "remain)"}})
 async def remove_member(household_id: str, user_id: str, session: SessionDep, principal: PrincipalDep,
                         clock: ClockDep) -> Response:
-    """Staff take a member off the household, or a member leaves it (``user_id`` = themself). Audited."""
+    """Staff take anyone off the household; an owner or co-owner takes off family members and tenants; anyone
+    leaves (``user_id`` = themself). The removed user's waiting invitations for the household are revoked and
+    their next request no longer acts for it. Audited."""
     await service.remove_member(session, principal=principal, household_id=household_id, user_id=user_id,
+                                now=clock.now())
+    return Response(status_code=204)
+
+
+@router.post("/households/{household_id}/invites", response_model=InviteIssued, status_code=201,
+             operation_id="household_invite_create",
+             responses={403: {"description": "household.owner_only (a family member or tenant)"},
+                        409: {"description": "activation.household_full, invite.too_many_open, household.inactive"},
+                        422: {"description": "invite.relation_not_invitable (owner, co_owner)"}})
+async def create_invite(household_id: str, body: InviteRequest, session: SessionDep, principal: PrincipalDep,
+                        settings: SettingsDep, clock: ClockDep) -> InviteIssued:
+    """An owner or co-owner of the household, or staff, invites a family member or tenant: a one-time code
+    (XXXX-XXXX, shown only here) valid for ``INVITE_HOURS`` (72 h), and what the mini-program shares (share
+    card, mini-program code). Audited, never with the code."""
+    return await service.issue_invite(session, settings=settings, principal=principal, household_id=household_id,
+                                      body=body, now=clock.now())
+
+
+@router.get("/households/{household_id}/invites", response_model=list[InvitePublic],
+            operation_id="household_invites_list")
+async def list_invites(household_id: str, session: SessionDep, principal: PrincipalDep,
+                       clock: ClockDep) -> list[InvitePublic]:
+    """The household's invitations still waiting (not used, revoked or expired), oldest first; owners,
+    co-owners, staff. The codes are not shown again."""
+    return await service.list_invites(session, principal=principal, household_id=household_id, now=clock.now())
+
+
+@router.delete("/households/{household_id}/invites/{invite_id}", status_code=204,
+               operation_id="household_invite_revoke",
+               responses={404: {"description": "invite.not_found"}, 409: {"description": "invite.used"},
+                          410: {"description": "invite.revoked, invite.expired"}})
+async def revoke_invite(household_id: str, invite_id: str, session: SessionDep, principal: PrincipalDep,
+                        clock: ClockDep) -> Response:
+    """Revoke a waiting invitation (owners, co-owners, staff); it then answers 410 ``invite.revoked``. Audited."""
+    await service.revoke_invite(session, principal=principal, household_id=household_id, invite_id=invite_id,
                                 now=clock.now())
     return Response(status_code=204)
 

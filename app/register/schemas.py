@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -187,6 +188,38 @@ class MemberPublic(BaseModel):
     relation: str
     joined_at: AwareDatetime
     is_me: bool
+
+
+class InviteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    relation: Literal["owner", "co_owner", "family", "tenant"] = Field(
+        description="family or tenant; owner and co_owner are refused (422 invite.relation_not_invitable): they "
+                    "activate with a code from community staff")
+
+
+class InviteShare(BaseModel):
+    """What the mini-program shares: ``onShareAppMessage`` returns ``title`` and ``path``; a mini-program code
+    (wxacode.getUnlimited) takes ``page`` and ``scene``."""
+
+    title: str
+    path: str = Field(description="the join page with the code: <WECHAT_JOIN_PAGE>?invite=XXXXXXXX")
+    page: str = Field(description="the join page (WECHAT_JOIN_PAGE)")
+    scene: str = Field(description="invite=XXXXXXXX (at most 32 characters, as wxacode.getUnlimited wants)")
+
+
+class InvitePublic(BaseModel):
+    id: str
+    household_id: str
+    relation: str
+    expires_at: AwareDatetime
+    created_at: AwareDatetime
+    created_by: str = Field(description="the user who issued it (an owner, a co-owner or staff)")
+
+
+class InviteIssued(InvitePublic):
+    code: str = Field(description="XXXX-XXXX, shown only in this answer (only a keyed hash is stored); it works "
+                                  "once, until expires_at")
+    share: InviteShare
 
 
 class OwnershipTransfer(BaseModel):

@@ -11,8 +11,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.contracts import ActivationTarget, HouseholdCard, NamedPlace
-from app.auth.models import Role, User
-from app.auth.policy import HouseholdRef, Principal, Scope, authorize, visible
+from app.auth.models import ACTING_RELATIONS, Role, User
+from app.auth.policy import (
+    HouseholdAccess,
+    HouseholdRef,
+    MemberTarget,
+    Principal,
+    Scope,
+    authorize,
+    authorize_household,
+    visible,
+)
 from app.core import audit
 from app.core.config import Settings
 from app.core.db import new_id
@@ -41,6 +50,10 @@ from app.register.schemas import (
     HouseholdPublic,
     HouseholdReactivation,
     ImportResult,
+    InviteIssued,
+    InvitePublic,
+    InviteRequest,
+    InviteShare,
     IssuedCode,
     IssuedCodes,
     JurisdictionCreate,
@@ -455,7 +468,10 @@ async def _managed_household(session: AsyncSession, principal: Principal,
         raise NotFound("household.not_found", "房屋不存在", "Household not found")
     h, b, u, _, _ = found
     authorize(principal, "register.manage", await community_scope(session, community_id=h.community_id))
-    return h, b, u
+    # the household row first, before the rolls and the audit chain: joins lock it too, in that order
+    locked = await repo.get_household(session, h.id, lock=True)
+    assert locked is not None
+    return locked, b, u
 
 
 def _open_rolls(unchanged: list[OpenRoll]) -> list[OpenRollPublic]:
@@ -621,28 +637,38 @@ async def reactivate_household(session: AsyncSession, *, principal: Principal, h
     return HouseholdChanged(household=_household_public(fresh), open_rolls_unchanged=_open_rolls(unchanged))
 
 
-# ---- members of a household (staff, or the members themselves) ---------------------------------------
+# ---- members of a household and its invitations (app.auth.policy.authorize_household decides who) ----------
 
-async def _household_and_roles(session: AsyncSession, principal: Principal,
-                               household_id: str) -> tuple[Household, bool, bool]:
-    """(household, whether the caller is staff of it with register.view, whether the caller is a member)."""
-    h = await household_or_404(session, household_id=household_id)
+RELATION_LABELS = {"family": "家庭成员", "tenant": "租户"}
+
+
+async def _household_access(session: AsyncSession, principal: Principal, household_id: str, permission: str, *,
+                            target_user_id: str | None = None,
+                            lock: bool = False) -> tuple[Household, HouseholdAccess, str | None]:
+    """The household once the caller may do ``permission`` to it, how they relate to it, and (for a removal)
+    the named user's relation (None: not a member)."""
+    h = await repo.get_household(session, household_id, lock=lock)
+    if h is None:
+        raise NotFound()
     scope = await community_scope(session, community_id=h.community_id)
-    member = any(r.household_id == h.id for r in principal.households)
-    if member:
-        return h, False, True
-    authorize(principal, "register.view", scope)
-    return h, True, False
+    relation = None
+    target = None
+    if target_user_id is not None:
+        relation = await auth_service.member_relation(session, household_id=h.id, user_id=target_user_id)
+        target = MemberTarget(user_id=target_user_id, relation=relation)
+    access = authorize_household(principal, permission, scope, household_id=h.id, target=target)
+    return h, access, relation
 
 
 async def list_members(session: AsyncSession, *, principal: Principal, household_id: str) -> list[MemberPublic]:
-    """Who is bound to the household. Staff and the household's own members see the list; a phone is shown in
+    """Who is bound to the household. Staff and every member of the household see the list; a phone is shown in
     full only to its owner, a name in full to staff and to its owner."""
-    h, staff, _ = await _household_and_roles(session, principal, household_id)
+    h, access, _ = await _household_access(session, principal, household_id, "household.members_view")
     out = []
     for m in await auth_service.household_members(session, household_id=h.id):
         me = m.user_id == principal.user_id
-        out.append(MemberPublic(user_id=m.user_id, name=m.name if staff or me else (mask_name(m.name) or ""),
+        out.append(MemberPublic(user_id=m.user_id,
+                                name=m.name if access.manager or me else (mask_name(m.name) or ""),
                                 phone=m.phone if me else mask_phone(m.phone), relation=m.relation,
                                 joined_at=m.joined_at, is_me=me))
     return out
@@ -650,16 +676,72 @@ async def list_members(session: AsyncSession, *, principal: Principal, household
 
 async def remove_member(session: AsyncSession, *, principal: Principal, household_id: str, user_id: str,
                         now: datetime) -> None:
-    """Staff take a member off a household (register.manage), or a member leaves it themself. Audited."""
-    h, _, member = await _household_and_roles(session, principal, household_id)
-    leaving = member and user_id == principal.user_id
-    if not leaving:
-        authorize(principal, "register.manage", await community_scope(session, community_id=h.community_id))
+    """Take a member off a household: staff anyone, an owner or co-owner the family members and tenants, anyone
+    themself (leaving). The last owner or co-owner does not leave while others remain (409
+    ``member.last_owner``; staff may take them off). Their waiting invitations for the household are revoked;
+    their next request no longer holds the household (the principal is read per request). Audited."""
+    h, access, relation = await _household_access(session, principal, household_id, "household.member_remove",
+                                                  target_user_id=user_id, lock=True)
+    leaving = user_id == principal.user_id
+    if leaving and not access.manager and relation in ACTING_RELATIONS:
+        rest = [m for m in await auth_service.household_members(session, household_id=h.id) if m.user_id != user_id]
+        if rest and not any(m.relation in ACTING_RELATIONS for m in rest):
+            raise Conflict("member.last_owner", "您是本户最后一位业主或共有人，请先移除其他成员，或请社区工作人员办理",
+                           "You are the household's last owner or co-owner: remove the other members first, or ask "
+                           "community staff")
     if not await auth_service.unbind_member(session, household_id=h.id, user_id=user_id):
         raise NotFound("member.not_found", "该用户不是本户成员", "Not a member of this household")
+    revoked = await auth_service.revoke_invites_of(session, household_id=h.id, user_id=user_id, now=now)
     await audit.append(session, chain=h.community_id, action="household.member_removed", entity_type="household",
                        entity_id=h.id, actor_id=principal.user_id, at=now,
-                       data={"user_id": user_id, "left": leaving})
+                       data={"user_id": user_id, "left": leaving, "relation": relation, "by_staff": access.manager,
+                             "invites_revoked": revoked})
+
+
+def _invite_public(i: auth_service.InviteInfo) -> InvitePublic:
+    return InvitePublic(id=i.id, household_id=i.household_id, relation=i.relation, expires_at=i.expires_at,
+                        created_at=i.created_at, created_by=i.created_by)
+
+
+async def issue_invite(session: AsyncSession, *, settings: Settings, principal: Principal, household_id: str,
+                       body: InviteRequest, now: datetime) -> InviteIssued:
+    """An owner, co-owner or staff invites a family member or tenant (auth keeps the code). Not for a
+    deactivated household (409 ``household.inactive``). Audited, never with the code."""
+    h, access, _ = await _household_access(session, principal, household_id, "household.invite", lock=True)
+    if h.deactivated_at is not None:
+        raise _inactive()
+    community = await community_or_404(session, community_id=h.community_id)
+    profile = await profile_for_community(session, community_id=h.community_id)
+    issued = await auth_service.issue_invite(session, settings=settings, household_id=h.id, relation=body.relation,
+                                             max_members=profile.max_members_per_household, now=now,
+                                             by=principal.user_id)
+    await audit.append(session, chain=h.community_id, action="household.invite_issued", entity_type="household",
+                       entity_id=h.id, actor_id=principal.user_id, at=now,
+                       data={"invite_id": issued.id, "relation": issued.relation,
+                             "expires_at": issued.expires_at.isoformat(), "by_staff": access.member is None})
+    compact = issued.code.replace("-", "")
+    page = settings.wechat_join_page.strip("/")
+    share = InviteShare(title=f"邀请您作为{RELATION_LABELS[issued.relation]}加入{community.name}",
+                        path=f"{page}?invite={compact}", page=page, scene=f"invite={compact}")
+    return InviteIssued(**_invite_public(issued).model_dump(), code=issued.code, share=share)
+
+
+async def list_invites(session: AsyncSession, *, principal: Principal, household_id: str,
+                       now: datetime) -> list[InvitePublic]:
+    """The household's waiting invitations (owners, co-owners, staff); the codes are not shown again."""
+    h, _, _ = await _household_access(session, principal, household_id, "household.invite")
+    return [_invite_public(i) for i in await auth_service.open_invites(session, household_id=h.id, now=now)]
+
+
+async def revoke_invite(session: AsyncSession, *, principal: Principal, household_id: str, invite_id: str,
+                        now: datetime) -> None:
+    """An owner, co-owner or staff revokes a waiting invitation of the household. Audited."""
+    h, _, _ = await _household_access(session, principal, household_id, "household.invite")
+    invite = await auth_service.revoke_invite(session, household_id=h.id, invite_id=invite_id, now=now,
+                                              by=principal.user_id)
+    await audit.append(session, chain=h.community_id, action="household.invite_revoked", entity_type="household",
+                       entity_id=h.id, actor_id=principal.user_id, at=now,
+                       data={"invite_id": invite.id, "relation": invite.relation})
 
 
 # ---- what auth asks of the register (app.auth.contracts; registered by app.wiring) -------------------
@@ -678,7 +760,9 @@ class HouseholdDirectory:
                 in await repo.membership_cards(session, user_id)]
 
     async def activation_target(self, session: AsyncSession, *, household_id: str) -> ActivationTarget:
-        household = await household_or_404(session, household_id=household_id)
+        household = await repo.get_household(session, household_id, lock=True)  # the cap holds under concurrency
+        if household is None:
+            raise NotFound()
         if household.deactivated_at is not None:  # its codes were revoked; a code that slipped through binds nobody
             raise _inactive()
         profile = await profile_for_community(session, community_id=household.community_id)

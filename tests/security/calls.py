@@ -60,6 +60,7 @@ REQUESTS: dict[str, Req] = {
     "POST /api/v1/auth/activate": Req(json={"activation_code": "ZZZZ-ZZZZ-ZZZZ", "phone": "13800000000",
                                             "name": "某人"}),
     "POST /api/v1/auth/wechat/phone": Req(json={"code": "sec-phone-code"}),
+    "POST /api/v1/auth/join": Req(json={"invite_code": "ZZZZ-ZZZZ", "phone": "13800000000", "name": "某人"}),
     "POST /api/v1/me/subscriptions": Req(json={"template_ids": ["reminder-template"]}),
     "GET /api/v1/me": Req(),
     "GET /api/v1/catalogs/{name}": Req(),
@@ -94,6 +95,10 @@ REQUESTS: dict[str, Req] = {
         ids={"household_id": "deactivate_household"}, json={"reason": "两户合并"}, phase=1),
     "POST /api/v1/households/{household_id}/reactivate": Req(
         ids={"household_id": "deactivate_household"}, json={"reason": "误操作，恢复"}, phase=3),
+    "POST /api/v1/households/{household_id}/invites": Req(json={"relation": "tenant"}),
+    "GET /api/v1/households/{household_id}/invites": Req(),
+    "DELETE /api/v1/households/{household_id}/invites/{invite_id}": Req(
+        ids={"household_id": "household_id", "invite_id": "invite_id"}, phase=3),
     "DELETE /api/v1/households/{household_id}/members/{user_id}": Req(
         ids={"household_id": "household_id", "user_id": "family_user_id"}, phase=3),
     "POST /api/v1/communities/{community_id}/activation-codes": Req(
@@ -219,10 +224,10 @@ REQUESTS: dict[str, Req] = {
 }
 
 
-# operations no role can complete in this world: a wrong activation code (a real one would bind the caller
+# operations no role can complete in this world: a wrong activation code or invitation (a real one would bind the caller
 # to a household of A and change the roles under test), and household choices, which the Laoshan profile
 # keeps private from staff (tests/security/test_privacy.py covers the profile that allows them)
-NO_SUCCESS = {"POST /api/v1/auth/activate", "GET /api/v1/motions/{motion_id}/choices",
+NO_SUCCESS = {"POST /api/v1/auth/activate", "POST /api/v1/auth/join", "GET /api/v1/motions/{motion_id}/choices",
               "POST /api/v1/auth/wechat/phone",
               "POST /api/v1/me/subscriptions"}  # nobody in this world signed in through WeChat
 

@@ -30,6 +30,8 @@ from tests.security.world import (
 
 OK = frozenset({200, 201, 202, 204, 409, 422})  # allowed: the request got past authorization
 OUTSIDERS = {ANON: 401, RES_B: 404, STAFF_B: 404}
+GONE = frozenset({204, 404})  # a removal: the first allowed caller removes, the next find nobody
+REVOKED = frozenset({204, 410})  # a revocation: the first allowed caller revokes, the next find it revoked
 
 
 def A(resident_a, supervisor, contractor, staff_a, admin) -> dict[str, Any]:  # noqa: N802 - a table column
@@ -55,6 +57,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "POST /api/v1/auth/logout": PUBLIC,
     "POST /api/v1/auth/wechat": PUBLIC,
     "POST /api/v1/auth/activate": {r: 400 for r in ROLES},  # a wrong code: the same answer for everyone
+    "POST /api/v1/auth/join": {r: 400 for r in ROLES},  # likewise a wrong invitation
     # the verified phone number: only a user signed in through WeChat (nobody here; tests/auth/test_wechat.py)
     "POST /api/v1/auth/wechat/phone": {r: 403 for r in ROLES} | {ANON: 401},
     # one-time subscriptions accepted in the mini-program: likewise only a user signed in through WeChat
@@ -86,8 +89,13 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "POST /api/v1/households/{household_id}/transfer":        A(403, 404, 404, OK, OK),  # a spare household
     "POST /api/v1/households/{household_id}/deactivate":      A(403, 404, 404, OK, OK),  # another spare one
     "POST /api/v1/households/{household_id}/reactivate":      A(403, 404, 404, OK, OK),  # … restored later
-    # staff take the family member off (204); whoever comes after them finds no such member (404)
-    "DELETE /api/v1/households/{household_id}/members/{user_id}": A(403, 404, 404, frozenset({204, 404}), frozenset({204, 404})),
+    # resident A owns the household: they take the family member off (204); whoever comes after them finds no
+    # such member (404)
+    "DELETE /api/v1/households/{household_id}/members/{user_id}": A(GONE, 404, 404, GONE, GONE),
+    # invitations: the household's owner (resident A) and staff; the first to revoke gets 204, the others 410
+    "POST /api/v1/households/{household_id}/invites":         A(OK, 404, 404, OK, OK),
+    "GET /api/v1/households/{household_id}/invites":          A(OK, 404, 404, OK, OK),
+    "DELETE /api/v1/households/{household_id}/invites/{invite_id}": A(REVOKED, 404, 404, REVOKED, REVOKED),
     "POST /api/v1/communities/{community_id}/activation-codes": A(403, 404, 404, OK, OK),
     "POST /api/v1/communities/{community_id}/staff":          A(403, 404, 404, 403, OK),
     "POST /api/v1/communities/{community_id}/projects":       A(403, 404, 404, OK, OK),

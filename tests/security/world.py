@@ -107,6 +107,9 @@ async def build_security_world(app, client: httpx.AsyncClient, wechat) -> SecWor
     ids["transfer_household"] = w.spare_households[-2]
     ids["deactivate_household"] = w.spare_households[-3]
     ids["family_user_id"] = (await client.get(f"{API}/me", headers=auth(fam["access_token"]))).json()["user"]["id"]
+    # a waiting invitation of resident A's household, for the revocation route
+    ids["invite_id"] = _ok(await client.post(f"{API}/households/{a.residents[0].household_id}/invites",
+                                             headers=staff, json={"relation": "tenant"}), 201)["id"]
 
     # ---- questionnaires: the main one (open, answered), drafts to edit / open, one to close
     async def questionnaire(open_: bool, **body) -> dict:
