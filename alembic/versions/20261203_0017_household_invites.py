@@ -4,7 +4,7 @@ An owner or co-owner (or staff) invites a family member or tenant with a short o
 hash) that expires; ``POST /auth/join`` uses it once.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-03 00:00:00.000000
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import app.core.db
 from alembic import op
 
 revision: str = '0017'
-down_revision: str | Sequence[str] | None = '0014'
+down_revision: str | Sequence[str] | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
