@@ -245,12 +245,12 @@ async def test_one_lease_holder_the_others_wait_or_use_the_current_token(pair: P
     assert await asyncio.wait_for(waiting, timeout=5) == "AT-other" and wechat.token_calls == 0
     # due for a refresh while another holds the lease: the current token is used meanwhile
     clock.advance(seconds=6900)
-    assert await store.acquire(key, "dead", clock.now() + timedelta(milliseconds=200))
+    assert await store.acquire(key, "dead", clock.now() + timedelta(seconds=1))
     assert await pair.client(b).access_token() == "AT-other" and wechat.token_calls == 0
     # the holder died: its lease lapses (in the database on the app's clock, in Redis on Redis's) and the next
     # caller takes it
-    clock.advance(seconds=1)
-    await asyncio.sleep(0.3)
+    clock.advance(seconds=2)
+    await asyncio.sleep(1.2)
     assert await pair.client(b).access_token() == "AT1" and wechat.token_calls == 1
     # no token and a lease nobody releases: the caller gives up after WAIT (503, retry later)
     clock.advance(hours=3)
