@@ -112,9 +112,6 @@ async def run_worker(*, once: bool = False) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        if settings.outbox_sender == "wechat" and not settings.redis_url and not settings.is_sqlite:
-            log.warning("no REDIS_URL: this worker keeps WeChat's access token to itself; with a second worker "
-                        "the two would keep replacing each other's token")
         worker.start()
         log.info("worker running every %.1f s on %s", settings.outbox_interval_s, app.state.db.dialect)
         await stop.wait()

@@ -27,6 +27,7 @@ from app.core.errors import ProblemDetail, install_error_handlers, problem
 from app.core.limits import BodyLimitMiddleware
 from app.core.metrics import MetricsMiddleware, new_tally
 from app.core.ratelimit import RateLimits, make_limiter
+from app.core.wechat_tokens import make_token_store
 from app.media.storage import app_storage
 from app.wiring import wire
 
@@ -141,6 +142,8 @@ def create_app(
     app.state.metrics = new_tally()
     app.state.rate_limits = RateLimits(make_limiter(settings.redis_url, settings.rate_limit_prefix), settings.rate_limit_enabled)
     app.state.redis = _redis_client(settings.redis_url)
+    # WeChat's access token, shared by every caller and instance: Redis when configured, else the database
+    app.state.wechat_tokens = make_token_store(clock=app.state.clock, redis=app.state.redis, db=app.state.db)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, counter=app.state.metrics)

@@ -107,8 +107,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def wechat() -> FakeWechat:
-    return FakeWechat()
+def wechat(clock: FrozenClock) -> FakeWechat:
+    return FakeWechat(clock=clock)  # its access tokens lapse on the test's clock
 
 
 @pytest.fixture

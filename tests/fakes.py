@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+
+TOKEN_LIFETIME = timedelta(seconds=7200)
+TOKEN_HANDOVER = timedelta(minutes=5)  # WeChat hands out the next token in the last five minutes of one
 
 
 @dataclass
 class FakeWechat:
-    """WeChat's servers: jscode2session, access token, the verified phone number and subscribe messages."""
+    """WeChat's servers: jscode2session, the stable access token, the verified phone number and subscribe
+    messages.
+
+    ``POST /cgi-bin/stable_token`` behaves as WeChat documents it, on ``clock`` (the test's clock; real time
+    without one): the same token until its last five minutes (``expires_in`` what is left of its 7,200 s), then
+    the next one (the old one keeps working); ``force_refresh: true`` issues the next one at once and retires
+    the old one (it then answers 40001). Tokens are ``AT1``, ``AT2`` … in the order issued; ``token_calls``
+    counts every call, ``forced_calls`` the forced ones."""
 
     codes: dict[str, str] = field(default_factory=dict)  # wx.login code -> openid
     unionids: dict[str, str] = field(default_factory=dict)  # openid -> unionid (sent with jscode2session)
@@ -18,7 +30,15 @@ class FakeWechat:
     sent: list[dict] = field(default_factory=list)
     fail_send_with: int | None = None  # errcode to answer subscribeMessage.send with
     timeout_send: bool = False
-    token_calls: int = 0
+    token_calls: int = 0  # calls of /cgi-bin/stable_token (each a fetch by the app)
+    forced_calls: int = 0  # of which with force_refresh: true
+    token_bodies: list[dict] = field(default_factory=list)  # what each call sent
+    timeout_token: bool = False
+    invalid_token_answers: int = 0  # the next N calls that carry an access token answer 40001, whatever it is
+    clock: Any = None  # the test's clock (app.core.clock.FrozenClock), else real time
+    issued: int = 0
+    current_token: str | None = None
+    current_expires: datetime | None = None
     login_errcode: int | None = None  # errcode to answer jscode2session with
     token_errcode: int | None = None  # errcode to answer the access-token fetch with
     # getuserphonenumber: each code works once (a used one answers 40029, as WeChat does)
@@ -54,6 +74,35 @@ class FakeWechat:
             "phoneNumber": full, "purePhoneNumber": number, "countryCode": self.phone_country,
             "watermark": {"timestamp": 1637744274, "appid": "wx-demo-appid"}}})
 
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock is not None else datetime.now(UTC)
+
+    def _stable_token(self, request: httpx.Request) -> httpx.Response:
+        self.token_calls += 1
+        if self.timeout_token:
+            raise httpx.ReadTimeout("fake timeout", request=request)
+        try:
+            body = json.loads(request.content or b"{}")
+        except ValueError:
+            body = None
+        if (request.method != "POST" or not isinstance(body, dict) or body.get("grant_type") != "client_credential"
+                or not body.get("appid") or not body.get("secret")):
+            return httpx.Response(200, json={"errcode": 40002, "errmsg": "invalid grant_type"})
+        if self.token_errcode is not None:
+            return httpx.Response(200, json={"errcode": self.token_errcode, "errmsg": "fake failure"})
+        self.token_bodies.append(body)
+        now, force = self._now(), body.get("force_refresh") is True
+        if force:
+            self.forced_calls += 1
+            if self.current_token is not None:
+                self.revoked_tokens.add(self.current_token)  # a forced refresh retires the previous token
+        if force or self.current_expires is None or now >= self.current_expires - TOKEN_HANDOVER:
+            self.issued += 1
+            self.current_token, self.current_expires = f"AT{self.issued}", now + TOKEN_LIFETIME
+        assert self.current_expires is not None
+        left = int((self.current_expires - now).total_seconds())
+        return httpx.Response(200, json={"access_token": self.current_token, "expires_in": left})
+
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request)
         path = request.url.path
@@ -68,16 +117,19 @@ class FakeWechat:
             if openid in self.unionids:
                 body["unionid"] = self.unionids[openid]
             return httpx.Response(200, json=body)
-        if path in ("/cgi-bin/token", "/cgi-bin/stable_token"):
-            if self.token_errcode is not None:
-                return httpx.Response(200, json={"errcode": self.token_errcode, "errmsg": "fake failure"})
-            self.token_calls += 1
-            return httpx.Response(200, json={"access_token": f"AT{self.token_calls}", "expires_in": 7200})
+        if path == "/cgi-bin/stable_token":
+            return self._stable_token(request)
+        if "access_token" in request.url.params and self.invalid_token_answers > 0:
+            self.invalid_token_answers -= 1
+            return httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential, access_token is "
+                                             "invalid or not latest"})
         if path == "/wxa/business/getuserphonenumber":
             return self._phone(request)
         if path == "/cgi-bin/message/subscribe/send":
             if self.timeout_send:
                 raise httpx.ReadTimeout("fake timeout", request=request)
+            if request.url.params.get("access_token") in self.revoked_tokens:
+                return httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential"})
             if self.fail_send_with is not None:
                 return httpx.Response(200, json={"errcode": self.fail_send_with, "errmsg": "fake failure"})
             body = json.loads(request.content or b"{}")

@@ -1,11 +1,11 @@
-"""Cross-domain tables: the hash-chained audit log and idempotency records."""
+"""Cross-domain tables: the hash-chained audit log, idempotency records, and WeChat's shared access token."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, new_id
@@ -48,3 +48,26 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int | None = None
     response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class WechatToken(SQLModel, table=True):
+    """WeChat's access token of one appid, shared by every instance when there is no Redis
+    (:class:`app.core.wechat_tokens.DatabaseTokenStore`), and the lease of the one caller refreshing it.
+
+    The token's columns are written together or not at all (``token_whole``): a row holds a whole token, or
+    only a lease taken before the first token was fetched."""
+
+    __tablename__ = "wechat_token"
+    __table_args__ = (
+        CheckConstraint("(access_token IS NULL AND fetched_at IS NULL AND refresh_at IS NULL AND expires_at IS NULL)"
+                        " OR (access_token IS NOT NULL AND fetched_at IS NOT NULL AND refresh_at IS NOT NULL"
+                        " AND expires_at IS NOT NULL)", name="token_whole"),
+    )
+    token_key: str = Field(primary_key=True, max_length=300)  # "<WECHAT_API_BASE>|<WECHAT_APPID>", as in Redis
+    access_token: str | None = Field(default=None, max_length=1024)  # WeChat: keep room for at least 512
+    fetched_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    refresh_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    forced_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    lease_holder: str | None = Field(default=None, max_length=32)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

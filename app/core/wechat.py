@@ -7,10 +7,10 @@
       POST {base}/wxa/business/getuserphonenumber?access_token=…  {"code": …}
         → {"errcode": 0, "phone_info": {"phoneNumber", "purePhoneNumber", "countryCode", …}}
 
-The access token is WeChat's one per appid: kept in the shared token store (:mod:`app.core.wechat_tokens`;
-in memory per HTTP client, or in Redis when ``REDIS_URL`` is set), under the key turnout's sender uses, fetched
-by one caller at a time, taken five minutes before it lapses and refreshed once when WeChat says it is invalid
-or expired (40001, 40014, 42001).
+The access token is WeChat's one per appid, from the stable-token API (``POST {base}/cgi-bin/stable_token``):
+kept in the app's token store (:mod:`app.core.wechat_tokens`; Redis when ``REDIS_URL`` is set, else the
+database), under the key turnout's sender uses, refreshed by one caller at a time five minutes before it lapses,
+and refreshed once with ``force_refresh`` when WeChat says it is invalid or expired (40001, 40014, 42001).
 
 Failures are typed, never a 500 and never a hang: every request has ``WECHAT_TIMEOUT_S`` and the whole call
 (token fetch, call, one refresh and retry) twice that.
@@ -37,7 +37,7 @@ from fastapi import Request
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.errors import AppError
-from app.core.wechat_tokens import CachedToken, RedisTokenStore, TokenBusy, TokenStore, memory_store_for
+from app.core.wechat_tokens import CachedToken, MemoryTokenStore, TokenBusy, TokenStore
 
 _T = TypeVar("_T")
 
@@ -102,7 +102,7 @@ class WechatClient:
         self.http = http
         self.settings = settings
         self.clock = clock
-        self.store = store or memory_store_for(http)
+        self.store = store or MemoryTokenStore(clock)  # the app passes its one store (app.state.wechat_tokens)
         self.base = settings.wechat_api_base.rstrip("/")
         self.key = f"{self.base}|{settings.wechat_appid}"  # the key of turnout's sender: one token per appid
         self.budget_s = 2 * settings.wechat_timeout_s
@@ -137,10 +137,13 @@ class WechatClient:
             raise WechatUnavailable(en="WeChat did not answer in time, retry later") from exc
 
     # ---- access token ------------------------------------------------------------------------------------
-    async def _fetch_token(self) -> CachedToken:
-        data = await self._json("GET", "/cgi-bin/token", params={
+    async def _fetch_token(self, force: bool = False) -> CachedToken:
+        """``POST /cgi-bin/stable_token``: the current token (the same one until it is about to lapse), or with
+        ``force`` a new one that retires it (WeChat allows 20 a day)."""
+        now = self.clock.now()
+        data = await self._json("POST", "/cgi-bin/stable_token", params={}, body={
             "grant_type": "client_credential", "appid": self.settings.wechat_appid,
-            "secret": self.settings.wechat_secret})
+            "secret": self.settings.wechat_secret, "force_refresh": force})
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
             code = _errcode(data)
@@ -149,26 +152,14 @@ class WechatClient:
             raise _bad_answer("access token", code)
         expires_in = data.get("expires_in")
         seconds = expires_in if isinstance(expires_in, int) and expires_in > 0 else 7200
-        lifetime = max(timedelta(seconds=seconds) - TOKEN_MARGIN, timedelta(seconds=seconds // 2))
-        return CachedToken(token, self.clock.now() + lifetime)
-
-    def _usable(self, cur: CachedToken | None, stale: str | None) -> bool:
-        return cur is not None and cur.value != stale and self.clock.now() < cur.expires_at
+        refresh = max(timedelta(seconds=seconds) - TOKEN_MARGIN, timedelta(seconds=seconds // 2))
+        return CachedToken(token, now + refresh, now + timedelta(seconds=seconds), now if force else None)
 
     async def access_token(self, *, stale: str | None = None) -> str:
-        """The shared token; fetched under the store's lock when missing, expired or equal to ``stale``
-        (rejected by WeChat), after reading the store again (another caller may have just fetched one)."""
-        cur = await self.store.get(self.key)
-        if cur is not None and self._usable(cur, stale):
-            return cur.value
+        """The shared token (:meth:`app.core.wechat_tokens.TokenStore.token`); ``stale``: a token WeChat refused,
+        replaced with a forced refresh unless another caller replaced it already."""
         try:
-            async with self.store.fetching(self.key):
-                cur = await self.store.get(self.key)
-                if cur is not None and self._usable(cur, stale):
-                    return cur.value
-                fresh = await self._fetch_token()
-                await self.store.put(self.key, fresh)
-                return fresh.value
+            return await self.store.token(self.key, self._fetch_token, stale=stale)
         except TokenBusy as exc:
             raise WechatUnavailable() from exc
 
@@ -232,13 +223,11 @@ class WechatClient:
 
 
 async def get_wechat(request: Request) -> WechatClient:
-    """The app's client (one per app: the token store's local lock queues this process's callers), sharing the
-    token with turnout's sender: Redis when configured, else the HTTP client's in-memory store."""
+    """The app's client (one per app), with the app's token store (``app.state.wechat_tokens``, chosen at
+    start-up: Redis when configured, else the database), which turnout's sender shares."""
     state = request.app.state
     client: WechatClient | None = getattr(state, "wechat_client", None)
     if client is None or client.http is not state.http:
-        redis = getattr(state, "redis", None)
-        store = RedisTokenStore(redis, state.clock) if redis is not None else None
-        client = WechatClient(state.http, state.settings, state.clock, store)
+        client = WechatClient(state.http, state.settings, state.clock, state.wechat_tokens)
         state.wechat_client = client
     return client

@@ -5,13 +5,15 @@ A sender never touches the database; it gets a snapshot of the message and answe
 
 WeChat (``subscribeMessage.send``)::
 
-    GET  {base}/cgi-bin/token?grant_type=client_credential&appid=…&secret=…  → {access_token, expires_in}
+    POST {base}/cgi-bin/stable_token  {grant_type: client_credential, appid, secret, force_refresh}
+                                                                → {access_token, expires_in}
     POST {base}/cgi-bin/message/subscribe/send?access_token=…  {touser, template_id, page, data}
                                                                 → {errcode: 0, errmsg: "ok"}
 
-The access token is kept in a token store (:mod:`app.core.wechat_tokens`: in memory per HTTP client, or in Redis
-shared by every instance) with its expiry (refreshed five minutes early), fetched by one instance at a time,
-and refreshed once when WeChat answers that it is invalid or expired (40001, 42001, 40014).
+The access token is kept in the app's token store (:mod:`app.core.wechat_tokens`: Redis when configured, else the
+database, shared by every instance) with its expiry (refreshed five minutes early), refreshed by one caller at a
+time, and refreshed once with ``force_refresh`` when WeChat answers that it is invalid or expired (40001, 42001,
+40014); a token failure is a send's retryable error.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import httpx
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.wechat import TOKEN_INVALID_CODES, WechatClient, WechatUnavailable
-from app.core.wechat_tokens import CachedToken, RedisTokenStore, TokenStore
+from app.core.wechat_tokens import CachedToken, TokenStore
 
 log = logging.getLogger("app.turnout.sender")
 
@@ -100,8 +102,8 @@ class WechatSender:
         self.base = self.client.base
         self.key = self.client.key
 
-    async def _fetch_token(self) -> CachedToken:
-        return await self._guarded(self.client._fetch_token())
+    async def _fetch_token(self, force: bool = False) -> CachedToken:
+        return await self._guarded(self.client._fetch_token(force))
 
     async def access_token(self, *, stale: str | None = None) -> str:
         """The one shared token of the appid (:meth:`app.core.wechat.WechatClient.access_token`: fetched under
@@ -163,10 +165,10 @@ class WechatSender:
                           permanent=code in PERMANENT_CODES)
 
 
-def make_sender(*, http: httpx.AsyncClient, settings: Settings, clock: Clock, redis: Any = None) -> Sender:
-    """``settings.outbox_sender``: "wechat" sends for real, anything else ("log") logs. ``redis`` (the app's
-    client when ``REDIS_URL`` is set): the access token is shared through it."""
+def make_sender(*, http: httpx.AsyncClient, settings: Settings, clock: Clock,
+                tokens: TokenStore | None = None) -> Sender:
+    """``settings.outbox_sender``: "wechat" sends for real, anything else ("log") logs. ``tokens``: the app's
+    token store (``app.state.wechat_tokens``), through which the access token is shared."""
     if settings.outbox_sender == "wechat":
-        store = RedisTokenStore(redis, clock) if redis is not None else None
-        return WechatSender(http, settings, clock, store)
+        return WechatSender(http, settings, clock, tokens)
     return LogSender()

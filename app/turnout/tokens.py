@@ -7,12 +7,12 @@ from app.core.wechat_tokens import (
     LOCK_TTL,
     POLL_S,
     CachedToken,
+    DatabaseTokenStore,
     MemoryTokenStore,
     RedisTokenStore,
     TokenBusy,
     TokenStore,
-    memory_store_for,
 )
 
-__all__ = ["LOCK_TTL", "POLL_S", "CachedToken", "MemoryTokenStore", "RedisTokenStore", "TokenBusy", "TokenStore",
-           "memory_store_for"]
+__all__ = ["LOCK_TTL", "POLL_S", "CachedToken", "DatabaseTokenStore", "MemoryTokenStore", "RedisTokenStore",
+           "TokenBusy", "TokenStore"]

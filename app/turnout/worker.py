@@ -41,6 +41,7 @@ import httpx
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import new_id
+from app.core.wechat_tokens import DatabaseTokenStore, RedisTokenStore, TokenStore
 from app.rules.wechat_fields import FieldError, fit_data
 from app.turnout import repository as repo
 from app.turnout.grants import template_of
@@ -106,14 +107,19 @@ def _outcome(result: SendResult, attempts: int, now: datetime, max_attempts: int
 
 async def run_outbox_once(db: Any, *, http: httpx.AsyncClient, settings: Settings, clock: Clock,
                           sender: Sender | None = None, batch_size: int = BATCH_SIZE,
-                          max_messages: int = MAX_PER_RUN, redis: Any = None) -> dict[str, int]:
+                          max_messages: int = MAX_PER_RUN, redis: Any = None,
+                          tokens: TokenStore | None = None) -> dict[str, int]:
     """Deliver the messages due now; returns counts {claimed, sent, retrying, failed}.
 
-    ``db``: the app's Database (``app.state.db``) or a session factory. ``redis``: the app's Redis client, if
-    any (the WeChat access token is shared through it).
+    ``db``: the app's Database (``app.state.db``) or a session factory. ``tokens``: the app's WeChat token store
+    (``app.state.wechat_tokens``); without it, one for this run on ``redis`` (the app's Redis client) if given,
+    else on ``db`` — the token is shared through either.
     """
     maker = _maker(db)
-    sender = sender or make_sender(http=http, settings=settings, clock=clock, redis=redis)
+    if tokens is None and sender is None and settings.outbox_sender == "wechat":
+        tokens = (RedisTokenStore(redis, clock) if redis is not None
+                  else DatabaseTokenStore(maker, clock, reader=getattr(db, "read_session", None)))
+    sender = sender or make_sender(http=http, settings=settings, clock=clock, tokens=tokens)
     max_attempts = int(getattr(settings, "outbox_max_attempts", MAX_ATTEMPTS))
     stats = {"claimed": 0, "sent": 0, "retrying": 0, "failed": 0}
     while stats["claimed"] < max_messages:
@@ -191,7 +197,7 @@ async def queue_reminders(app: Any) -> dict[str, int]:
 
 async def deliver_outbox(app: Any) -> dict[str, int]:
     return await run_outbox_once(app.state.db, http=app.state.http, settings=app.state.settings,
-                                 clock=app.state.clock, redis=getattr(app.state, "redis", None))
+                                 clock=app.state.clock, tokens=app.state.wechat_tokens)
 
 
 # the round, in order; the outbox last (see the module's docstring to add a step)

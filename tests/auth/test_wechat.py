@@ -136,21 +136,35 @@ async def test_unionid_stored_at_sign_in(app, client, wechat, world) -> None:
     assert len(await _audit(app, "user.wechat_unionid_stored")) == 1  # unchanged: not stored again
 
 
-async def test_rejected_access_token_is_refreshed_once(client, wechat, world) -> None:
+async def test_rejected_access_token_is_refreshed_once(client, clock, wechat, world) -> None:
     headers, _ = await _wechat_resident(client, wechat, world)
-    wechat.phone_codes.update({"ph-1": "13912345678", "ph-2": "13912345679"})
+    wechat.phone_codes.update({f"ph-{i}": f"1391234567{i}" for i in range(1, 7)})
     assert (await client.post(f"{API}/auth/wechat/phone", headers=headers, json={"code": "ph-1"})).status_code == 200
-    wechat.revoked_tokens.add("AT1")  # WeChat says 40001: fetched again, the call retried with the new one
+    assert wechat.token_bodies == [{"grant_type": "client_credential", "appid": "wx-demo-appid",
+                                    "secret": "wx-demo-secret", "force_refresh": False}]
+    wechat.revoked_tokens.add("AT1")  # WeChat says 40001: a forced refresh, the call retried with the new one
     r = await client.post(f"{API}/auth/wechat/phone", headers=headers, json={"code": "ph-2"})
     assert r.status_code == 200, r.text
-    assert wechat.token_calls == 2
+    assert wechat.token_calls == 2 and wechat.forced_calls == 1 and wechat.token_bodies[-1]["force_refresh"] is True
     assert [c.url.params["access_token"] for c in wechat.phone_calls()] == ["AT1", "AT1", "AT2"]
-    # a token WeChat keeps refusing: one refresh, then 502, never a loop
-    wechat.revoked_tokens.update({"AT2", "AT3"})
-    wechat.phone_codes["ph-3"] = "13912345670"
+    # refused again within five minutes of the forced refresh: not forced again (WeChat allows 20 a day), 502
+    wechat.revoked_tokens.add("AT2")
     r = await client.post(f"{API}/auth/wechat/phone", headers=headers, json={"code": "ph-3"})
     assert r.status_code == 502 and r.json()["code"] == "wechat.unavailable" and r.json()["wechat_errcode"] == 40001
-    assert wechat.token_calls == 3
+    assert wechat.token_calls == 2 and [c.url.params["access_token"] for c in wechat.phone_calls()][-2:] == [
+        "AT2", "AT2"]
+    # later, a refused token is forced once more; a token WeChat keeps refusing: one refresh, then 502, no loop
+    clock.advance(minutes=5)
+    assert (await client.post(f"{API}/auth/wechat/phone", headers=headers, json={"code": "ph-4"})).status_code == 200
+    assert wechat.forced_calls == 2 and wechat.phone_calls()[-1].url.params["access_token"] == "AT3"
+    clock.advance(minutes=5)
+    wechat.invalid_token_answers = 2
+    r = await client.post(f"{API}/auth/wechat/phone", headers=headers, json={"code": "ph-5"})
+    assert r.status_code == 502 and r.json()["code"] == "wechat.unavailable" and r.json()["wechat_errcode"] == 40001
+    assert wechat.token_calls == 4 and wechat.forced_calls == 3
+    assert [c.url.params["access_token"] for c in wechat.phone_calls()][-2:] == ["AT3", "AT4"]
+    r = await client.post(f"{API}/auth/wechat/phone", headers=headers, json={"code": "ph-6"})  # AT4 works
+    assert r.status_code == 200 and wechat.token_calls == 4
 
 
 @pytest.mark.parametrize(("setup", "status", "errcode"), [
@@ -202,7 +216,7 @@ async def test_one_token_shared_with_turnouts_sender(app, client, wechat, world)
     headers, _ = await _wechat_resident(client, wechat, world)
     wechat.phone_codes["ph-1"] = "13912345678"
     assert (await client.post(f"{API}/auth/wechat/phone", headers=headers, json={"code": "ph-1"})).status_code == 200
-    sender = WechatSender(app.state.http, app.state.settings, app.state.clock)
+    sender = WechatSender(app.state.http, app.state.settings, app.state.clock, app.state.wechat_tokens)
     result = await sender.send(Outbound(id="m1", channel="wechat_subscribe", recipient="openid-phone",
                                         payload={"data": {}}))
     assert result.ok
@@ -249,10 +263,13 @@ async def test_token_shared_through_redis_with_the_sender(settings, clock, wecha
         assert [p.normalized for p in phones] == [f"1391234567{i}" for i in range(5)]
         assert (await sender.send(Outbound(id="m", channel="wechat", recipient="o", payload={"data": {}}))).ok
         assert wechat.token_calls == 1 and wechat.sent[0]["_access_token"] == "AT1"
-        wechat.revoked_tokens.add("AT1")  # the phone call refreshes it; the sender then reads the new one
+        wechat.revoked_tokens.add("AT1")  # the phone call forces a refresh; the sender then reads the new one
         wechat.phone_codes["ph-9"] = "13912340009"
         assert (await client.phone_number("ph-9")).pure_phone_number == "13912340009"
-        assert await sender.access_token() == "AT2" and wechat.token_calls == 2
+        assert wechat.token_calls == 2 and wechat.forced_calls == 1
+        # the sender's own copy is AT1 until WeChat refuses it; then it reads AT2 from Redis: no second fetch
+        assert (await sender.send(Outbound(id="m2", channel="wechat", recipient="o", payload={"data": {}}))).ok
+        assert wechat.sent[-1]["_access_token"] == "AT2" and wechat.token_calls == 2
     finally:
         for c in (h1, h2):
             await c.aclose()

@@ -1,7 +1,7 @@
-"""WeChat's access token shared by several instances through Redis (app/turnout/tokens.py): fetched once for
-all of them, refreshed before it expires, and refreshed once (not once per instance) when WeChat rejects it.
-Runs on the real Redis of REDIS_URL (the PostgreSQL pass of .ci/run); the in-memory store is covered by
-tests/turnout/test_outbox.py."""
+"""WeChat's access token shared by several instances through Redis (app/core/wechat_tokens.py): fetched once
+from the stable-token API for all of them, refreshed before it expires, and refreshed once with force_refresh
+(not once per instance) when WeChat rejects it. Runs on the real Redis of REDIS_URL (the PostgreSQL pass of
+.ci/run); the database store is covered by tests/core/test_wechat_tokens.py (with Redis too when it is set)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import uuid
 import httpx
 import pytest
 
+from app.core.wechat_tokens import LEASE, RedisTokenStore
 from app.turnout.sender import Outbound, WechatSender
-from app.turnout.tokens import RedisTokenStore
 from tests.fakes import FakeWechat
 
 pytestmark = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (a real Redis)")
@@ -59,7 +59,7 @@ def msg(i: int) -> Outbound:
 
 
 async def test_instances_share_one_token_and_refresh_it_before_it_expires(settings, clock, redis_client) -> None:
-    wechat = RevokingWechat()
+    wechat = RevokingWechat(clock=clock)
     s = settings.model_copy(update={"wechat_appid": f"wx-{uuid.uuid4().hex[:10]}", "outbox_sender": "wechat"})
     a, b = instance(wechat, s, clock, redis_client), instance(wechat, s, clock, redis_client)
     results = await asyncio.gather(*(x.send(msg(i)) for i in range(20) for x in (a, b)))
@@ -71,23 +71,25 @@ async def test_instances_share_one_token_and_refresh_it_before_it_expires(settin
     clock.advance(seconds=2)  # now within the margin: refreshed before WeChat lets it lapse
     assert (await a.send(msg(100))).ok and (await b.send(msg(101))).ok
     assert wechat.token_calls == 2 and [m["_access_token"] for m in wechat.sent[-2:]] == ["AT2", "AT2"]
-    # WeChat rejects the token: the instance that sees it first fetches a new one, the other reads it
+    # WeChat rejects the token: the instance that sees it first forces a new one, the other reads it
     wechat.revoked = {"AT2"}
-    assert (await a.send(msg(102))).ok and wechat.token_calls == 3
-    assert (await b.send(msg(103))).ok and wechat.token_calls == 3
+    assert (await a.send(msg(102))).ok and wechat.token_calls == 3 and wechat.forced_calls == 1
+    assert (await b.send(msg(103))).ok and wechat.token_calls == 3 and wechat.forced_calls == 1
     assert [m["_access_token"] for m in wechat.sent[-2:]] == ["AT3", "AT3"]
 
 
 async def test_one_fetcher_at_a_time_across_instances(settings, clock, redis_client) -> None:
-    """While one instance holds the fetch lock, another waits and then uses what was fetched."""
-    wechat = FakeWechat()
+    """While one instance holds the refresh lease and there is no token, another waits and then uses what was
+    fetched."""
+    wechat = FakeWechat(clock=clock)
     s = settings.model_copy(update={"wechat_appid": f"wx-{uuid.uuid4().hex[:10]}"})
     a, b = instance(wechat, s, clock, redis_client), instance(wechat, s, clock, redis_client)
-    async with a.store.fetching(a.key):
-        waiting = asyncio.create_task(b.access_token())
-        await asyncio.sleep(0.3)
-        assert not waiting.done()  # b waits for a's fetch
-        await a.store.put(a.key, await a._fetch_token())
+    assert await a.store.acquire(a.key, "a", clock.now() + LEASE)
+    waiting = asyncio.create_task(b.access_token())
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # b waits for a's fetch
+    assert not await b.store.acquire(b.key, "b", clock.now() + LEASE)  # one holder at a time
+    assert await a.store.write(a.key, await a._fetch_token(), "a")
     assert await asyncio.wait_for(waiting, timeout=5) == "AT1" and wechat.token_calls == 1
 
 

@@ -41,10 +41,10 @@ async def test_wechat_sender_sends_with_one_cached_token(app, clock, wx_settings
     first = wechat.sent[0]
     assert first["template_id"] == wx_settings.wechat_template_id and first["_access_token"] == "AT1"
     assert first["page"] == "pages/motion/detail?id=x" and first["data"] == {"thing1": {"value": "测试"}}
-    token_call = next(c for c in wechat.calls if c.url.path == "/cgi-bin/token")
-    assert token_call.url.host == "wechat.test"
-    assert token_call.url.params["grant_type"] == "client_credential"
-    assert token_call.url.params["appid"] == wx_settings.wechat_appid
+    token_call = next(c for c in wechat.calls if c.url.path == "/cgi-bin/stable_token")
+    assert token_call.url.host == "wechat.test" and token_call.method == "POST"
+    assert wechat.token_bodies == [{"grant_type": "client_credential", "appid": wx_settings.wechat_appid,
+                                    "secret": wx_settings.wechat_secret, "force_refresh": False}]
     assert {m.status for m in (await messages(app, ids)).values()} == {"sent"}
     # the token is cached until shortly before it expires (7200 s), then fetched again
     await add_messages(app, now=clock.now(), recipients=["later-1"])
@@ -70,7 +70,7 @@ async def test_token_refreshed_once_when_wechat_says_it_is_invalid(app, clock, w
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         stats = await run(app, clock, wx_settings, http)
     assert stats["sent"] == 1 and state["rejected"] == 1 and wechat.token_calls == 2
-    assert wechat.sent[0]["_access_token"] == "AT2"
+    assert wechat.sent[0]["_access_token"] == "AT2" and wechat.token_bodies[-1]["force_refresh"] is True
     assert (await messages(app, ids))[ids[0]].attempts == 1
 
 
