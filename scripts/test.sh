@@ -11,4 +11,6 @@ fi
 # re-resolves them); then the project itself, with no dependency resolution of its own
 .venv/bin/python -m pip install -q --require-hashes -r requirements/dev.lock
 .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+# the CJK font of the printable documents (PDF), once: var/fonts/ (scripts/fetch_font.sh; instant when present)
+bash scripts/fetch_font.sh
 exec .venv/bin/python -m pytest "$@"

@@ -12,3 +12,26 @@ def percent_text(numerator: int, denominator: int, *, decimals: int = 2) -> str 
     units = (numerator * 100 * scale * 2 + denominator) // (2 * denominator)
     whole, part = divmod(units, scale)
     return f"{whole}.{part:0{decimals}d}" if decimals else str(whole)
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Order names as people read them: runs of digits by their value, so 2号楼 comes before 10号楼 and room
+    902 before 1001 (``sorted(names, key=natural_key)``); other text by its characters."""
+    parts: list[tuple[int, int, str]] = []
+    run = ""
+    for ch in text:
+        if ch.isascii() and ch.isdigit():
+            run += ch
+            continue
+        if run:
+            parts.append((0, int(run), run))
+            run = ""
+        parts.append((1, 0, ch))
+    if run:
+        parts.append((0, int(run), run))
+    return tuple(parts)
+
+
+def place_key(building: str, unit: str, room: str) -> tuple[tuple[tuple[int, int, str], ...], ...]:
+    """A household's place in print order: building, then unit, then room, each in :func:`natural_key` order."""
+    return natural_key(building), natural_key(unit), natural_key(room)
