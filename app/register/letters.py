@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from app.core.printing import MARGIN, Sheet, zh_time
 from app.register.schemas import IssuedCode
-from app.rules.display import place_key
+from app.rules.display import building_words, place_key, unit_words
 
 RELATION_ZH = {"owner": "业主", "co_owner": "共有产权人", "family": "家庭成员", "tenant": "租户"}
 QR_SIZE = 48.0  # mm with its quiet zone: ~1.4 mm per module for a short path and code
@@ -25,14 +25,6 @@ QR_SIZE = 48.0  # mm with its quiet zone: ~1.4 mm per module for a short path an
 def activation_link(path: str, code: str) -> str:
     """What the letter's QR code carries: the mini-program page and the code."""
     return f"{path}?code={quote(code, safe='-')}"
-
-
-def _building(name: str) -> str:
-    return f"{name}号楼" if name.isdigit() else name
-
-
-def _unit(name: str) -> str:
-    return f"{name}单元" if name.isdigit() else name
 
 
 INSTRUCTIONS = (
@@ -59,8 +51,8 @@ def build(font: Path, *, community: str, items: Sequence[IssuedCode], activate_p
         top = sheet.y
         sheet.fields([
             ("小区", community),
-            ("楼栋", _building(item.building)),
-            ("单元", _unit(item.unit)),
+            ("楼栋", building_words(item.building)),
+            ("单元", unit_words(item.unit)),
             ("房号", item.room),
             ("身份", RELATION_ZH.get(item.relation, item.relation)),
         ], size=15, label_width=24, gap=4)

@@ -35,3 +35,18 @@ def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
 def place_key(building: str, unit: str, room: str) -> tuple[tuple[tuple[int, int, str], ...], ...]:
     """A household's place in print order: building, then unit, then room, each in :func:`natural_key` order."""
     return natural_key(building), natural_key(unit), natural_key(room)
+
+
+def building_words(name: str) -> str:
+    """A register building name as printed: "1" → "1号楼"; a name that says more ("综合楼") is kept."""
+    return f"{name}号楼" if name.isdigit() else name
+
+
+def unit_words(name: str) -> str:
+    """A register unit name as printed: "2" → "2单元"; a name that says more is kept."""
+    return f"{name}单元" if name.isdigit() else name
+
+
+def place_words(building: str, unit: str, room: str) -> str:
+    """A household's place as printed: "1号楼2单元301"."""
+    return f"{building_words(building)}{unit_words(unit)}{room}"
