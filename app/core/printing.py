@@ -41,7 +41,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.core.config import Settings
-from app.core.errors import AppError
+from app.core.errors import PROBLEM, AppError
 from app.core.spreadsheet import content_disposition
 from app.rules.calendar import SHANGHAI
 
@@ -130,10 +130,31 @@ def zh_time(moment: datetime) -> str:
 
 
 class _Pdf(FPDF):
-    """fpdf2 with Helvetica as the fallback of the CJK font for Latin-1 characters (the CJK font has none)."""
+    """fpdf2 with Helvetica as the fallback of the CJK font for Latin-1 characters (the CJK font has none), and
+    an optional footer line on every page."""
+
+    footer_line: str | None = None
 
     def get_fallback_font(self, char: str, style: str = "") -> str | None:
         return _LATIN if ord(char) < 256 else None
+
+    def footer(self) -> None:
+        """The footer line, centred; ``{nb}`` (the page count, known only when the PDF is written) is set in
+        Helvetica, as fpdf2 fills it in with the font current where it stands."""
+        if not self.footer_line:
+            return
+        pieces = self.footer_line.replace("{page}", str(self.page_no())).split("{nb}")
+        self.set_font(_CJK, size=8)
+        widths = [self.get_string_width(piece) for piece in pieces]
+        nb_width = self.get_string_width("000")
+        self.set_xy((A4_WIDTH - sum(widths) - nb_width * (len(pieces) - 1)) / 2, A4_HEIGHT - MARGIN + 4)
+        for i, (piece, width) in enumerate(zip(pieces, widths, strict=True)):
+            if i:
+                self.set_font(_LATIN, size=8)
+                self.cell(nb_width, 4, "{nb}")
+                self.set_font(_CJK, size=8)
+            if piece:
+                self.cell(width, 4, piece)
 
 
 class Sheet:
@@ -290,13 +311,11 @@ class Sheet:
         self.pdf.add_page()
         self.font(12)
 
-    def footer_text(self, text: str, *, size: float = 8) -> None:
-        """A small line at the bottom of the current page (e.g. "第 3 页 / 共 120 页")."""
-        pdf = self.pdf
-        auto, margin = pdf.auto_page_break, pdf.b_margin
-        pdf.set_auto_page_break(False)
-        self.text_at(text, x=MARGIN, y=A4_HEIGHT - MARGIN + 4, size=size, align="C")
-        pdf.set_auto_page_break(auto, margin=margin)
+    def footer(self, template: str) -> None:
+        """A small centred line at the bottom of every page from now on; ``{page}`` is the page's number and
+        ``{nb}`` the document's page count (filled in when the PDF is written), e.g.
+        ``"第 {page} 页 / 共 {nb} 页"``."""
+        self.pdf.footer_line = self.clean(template)
 
     @property
     def y(self) -> float:
@@ -335,8 +354,14 @@ class PdfResponse(Response):
         await super().__call__(scope, receive, send)
 
 
+FONT_MISSING_RESPONSE: dict[str, Any] = {
+    "description": "`documents.font_missing`: the server has no CJK font for PDF documents",
+    "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}},
+}
+
+
 def pdf_responses(description: str) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI entry of a 200 answered with a PDF."""
+    """The OpenAPI entries of a route answering a PDF: the 200 and the 503 without a font."""
     return {200: {"content": {PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}},
                   "description": description},
-            503: {"description": "`documents.font_missing`: the server has no CJK font for PDF documents"}}
+            503: FONT_MISSING_RESPONSE}

@@ -45,7 +45,8 @@ def build(font: Path, *, community: str, items: Sequence[IssuedCode], activate_p
         sheet.heading(f"{community}\n住户激活通知书", size=20, gap=6)
         sheet.paragraph("本次没有发放激活码（所选房屋均已激活）。", size=13)
     ordered = sorted(items, key=lambda i: place_key(i.building, i.unit, i.room))
-    for n, item in enumerate(ordered, 1):
+    sheet.footer("第 {page} 页 / 共 {nb}页")
+    for item in ordered:
         sheet.add_page()
         sheet.heading(f"{community}\n住户激活通知书", size=20, gap=6)
         top = sheet.y
@@ -66,5 +67,4 @@ def build(font: Path, *, community: str, items: Sequence[IssuedCode], activate_p
         for line in INSTRUCTIONS:
             sheet.paragraph(line, size=11.5, gap=1)
         sheet.paragraph(f"发放日期：{zh_time(issued_at)}", size=10, gap=0)
-        sheet.footer_text(f"第 {n} 页 / 共 {len(items)} 页")
     return sheet.output()

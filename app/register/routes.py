@@ -240,7 +240,7 @@ _LETTER_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"description": "The issued codes: JSON by default; with `Accept: application/pdf` or `?format=pdf` the "
                          "printable activation letters, one A4 page per code",
           "content": {printing.PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
-    503: {"description": "PDF asked for and the server has no CJK font: `documents.font_missing` (nothing issued)"},
+    503: printing.FONT_MISSING_RESPONSE,
 }
 
 

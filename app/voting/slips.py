@@ -193,8 +193,8 @@ def build(font: Path, *, sheet_data: SlipSheet, created: datetime) -> bytes:
         sheet.paragraph(f"表决事项：{s.title}", size=13)
         sheet.paragraph("所选范围内没有需要打印表决票的房屋（均已投票，或范围内没有房屋）。", size=13)
         return sheet.output()
-    for n, slip in enumerate(s.slips, 1):
+    sheet.footer("第 {page} 页 / 共 {nb}页")
+    for slip in s.slips:
         _slip_page(sheet, s, slip)
-        sheet.footer_text(f"第 {n} 页 / 共 {len(s.slips)} 页")
     return sheet.output()
 

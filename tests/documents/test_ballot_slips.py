@@ -6,6 +6,7 @@ print."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,7 +59,8 @@ async def test_one_slip_per_household_in_order_with_a_qr_code_that_reads_back(ap
     assert len(texts) == len(qrs) == 12
     rule = rule_words(Rule.from_dict({k: v for k, v in m["rule"].items() if k not in ("description_zh", "legal_source")}))
     order = []
-    for text, qr in zip(texts, qrs, strict=True):
+    for n, (text, qr) in enumerate(zip(texts, qrs, strict=True), 1):
+        assert re.search(rf"第 {n} 页 / 共 12\s*页", text)
         h = _household_of_page(world, text)
         order.append((h["building"], h["unit"], h["room"]))
         assert "幸福里小区" in text and "业主表决票" in text and nfkc(m["title"]) in text
