@@ -331,9 +331,6 @@ class Sheet:
     def y(self, value: float) -> None:
         self.pdf.set_y(value)
 
-    def pages(self) -> int:
-        return int(self.pdf.page_no())
-
     def output(self) -> bytes:
         return bytes(self.pdf.output())
 
