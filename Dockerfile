@@ -2,6 +2,12 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /srv/app
+# the CJK font of the printable documents (activation letters, ballot slips, notice posters): Debian's
+# fonts-droid-fallback (Apache-2.0, one TrueType file), pointed at by PDF_FONT_PATH below
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-droid-fallback \
+ && rm -rf /var/lib/apt/lists/*
+ENV PDF_FONT_PATH=/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
 COPY pyproject.toml README.md alembic.ini ./
 COPY requirements ./requirements
 # the locked, hash-checked versions first (scripts/lock.sh writes them), then the project without resolving

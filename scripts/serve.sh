@@ -10,6 +10,8 @@ fi
 # re-resolves them); then the project itself, with no dependency resolution of its own
 .venv/bin/python -m pip install -q --require-hashes -r requirements/runtime.lock
 .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+# the CJK font of the printable documents (PDF), once: var/fonts/ (scripts/fetch_font.sh; instant when present)
+bash scripts/fetch_font.sh
 # glibc gives worker threads their own malloc arenas (up to 8 per core) and keeps freed photo bitmaps in
 # them; two arenas keep peak memory lower and steadier under concurrent photo uploads (bench/README.md)
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"

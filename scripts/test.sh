@@ -23,4 +23,6 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
       || echo "could not install chromium and chromium-driver: the browser test will fail" >&2
   fi
 fi
+# the CJK font of the printable documents (PDF), once: var/fonts/ (scripts/fetch_font.sh; instant when present)
+bash scripts/fetch_font.sh
 exec .venv/bin/python -m pytest "$@"

@@ -12,6 +12,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"
 
+# the CJK font of the printable documents (app.core.printing): where scripts/fetch_font.sh puts it in the
+# project, and where Debian's fonts-droid-fallback package installs it
+FONT_FILE = "DroidSansFallbackFull.ttf"
+PROJECT_FONT = Path(__file__).resolve().parents[2] / "var" / "fonts" / FONT_FILE
+SYSTEM_FONT = Path("/usr/share/fonts/truetype/droid") / FONT_FILE
+
+
+def default_font_path() -> Path:
+    """The project's copy; the system's when only that exists."""
+    return SYSTEM_FONT if not PROJECT_FONT.is_file() and SYSTEM_FONT.is_file() else PROJECT_FONT
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -77,6 +88,12 @@ class Settings(BaseSettings):
     run_worker: bool = True
     outbox_max_attempts: int = 5
     staff_see_choices: bool = False
+
+    # printable documents (PDF): the CJK TrueType font they are set in (missing: 503 documents.font_missing),
+    # and the mini-program pages their QR codes open (<path>?code=<activation code>, <path>?id=<notice id>)
+    pdf_font_path: Path = Field(default_factory=default_font_path)
+    miniprogram_activate_path: str = Field(default="pages/activate/index", min_length=1, max_length=200)
+    miniprogram_notice_path: str = Field(default="pages/notice/index", min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

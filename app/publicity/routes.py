@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from app.auth.deps import PrincipalDep
+from app.core import printing
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
@@ -17,7 +19,7 @@ from app.core.pagination import Page, PageParams, page_params
 from app.media.service import staged_documents, staged_images
 from app.media.serving import media_response
 from app.media.storage import StorageDep
-from app.publicity import service
+from app.publicity import posters, service
 from app.publicity.models import NoticeStatus
 from app.publicity.schemas import (
     CalendarWindow,
@@ -54,6 +56,22 @@ async def create_notice(project_id: str, body: NoticeCreate, session: SessionDep
 @router.get("/notices/{notice_id}", response_model=NoticePublic, operation_id="publicity_notice_get")
 async def get_notice(notice_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> NoticePublic:
     return await service.get_notice(session, principal=principal, notice_id=notice_id, now=clock.now())
+
+
+@router.get("/notices/{notice_id}/poster.pdf", response_class=Response,
+            responses=printing.pdf_responses("the notice as an A4 poster for the notice board"),
+            operation_id="publicity_notice_poster")
+async def notice_poster(notice_id: str, session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+                        clock: ClockDep) -> Response:
+    """Staff of the notice's community: the notice as a printable A4 poster — community, kind, title, the
+    whole body (further pages when long; a vote-result notice's rooms and areas as a table), the window (start
+    and end date, Beijing time, and its working days), how to object (in the mini-program or in writing, before
+    it closes) and a QR code opening the notice in the mini-program (`<MINIPROGRAM_NOTICE_PATH>?id=<id>`).
+    Residents: 403; no CJK font on the server: 503 `documents.font_missing`."""
+    font = printing.font_file(settings)
+    poster = await service.notice_poster(session, settings=settings, principal=principal, notice_id=notice_id)
+    return printing.PdfResponse(partial(posters.build, font, poster=poster, created=clock.now()),
+                                ascii_name=f"notice-{poster.notice_id}.pdf", utf8_name=f"公示-{poster.title[:60]}.pdf")
 
 
 @router.get("/communities/{community_id}/notices", response_model=Page[NoticePublic],

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.policy import Principal, Scope, authorize, is_manager
 from app.core import audit
+from app.core.config import Settings
 from app.core.db import new_id
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, parse_time_cursor, time_cursor
@@ -34,6 +35,7 @@ from app.projects.gates import GateState
 from app.projects.models import Project
 from app.publicity import repository as repo
 from app.publicity.models import Notice, NoticeKind, NoticeStatus, Objection, ObjectionStatus
+from app.publicity.posters import PARTICIPANTS_HEADER, Poster, notice_link
 from app.publicity.schemas import (
     Attachment,
     CalendarWindow,
@@ -346,6 +348,20 @@ async def notice_attachment(session: AsyncSession, *, principal: Principal, noti
     raise NotFound("notice.attachment_not_found", "附件不存在", "Attachment not found")
 
 
+async def notice_poster(session: AsyncSession, *, settings: Settings, principal: Principal,
+                        notice_id: str) -> Poster:
+    """What the printed poster of a notice carries (staff of its community: ``notice.manage``)."""
+    n = await notice_or_404(session, notice_id=notice_id)
+    authorize(principal, "notice.manage", notice_scope(n=n))
+    community = await register_service.community_or_404(session, community_id=n.community_id)
+    return Poster(notice_id=n.id, community=community.name, kind=n.kind,
+                  kind_zh=KIND_ZH.get(NoticeKind(n.kind), n.kind),
+                  title=n.title, body=n.body, start_date=n.start_date, counting_starts=n.counting_starts,
+                  partial_day_excluded=n.partial_day_excluded, end_date=n.end_date, closes_at=n.closes_at,
+                  working_days=n.working_days, provisional=n.provisional,
+                  link=notice_link(path=settings.miniprogram_notice_path, notice_id=n.id))
+
+
 async def get_notice(session: AsyncSession, *, principal: Principal, notice_id: str, now: datetime) -> NoticePublic:
     n = await notice_or_404(session, notice_id=notice_id)
     authorize(principal, "notice.view", await _view_scope(session, principal, n))
@@ -653,7 +669,7 @@ def vote_result_body(*, closed: ClosedMotion) -> str:
     if closed.conditions:
         lines.append("各项条件：")
         lines += [f"  {i}. {_fmt_condition(c)}" for i, c in enumerate(closed.conditions, 1)]
-    lines.append(f"参与表决的房屋（共 {len(closed.participants)} 户，仅列房号与专有部分面积）：")
+    lines.append(f"{PARTICIPANTS_HEADER} {len(closed.participants)} 户，仅列房号与专有部分面积）：")  # posters.py reads it
     lines += [f"  {_location(h)}  {h.area_m2} m²" for h in closed.participants]
     return "\n".join(lines)  # every participating household, however many
 

@@ -4,18 +4,19 @@ codes, staff."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.deps import PrincipalDep
+from app.core import printing
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.errors import TooLarge
 from app.core.pagination import Page, PageParams, page_params
-from app.register import importer, service
+from app.register import importer, letters, service
 from app.register.profiles import RulesProfile
 from app.register.schemas import (
     ActivationCodeRequest,
@@ -283,14 +284,39 @@ async def revoke_invite(household_id: str, invite_id: str, session: SessionDep, 
     return Response(status_code=204)
 
 
+_LETTER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "The issued codes: JSON by default; with `Accept: application/pdf` or `?format=pdf` the "
+                         "printable activation letters, one A4 page per code",
+          "content": {printing.PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+    503: printing.FONT_MISSING_RESPONSE,
+}
+
+
 @router.post("/communities/{community_id}/activation-codes", response_model=IssuedCodes, status_code=201,
-             operation_id="activation_codes_issue")
-async def issue_codes(community_id: str, body: ActivationCodeRequest, session: SessionDep, principal: PrincipalDep,
-                      settings: SettingsDep, clock: ClockDep) -> IssuedCodes:
-    """One-time codes for printing; each is shown only in this response (stored hashed)."""
-    return await service.issue_activation_codes(
+             responses=_LETTER_RESPONSES, operation_id="activation_codes_issue")
+async def issue_codes(community_id: str, body: ActivationCodeRequest, request: Request, session: SessionDep,
+                      principal: PrincipalDep, settings: SettingsDep, clock: ClockDep,
+                      format: Annotated[Literal["json", "pdf"] | None, Query(  # noqa: A002 - the API's name
+                          description="`pdf`: the activation letters instead of JSON (as `Accept: application/pdf`)")]
+                      = None) -> Any:
+    """One-time codes for printing; each is shown only in this response (stored hashed). Issuing again issues
+    new codes (replacing the unused ones of the same relation). JSON by default; `Accept: application/pdf` or
+    `?format=pdf` answers the activation letters (激活通知书) instead: per code one A4 page with the community,
+    building, unit, room, the code, its expiry (Beijing time), instructions and a QR code carrying
+    `<MINIPROGRAM_ACTIVATE_PATH>?code=<code>`. No CJK font on the server: 503 `documents.font_missing`
+    before anything is issued."""
+    now = clock.now()
+    font = printing.font_file(settings) if printing.wants_pdf(request, format) else None
+    issued = await service.issue_activation_codes(
         session, settings=settings, principal=principal, community_id=community_id, household_ids=body.household_ids,
-        all_not_activated=body.all_not_activated, relation=body.relation, now=clock.now())
+        all_not_activated=body.all_not_activated, relation=body.relation, now=now, printed=font is not None)
+    if font is None:
+        return issued
+    community = (await service.community_or_404(session, community_id=community_id)).name
+    return printing.PdfResponse(
+        partial(letters.build, font, community=community, items=issued.items,
+                activate_path=settings.miniprogram_activate_path, issued_at=now),
+        status_code=201, ascii_name=f"activation-letters-{community_id}.pdf", utf8_name=f"{community}-激活通知书.pdf")
 
 
 @router.post("/communities/{community_id}/staff", response_model=GrantPublic, status_code=201,

@@ -425,8 +425,10 @@ async def list_households(
 
 async def issue_activation_codes(
     session: AsyncSession, *, settings: Settings, principal: Principal, community_id: str,
-    household_ids: list[str] | None, all_not_activated: bool, relation: str, now: datetime,
+    household_ids: list[str] | None, all_not_activated: bool, relation: str, now: datetime, printed: bool = False,
 ) -> IssuedCodes:
+    """One new code per household (staff); ``printed``: they are handed out as activation letters (PDF), which
+    the audit entry records."""
     scope = await community_scope(session, community_id=community_id)
     authorize(principal, "register.manage", scope)
     if household_ids is None and not all_not_activated:
@@ -442,7 +444,8 @@ async def issue_activation_codes(
                         expires_at=c.expires_at, replaced=c.replaced) for (h, b, u), c in zip(rows, codes, strict=True)]
     await audit.append(session, chain=community_id, action="activation_codes.issued", entity_type="community",
                        entity_id=community_id, actor_id=principal.user_id, at=now,
-                       data={"count": len(items), "relation": relation, "replaced": sum(c.replaced for c in codes)})
+                       data={"count": len(items), "relation": relation, "replaced": sum(c.replaced for c in codes)}
+                       | ({"format": "pdf"} if printed else {}))
     return IssuedCodes(items=items)
 
 

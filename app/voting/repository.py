@@ -788,3 +788,32 @@ async def closed_motions_of(session: AsyncSession, community_id: str, now: datet
 def voted_households(motion: Motion) -> Any:
     """select(household_id) of the motion's current ballots."""
     return select(CurrentBallot.household_id).where(CurrentBallot.motion_id == motion.id)
+
+
+# ---- printed ballot slips (app.voting.slips) ---------------------------------------------------------
+
+async def slip_households(session: AsyncSession, motion: Motion, *, building_id: str | None, unit_id: str | None,
+                          non_responders_only: bool) -> list[tuple[str, str, str, str, int]]:
+    """(household_id, building, unit, room, area) of the households a slip is printed for: the motion's roll
+    once it is frozen (its entries as frozen), before that the register's households in the motion's scope;
+    narrowed to a building or unit of the register, and to the households without a current ballot."""
+    if motion.roll_frozen_at is not None:
+        q = (select(col(RollEntry.household_id), col(RollEntry.building), col(RollEntry.unit),  # type: ignore[call-overload]
+                    col(RollEntry.room), col(RollEntry.area_centi))
+             .join(Household, col(Household.id) == RollEntry.household_id)
+             .where(RollEntry.motion_id == motion.id))
+        hid = col(RollEntry.household_id)
+    else:
+        q = (select(col(Household.id), col(Building.name), col(Unit.name), col(Household.room),  # type: ignore[call-overload]
+                    col(Household.area_centi))
+             .join(Building, col(Building.id) == Household.building_id)
+             .join(Unit, col(Unit.id) == Household.unit_id)
+             .where(*in_scope(motion)))
+        hid = col(Household.id)
+    if building_id is not None:
+        q = q.where(col(Household.building_id) == building_id)
+    if unit_id is not None:
+        q = q.where(col(Household.unit_id) == unit_id)
+    if non_responders_only:
+        q = q.where(hid.not_in(voted_households(motion)))
+    return [(h, b, u, r, _int(a)) for h, b, u, r, a in (await session.exec(q)).all()]

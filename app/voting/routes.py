@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.deps import OptionalPrincipalDep, PrincipalDep
-from app.core import spreadsheet
+from app.core import printing, spreadsheet
 from app.core.clock import ClockDep
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.deps import SettingsDep
@@ -349,3 +350,34 @@ async def motion_evidence(motion_id: str, session: WriteSessionDep, principal: P
     content = await asyncio.to_thread(evidence.zip_bytes, pack)
     return spreadsheet.download(content, "application/zip", ascii_name=f"evidence-{pack.motion_id}.zip",
                                 utf8_name=f"表决证据-{pack.roll_hash[:12]}.zip")
+
+
+# ---- printed ballot slips --------------------------------------------------------------------------
+
+@router.get("/motions/{motion_id}/slips.pdf", response_class=Response,
+            responses=printing.pdf_responses("the ballot slips (业主表决票), one A4 page per household"),
+            operation_id="voting_slips_pdf")
+async def ballot_slips(
+    motion_id: str, session: WriteSessionDep, principal: PrincipalDep, settings: SettingsDep, clock: ClockDep,
+    building_id: Annotated[str | None, Query(max_length=64, description="only this building's households")] = None,
+    unit_id: Annotated[str | None, Query(max_length=64, description="only this unit's households")] = None,
+    non_responders_only: Annotated[bool, Query(description="only households without a current ballot")] = False,
+) -> Response:
+    """Staff who may enter paper ballots: a PDF with one slip per household of the motion's scope — its
+    electoral roll once frozen, before that the register's active households in scope — in building, unit,
+    room order: the motion's title, the rule in words, the voting window, the household's place and area,
+    boxes for 同意 / 不同意 / 弃权, a signature and date line, and the slip code (as a QR code and in print)
+    that `POST …/paper-ballots` reads back. Narrowed by `building_id`, `unit_id` (422 `slips.bad_filter` when
+    not in the motion's community or scope) and `non_responders_only`. `X-Slip-Count` gives the number of
+    slips (none: one page saying so). Audited (`motion.slips_printed`). No CJK font on the server: 503
+    `documents.font_missing`."""
+    from app.voting import slips
+
+    font = printing.font_file(settings)
+    now = clock.now()
+    sheet = await service.slip_sheet(session, settings=settings, principal=principal, motion_id=motion_id,
+                                     building_id=building_id, unit_id=unit_id,
+                                     non_responders_only=non_responders_only, now=now)
+    return printing.PdfResponse(partial(slips.build, font, sheet_data=sheet, created=now),
+                                ascii_name=f"slips-{sheet.motion_id}.pdf", utf8_name=f"业主表决票-{sheet.title[:60]}.pdf",
+                                headers={"X-Slip-Count": str(len(sheet.slips))})

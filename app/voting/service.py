@@ -29,6 +29,8 @@ the module of its job:
 * :mod:`app.voting.corrections` — on an accepted objection to the result notice, staff correct the count (move
   a paper ballot to the right household, void one, add a missing slip): audited, recounted as at close, stored
   as the result's next revision (earlier ones stay readable) and republished with a fresh window.
+* :mod:`app.voting.slips` — printed ballot slips for the households that vote on paper: one page each with the
+  slip code as a QR code (staff who may enter paper ballots; audited).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from app.voting.provided import (
     ranking_figures,
 )
 from app.voting.roll_access import amend_roll, freeze_open_rolls, get_roll, roll_table
+from app.voting.slips import SlipSheet, slip_sheet
 from app.voting.state import RuleState, motion_or_404, motion_scope, rule_state, status_of
 from app.voting.tallies import (
     METRICS,
@@ -84,4 +87,5 @@ __all__ = [
     "motion_turnout", "motions_gate", "open_motions_turnout", "paper_ballot_photo", "participating_households",
     "ranking_figures", "rebuild_running_tally", "record_paper_ballot", "revise_plan", "roll_table", "rule_state",
     "status_of", "tally",
+    "SlipSheet", "slip_sheet",
 ]

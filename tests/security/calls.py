@@ -165,6 +165,7 @@ REQUESTS: dict[str, Req] = {
     "GET /api/v1/motions/{motion_id}/choices": Req(),
     "GET /api/v1/motions/{motion_id}/roll": Req(),
     "GET /api/v1/motions/{motion_id}/evidence.zip": Req(ids={"motion_id": "m_close"}, phase=2),  # after close
+    "GET /api/v1/motions/{motion_id}/slips.pdf": Req(),
     # after close; an objection to a plain notice, not the result: 409 correction.objection_not_on_result
     "POST /api/v1/motions/{motion_id}/corrections": Req(
         ids={"motion_id": "m_close"}, phase=2,
@@ -176,6 +177,7 @@ REQUESTS: dict[str, Req] = {
     "POST /api/v1/projects/{project_id}/notices": Req(
         json=lambda w, c: {"kind": "other", "title": "停水通知", "body": "周三停水", "start_date": w.now.date().isoformat()}),
     "GET /api/v1/notices/{notice_id}": Req(),
+    "GET /api/v1/notices/{notice_id}/poster.pdf": Req(),
     "POST /api/v1/notices/{notice_id}/objections": Req(json={"text": "公示内容有误"}),
     "GET /api/v1/notices/{notice_id}/objections": Req(),
     "POST /api/v1/objections/{objection_id}/resolution": Req(

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from tests.documents.conftest import cjk_font  # noqa: F401 - the printed documents' font, installed if missing
 from tests.security.world import SecWorld, build_security_world
 
 

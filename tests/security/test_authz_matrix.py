@@ -148,12 +148,14 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/motions/{motion_id}/choices":                A(403, 403, 403, 403, 403),  # staff_see_choices off
     "GET /api/v1/motions/{motion_id}/roll":                   A(OK, 403, 403, OK, OK),  # residents: own entries
     "GET /api/v1/motions/{motion_id}/evidence.zip":           A(403, 403, 403, OK, OK),  # staff, after close
+    "GET /api/v1/motions/{motion_id}/slips.pdf":              A(403, 403, 403, OK, OK),  # who enters paper
     "POST /api/v1/motions/{motion_id}/corrections":           A(403, 403, 403, OK, OK),  # staff, after close
     "GET /api/v1/motions/{motion_id}/results":                A(403, 403, 403, OK, OK),  # staff
     "POST /api/v1/motions/{motion_id}/roll/amendments":       A(403, 403, 403, OK, OK),
     # ---- publicity
     "POST /api/v1/projects/{project_id}/notices":             A(403, 403, 403, OK, OK),
     "GET /api/v1/notices/{notice_id}":                        A(OK, OK, OK, OK, OK),
+    "GET /api/v1/notices/{notice_id}/poster.pdf":             A(403, 403, 403, OK, OK),  # staff print it
     "POST /api/v1/notices/{notice_id}/objections":            A(OK, 403, 403, 403, 403),
     "GET /api/v1/notices/{notice_id}/objections":             A(OK, OK, OK, OK, OK),
     "POST /api/v1/objections/{objection_id}/resolution":      A(403, 403, 403, OK, OK),

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 from PIL import Image
+from pypdf import PdfReader
 from sqlmodel import select
 
 from app.core.privacy import mask_phone
@@ -97,12 +98,14 @@ async def _served(client: httpx.AsyncClient, w: SecWorld) -> list[tuple[str, str
 
 
 def _texts(r: httpx.Response) -> list[str]:
-    """The response as searchable text: JSON and text bodies, and the XML parts of an XLSX."""
+    """The response as searchable text: JSON and text bodies, the XML parts of an XLSX, the text of a PDF."""
     ctype = r.headers.get("content-type", "")
     if "spreadsheetml" in ctype:
         with zipfile.ZipFile(io.BytesIO(r.content)) as z:
             return [z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith(".xml")]
-    if ctype.startswith("image/") or ctype.startswith("application/pdf"):
+    if ctype.startswith("application/pdf"):  # printed documents: their text
+        return [page.extract_text() or "" for page in PdfReader(io.BytesIO(r.content)).pages]
+    if ctype.startswith("image/"):
         return []
     return [r.content.decode("utf-8-sig", "replace")]
 
