@@ -202,6 +202,14 @@ async def _double_entry(session: AsyncSession, *, settings: Settings, principal:
             raise Conflict("ballot.slip_already_counted", "该户的纸质选票已核对计入",
                            "This household's paper slip is already counted with this choice",
                            ballot_id=current.ballot_id)
+        last = await repo.latest_slip(session, m.id, household_id)
+        if last is not None and last.status == SlipStatus.SUPERSEDED:
+            was = (await repo.slip_entries(session, [last.id]))[last.id]
+            if was and was[0].choice == choice.value and was[0].actor_id != principal.user_id:
+                # the second entry of a slip the household's later online ballot superseded
+                raise Conflict("ballot.slip_superseded", "该户已在线投票，此纸质选票不再计入",
+                               "The household voted online after this slip was handed in: the slip does not count",
+                               slip_id=last.id, ballot_id=last.ballot_id)
     if key:
         await _check_proxy_cap(session, m, household_id=household_id, key=key, cap=cap)
     if slip is None:

@@ -378,6 +378,13 @@ async def open_slip(session: AsyncSession, motion_id: str, household_id: str) ->
     return (await session.exec(q.execution_options(populate_existing=True))).first()
 
 
+async def latest_slip(session: AsyncSession, motion_id: str, household_id: str) -> PaperSlip | None:
+    """The household's most recent slip (settled or not)."""
+    q = (select(PaperSlip).where(PaperSlip.motion_id == motion_id, PaperSlip.household_id == household_id)
+         .order_by(col(PaperSlip.created_at).desc(), col(PaperSlip.id).desc()).limit(1))
+    return (await session.exec(q)).first()
+
+
 async def get_slip(session: AsyncSession, motion_id: str, slip_id: str) -> PaperSlip | None:
     q = select(PaperSlip).where(PaperSlip.id == slip_id, PaperSlip.motion_id == motion_id)
     return (await session.exec(q.execution_options(populate_existing=True))).first()
