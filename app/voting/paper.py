@@ -318,7 +318,7 @@ async def resolve_slip(session: AsyncSession, *, settings: Settings, principal: 
     hh = await repo.register_household(session, slip.household_id)
     see = (await rule_state(session, m=m, now=now)).staff_see_choices
     assert hh is not None
-    return _slip_public(m, slip, hh[1], hh[2], hh[0].room, entries, see)
+    return _slip_public(m, slip, hh[1], hh[2], hh[0].room, entries, see).model_copy(update={"receipt": r.receipt})
 
 
 # ---- what staff see ---------------------------------------------------------------------------------------

@@ -402,6 +402,8 @@ class PaperSlipPublic(BaseModel):
                                   "later ballot")
     reason: str | None
     entries: list[PaperEntryPublic]
+    receipt: str | None = Field(default=None, description="only in the answer to resolve: the counted ballot's "
+                                "receipt")
 
 
 class PaperResolveIn(BaseModel):

@@ -134,6 +134,8 @@ async def test_double_entry_pending_then_second_clerk_counts_once(client, world,
     t = (await tally(client, world.staff, m["id"])).json()["counts"]
     assert t["agree_households"] == 0 and t["participating_households"] == 0
     assert await history(client, world, m["id"]) == []
+    progress = (await client.get(f"{API}/motions/{m['id']}/progress", headers=world.staff)).json()
+    assert progress["households"]["answered"] == 0
     assert await db_rows(app, "SELECT * FROM current_ballot WHERE motion_id = :m", m=m["id"]) == []
     # the same clerk again: refused
     r = await enter(client, world.staff, m["id"], "agree", household_id=hid)
@@ -190,6 +192,8 @@ async def test_conflict_is_listed_and_resolved_and_close_waits_for_it(client, wo
     r = await client.post(url, headers=clerk3, json={"choice": "disagree", "reason": "照片上勾选的是反对"})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "counted" and r.json()["reason"] == "照片上勾选的是反对" and r.json()["ballot_id"]
+    check = await client.get(f"{API}/ballot-receipts/{r.json()['receipt']}")
+    assert check.status_code == 200 and check.json()["counted"] is True and check.json()["channel"] == "paper"
     t = (await tally(client, world.staff, m["id"])).json()["counts"]
     assert t["disagree_households"] == 1 and t["agree_households"] == 0
     r = await client.post(url, headers=clerk3, json={"choice": "agree", "reason": "again"})
@@ -230,6 +234,20 @@ async def test_close_refused_while_pending_then_forced_with_a_reason(client, wor
     # after close nothing more is entered
     r = await enter(client, clerk2, m["id"], "agree", household_id=h1)
     assert r.status_code == 409 and r.json()["code"] == "ballot.window_closed"
+
+
+async def test_the_deadline_leaves_unsettled_slips_uncounted(client, world, clock, app) -> None:
+    m = await double_entry_motion(client, world, clock)
+    hid = world.household("2", "2", "201")["id"]
+    assert (await enter(client, world.staff, m["id"], "agree", household_id=hid)).json()["status"] == "pending"
+    clock.advance(days=8)
+    from tests.voting.helpers import relogin
+
+    await relogin(client, world)
+    t = (await tally(client, world.staff, m["id"])).json()  # the first look after the deadline stores the result
+    assert t["final"] is True and t["counts"]["participating_households"] == 0
+    (s,) = await slips(client, world, m["id"])
+    assert s["status"] == "uncounted" and s["reason"] == "deadline"
 
 
 async def test_online_ballot_supersedes_a_pending_slip(client, world, clock, app) -> None:
