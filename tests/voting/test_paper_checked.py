@@ -370,23 +370,33 @@ async def test_two_second_entries_at_once_count_once(client, world, clock, app) 
 
 
 async def test_pending_slip_racing_an_online_ballot(client, world, clock, app) -> None:
+    """Two rounds, the requests started in both orders: whichever transaction takes the motion's lock first,
+    the household ends with one current ballot — the online one — and the running tally equals the count."""
     m = await double_entry_motion(client, world, clock)
     (clerk2,) = await clerks(client, world, 1)
-    me = world.residents[1]
-    assert (await enter(client, world.staff, m["id"], "agree", household_id=me.household_id)).status_code == 201
-    paper_r, online_r = await asyncio.gather(enter(client, clerk2, m["id"], "agree", household_id=me.household_id),
-                                             vote(client, me.headers, m["id"], "disagree"))
-    assert online_r.status_code == 200, online_r.text
-    (s,) = await slips(client, world, m["id"])
-    if paper_r.status_code == 201:  # the slip counted first; the later online ballot replaced it
-        assert paper_r.json()["status"] == "counted" and s["status"] == "counted"
-        assert online_r.json()["version"] == 2
-    else:  # the online ballot came first and superseded the slip
-        assert paper_r.status_code == 409 and paper_r.json()["code"] == "ballot.slip_superseded"
-        assert s["status"] == "superseded" and online_r.json()["version"] == 1
-    rows = await db_rows(app, "SELECT household_id, channel, choice FROM current_ballot WHERE motion_id = :m",
-                         m=m["id"])
-    assert [tuple(r) for r in rows] == [(me.household_id, "online", "disagree")]
+    outcomes = set()
+    for me, paper_first in ((world.residents[1], True), (world.residents[2], False)):
+        r = await enter(client, world.staff, m["id"], "agree", household_id=me.household_id)
+        assert r.status_code == 201 and r.json()["status"] == "pending"
+        slip_id = r.json()["slip_id"]
+        calls = [enter(client, clerk2, m["id"], "agree", household_id=me.household_id),
+                 vote(client, me.headers, m["id"], "disagree")]
+        paper_r, online_r = await asyncio.gather(*(calls if paper_first else calls[::-1]))
+        if not paper_first:
+            paper_r, online_r = online_r, paper_r
+        assert online_r.status_code == 200, online_r.text
+        (s,) = [x for x in await slips(client, world, m["id"]) if x["slip_id"] == slip_id]
+        if paper_r.status_code == 201:  # the slip counted first; the later online ballot replaced it
+            assert paper_r.json()["status"] == "counted" and s["status"] == "counted"
+            assert online_r.json()["version"] == 2
+        else:  # the online ballot came first and superseded the slip
+            assert paper_r.status_code == 409 and paper_r.json()["code"] == "ballot.slip_superseded"
+            assert s["status"] == "superseded" and online_r.json()["version"] == 1
+        outcomes.add(s["status"])
+        rows = await db_rows(app, "SELECT channel, choice FROM current_ballot WHERE motion_id = :m AND "
+                                  "household_id = :h", m=m["id"], h=me.household_id)
+        assert [tuple(r) for r in rows] == [("online", "disagree")]
+        await running_equals_full(app, m["id"])
     t = (await tally(client, world.staff, m["id"])).json()["counts"]
-    assert t["disagree_households"] == 1 and t["agree_households"] == 0
-    await running_equals_full(app, m["id"])
+    assert t["disagree_households"] == 2 and t["agree_households"] == 0
+    assert outcomes <= {"counted", "superseded"}
