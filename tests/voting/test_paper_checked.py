@@ -234,6 +234,17 @@ async def test_close_refused_while_pending_then_forced_with_a_reason(client, wor
     # after close nothing more is entered
     r = await enter(client, clerk2, m["id"], "agree", household_id=h1)
     assert r.status_code == 409 and r.json()["code"] == "ballot.window_closed"
+    # the evidence pack: the checked slip with both clerks, and the forced close in the audit; it verifies
+    r = await client.get(f"{API}/motions/{m['id']}/evidence.zip", headers=world.staff)
+    assert r.status_code == 200, r.text
+    z = zipfile.ZipFile(io.BytesIO(r.content))
+    (row,) = list(csv.DictReader(io.StringIO(z.read("participation.csv").decode("utf-8-sig"))))
+    assert row["household_id"] == h2 and row["entered_by"] == world.staff_user_id and row["checked_by"]
+    assert b"motion.close_forced" in z.read("audit.jsonl")
+    from app.voting.evidence import verify_pack
+
+    verdict = verify_pack(r.content)
+    assert verdict.ok, verdict.message
 
 
 async def test_the_deadline_leaves_unsettled_slips_uncounted(client, world, clock, app) -> None:
@@ -326,7 +337,7 @@ async def test_proxies_need_an_authorisation_and_are_capped(client, world, clock
     from app.voting.evidence import verify_pack
 
     verdict = verify_pack(r.content)
-    assert verdict.ok, verdict.detail
+    assert verdict.ok, verdict.message
 
 
 async def test_double_entry_with_a_proxy(client, world, clock, app) -> None:
