@@ -100,6 +100,8 @@ def wire() -> None:
         "report_rectification": supervision_service.report_photo_visible,
         "acceptance": supervision_service.acceptance_photo_visible,
         "paper_ballot": voting_files.paper_ballot_photo_visible,
+        "paper_entry": voting_files.paper_ballot_photo_visible,
+        "paper_proxy": voting_files.paper_ballot_photo_visible,
         "objection": publicity_files.objection_photo_visible,
         "notice_attachment": publicity_files.notice_attachment_visible,
     })

@@ -10,7 +10,8 @@ from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, new_id
 
-OWNER_TYPES = ("report", "report_rectification", "paper_ballot", "objection", "notice_attachment", "acceptance")
+OWNER_TYPES = ("report", "report_rectification", "paper_ballot", "paper_entry", "paper_proxy", "objection",
+               "notice_attachment", "acceptance")
 
 
 class MediaObject(SQLModel, table=True):

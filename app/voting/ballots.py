@@ -40,7 +40,6 @@ from app.voting.schemas import (
 )
 from app.voting.state import (
     API,
-    PAPER_BALLOT,
     freeze,
     motion_for,
     motion_not_found,
@@ -94,10 +93,16 @@ async def _ballot_motion(session: AsyncSession, *, principal: Principal, motion_
 
 async def _record(session: AsyncSession, settings: Settings, m: Motion, *, household_id: str, choice: Choice,
                   channel: Channel, actor_id: str, now: datetime, photo_sha256: str | None = None,
-                  attach_photo: Callable[[str], Awaitable[str]] | None = None) -> BallotReceipt:
+                  attach_photo: Callable[[str], Awaitable[str]] | None = None, ballot_id: str | None = None,
+                  photo_media_id: str | None = None, checked_by: str | None = None,
+                  proxy: repo.ProxyFields | None = None, settling_slip: str | None = None) -> BallotReceipt:
     """Take the motion's next ballot number (window open, motion row locked), freeze the motion at its first
     write, move the owner in the running tally, store the ballot as the household's current one and audit it.
-    ``attach_photo(ballot_id)`` records a paper slip's photo and returns its media id, stored with the ballot."""
+    ``attach_photo(ballot_id)`` records a paper slip's photo and returns its media id, stored with the ballot
+    (or ``photo_media_id``: a double-entered slip's photo, already recorded). ``checked_by``: the second clerk
+    (or the resolver) of a double-entered slip, ``settling_slip`` that slip; ``proxy``: who voted for the
+    household. A ballot of a household whose paper slip is still unsettled (double entry) supersedes the
+    slip: it is never counted."""
     st = status_of(m=m, now=now)
     if st != MotionStatus.OPEN:
         raise window_closed(st)
@@ -106,23 +111,35 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
         raise window_closed(MotionStatus.CLOSED)
     await freeze(session, m, now)
     receipt = new_receipt()
-    after_store, earlier = await keep_running_tally(session, m, household_id=household_id, choice=choice)
-    ballot_id = new_id()
-    media_id = await attach_photo(ballot_id) if attach_photo is not None else None
+    after_store, before = await keep_running_tally(session, m, household_id=household_id, choice=choice)
+    ballot_id = ballot_id or new_id()
+    media_id = await attach_photo(ballot_id) if attach_photo is not None else photo_media_id
     await repo.store_ballot(session, ballot_id=ballot_id, motion_id=m.id, household_id=household_id, seq=seq,
                             choice=choice.value, channel=channel.value, actor_id=actor_id, cast_at=now,
                             receipt_hash=keyed_hash(settings.secret_key, receipt, purpose="receipt"),
-                            photo_sha256=photo_sha256, photo_media_id=media_id)
+                            photo_sha256=photo_sha256, photo_media_id=media_id, checked_by=checked_by, proxy=proxy)
     await after_store()
-    version = earlier + 1  # the household's ballots so far (read under the motion's lock) and this one
-    # the audit entry carries a keyed digest of the choice: integrity checkable, the choice not revealed
+    version = before.versions + 1  # the household's ballots so far (read under the motion's lock) and this one
+    data: dict[str, Any] = {
+        "motion_id": m.id, "household_id": household_id, "seq": seq, "version": version, "channel": channel.value,
+        "photo_sha256": photo_sha256,
+        # a keyed digest of the choice: integrity checkable, the choice not revealed
+        "choice_digest": keyed_hash(settings.secret_key, f"{ballot_id}|{choice.value}", purpose="choice")}
+    if checked_by is not None:
+        data |= {"checked_by": checked_by, "paper_slip_id": settling_slip}
+    if proxy is not None:
+        data |= {"proxy_name": proxy.name, "proxy_relation": proxy.relation, "proxy_key": proxy.key,
+                 "proxy_photo_sha256": proxy.photo_sha256}
     await audit.append(session, chain=m.community_id,
                        action="ballot.paper_entered" if channel == Channel.PAPER else "ballot.cast",
-                       entity_type="ballot", entity_id=ballot_id, actor_id=actor_id, at=now,
-                       data={"motion_id": m.id, "household_id": household_id, "seq": seq, "version": version,
-                             "channel": channel.value, "photo_sha256": photo_sha256,
-                             "choice_digest": keyed_hash(settings.secret_key, f"{ballot_id}|{choice.value}",
-                                                         purpose="choice")})
+                       entity_type="ballot", entity_id=ballot_id, actor_id=actor_id, at=now, data=data)
+    if before.open_slip is not None and before.open_slip != settling_slip:
+        # decided: the household's later ballot wins over a slip handed in earlier and not yet settled
+        if await repo.supersede_slip(session, slip_id=before.open_slip, ballot_id=ballot_id, at=now):
+            await audit.append(session, chain=m.community_id, action="paper_slip.superseded",
+                               entity_type="paper_slip", entity_id=before.open_slip, actor_id=actor_id, at=now,
+                               data={"motion_id": m.id, "household_id": household_id, "ballot_id": ballot_id,
+                                     "channel": channel.value})
     return BallotReceipt(receipt=receipt, ballot_id=ballot_id, household_id=household_id, choice=choice,
                          channel=channel, cast_at=now, version=version)
 
@@ -162,26 +179,6 @@ async def check_paper_ballot(session: AsyncSession, *, principal: Principal, mot
     return (await _paper_motion(session, principal=principal, motion_id=motion_id, household_id=household_id)).motion
 
 
-async def record_paper_ballot(session: AsyncSession, *, settings: Settings, principal: Principal, motion_id: str,
-                              household_id: str, choice: Choice, photo: Any, now: datetime) -> BallotReceipt:
-    """Staff enter a household's signed paper slip (channel paper, with the photo); same one-ballot rule."""
-    from app.media import service as media_service
-
-    got = await _paper_motion(session, principal=principal, motion_id=motion_id, household_id=household_id)
-    m = got.motion
-    if not got.plan_current:
-        raise plan_superseded()
-
-    async def attach_photo(ballot_id: str) -> str:
-        media = await media_service.attach(session, stored=photo, owner_type=PAPER_BALLOT, owner_id=ballot_id,
-                                           community_id=m.community_id, project_id=m.project_id,
-                                           uploaded_by=principal.user_id, now=now)
-        return media.id
-
-    return await _record(session, settings, m, household_id=household_id, choice=choice, channel=Channel.PAPER,
-                         actor_id=principal.user_id, now=now, photo_sha256=photo.sha256, attach_photo=attach_photo)
-
-
 async def paper_ballot_photo(session: AsyncSession, *, principal: Principal, motion_id: str, ballot_id: str) -> Any:
     """The media row of a paper ballot's slip photo (staff only)."""
     from app.media import service as media_service
@@ -206,11 +203,13 @@ async def ballot_history(session: AsyncSession, *, principal: Principal, motion_
     for b, building, unit, room, current in rows[:page.limit]:
         version = await repo.ballot_version_of(session, b)
         url = f"{API}/motions/{m.id}/paper-ballots/{b.id}/photo" if b.photo_media_id else None
+        auth_url = f"{API}/motions/{m.id}/paper-ballots/{b.id}/authorisation" if b.proxy_media_id else None
         items.append(BallotHistoryEntry(
             ballot_id=b.id, household_id=b.household_id, building=building, unit=unit, room=room, version=version,
             channel=Channel(b.channel), cast_at=b.cast_at, actor_id=b.actor_id, current=current,
             has_photo=b.photo_media_id is not None, photo_url=url,
-            choice=Choice(b.choice) if state.staff_see_choices else None))
+            choice=Choice(b.choice) if state.staff_see_choices else None, checked_by=b.checked_by,
+            proxy_name=b.proxy_name, proxy_relation=b.proxy_relation, authorisation_url=auth_url))
     nxt = encode_cursor(str(rows[page.limit - 1][0].seq)) if len(rows) > page.limit else None
     return Page(items=items, next_cursor=nxt)
 
@@ -225,8 +224,8 @@ async def household_choices(session: AsyncSession, *, principal: Principal, moti
                         "By the rules profile, staff see aggregates only")
     rows = await repo.households_with_choices(session, m, limit=page.limit + 1, after=page.after)
     items = [HouseholdChoice(household_id=hid, building=b, unit=u, room=room, area_m2=format_area(area),
-                             choice=Choice(c) if c else None, own_ballot=own)
-             for hid, b, u, room, area, c, own in rows[:page.limit]]
+                             choice=Choice(c) if c else None, own_ballot=own, proxy_name=pn, proxy_relation=pr)
+             for hid, b, u, room, area, c, own, pn, pr in rows[:page.limit]]
     nxt = encode_cursor(items[-1].household_id) if len(rows) > page.limit and items else None
     return Page(items=items, next_cursor=nxt)
 

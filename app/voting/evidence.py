@@ -16,7 +16,9 @@ The zip holds (members stored uncompressed, names fixed):
 * ``audit.jsonl`` — the community chain's entries of the motion (entity ``motion``) and of its ballots (entity
   ``ballot``), in chain order, each with ``seq``, ``prev_hash`` and ``hash``; the last line is
   ``{"chain_head": {"chain", "seq", "hash"}}``, the chain's head when the pack was built.
-* ``slips/<ballot_id>.<ext>`` — the stored (metadata-free) slip photo of every paper ballot version.
+* ``slips/<ballot_id>.<ext>`` — the stored (metadata-free) slip photo of every paper ballot version, and
+  ``authorisations/<ballot_id>.<ext>`` the photo of the signed authorisation of every ballot a proxy cast
+  (``participation.csv`` names the proxy, their relation and, for a double-entered slip, the checking clerk).
 * ``manifest.json`` — motion id, roll hash, export time and the sha256 of every other member.
 
 :func:`verify_pack` needs no database. In order, naming the file of the first mismatch: the member hashes
@@ -69,7 +71,7 @@ __all__ = ["FORMAT", "MANIFEST", "PARTICIPATION_FIELDS", "ROLL_AMENDMENT_FIELDS"
 
 FORMAT = "motion-evidence/1"
 PARTICIPATION_FIELDS = ("household_id", "ballot_id", "building", "unit", "room", "channel", "cast_at", "seq", "entered_by",
-                        "receipt_digest", "slip")
+                        "receipt_digest", "slip", "checked_by", "proxy_name", "proxy_relation", "authorisation")
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 _PAGE = 1000
 
@@ -127,12 +129,15 @@ async def gather(session: AsyncSession, *, principal: Principal, motion_id: str,
     ballots = await _all_ballots(session, m)
     slips: list[tuple[str, bytes]] = []
     slip_of: dict[str, str] = {}
+    authorisation_of: dict[str, str] = {}
     for b, _current in ballots:
-        media = await media_service.media_or_none(session, media_id=b.photo_media_id) if b.photo_media_id else None
-        if media is not None:
-            name = f"slips/{b.id}.{_EXT.get(media.mime, 'bin')}"
-            slips.append((name, await storage.open_bytes(media.sha256)))
-            slip_of[b.id] = name
+        for folder, media_id, names in (("slips", b.photo_media_id, slip_of),
+                                        ("authorisations", b.proxy_media_id, authorisation_of)):
+            media = await media_service.media_or_none(session, media_id=media_id) if media_id else None
+            if media is not None:
+                name = f"{folder}/{b.id}.{_EXT.get(media.mime, 'bin')}"
+                slips.append((name, await storage.open_bytes(media.sha256)))
+                names[b.id] = name
     see = state.staff_see_choices
     rows: list[Sequence[spreadsheet.Value]] = [list(PARTICIPATION_FIELDS) + (["choice"] if see else [])]
     for b, current in ballots:
@@ -141,7 +146,8 @@ async def gather(session: AsyncSession, *, principal: Principal, motion_id: str,
         e = on_roll.get(b.household_id)
         rows.append([b.household_id, b.id, e.building if e else None, e.unit if e else None, e.room if e else None,
                      b.channel, b.cast_at.isoformat(), b.seq, b.actor_id if b.channel == Channel.PAPER else None,
-                     b.receipt_hash, slip_of.get(b.id)] + ([b.choice] if see else []))
+                     b.receipt_hash, slip_of.get(b.id), b.checked_by, b.proxy_name, b.proxy_relation,
+                     authorisation_of.get(b.id)] + ([b.choice] if see else []))
     files.append(("participation.csv", spreadsheet.csv_bytes(rows)))
     files.append(("tally.json", _json(tally)))
     for source in EVIDENCE_SOURCES:
@@ -205,15 +211,18 @@ def _check_audit(manifest: dict[str, Any], members: dict[str, bytes]) -> dict[st
 
 
 def _check_slips(members: dict[str, bytes], ballots: dict[str, dict[str, Any]]) -> int:
+    """Each slip photo and each proxy's signed authorisation against its ballot's audit entry; the number of
+    slips."""
     n = 0
     for name, data in sorted(members.items()):
-        if not name.startswith("slips/"):
+        folder, _, rest = name.partition("/")
+        field = {"slips": "photo_sha256", "authorisations": "proxy_photo_sha256"}.get(folder)
+        if field is None or not rest:
             continue
-        ballot_id = name.removeprefix("slips/").rsplit(".", 1)[0]
-        audited = ballots.get(ballot_id)
-        if audited is None or audited.get("photo_sha256") != hashlib.sha256(data).hexdigest():
+        audited = ballots.get(rest.rsplit(".", 1)[0])
+        if audited is None or audited.get(field) != hashlib.sha256(data).hexdigest():
             raise Mismatch(f"{name}: not the photo its ballot's audit entry records")
-        n += 1
+        n += folder == "slips"
     return n
 
 

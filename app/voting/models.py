@@ -75,6 +75,19 @@ class Channel(StrEnum):
     PAPER = "paper"
 
 
+class SlipStatus(StrEnum):
+    """A paper slip entered under double entry (``paper_slip``)."""
+
+    PENDING = "pending"  # one clerk entered it: not counted
+    CONFLICT = "conflict"  # a second clerk entered another choice (or another proxy): not counted until resolved
+    COUNTED = "counted"  # a second clerk entered the same, or staff resolved the conflict: its ballot counts
+    SUPERSEDED = "superseded"  # the household voted online while the slip was unsettled: never counted
+    UNCOUNTED = "uncounted"  # the motion closed (forced, or by its deadline) while the slip was unsettled
+
+
+OPEN_SLIP_STATUSES = (SlipStatus.PENDING.value, SlipStatus.CONFLICT.value)
+
+
 class Plan(SQLModel, table=True):
     __tablename__ = "plan"
     __table_args__ = (UniqueConstraint("project_id", "version"),)
@@ -170,6 +183,7 @@ class Ballot(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("motion_id", "seq"),
         Index("ix_ballot_motion_household", "motion_id", "household_id", "seq"),
+        Index("ix_ballot_motion_proxy", "motion_id", "proxy_key"),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     motion_id: str = Field(foreign_key="motion.id", max_length=32)
@@ -182,6 +196,62 @@ class Ballot(SQLModel, table=True):
     receipt_hash: str = Field(max_length=64, unique=True)
     photo_sha256: str | None = Field(default=None, max_length=64)
     photo_media_id: str | None = Field(default=None, max_length=32)
+    # double entry: the second clerk who entered the same choice, or the staff member who resolved a conflict
+    checked_by: str | None = Field(default=None, max_length=32)
+    # a proxy (委托代理人) who voted for the household, with the photo of the signed authorisation; ``proxy_key``
+    # is the normalised name the cap per proxy counts by (app.rules.proxy.proxy_key)
+    proxy_name: str | None = Field(default=None, max_length=50)
+    proxy_relation: str | None = Field(default=None, max_length=30)
+    proxy_key: str | None = Field(default=None, max_length=50)
+    proxy_photo_sha256: str | None = Field(default=None, max_length=64)
+    proxy_media_id: str | None = Field(default=None, max_length=32)
+
+
+class PaperSlip(SQLModel, table=True):
+    """A paper slip of one household entered under double entry: pending after one clerk's entry, counted when
+    a second, different clerk entered the same (its ballot: ``ballot_id``), in conflict otherwise until staff
+    resolve it. ``open_household`` is the household while the slip is pending or in conflict and null once it
+    is settled, so the database keeps at most one unsettled slip per household and motion."""
+
+    __tablename__ = "paper_slip"
+    __table_args__ = (
+        UniqueConstraint("motion_id", "open_household"),
+        Index("ix_paper_slip_motion_status", "motion_id", "status", "id"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    motion_id: str = Field(foreign_key="motion.id", max_length=32)
+    household_id: str = Field(foreign_key="household.id", max_length=32)
+    open_household: str | None = Field(default=None, max_length=32)
+    status: str = Field(max_length=12)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    settled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    settled_by: str | None = Field(default=None, max_length=32)
+    ballot_id: str | None = Field(default=None, max_length=32)  # counted: its ballot; superseded: the online one
+    resolved_choice: str | None = Field(default=None, max_length=10)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class PaperEntry(SQLModel, table=True):
+    """One clerk's entry of a paper slip (position 1 or 2); one clerk enters a slip once."""
+
+    __tablename__ = "paper_entry"
+    __table_args__ = (UniqueConstraint("slip_id", "position"), UniqueConstraint("slip_id", "actor_id"),
+                      Index("ix_paper_entry_motion_proxy", "motion_id", "proxy_key"))
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    slip_id: str = Field(foreign_key="paper_slip.id", max_length=32, index=True)
+    motion_id: str = Field(foreign_key="motion.id", max_length=32)
+    household_id: str = Field(max_length=32)
+    position: int
+    actor_id: str = Field(max_length=32)
+    choice: str = Field(max_length=10)
+    entered_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    photo_sha256: str = Field(max_length=64)
+    photo_media_id: str = Field(max_length=32)
+    proxy_name: str | None = Field(default=None, max_length=50)
+    proxy_relation: str | None = Field(default=None, max_length=30)
+    proxy_key: str | None = Field(default=None, max_length=50)
+    proxy_photo_sha256: str | None = Field(default=None, max_length=64)
+    proxy_media_id: str | None = Field(default=None, max_length=32)
 
 
 class CurrentBallot(SQLModel, table=True):

@@ -19,14 +19,17 @@ from app.voting.models import (
     MotionStatus,
     Plan,
     ScopeKind,
+    SlipStatus,
 )
 from app.voting.plans import check_location
 from app.voting.results import StageOfResult, stage_for, stages_for
 from app.voting.schemas import (
+    CloseIn,
     CloseResult,
     MotionCreate,
     MotionPublic,
     MyHousehold,
+    PaperUnsettled,
 )
 from app.voting.state import (
     MAX_AHEAD,
@@ -34,6 +37,7 @@ from app.voting.state import (
     OPTIONS,
     freeze,
     motion_for,
+    paper_unsettled,
     plan_not_found,
     rule_public,
     rule_state,
@@ -41,7 +45,7 @@ from app.voting.state import (
     scope_refs,
     status_of,
 )
-from app.voting.tallies import finalize, stored_tally
+from app.voting.tallies import finalize, leave_uncounted, stored_tally
 
 
 async def _motion_public(session: AsyncSession, m: Motion, now: datetime, *, principal: Principal | None,
@@ -162,15 +166,36 @@ async def list_motions(session: AsyncSession, *, principal: Principal, project_i
     return Page(items=items, next_cursor=nxt)
 
 
-async def close_motion(session: AsyncSession, *, principal: Principal, motion_id: str, now: datetime) -> CloseResult:
+async def close_motion(session: AsyncSession, *, principal: Principal, motion_id: str, now: datetime,
+                       body: CloseIn | None = None) -> CloseResult:
     """Staff close an open motion now (closes_at := now); the final tally is stored and published. Closing
-    a closed motion again returns its stored result."""
+    a closed motion again returns its stored result. Paper slips pending or in conflict (double entry) refuse
+    the close (409 ``motion.paper_unsettled`` with their numbers) unless ``force`` with a reason: then they stay
+    uncounted, audited, and the answer lists them."""
+    body = body or CloseIn()
+    if body.force and not body.reason:
+        raise Invalid("motion.force_reason_required", "强制结束须说明理由", "A forced close needs a reason",
+                      errors=[{"loc": ["body", "reason"], "msg": "required with force"}])
     m, _ = await motion_for(session, principal=principal, motion_id=motion_id, permission="motion.manage", lock=True)
     st = status_of(m=m, now=now)
     if st == MotionStatus.SCHEDULED:
         raise Conflict("motion.not_open", "表决尚未开始，不能结束", "The motion has not opened yet")
     reason = "deadline"
+    uncounted: PaperUnsettled | None = None
     if st == MotionStatus.OPEN:
+        unsettled = await repo.unsettled_slips(session, m.id)
+        if unsettled:
+            pending = sum(s.status == SlipStatus.PENDING for s in unsettled)
+            if not body.force:
+                raise paper_unsettled(pending, len(unsettled) - pending)
+            assert body.reason is not None
+            uncounted = PaperUnsettled(pending=pending, conflict=len(unsettled) - pending,
+                                       slip_ids=[s.id for s in unsettled])
+            await audit.append(session, chain=m.community_id, action="motion.close_forced", entity_type="motion",
+                               entity_id=m.id, actor_id=principal.user_id, at=now,
+                               data={"reason": body.reason, "pending": uncounted.pending,
+                                     "conflict": uncounted.conflict, "slip_ids": uncounted.slip_ids})
+            await leave_uncounted(session, m, now=now, actor_id=principal.user_id, reason=body.reason)
         await freeze(session, m, now)
         m.closed_at = now
         m.closes_at = now
@@ -181,6 +206,6 @@ async def close_motion(session: AsyncSession, *, principal: Principal, motion_id
     result = await finalize(session, m, now=now, actor_id=principal.user_id, reason=reason)
     stage = await stage_for(session, m, result, now)
     return CloseResult(motion=await _motion_public(session, m, now, principal=None, stage=stage),
-                       tally=stored_tally(result, stage))
+                       tally=stored_tally(result, stage), paper_uncounted=uncounted)
 
 

@@ -41,6 +41,8 @@ from app.voting.models import (
     MotionResult,
     MotionRoll,
     MotionTally,
+    PaperEntry,
+    PaperSlip,
     Plan,
     PlanFunding,
     PlanItem,
@@ -284,9 +286,21 @@ def _upsert_current_stmt(dialect_insert: Any) -> Any:
 _UPSERT_CURRENT = {"postgresql": _upsert_current_stmt(pg_insert), "sqlite": _upsert_current_stmt(sqlite_insert)}
 
 
+@dataclass(frozen=True)
+class ProxyFields:
+    """A proxy as stored on a ballot or a paper entry."""
+
+    name: str
+    relation: str
+    key: str
+    photo_sha256: str
+    media_id: str
+
+
 async def store_ballot(session: AsyncSession, *, ballot_id: str, motion_id: str, household_id: str, seq: int,
                        choice: str, channel: str, actor_id: str, cast_at: datetime, receipt_hash: str,
-                       photo_sha256: str | None, photo_media_id: str | None) -> None:
+                       photo_sha256: str | None, photo_media_id: str | None, checked_by: str | None = None,
+                       proxy: ProxyFields | None = None) -> None:
     """INSERT the ballot version and make it the household's current ballot: INSERT … ON CONFLICT (motion_id,
     household_id) DO UPDATE — the database keeps one current ballot per household, and a higher ``seq`` always
     wins, whatever order concurrent transactions arrive in. Two Core statements built once."""
@@ -294,7 +308,10 @@ async def store_ballot(session: AsyncSession, *, ballot_id: str, motion_id: str,
     await conn.execute(_INSERT_BALLOT, {
         "id": ballot_id, "motion_id": motion_id, "household_id": household_id, "seq": seq, "choice": choice,
         "channel": channel, "actor_id": actor_id, "cast_at": cast_at, "receipt_hash": receipt_hash,
-        "photo_sha256": photo_sha256, "photo_media_id": photo_media_id})
+        "photo_sha256": photo_sha256, "photo_media_id": photo_media_id, "checked_by": checked_by,
+        "proxy_name": proxy.name if proxy else None, "proxy_relation": proxy.relation if proxy else None,
+        "proxy_key": proxy.key if proxy else None, "proxy_photo_sha256": proxy.photo_sha256 if proxy else None,
+        "proxy_media_id": proxy.media_id if proxy else None})
     await conn.execute(_UPSERT_CURRENT[conn.dialect.name], {
         "motion_id": motion_id, "household_id": household_id, "ballot_id": ballot_id, "seq": seq, "choice": choice,
         "channel": channel, "cast_at": cast_at})
@@ -351,6 +368,101 @@ async def ballots_page(session: AsyncSession, motion: Motion, *, channel: str | 
     if after_seq is not None:
         q = q.where(col(Ballot.seq) > after_seq)
     return [(b, bn, un, room, bool(cur)) for b, bn, un, room, cur in (await session.exec(q)).all()]
+
+
+# ---- paper slips under double entry, proxies ----------------------------------------------------------
+
+async def open_slip(session: AsyncSession, motion_id: str, household_id: str) -> PaperSlip | None:
+    """The household's slip pending or in conflict (read under the motion's lock)."""
+    q = select(PaperSlip).where(PaperSlip.motion_id == motion_id, PaperSlip.open_household == household_id)
+    return (await session.exec(q.execution_options(populate_existing=True))).first()
+
+
+async def latest_slip(session: AsyncSession, motion_id: str, household_id: str) -> PaperSlip | None:
+    """The household's most recent slip (settled or not)."""
+    q = (select(PaperSlip).where(PaperSlip.motion_id == motion_id, PaperSlip.household_id == household_id)
+         .order_by(col(PaperSlip.created_at).desc(), col(PaperSlip.id).desc()).limit(1))
+    return (await session.exec(q)).first()
+
+
+async def get_slip(session: AsyncSession, motion_id: str, slip_id: str) -> PaperSlip | None:
+    q = select(PaperSlip).where(PaperSlip.id == slip_id, PaperSlip.motion_id == motion_id)
+    return (await session.exec(q.execution_options(populate_existing=True))).first()
+
+
+async def add_slip(session: AsyncSession, slip: PaperSlip) -> None:
+    session.add(slip)
+    await session.flush()
+
+
+async def add_entry(session: AsyncSession, entry: PaperEntry) -> None:
+    session.add(entry)
+    await session.flush()
+
+
+async def save_slip(session: AsyncSession, slip: PaperSlip) -> None:
+    session.add(slip)
+    await session.flush()
+
+
+async def slip_entries(session: AsyncSession, slip_ids: list[str]) -> dict[str, list[PaperEntry]]:
+    """The entries of each slip, in position order."""
+    if not slip_ids:
+        return {}
+    q = select(PaperEntry).where(col(PaperEntry.slip_id).in_(slip_ids)).order_by(col(PaperEntry.position))
+    out: dict[str, list[PaperEntry]] = {i: [] for i in slip_ids}
+    for e in (await session.exec(q)).all():
+        out[e.slip_id].append(e)
+    return out
+
+
+async def get_entry(session: AsyncSession, motion_id: str, entry_id: str) -> PaperEntry | None:
+    q = select(PaperEntry).where(PaperEntry.id == entry_id, PaperEntry.motion_id == motion_id)
+    return (await session.exec(q)).first()
+
+
+async def supersede_slip(session: AsyncSession, *, slip_id: str, ballot_id: str, at: datetime) -> bool:
+    """An online ballot of the household settles its unsettled slip as superseded (never counted)."""
+    stmt = (update(PaperSlip).where(col(PaperSlip.id) == slip_id, col(PaperSlip.open_household).is_not(None))
+            .values(status="superseded", open_household=None, settled_at=at, ballot_id=ballot_id))
+    res = await session.exec(stmt)  # type: ignore[call-overload]
+    return res.rowcount == 1
+
+
+async def unsettled_slips(session: AsyncSession, motion_id: str) -> list[PaperSlip]:
+    q = (select(PaperSlip).where(PaperSlip.motion_id == motion_id, col(PaperSlip.open_household).is_not(None))
+         .order_by(col(PaperSlip.id)).execution_options(populate_existing=True))
+    return list((await session.exec(q)).all())
+
+
+async def slips_page(session: AsyncSession, motion: Motion, *, status: str | None, after: str | None,
+                     limit: int) -> list[tuple[PaperSlip, str, str, str]]:
+    """Slips of the motion in id order after ``after`` (limit + 1 rows), with building, unit and room."""
+    q = (select(PaperSlip, col(Building.name), col(Unit.name), col(Household.room))  # type: ignore[call-overload]
+         .join(Household, col(Household.id) == PaperSlip.household_id)
+         .join(Building, col(Building.id) == Household.building_id)
+         .join(Unit, col(Unit.id) == Household.unit_id)
+         .where(PaperSlip.motion_id == motion.id).order_by(col(PaperSlip.id)).limit(limit + 1))
+    if status is not None:
+        q = q.where(PaperSlip.status == status)
+    if after is not None:
+        q = q.where(col(PaperSlip.id) > after)
+    return [(s, b, u, r) for s, b, u, r in (await session.exec(q)).all()]
+
+
+async def proxy_households(session: AsyncSession, motion_id: str, proxy_key: str, *, other_than: str) -> int:
+    """Households other than ``other_than`` for which the proxy (by key) voted in the motion: their current
+    ballot names the proxy, or an entry of their unsettled paper slip does."""
+    counted = (select(CurrentBallot.household_id)
+               .join(Ballot, col(Ballot.id) == CurrentBallot.ballot_id)
+               .where(CurrentBallot.motion_id == motion_id, Ballot.proxy_key == proxy_key))
+    pending = (select(PaperEntry.household_id)
+               .join(PaperSlip, col(PaperSlip.id) == PaperEntry.slip_id)
+               .where(PaperEntry.motion_id == motion_id, PaperEntry.proxy_key == proxy_key,
+                      col(PaperSlip.open_household).is_not(None)))
+    both = counted.union(pending).subquery("proxied")
+    q = select(func.count()).select_from(both).where(both.c.household_id != other_than)
+    return _int((await session.exec(q)).one())
 
 
 # ---- the population: the roll, or (before it is frozen) the register ----------------------------------
@@ -458,7 +570,12 @@ def _owner_households_stmt() -> Any:
     versions = (select(func.count()).select_from(Ballot)
                 .where(Ballot.motion_id == bindparam("motion_id"), Ballot.household_id == bindparam("household_id"))
                 .scalar_subquery())
-    return (select(col(RollEntry.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice), versions)
+    open_slip = (select(PaperSlip.id)
+                 .where(PaperSlip.motion_id == bindparam("motion_id"),
+                        PaperSlip.open_household == bindparam("household_id"))
+                 .scalar_subquery())
+    return (select(col(RollEntry.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice), versions,  # type: ignore[call-overload]
+                   open_slip)
             .select_from(RollEntry)
             .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == RollEntry.motion_id,
                                            col(CurrentBallot.household_id) == RollEntry.household_id))
@@ -478,6 +595,7 @@ class OwnerBefore:
     area: int
     choice: str | None
     versions: int
+    open_slip: str | None = None  # the household's paper slip pending or in conflict (double entry)
 
 
 async def owner_before_ballot(session: AsyncSession, motion: Motion, household_id: str) -> OwnerBefore:
@@ -488,9 +606,10 @@ async def owner_before_ballot(session: AsyncSession, motion: Motion, household_i
     — the same cost at any size."""
     conn = await session.connection()
     rows = (await conn.execute(_OWNER_HOUSEHOLDS, {"motion_id": motion.id, "household_id": household_id})).all()
-    voted = [(seq, choice) for _, seq, choice, _ in rows if seq is not None]
-    return OwnerBefore(households=len(rows), area=sum(_int(area) for area, _, _, _ in rows),
-                       choice=max(voted)[1] if voted else None, versions=_int(rows[0][3]) if rows else 0)
+    voted = [(seq, choice) for _, seq, choice, _, _ in rows if seq is not None]
+    return OwnerBefore(households=len(rows), area=sum(_int(area) for area, _, _, _, _ in rows),
+                       choice=max(voted)[1] if voted else None, versions=_int(rows[0][3]) if rows else 0,
+                       open_slip=rows[0][4] if rows else None)
 
 
 def _move_stmt() -> Any:
@@ -517,21 +636,23 @@ async def move_in_running_tally(session: AsyncSession, motion: Motion, *, to: st
 
 
 async def households_with_choices(session: AsyncSession, motion: Motion, *, limit: int, after: str | None,
-                                  ) -> list[tuple[str, str, str, str, int, str | None, bool]]:
-    """(household_id, building, unit, room, area, owner's choice, has own ballot) for a page of the
-    population, in id order after ``after``."""
+                                  ) -> list[tuple[str, str, str, str, int, str | None, bool, str | None, str | None]]:
+    """(household_id, building, unit, room, area, owner's choice, has own ballot, proxy name, proxy relation —
+    of the household's own current ballot) for a page of the population, in id order after ``after``."""
     pop = population(motion)
     chosen = owner_choices(motion)
     own = col(CurrentBallot.household_id).is_not(None)
     q = (select(pop.c.household_id, pop.c.building, pop.c.unit, pop.c.room, pop.c.area,  # type: ignore[call-overload]
-                chosen.c.choice, own)
+                chosen.c.choice, own, col(Ballot.proxy_name), col(Ballot.proxy_relation))
          .select_from(pop)
          .outerjoin(chosen, chosen.c.owner == pop.c.owner)
          .outerjoin(CurrentBallot, _with_ballots(motion, pop))
+         .outerjoin(Ballot, col(Ballot.id) == CurrentBallot.ballot_id)
          .order_by(pop.c.household_id).limit(limit))
     if after is not None:
         q = q.where(pop.c.household_id > after)
-    return [(hid, b, u, room, _int(area), c, bool(o)) for hid, b, u, room, area, c, o in (await session.exec(q)).all()]
+    return [(hid, b, u, room, _int(area), c, bool(o), pn, pr)
+            for hid, b, u, room, area, c, o, pn, pr in (await session.exec(q)).all()]
 
 
 async def participants(session: AsyncSession, motion: Motion) -> list[tuple[str, str, str, int]]:

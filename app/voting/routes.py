@@ -22,17 +22,21 @@ from app.media.serving import media_response
 from app.media.storage import StorageDep
 from app.rules import Choice
 from app.voting import service
-from app.voting.models import Channel, CorrectionAction
+from app.voting.models import Channel, CorrectionAction, SlipStatus
 from app.voting.schemas import (
     BallotCast,
     BallotHistoryEntry,
     BallotReceipt,
+    CloseIn,
     CloseResult,
     CorrectionIn,
     CorrectionResult,
     HouseholdChoice,
     MotionCreate,
     MotionPublic,
+    PaperBallotEntered,
+    PaperResolveIn,
+    PaperSlipPublic,
     PlanCreate,
     PlanPublic,
     PlanRevision,
@@ -126,10 +130,14 @@ async def get_motion(motion_id: str, session: SessionDep, principal: PrincipalDe
 
 
 @router.post("/motions/{motion_id}/close", response_model=CloseResult, operation_id="voting_motion_close")
-async def close_motion(motion_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> CloseResult:
+async def close_motion(motion_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                       body: CloseIn | None = None) -> CloseResult:
     """Staff: close an open motion now; the final tally is stored and the vote-result notice published.
-    Scheduled: 409 `motion.not_open`; already closed: the stored result."""
-    return await service.close_motion(session, principal=principal, motion_id=motion_id, now=clock.now())
+    Scheduled: 409 `motion.not_open`; already closed: the stored result. Paper slips pending or in conflict
+    (double entry): 409 `motion.paper_unsettled` (`pending`, `conflict`) unless the body says
+    `{"force": true, "reason": …}` (without a reason: 422 `motion.force_reason_required`): they stay uncounted,
+    audited, listed in `paper_uncounted`."""
+    return await service.close_motion(session, principal=principal, motion_id=motion_id, now=clock.now(), body=body)
 
 
 @router.get("/motions/{motion_id}/tally", response_model=TallyPublic, operation_id="voting_motion_tally")
@@ -157,31 +165,106 @@ async def cast_ballot(motion_id: str, body: BallotCast, request: Request, sessio
                                             body=body, now=now))
 
 
-@router.post("/motions/{motion_id}/paper-ballots", response_model=BallotReceipt, status_code=201,
+@router.post("/motions/{motion_id}/paper-ballots", response_model=PaperBallotEntered, status_code=201,
              operation_id="voting_paper_ballot_enter")
 async def enter_paper_ballot(
     motion_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
     settings: SettingsDep, storage: StorageDep,
-    household_id: Annotated[str, Form(max_length=32)],
     choice: Annotated[Choice, Form()],
+    household_id: Annotated[str | None, Form(max_length=32)] = None,
+    slip_code: Annotated[str | None, Form(max_length=120, description="the slip's scanned QR code")] = None,
+    proxy_name: Annotated[str | None, Form(max_length=50, description="the proxy (委托代理人) who votes")] = None,
+    proxy_relation: Annotated[str | None, Form(max_length=30, description="the proxy's relation to the owner")] = None,
     photo: Annotated[UploadFile | None, File(description="photo of the signed slip (JPEG, PNG, WebP, HEIC)")] = None,
+    proxy_photo: Annotated[UploadFile | None, File(description="photo of the signed authorisation (with a proxy)")] = None,
 ) -> JSONResponse:
-    """Staff (committee tablet), multipart: `household_id`, `choice`, `photo` of the signed slip (422
-    `ballot.photo_required` without it). Channel `paper`; the same one-ballot rule. A replay with the same
-    `Idempotency-Key` returns the first result; the same key with another body: 409 `idempotency.key_reused`."""
+    """Staff (committee tablet), multipart: `household_id` or the scanned `slip_code` (422 `ballot.slip_invalid`
+    for another motion's slip or a wrong code, `ballot.slip_mismatch` when both disagree), `choice`, `photo` of
+    the signed slip (422 `ballot.photo_required`); a proxy with `proxy_name`, `proxy_relation` and `proxy_photo`
+    of the signed authorisation (422 `ballot.proxy_photo_required`, `ballot.proxy_relation_required`,
+    `ballot.proxy_name_required`; over the profile's cap per proxy: 422 `ballot.proxy_limit`). Channel `paper`;
+    the same one-ballot rule. Without double entry it counts at once (`status` `counted`); with the profile's
+    `paper_double_entry` the first entry is `pending` (not counted), a second clerk's matching entry makes it
+    `counted`, a different one `conflict` (the same clerk again: 409 `ballot.same_clerk`; a slip in conflict:
+    409 `ballot.slip_conflict`; an entry repeating the counted slip: 409 `ballot.slip_already_counted`). A
+    replay with the same `Idempotency-Key` returns the first result; the same key with another body: 409
+    `idempotency.key_reused`."""
     now = clock.now()
-    await service.check_paper_ballot(session, principal=principal, motion_id=motion_id, household_id=household_id)
+    hid = service.slip_household(settings=settings, motion_id=motion_id, household_id=household_id, slip_code=slip_code)
+    await service.check_paper_ballot(session, principal=principal, motion_id=motion_id, household_id=hid)
     if photo is None or photo.size == 0:
         raise Invalid("ballot.photo_required", "请上传签字选票的照片", "A photo of the signed slip is required",
                       errors=[{"loc": ["body", "photo"], "msg": "required"}])
-    # the photo is processed with no transaction held; record_paper_ballot checks everything again
-    async with staged_images(session, uploads=[photo], settings=settings, storage=storage) as (stored,):
-        fp = fingerprint(motion_id, household_id, choice.value, stored.sha256)
+    has_proxy_photo = proxy_photo is not None and proxy_photo.size != 0
+    named = service.proxy_fields(name=proxy_name, relation=proxy_relation, photo_given=has_proxy_photo)
+    uploads = [photo] + ([proxy_photo] if named is not None and proxy_photo is not None else [])
+    # the photos are processed with no transaction held; enter_paper_ballot checks everything again
+    async with staged_images(session, uploads=uploads, settings=settings, storage=storage) as stored:
+        proxy = service.ProxyGiven(named[0], named[1], stored[1]) if named is not None else None
+        fp = fingerprint(motion_id, hid, choice.value, stored[0].sha256,
+                         *((named[0], named[1], stored[1].sha256) if named is not None else ()))
         return await run_idempotent(
             session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
-            produce=lambda: service.record_paper_ballot(session, settings=settings, principal=principal,
-                                                        motion_id=motion_id, household_id=household_id,
-                                                        choice=choice, photo=stored, now=now))
+            produce=lambda: service.enter_paper_ballot(session, settings=settings, principal=principal,
+                                                       motion_id=motion_id, household_id=hid, choice=choice,
+                                                       photo=stored[0], proxy=proxy, now=now))
+
+
+@router.get("/motions/{motion_id}/paper-ballots", response_model=Page[PaperSlipPublic],
+            operation_id="voting_paper_slip_list")
+async def list_paper_slips(motion_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                           page: PageDep, status: SlipStatus | None = None) -> Page[PaperSlipPublic]:
+    """Staff: the motion's double-entered paper slips (`?status=pending|conflict|counted|superseded|uncounted`),
+    each with its clerks' entries (photo and authorisation links; entered choices only where the rules profile
+    lets staff see choices)."""
+    return await service.list_slips(session, principal=principal, motion_id=motion_id, status=status, page=page,
+                                    now=clock.now())
+
+
+@router.post("/motions/{motion_id}/paper-ballots/{slip_id}/resolve", response_model=PaperSlipPublic,
+             operation_id="voting_paper_slip_resolve")
+async def resolve_paper_slip(motion_id: str, slip_id: str, body: PaperResolveIn, request: Request,
+                             session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                             settings: SettingsDep) -> JSONResponse:
+    """Staff: resolve a slip in `conflict` from its photo — the given `choice` counts (with a `reason`,
+    audited); `proxy_from` says whose proxy details count. Not in conflict: 409 `paper_slip.not_in_conflict`;
+    unknown: 404 `paper_slip.not_found`; outside the window: 409 `ballot.window_closed`. Honours
+    `Idempotency-Key`."""
+    now = clock.now()
+    return await run_idempotent(
+        session, request, user_id=principal.user_id, now=now,
+        body_fingerprint=fingerprint(motion_id, slip_id, body.model_dump(mode="json")),
+        produce=lambda: service.resolve_slip(session, settings=settings, principal=principal, motion_id=motion_id,
+                                             slip_id=slip_id, body=body, now=now))
+
+
+@router.get("/motions/{motion_id}/paper-entries/{entry_id}/photo", response_class=Response,
+            responses=_PHOTO_RESPONSES, operation_id="voting_paper_entry_photo")
+async def paper_entry_photo(motion_id: str, entry_id: str, session: SessionDep, principal: PrincipalDep,
+                            storage: StorageDep) -> Response:
+    """Staff: the slip photo of one clerk's entry of a double-entered slip (metadata stripped)."""
+    m = await service.entry_file(session, principal=principal, motion_id=motion_id, entry_id=entry_id,
+                                 authorisation=False)
+    return await media_response(storage, m)
+
+
+@router.get("/motions/{motion_id}/paper-entries/{entry_id}/authorisation", response_class=Response,
+            responses=_PHOTO_RESPONSES, operation_id="voting_paper_entry_authorisation")
+async def paper_entry_authorisation(motion_id: str, entry_id: str, session: SessionDep, principal: PrincipalDep,
+                                    storage: StorageDep) -> Response:
+    """Staff: the photo of the proxy's signed authorisation given with one clerk's entry."""
+    m = await service.entry_file(session, principal=principal, motion_id=motion_id, entry_id=entry_id,
+                                 authorisation=True)
+    return await media_response(storage, m)
+
+
+@router.get("/motions/{motion_id}/paper-ballots/{ballot_id}/authorisation", response_class=Response,
+            responses=_PHOTO_RESPONSES, operation_id="voting_paper_ballot_authorisation")
+async def paper_ballot_authorisation(motion_id: str, ballot_id: str, session: SessionDep, principal: PrincipalDep,
+                                     storage: StorageDep) -> Response:
+    """Staff: the photo of the signed authorisation of a ballot a proxy cast (metadata stripped)."""
+    m = await service.ballot_authorisation(session, principal=principal, motion_id=motion_id, ballot_id=ballot_id)
+    return await media_response(storage, m)
 
 
 @router.get("/motions/{motion_id}/paper-ballots/{ballot_id}/photo", response_class=Response,

@@ -243,6 +243,11 @@ class BallotHistoryEntry(BaseModel):
     has_photo: bool
     photo_url: str | None
     choice: Choice | None = Field(default=None, description="only where the profile lets staff see choices")
+    checked_by: str | None = Field(default=None, description="double entry: the second clerk who entered the "
+                                   "same choice, or the staff member who resolved the conflict")
+    proxy_name: str | None = Field(default=None, description="the proxy (委托代理人) who voted for the household")
+    proxy_relation: str | None = None
+    authorisation_url: str | None = Field(default=None, description="the photo of the signed authorisation")
 
 
 class HouseholdChoice(BaseModel):
@@ -253,6 +258,8 @@ class HouseholdChoice(BaseModel):
     area_m2: str
     choice: Choice | None = Field(description="the owner's one choice that counts for this household")
     own_ballot: bool = Field(description="false when the choice came from the owner's ballot for another household")
+    proxy_name: str | None = Field(default=None, description="the proxy named on the household's own current ballot")
+    proxy_relation: str | None = None
 
 
 # ---- tallies ---------------------------------------------------------------------------------------
@@ -324,9 +331,87 @@ class TallyPublic(BaseModel):
     result_detail: str | None = Field(default=None, description="why the result is provisional or final (Chinese)")
 
 
+class PaperUnsettled(BaseModel):
+    """Paper slips pending or in conflict (double entry) when the motion closed: never counted."""
+
+    pending: int
+    conflict: int
+    slip_ids: list[str]
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    force: bool = Field(default=False, description="close although paper slips are pending or in conflict "
+                        "(they stay uncounted); needs a reason")
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
 class CloseResult(BaseModel):
     motion: MotionPublic
     tally: TallyPublic
+    paper_uncounted: PaperUnsettled | None = Field(
+        default=None, description="a forced close: the paper slips left pending or in conflict, never counted")
+
+
+# ---- paper slips: scanned and double entry, proxies --------------------------------------------------
+
+
+class PaperBallotEntered(BaseModel):
+    """The answer to a paper entry: ``counted`` (single entry, or the second clerk entered the same) with the
+    ballot and its receipt; ``pending`` (first entry under double entry) or ``conflict`` (a second entry that
+    differs) with the slip, not counted."""
+
+    status: Literal["counted", "pending", "conflict"]
+    slip_id: str | None = Field(description="double entry: the slip (GET …/paper-ballots lists it)")
+    entry_id: str | None = Field(description="double entry: this clerk's entry")
+    household_id: str
+    choice: Choice = Field(description="the choice entered")
+    channel: Channel = Channel.PAPER
+    entered_at: datetime
+    proxy_name: str | None = None
+    proxy_relation: str | None = None
+    receipt: str | None = Field(default=None, description="counted: the ballot's receipt")
+    ballot_id: str | None = None
+    cast_at: datetime | None = None
+    version: int | None = None
+
+
+class PaperEntryPublic(BaseModel):
+    entry_id: str
+    position: int
+    actor_id: str
+    entered_at: datetime
+    choice: Choice | None = Field(description="only where the profile lets staff see choices")
+    photo_url: str
+    proxy_name: str | None
+    proxy_relation: str | None
+    authorisation_url: str | None
+
+
+class PaperSlipPublic(BaseModel):
+    slip_id: str
+    household_id: str
+    building: str
+    unit: str
+    room: str
+    status: Literal["pending", "conflict", "counted", "superseded", "uncounted"]
+    created_at: datetime
+    settled_at: datetime | None
+    settled_by: str | None
+    ballot_id: str | None = Field(description="counted: the ballot that counts; superseded: the household's "
+                                  "later ballot")
+    reason: str | None
+    entries: list[PaperEntryPublic]
+    receipt: str | None = Field(default=None, description="only in the answer to resolve: the counted ballot's "
+                                "receipt")
+
+
+class PaperResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    choice: Choice = Field(description="the choice the slip photo shows: it counts")
+    reason: str = Field(min_length=1, max_length=500)
+    proxy_from: Literal["first", "second", "none"] | None = Field(
+        default=None, description="whose proxy details count (default: the first entry that names a proxy)")
 
 
 # ---- staged results: corrections of the count, result revisions -----------------------------------

@@ -42,10 +42,19 @@ from app.voting.ballots import (
     check_receipt,
     household_choices,
     paper_ballot_photo,
-    record_paper_ballot,
 )
 from app.voting.corrections import check_correction, correct_result, result_revisions, results_evidence
 from app.voting.motions import close_motion, create_motion, get_motion, list_motions
+from app.voting.paper import (
+    ProxyGiven,
+    ballot_authorisation,
+    enter_paper_ballot,
+    entry_file,
+    list_slips,
+    proxy_fields,
+    resolve_slip,
+    slip_household,
+)
 from app.voting.plans import create_plan, get_plan, list_plans, revise_plan
 from app.voting.provided import (
     MotionTurnout,
@@ -85,7 +94,8 @@ __all__ = [
     "check_correction", "correct_result", "result_revisions", "results_evidence",
     "household_choices", "list_motions", "list_plans", "motion_or_404", "motion_scope", "motion_scope_households",
     "motion_turnout", "motions_gate", "open_motions_turnout", "paper_ballot_photo", "participating_households",
-    "ranking_figures", "rebuild_running_tally", "record_paper_ballot", "revise_plan", "roll_table", "rule_state",
+    "ranking_figures", "rebuild_running_tally", "enter_paper_ballot", "ProxyGiven", "ballot_authorisation", "entry_file",
+    "list_slips", "proxy_fields", "resolve_slip", "slip_household", "revise_plan", "roll_table", "rule_state",
     "status_of", "tally",
     "SlipSheet", "slip_sheet",
 ]

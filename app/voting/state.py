@@ -174,3 +174,23 @@ async def scope_public(session: AsyncSession, m: Motion) -> ScopePublic:
                        building=b.name if b else None, unit=u.name if u else None)
 
 
+
+
+@dataclass(frozen=True)
+class PaperRules:
+    """The rules profile's paper settings the motion decides by (the version frozen at its opening)."""
+
+    double_entry: bool
+    proxy_max_households: int
+
+
+async def paper_rules(session: AsyncSession, *, m: Motion, now: datetime) -> PaperRules:
+    state = await rule_state(session, m=m, now=now)
+    _, profile = await _profile(session, m.jurisdiction_id, state.profile_version)
+    return PaperRules(profile.paper_double_entry, profile.proxy_max_households)
+
+
+def paper_unsettled(pending: int, conflict: int) -> Conflict:
+    return Conflict("motion.paper_unsettled", "还有未核对或有冲突的纸质选票，请先处理（或说明理由强制结束）",
+                    "Paper slips are pending or in conflict: settle them first, or close with force and a reason",
+                    pending=pending, conflict=conflict)

@@ -31,6 +31,8 @@ from app.voting.models import (
     Motion,
     MotionResult,
     MotionStatus,
+    PaperSlip,
+    SlipStatus,
 )
 from app.voting.results import StageOfResult, stage_for
 from app.voting.schemas import (
@@ -85,11 +87,12 @@ async def rebuild_running_tally(session: AsyncSession, *, m: Motion) -> None:
 
 
 async def keep_running_tally(session: AsyncSession, m: Motion, *, household_id: str,
-                             choice: Choice) -> tuple[Any, int]:
+                             choice: Choice) -> tuple[Any, repo.OwnerBefore]:
     """Called with the motion row locked and its roll frozen, BEFORE the household's new ballot is stored:
     a household not on the roll cannot vote (404); returns what to do after storing it — move the owner to the
     new choice's bucket, or, when the buckets are missing (the move changes nothing then), rebuild them — and
-    how many ballots the household had cast before this one (read in the same statement)."""
+    what was read before it (how many ballots the household had cast before this one, its unsettled paper
+    slip), in the same statement."""
     before = await repo.owner_before_ballot(session, m, household_id)
     n, area, prev = before.households, before.area, before.choice
     if n == 0:
@@ -100,7 +103,7 @@ async def keep_running_tally(session: AsyncSession, m: Motion, *, household_id: 
             return  # the owner's choice is unchanged
         if not await repo.move_in_running_tally(session, m, to=choice.value, from_=prev, households=n, area=area):
             await rebuild_running_tally(session, m=m)
-    return after_store, before.versions
+    return after_store, before
 
 
 def _display(n: int, unit: str) -> str:
@@ -154,6 +157,25 @@ async def count_final(session: AsyncSession, m: Motion, state: RuleState, *,
     return counts, tally, await participants_of(session, m)
 
 
+async def leave_uncounted(session: AsyncSession, m: Motion, *, now: datetime, actor_id: str | None,
+                          reason: str) -> list[PaperSlip]:
+    """A close settles the motion's paper slips still pending or in conflict as ``uncounted`` (they never
+    count; audited on the motion with their ids). Call with the motion row locked."""
+    slips = await repo.unsettled_slips(session, m.id)
+    was = Counter(s.status for s in slips)
+    for s in slips:
+        s.status, s.open_household, s.settled_at, s.settled_by, s.reason = (
+            SlipStatus.UNCOUNTED.value, None, now, actor_id, reason)
+        await repo.save_slip(session, s)
+    if slips:
+        await audit.append(session, chain=m.community_id, action="motion.paper_uncounted", entity_type="motion",
+                           entity_id=m.id, actor_id=actor_id, at=now,
+                           data={"reason": reason, "slip_ids": [s.id for s in slips],
+                                 "pending": was[SlipStatus.PENDING.value],
+                                 "conflict": was[SlipStatus.CONFLICT.value]})
+    return slips
+
+
 async def finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id: str | None,
                     reason: str) -> MotionResult:
     """Store the final tally of a closed motion once (idempotent; the motion row is locked first so no
@@ -165,6 +187,7 @@ async def finalize(session: AsyncSession, m: Motion, *, now: datetime, actor_id:
     if existing is not None:
         return existing
     state = await freeze(session, locked, now)
+    await leave_uncounted(session, locked, now=now, actor_id=actor_id, reason=reason)
     counts, tally, participants = await count_final(session, locked, state, now=now)
     running = await repo.running_tally(session, locked)
     if running is None or counts_from_rows(rows=running, total=running[repo.TOTAL]) != counts:

@@ -161,6 +161,12 @@ REQUESTS: dict[str, Req] = {
     "POST /api/v1/motions/{motion_id}/paper-ballots": Req(
         data=lambda w, c: {"household_id": w.spare_households[2], "choice": "agree"}, files=_photos("photo")),
     "GET /api/v1/motions/{motion_id}/paper-ballots/{ballot_id}/photo": Req(),
+    "GET /api/v1/motions/{motion_id}/paper-ballots/{ballot_id}/authorisation": Req(),
+    "GET /api/v1/motions/{motion_id}/paper-ballots": Req(ids={"motion_id": "m_paper"}, query={"status": "conflict"}),
+    "POST /api/v1/motions/{motion_id}/paper-ballots/{slip_id}/resolve": Req(
+        ids={"motion_id": "m_paper"}, json={"choice": "agree", "reason": "照片上勾选的是同意"}, phase=1),
+    "GET /api/v1/motions/{motion_id}/paper-entries/{entry_id}/photo": Req(ids={"motion_id": "m_paper"}),
+    "GET /api/v1/motions/{motion_id}/paper-entries/{entry_id}/authorisation": Req(ids={"motion_id": "m_paper"}),
     "GET /api/v1/motions/{motion_id}/ballots": Req(),
     "GET /api/v1/motions/{motion_id}/choices": Req(),
     "GET /api/v1/motions/{motion_id}/roll": Req(),

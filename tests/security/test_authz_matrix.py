@@ -144,6 +144,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "PUT /api/v1/motions/{motion_id}/ballot":                 A(OK, 403, 403, 403, 403),
     "POST /api/v1/motions/{motion_id}/paper-ballots":         A(403, 403, 403, OK, OK),
     "GET /api/v1/motions/{motion_id}/paper-ballots/{ballot_id}/photo": A(403, 403, 403, OK, OK),
+    "GET /api/v1/motions/{motion_id}/paper-ballots/{ballot_id}/authorisation": A(403, 403, 403, OK, OK),
+    "GET /api/v1/motions/{motion_id}/paper-ballots":          A(403, 403, 403, OK, OK),
+    "POST /api/v1/motions/{motion_id}/paper-ballots/{slip_id}/resolve": A(403, 403, 403, OK, OK),
+    "GET /api/v1/motions/{motion_id}/paper-entries/{entry_id}/photo": A(403, 403, 403, OK, OK),
+    "GET /api/v1/motions/{motion_id}/paper-entries/{entry_id}/authorisation": A(403, 403, 403, OK, OK),
     "GET /api/v1/motions/{motion_id}/ballots":                A(403, 403, 403, OK, OK),
     "GET /api/v1/motions/{motion_id}/choices":                A(403, 403, 403, 403, 403),  # staff_see_choices off
     "GET /api/v1/motions/{motion_id}/roll":                   A(OK, 403, 403, OK, OK),  # residents: own entries

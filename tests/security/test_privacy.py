@@ -171,6 +171,9 @@ async def test_photos_served_without_exif_gps_for_staff_only_in_json(client, sec
     photo_routes = [
         "GET /api/v1/photos/{photo_id}", "GET /api/v1/photos/{photo_id}/thumbnail",
         "GET /api/v1/motions/{motion_id}/paper-ballots/{ballot_id}/photo",
+        "GET /api/v1/motions/{motion_id}/paper-ballots/{ballot_id}/authorisation",
+        "GET /api/v1/motions/{motion_id}/paper-entries/{entry_id}/photo",
+        "GET /api/v1/motions/{motion_id}/paper-entries/{entry_id}/authorisation",
         "GET /api/v1/notices/{notice_id}/attachments/{media_id}",
         "GET /api/v1/objections/{objection_id}/photos/{media_id}",
     ]

@@ -146,10 +146,29 @@ async def build_security_world(app, client: httpx.AsyncClient, wechat) -> SecWor
                                   json={"choice": "agree"}))
     ids["receipt"] = ballot["receipt"]
     paper = _ok(await client.post(f"{API}/motions/{ids['motion_id']}/paper-ballots", headers=staff,
-                                  data={"household_id": w.spare_households[0], "choice": "disagree"},
-                                  files={"photo": ("slip.jpg", phone_jpeg(), "image/jpeg")}), 201)
+                                  data={"household_id": w.spare_households[0], "choice": "disagree",
+                                        "proxy_name": "代理人甲", "proxy_relation": "子女"},
+                                  files={"photo": ("slip.jpg", phone_jpeg(), "image/jpeg"),
+                                         "proxy_photo": ("auth.jpg", phone_jpeg(), "image/jpeg")}), 201)
     ids["ballot_id"] = paper["ballot_id"]
     ids["paper_receipt"] = paper["receipt"]
+    # double entry (issue 19): a motion opened under a profile that asks for it, with a slip in conflict
+    # (staff and admin entered different choices), the first entry naming a proxy
+    profile = _ok(await client.get(f"{API}/jurisdictions/{a.jurisdiction_id}", headers=a.admin))["profile"]
+    _ok(await client.put(f"{API}/jurisdictions/{a.jurisdiction_id}/profile", headers=a.admin,
+                         json=profile | {"paper_double_entry": True}))
+    ids["m_paper"] = await motion("双人录入的表决")
+    entry = _ok(await client.post(f"{API}/motions/{ids['m_paper']}/paper-ballots", headers=staff,
+                                  data={"household_id": w.spare_households[1], "choice": "agree",
+                                        "proxy_name": "代理人乙", "proxy_relation": "配偶"},
+                                  files={"photo": ("slip.jpg", phone_jpeg(), "image/jpeg"),
+                                         "proxy_photo": ("auth.jpg", phone_jpeg(), "image/jpeg")}), 201)
+    assert entry["status"] == "pending", entry
+    ids["slip_id"], ids["entry_id"] = entry["slip_id"], entry["entry_id"]
+    second = _ok(await client.post(f"{API}/motions/{ids['m_paper']}/paper-ballots", headers=a.admin,
+                                   data={"household_id": w.spare_households[1], "choice": "disagree"},
+                                   files={"photo": ("slip.jpg", phone_jpeg(), "image/jpeg")}), 201)
+    assert second["status"] == "conflict", second
 
     # ---- a notice (open today) with an attachment; objections, one with a photo, one to resolve
     notice = _ok(await client.post(f"{API}/projects/{pid}/notices", headers=staff, json={
