@@ -4,7 +4,7 @@ One row per community with a live board address: the keyed hash (HMAC-SHA256 und
 random token, never the token itself.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-03 00:00:00.000000
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import app.core.db
 from alembic import op
 
 revision: str = '0016'
-down_revision: str | Sequence[str] | None = '0014'
+down_revision: str | Sequence[str] | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
