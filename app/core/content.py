@@ -221,3 +221,32 @@ def media_url_valid(settings: Settings, *, media_id: str, expires: int, sig: str
     if expires < now.timestamp() or expires > now.timestamp() + settings.wechat_media_url_seconds + 60:
         return False
     return hmac.compare_digest(sig.encode(), _media_signature(settings, media_id, expires).encode())
+
+
+NOTICE_REVIEW = "内容审核中：审核通过前仅您本人和工作人员可见"
+NOTICE_UNAVAILABLE = "微信内容安全检查暂时无法完成，内容已保存，待工作人员审核后其他人可见"
+NOTICE_REJECTED = "内容未通过审核，其他人不可见"
+
+
+def content_notice(status: str, *, unavailable: bool = False) -> str | None:
+    """What the author is told of their text's standing (None: shown to others)."""
+    if status == TextCheck.REVIEW:
+        return NOTICE_UNAVAILABLE if unavailable else NOTICE_REVIEW
+    if status == TextCheck.REJECTED:
+        return NOTICE_REJECTED
+    return None
+
+
+def moderation_move(*, approve: bool) -> tuple[TextCheck, tuple[str, ...]]:
+    """Staff's decision on a text: (its new standing, the standings it may move from). Approving shows what
+    was held for review (or rejected before); rejecting hides anything not already rejected."""
+    if approve:
+        return TextCheck.APPROVED, (TextCheck.REVIEW.value, TextCheck.REJECTED.value)
+    return TextCheck.REJECTED, tuple(s.value for s in TextCheck if s != TextCheck.REJECTED)
+
+
+class AlreadyDecided(AppError):
+    status = 409
+    code = "moderation.already_decided"
+    zh = "该内容已是此状态"
+    en = "The content already stands so"
