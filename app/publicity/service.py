@@ -581,11 +581,12 @@ async def moderate_objection(session: AsyncSession, *, principal: Principal, obj
     n = await notice_or_404(session, notice_id=o.notice_id)
     authorize(principal, "content.moderate", notice_scope(n=n))
     target, sources = moderation_move(approve=approve)
+    before = o.content_check
     if not await repo.set_objection_content(session, objection_id=o.id, status=target.value, only_from=sources):
-        raise AlreadyDecided(status_now=o.content_check)
+        raise AlreadyDecided(status_now=before)
     await audit.append(session, chain=n.community_id, action="content.approved" if approve else "content.rejected",
                        entity_type="objection", entity_id=o.id, actor_id=principal.user_id, at=now,
-                       data={"from": o.content_check, "to": target.value, "reason": reason})
+                       data={"from": before, "to": target.value, "reason": reason})
     return ModerationResult(kind="objections", id=o.id, status=target.value)
 
 

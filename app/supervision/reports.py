@@ -338,11 +338,12 @@ async def moderate_report(session: AsyncSession, *, principal: Principal, report
     report, project = await report_and_project(session, report_id=report_id)
     authorize(principal, "content.moderate", scope_of(project))
     target, sources = moderation_move(approve=approve)
+    before = report.content_check
     if not await repo.set_report_content(session, report_id=report.id, status=target.value, only_from=sources):
-        raise AlreadyDecided(status_now=report.content_check)
+        raise AlreadyDecided(status_now=before)
     await audit.append(session, chain=report.community_id, action="content.approved" if approve else "content.rejected",
                        entity_type="report", entity_id=report.id, actor_id=principal.user_id, at=now,
-                       data={"from": report.content_check, "to": target.value, "reason": reason})
+                       data={"from": before, "to": target.value, "reason": reason})
     return ModerationResult(kind="reports", id=report.id, status=target.value)
 
 
