@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PhotoPublic(BaseModel):
@@ -35,6 +35,7 @@ class PhotoStaff(PhotoPublic):
 class ModerationRequest(BaseModel):
     """Staff's decision on content WeChat's check held back; the reason is audited."""
 
+    model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(default=None, max_length=500)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -227,8 +228,8 @@ async def moderate_photo(session: AsyncSession, *, principal: Principal, media_i
     m = await media_or_none(session, media_id=media_id)
     if m is None or not m.mime.startswith("image/"):
         raise NotFound("moderation.not_found", "没有该内容", "No such content")
-    authorize(principal, "content.moderate",
-              await register_service.community_scope(session, community_id=m.community_id))
+    scope = await register_service.community_scope(session, community_id=m.community_id)
+    authorize(principal, "content.moderate", replace(scope, project_id=m.project_id))
     target = PhotoCheck.RELEASED if approve else PhotoCheck.REJECTED
     sources: tuple[str | None, ...]
     if approve:
