@@ -168,9 +168,6 @@ class ContentScreen:
         status = TextCheck.PASS if verdict.suggest == "pass" else TextCheck.REVIEW
         return TextScreening(status=status, trace_id=verdict.trace_id, label=verdict.label)
 
-    def photo_applies(self, openid: str | None) -> bool:
-        return self.applies(openid)
-
     async def photo(self, *, openid: str | None, media_id: str, now: datetime,
                     scene: Scene = Scene.FORUM) -> PhotoSubmission:
         """Submit a stored photo to mediaCheckAsync; never raises (a failure leaves it pending for staff)."""

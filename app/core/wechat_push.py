@@ -100,16 +100,6 @@ def decrypt(settings: Settings, *, encrypted: str, msg_signature: str | None, ti
     return message
 
 
-def encrypt(settings: Settings, *, message: bytes, random16: bytes) -> str:
-    """The inverse of :func:`decrypt` (what WeChat does; used by tests and the demo)."""
-    key = _aes_key(settings)
-    body = random16 + struct.pack(">I", len(message)) + message + settings.wechat_appid.encode()
-    pad = BLOCK - len(body) % BLOCK
-    body += bytes([pad]) * pad
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
-    return base64.b64encode(encryptor.update(body) + encryptor.finalize()).decode()
-
-
 @dataclass(frozen=True)
 class MediaCheckEvent:
     """``wxa_media_check``: the verdict of an earlier mediaCheckAsync (``suggest`` pass | review | risky)."""

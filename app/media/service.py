@@ -31,6 +31,7 @@ from app.media.images import Staging, StoredDocument, StoredImage
 from app.media.models import OWNER_TYPES, MediaObject
 from app.media.schemas import ModerationResult, PhotoPublic, PhotoStaff
 from app.media.storage import Storage
+from app.register import service as register_service
 
 API_PREFIX = "/api/v1"
 
@@ -178,8 +179,6 @@ def photo_served(*, m: MediaObject, viewer_id: str, staff: bool) -> bool:
 
 
 async def is_community_staff(session: AsyncSession, *, principal: Principal, community_id: str) -> bool:
-    from app.register import service as register_service
-
     scope = await register_service.community_scope(session, community_id=community_id)
     return is_manager(roles_in(principal, scope))
 
@@ -223,8 +222,6 @@ async def moderate_photo(session: AsyncSession, *, principal: Principal, media_i
     """Staff release a photo held by the check (shown to everyone who may see its owner) or hide any photo
     from all but staff (audited). 404 ``moderation.not_found`` for no such photo; 409
     ``moderation.already_decided`` when it already stands so."""
-    from app.register import service as register_service
-
     m = await media_or_none(session, media_id=media_id)
     if m is None or not m.mime.startswith("image/"):
         raise NotFound("moderation.not_found", "没有该内容", "No such content")

@@ -47,7 +47,7 @@ async def _get(client, headers, oid, mid) -> int:
     return (await client.get(f"{API}/objections/{oid}/photos/{mid}", headers=headers)).status_code
 
 
-async def test_photo_pending_until_the_signed_verdict_then_visible(app, client, wechat, world) -> None:
+async def test_photo_pending_until_the_signed_verdict_then_visible(app, client, wechat, world, clock) -> None:
     headers, nid, oid, mid = await _objection_with_photo(client, wechat, world, "openid-photo")
     other = world.residents[1].headers
     [sub] = wechat.media_checks
@@ -79,6 +79,10 @@ async def test_photo_pending_until_the_signed_verdict_then_visible(app, client, 
     assert r.status_code == 200 and r.text == "success"
     assert await _get(client, other, oid, mid) == 200
     assert len(await audits(app, "photo.check_result")) == 1
+    # the signed URL lapses after WECHAT_MEDIA_URL_SECONDS
+    assert (await client.get(url)).status_code == 200
+    clock.advance(seconds=app.state.settings.wechat_media_url_seconds + 1)
+    assert (await client.get(url)).status_code == 404
 
 
 async def test_risky_photo_hidden_from_all_but_staff(app, client, wechat, world) -> None:
