@@ -83,6 +83,8 @@ class FakeWechat:
         if body.get("version") != 2 or not body.get("openid") or body.get("scene") not in (1, 2, 3, 4):
             return httpx.Response(200, json={"errcode": 47001, "errmsg": "data format error"})
         content = str(body.get("content", ""))
+        if len(content) > 2500:
+            return httpx.Response(200, json={"errcode": 40003, "errmsg": "content too long"})
         suggest = next((v for w, v in self.sec_words.items() if w in content), self.sec_suggest)
         label = 100 if suggest == "pass" else 20001
         n = len(self.calls)

@@ -41,6 +41,7 @@ from app.core.wechat import (
 log = logging.getLogger("app.content")
 
 API_PREFIX = "/api/v1"
+MAX_CHECKED = 2500  # msgSecCheck's limit on the content of one call, in characters
 
 
 class Scene(IntEnum):
@@ -152,6 +153,19 @@ class ContentScreen:
         if not self.applies(openid) or not text.strip():
             return SKIPPED
         assert openid is not None
+        held: TextScreening | None = None
+        first: TextScreening | None = None
+        # WeChat takes at most MAX_CHECKED characters a call: a longer text is checked part by part, the worst
+        # verdict counts
+        for start in range(0, len(text), MAX_CHECKED):
+            part = await self._part(openid=openid, text=text[start:start + MAX_CHECKED], scene=scene)
+            if part.status == TextCheck.REVIEW and held is None:
+                held = part
+            first = first or part
+        assert first is not None
+        return held or first
+
+    async def _part(self, *, openid: str, text: str, scene: Scene) -> TextScreening:
         try:
             verdict = await msg_sec_check(self.wechat, openid=openid, content=text, scene=int(scene))
         except WechatUnavailable as exc:

@@ -163,3 +163,31 @@ async def test_report_under_review_is_hidden_from_other_supervisors(app, client,
     assert rep["id"] in {i["id"] for i in listed}
     [entry] = await audits(app, "content.approved")
     assert entry.entity_type == "report" and entry.actor_id == world.staff_user_id
+
+
+
+async def test_a_text_longer_than_wechats_limit_is_checked_in_parts(settings, clock) -> None:
+    """msgSecCheck takes 2500 characters a call (today's forms stay below it): a longer text is checked part
+    by part, and the worst verdict counts."""
+    import httpx
+    import pytest
+
+    from app.core.content import ContentRejected, ContentScreen, TextCheck
+    from app.core.wechat import WechatClient
+    from tests.fakes import FakeWechat
+
+    fake = FakeWechat()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handler)) as http:
+        screen = ContentScreen(WechatClient(http, settings.model_copy(update={"wechat_api_base": "https://wechat.test"}),
+                                            clock), settings)
+        fake.sec_words["尾部违禁"] = "risky"
+        with pytest.raises(ContentRejected):
+            await screen.text(openid="openid-long", text="墙" * 2600 + "尾部违禁" + "砖" * 1000)
+        assert [len(c["content"]) for c in fake.sec_calls()] == [2500, 1104]
+        fake.sec_words = {"砖": "review"}
+        held = await screen.text(openid="openid-long", text="墙" * 2600 + "砖")
+        assert held.status == TextCheck.REVIEW and held.trace_id is not None
+        assert [len(c["content"]) for c in fake.sec_calls()[2:]] == [2500, 101]
+        fake.sec_words = {}
+        assert (await screen.text(openid="openid-long", text="墙" * 5001)).status == TextCheck.PASS
+        assert [len(c["content"]) for c in fake.sec_calls()[4:]] == [2500, 2500, 1]
