@@ -15,8 +15,8 @@ TOKEN_HANDOVER = timedelta(minutes=5)  # WeChat hands out the next token in the 
 
 @dataclass
 class FakeWechat:
-    """WeChat's servers: jscode2session, the stable access token, the verified phone number and subscribe
-    messages.
+    """WeChat's servers: jscode2session, the stable access token, the verified phone number, subscribe
+    messages, and content security (msgSecCheck, mediaCheckAsync; the verdict event is sent by the test itself).
 
     ``POST /cgi-bin/stable_token`` behaves as WeChat documents it, on ``clock`` (the test's clock; real time
     without one): the same token until its last five minutes (``expires_in`` what is left of its 7,200 s), then
@@ -49,6 +49,16 @@ class FakeWechat:
     phone_errcode: int | None = None  # errcode to answer getuserphonenumber with
     phone_status: int | None = None  # HTTP status to answer getuserphonenumber with (e.g. 500)
     timeout_phone: bool = False
+    # content security: msgSecCheck answers sec_suggest, or the suggestion of the first word in sec_words the
+    # content contains; sec_errcode / timeout_sec make it fail
+    sec_suggest: str = "pass"
+    sec_words: dict[str, str] = field(default_factory=dict)  # word in the content -> pass | review | risky
+    sec_errcode: int | None = None
+    timeout_sec: bool = False
+    # mediaCheckAsync: each accepted call is recorded (with its trace id) in media_checks
+    media_errcode: int | None = None
+    timeout_media: bool = False
+    media_checks: list[dict] = field(default_factory=list)
 
     def phone_calls(self) -> list[httpx.Request]:
         return [c for c in self.calls if c.url.path == "/wxa/business/getuserphonenumber"]
@@ -103,6 +113,48 @@ class FakeWechat:
         left = int((self.current_expires - now).total_seconds())
         return httpx.Response(200, json={"access_token": self.current_token, "expires_in": left})
 
+    def sec_calls(self) -> list[dict]:
+        return [json.loads(c.content) for c in self.calls if c.url.path == "/wxa/msg_sec_check"]
+
+    def _token_ok(self, request: httpx.Request) -> bool:
+        token = request.url.params.get("access_token", "")
+        return token not in self.revoked_tokens and token.startswith("AT")
+
+    def _msg_sec_check(self, request: httpx.Request) -> httpx.Response:
+        if self.timeout_sec:
+            raise httpx.ReadTimeout("fake timeout", request=request)
+        if not self._token_ok(request):
+            return httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential"})
+        if self.sec_errcode is not None:
+            return httpx.Response(200, json={"errcode": self.sec_errcode, "errmsg": "fake failure"})
+        body = json.loads(request.content or b"{}")
+        if body.get("version") != 2 or not body.get("openid") or body.get("scene") not in (1, 2, 3, 4):
+            return httpx.Response(200, json={"errcode": 47001, "errmsg": "data format error"})
+        content = str(body.get("content", ""))
+        if len(content) > 2500:
+            return httpx.Response(200, json={"errcode": 40003, "errmsg": "content too long"})
+        suggest = next((v for w, v in self.sec_words.items() if w in content), self.sec_suggest)
+        label = 100 if suggest == "pass" else 20001
+        n = len(self.calls)
+        return httpx.Response(200, json={
+            "errcode": 0, "errmsg": "ok", "trace_id": f"sec-trace-{n}",
+            "result": {"suggest": suggest, "label": label},
+            "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label}]})
+
+    def _media_check_async(self, request: httpx.Request) -> httpx.Response:
+        if self.timeout_media:
+            raise httpx.ReadTimeout("fake timeout", request=request)
+        if not self._token_ok(request):
+            return httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential"})
+        if self.media_errcode is not None:
+            return httpx.Response(200, json={"errcode": self.media_errcode, "errmsg": "fake failure"})
+        body = json.loads(request.content or b"{}")
+        if body.get("version") != 2 or body.get("media_type") != 2 or not body.get("openid"):
+            return httpx.Response(200, json={"errcode": 47001, "errmsg": "data format error"})
+        trace = f"media-trace-{len(self.media_checks) + 1}"
+        self.media_checks.append(body | {"trace_id": trace})
+        return httpx.Response(200, json={"errcode": 0, "errmsg": "ok", "trace_id": trace})
+
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request)
         path = request.url.path
@@ -125,6 +177,10 @@ class FakeWechat:
                                              "invalid or not latest"})
         if path == "/wxa/business/getuserphonenumber":
             return self._phone(request)
+        if path == "/wxa/msg_sec_check":
+            return self._msg_sec_check(request)
+        if path == "/wxa/media_check_async":
+            return self._media_check_async(request)
         if path == "/cgi-bin/message/subscribe/send":
             if self.timeout_send:
                 raise httpx.ReadTimeout("fake timeout", request=request)

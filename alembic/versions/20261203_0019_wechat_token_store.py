@@ -5,7 +5,7 @@ minutes before WeChat lets it lapse), when it lapses, when it was last forced; a
 refreshing it (``lease_holder``, ``lease_until``). Used when ``REDIS_URL`` is not set.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-03 00:00:00.000000
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import app.core.db
 from alembic import op
 
 revision: str = '0019'
-down_revision: str | Sequence[str] | None = '0017'
+down_revision: str | Sequence[str] | None = '0018'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

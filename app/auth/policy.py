@@ -99,6 +99,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "report.view": frozenset({ADMIN, STAFF, SUPERVISOR, CONTRACTOR}),
     "report.act": frozenset({ADMIN, STAFF, SUPERVISOR, CONTRACTOR}),
     "acceptance.manage": _MANAGERS,
+    # approve or reject what WeChat's content check held for review, release or hide photos (app.core.content)
+    "content.moderate": _MANAGERS,
 }
 
 

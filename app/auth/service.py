@@ -614,6 +614,14 @@ async def user_or_404(session: AsyncSession, *, user_id: str) -> User:
     return user
 
 
+
+async def wechat_openid(session: AsyncSession, *, user_id: str) -> str | None:
+    """The openid of a user who signed in through WeChat (None for password and typed-phone users): whose
+    posts WeChat's content security checks (:mod:`app.core.content`)."""
+    user = await repo.get_user(session, user_id)
+    return user.wechat_openid if user is not None else None
+
+
 @dataclass(frozen=True)
 class NewCode:
     id: str

@@ -95,6 +95,27 @@ class Settings(BaseSettings):
     miniprogram_activate_path: str = Field(default="pages/activate/index", min_length=1, max_length=200)
     miniprogram_notice_path: str = Field(default="pages/notice/index", min_length=1, max_length=200)
 
+    # WeChat content security (app/core/content.py): what WeChat users post for others to read is checked
+    # (msgSecCheck) and their photos submitted (mediaCheckAsync); false for deployments outside WeChat
+    wechat_content_check: bool = True
+    # the Token of the message push configured in WeChat's console (POST /api/v1/wechat/events); empty: every
+    # push is refused
+    wechat_push_token: str = ""
+    # the EncodingAESKey (43 characters) for the push's safe mode (encrypted); empty: plain mode only
+    wechat_push_aes_key: str = ""
+    # where WeChat fetches a photo it checks: https://<this>/api/v1/wechat/media/… (signed, expiring); empty:
+    # photos cannot be submitted and stay pending until staff release them
+    public_base_url: str = ""
+    wechat_media_url_seconds: int = Field(default=3600, ge=60, le=86400)
+
+    @field_validator("wechat_push_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str) -> str:
+        value = value.strip()
+        if value and len(value) != 43:
+            raise ValueError("WECHAT_PUSH_AES_KEY must be WeChat's 43-character EncodingAESKey")
+        return value
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.environment == "production" and (

@@ -231,3 +231,64 @@ async def get_wechat(request: Request) -> WechatClient:
         client = WechatClient(state.http, state.settings, state.clock, state.wechat_tokens)
         state.wechat_client = client
     return client
+
+
+# ---- content security (msgSecCheck v2, mediaCheckAsync v2) -------------------------------------------------
+# Module functions rather than methods, so that this part of the file stays apart from the token handling above.
+
+SUGGESTIONS = frozenset({"pass", "review", "risky"})
+
+
+@dataclass(frozen=True)
+class TextVerdict:
+    """``msgSecCheck``'s answer: ``suggest`` pass | review | risky, WeChat's label (100 normal, 20001 politics,
+    …) and its trace id."""
+
+    suggest: str
+    label: int | None
+    trace_id: str | None
+
+
+async def msg_sec_check(client: WechatClient, *, openid: str, content: str, scene: int) -> TextVerdict:
+    """``POST /wxa/msg_sec_check`` (version 2) of ``content`` written by ``openid`` in ``scene`` (1 资料,
+    2 评论, 3 论坛, 4 社交日志). :class:`WechatUnavailable` when WeChat cannot answer or answers an errcode."""
+    return await client._bounded(_msg_sec_check(client, openid=openid, content=content, scene=scene))
+
+
+async def _msg_sec_check(client: WechatClient, *, openid: str, content: str, scene: int) -> TextVerdict:
+    data = await client._with_token("/wxa/msg_sec_check", {"content": content, "version": 2, "scene": scene,
+                                                            "openid": openid})
+    code = _errcode(data)
+    if code:
+        if code in BUSY_CODES:
+            raise WechatUnavailable(wechat_errcode=code)
+        raise _bad_answer(f"errcode {code}", code)
+    result = data.get("result")
+    suggest = result.get("suggest") if isinstance(result, dict) else None
+    if not isinstance(suggest, str) or suggest not in SUGGESTIONS:
+        raise _bad_answer("no result.suggest")
+    assert isinstance(result, dict)
+    label = result.get("label")
+    trace = data.get("trace_id")
+    return TextVerdict(suggest=suggest, label=label if isinstance(label, int) and not isinstance(label, bool) else None,
+                       trace_id=trace[:128] if isinstance(trace, str) and trace else None)
+
+
+async def media_check_async(client: WechatClient, *, openid: str, media_url: str, scene: int) -> str:
+    """``POST /wxa/media_check_async`` (version 2, media_type 2: an image) → the trace id WeChat's
+    ``wxa_media_check`` event will carry with the verdict. :class:`WechatUnavailable` as above."""
+    return await client._bounded(_media_check_async(client, openid=openid, media_url=media_url, scene=scene))
+
+
+async def _media_check_async(client: WechatClient, *, openid: str, media_url: str, scene: int) -> str:
+    data = await client._with_token("/wxa/media_check_async", {"media_url": media_url, "media_type": 2,
+                                                                "version": 2, "scene": scene, "openid": openid})
+    code = _errcode(data)
+    if code:
+        if code in BUSY_CODES:
+            raise WechatUnavailable(wechat_errcode=code)
+        raise _bad_answer(f"errcode {code}", code)
+    trace = data.get("trace_id")
+    if not isinstance(trace, str) or not trace or len(trace) > 128:
+        raise _bad_answer("no trace_id")
+    return trace

@@ -36,3 +36,7 @@ class MediaObject(SQLModel, table=True):
     project_id: str | None = Field(default=None, max_length=32, index=True)
     uploaded_by: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # WeChat's content check (app.core.content.PhotoCheck): None when the photo is not subject to it; the trace
+    # id of the mediaCheckAsync call whose wxa_media_check event brings the verdict
+    check_status: str | None = Field(default=None, max_length=16)
+    check_trace_id: str | None = Field(default=None, max_length=128, index=True)

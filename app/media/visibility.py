@@ -48,6 +48,7 @@ async def visible_media(session: AsyncSession, *, principal: Principal, media_id
         raise _photo_not_found()
     try:
         await check(session, principal=principal, media=m)
+        await media_service.check_served(session, principal=principal, m=m)  # WeChat's content check
     except (Forbidden, NotFound):
         raise _photo_not_found() from None
     return m

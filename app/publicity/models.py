@@ -89,3 +89,6 @@ class Objection(SQLModel, table=True):
     resolution_reason: str | None = Field(default=None, max_length=1000)
     resolved_by: str | None = Field(default=None, max_length=32)
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # WeChat's content check of the text (app.core.content.TextCheck): others see it only when skipped, pass
+    # or approved
+    content_check: str = Field(default="skipped", max_length=10, sa_column_kwargs={"server_default": "skipped"})

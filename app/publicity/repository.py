@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import User
 from app.core import repository as base
+from app.core.content import VISIBLE_TEXT_VALUES
 from app.core.db import upsert_insert, wide
 from app.media.models import MediaObject
 from app.publicity.models import Notice, NoticeKind, NoticeStatus, Objection, ObjectionStatus
@@ -144,13 +145,23 @@ async def resolve_objection(session: AsyncSession, *, objection_id: str, status:
     return res.rowcount == 1
 
 
+async def set_objection_content(session: AsyncSession, *, objection_id: str, status: str,
+                                only_from: tuple[str, ...]) -> bool:
+    """Move an objection's content check (only from one of ``only_from``): False when it did not move."""
+    stmt = (update(Objection).where(col(Objection.id) == objection_id, col(Objection.content_check).in_(only_from))
+            .values(content_check=status))
+    res = await session.exec(stmt)
+    return res.rowcount == 1
+
+
 async def objections_page(
     session: AsyncSession, notice_id: str, *, after: tuple[datetime, str] | None, limit: int,
     visible_to: str | None,
 ) -> list[tuple[Objection, str | None, str | None]]:
     """Objections of a notice (oldest first) with the filer's name and the household's room.
 
-    ``visible_to``: None = everything (staff); a user id = resolved ones plus that user's own.
+    ``visible_to``: None = everything (staff); a user id = resolved ones whose text others may see (WeChat's
+    content check) plus that user's own.
     """
     q = (select(Objection, User.name, Household.room)
          .join(User, col(User.id) == Objection.filed_by)
@@ -158,7 +169,9 @@ async def objections_page(
          .where(Objection.notice_id == notice_id)
          .order_by(col(Objection.filed_at), col(Objection.id)).limit(limit + 1))
     if visible_to is not None:
-        q = q.where(or_(col(Objection.status) != ObjectionStatus.PENDING.value, col(Objection.filed_by) == visible_to))
+        q = q.where(or_(and_(col(Objection.status) != ObjectionStatus.PENDING.value,
+                             col(Objection.content_check).in_(VISIBLE_TEXT_VALUES)),
+                        col(Objection.filed_by) == visible_to))
     if after is not None:
         at, oid = after
         q = q.where(or_(col(Objection.filed_at) > at, and_(col(Objection.filed_at) == at, col(Objection.id) > oid)))

@@ -12,10 +12,12 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from app.auth.deps import PrincipalDep
 from app.core import printing
 from app.core.clock import ClockDep
+from app.core.content import ScreenDep
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
+from app.media.schemas import ModerationRequest, ModerationResult
 from app.media.service import staged_documents, staged_images
 from app.media.serving import media_response
 from app.media.storage import StorageDep
@@ -87,13 +89,17 @@ async def list_notices(community_id: str, session: SessionDep, principal: Princi
 @router.post("/notices/{notice_id}/objections", response_model=ObjectionPublic, status_code=201,
              operation_id="publicity_objection_file")
 async def file_objection(notice_id: str, body: ObjectionCreate, request: Request, session: SessionDep,
-                         principal: PrincipalDep, clock: ClockDep) -> JSONResponse:
+                         principal: PrincipalDep, clock: ClockDep, screen: ScreenDep) -> JSONResponse:
     """A resident of the community objects while the window is open (409 `objection.window_closed` after
-    24:00 of the end date, by the server clock). Honours ``Idempotency-Key``."""
+    24:00 of the end date, by the server clock). Honours ``Idempotency-Key``. A WeChat user's text is
+    checked by WeChat (msgSecCheck): 422 `content.rejected` when risky (nothing stored); `content_check`
+    `review` (shown to the filer and staff only until staff approve) when WeChat asks for review or cannot
+    answer (`content_notice` says which)."""
     now = clock.now()
 
     async def produce() -> ObjectionPublic:
-        return await service.file_objection(session, principal=principal, notice_id=notice_id, body=body, now=now)
+        return await service.file_objection(session, principal=principal, notice_id=notice_id, body=body, now=now,
+                                            screen=screen)
 
     return await run_idempotent(session, request, user_id=principal.user_id, now=now,
                                 body_fingerprint=fingerprint(body.model_dump()), produce=produce, status_code=201)
@@ -144,15 +150,17 @@ async def get_attachment(notice_id: str, media_id: str, session: SessionDep, pri
              operation_id="publicity_objection_photos_add")
 async def add_objection_photos(objection_id: str, photos: Annotated[list[UploadFile], File(description="1–9 photos")],
                                session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
-                               storage: StorageDep, clock: ClockDep) -> ObjectionPublic:
+                               storage: StorageDep, clock: ClockDep, screen: ScreenDep) -> ObjectionPublic:
     """The filer adds photos (multipart field ``photos``, repeated; JPEG/PNG/WebP/HEIC, EXIF stripped) while
-    the notice is open and the objection unanswered (checked again after the photos are processed)."""
+    the notice is open and the objection unanswered (checked again after the photos are processed). A WeChat
+    user's photos are submitted to WeChat's check and stay `pending_check` (filer and staff only) until the
+    verdict arrives or staff release them."""
     now = clock.now()
     await service.check_objection_photos(session, principal=principal, objection_id=objection_id,
                                          count=len(photos), now=now)
     async with staged_images(session, uploads=photos, settings=settings, storage=storage) as stored:
         return await service.add_objection_photos(session, principal=principal, objection_id=objection_id,
-                                                  photos=stored, now=now)
+                                                  photos=stored, now=now, screen=screen)
 
 
 @router.get("/objections/{objection_id}/photos/{media_id}", response_class=FileResponse,
@@ -161,3 +169,25 @@ async def get_objection_photo(objection_id: str, media_id: str, session: Session
                               storage: StorageDep, thumbnail: bool = False) -> Response:
     m = await service.objection_photo(session, principal=principal, objection_id=objection_id, media_id=media_id)
     return await media_response(storage, m, thumbnail=thumbnail)
+
+
+# ---- WeChat's content check: staff's decision on an objection's text ---------------------------------
+
+@router.post("/moderation/objections/{objection_id}/approve", response_model=ModerationResult,
+             operation_id="moderation_objection_approve")
+async def approve_objection(objection_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                            body: ModerationRequest | None = None) -> ModerationResult:
+    """Staff approve an objection's text held for review (or rejected before): residents see it once the
+    objection is answered. Audited (`content.approved`); 409 `moderation.already_decided`."""
+    return await service.moderate_objection(session, principal=principal, objection_id=objection_id, approve=True,
+                                            reason=body.reason if body else None, now=clock.now())
+
+
+@router.post("/moderation/objections/{objection_id}/reject", response_model=ModerationResult,
+             operation_id="moderation_objection_reject")
+async def reject_objection(objection_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                           body: ModerationRequest | None = None) -> ModerationResult:
+    """Staff reject an objection's text: never shown to other residents (the objection is still answered).
+    Audited (`content.rejected`); 409 `moderation.already_decided`."""
+    return await service.moderate_objection(session, principal=principal, objection_id=objection_id,
+                                            approve=False, reason=body.reason if body else None, now=clock.now())

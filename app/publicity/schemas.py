@@ -55,6 +55,9 @@ class Attachment(BaseModel):
     height: int | None
     url: str
     thumbnail_url: str | None
+    check_status: str | None = Field(default=None, description=(
+        "a photo's WeChat content check, shown to its uploader and staff: pending_check | pass | risky | "
+        "released | rejected; null: not checked"))
 
 
 class NoticePublic(BaseModel):
@@ -118,6 +121,10 @@ class ObjectionPublic(BaseModel):
     reason: str | None = None
     resolved_at: datetime | None = None
     photos: list[Attachment] = Field(default_factory=list)
+    # WeChat's content check of the text, shown to staff and the filer: skipped | pass | review (others do not
+    # see it until staff approve) | approved | rejected; and, for the filer, what that means in words
+    content_check: str | None = None
+    content_notice: str | None = None
 
 
 class CalendarWindow(BaseModel):

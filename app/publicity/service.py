@@ -23,13 +23,25 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth import service as auth_service
 from app.auth.policy import Principal, Scope, authorize, is_manager
 from app.core import audit
 from app.core.config import Settings
+from app.core.content import (
+    SKIPPED,
+    VISIBLE_TEXT,
+    AlreadyDecided,
+    ContentScreen,
+    Scene,
+    content_notice,
+    moderation_move,
+)
 from app.core.db import new_id
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, parse_time_cursor, time_cursor
 from app.funding import service as funding_service
+from app.media import service as media_service
+from app.media.schemas import ModerationResult
 from app.projects import service as projects_service
 from app.projects.gates import GateState
 from app.projects.models import Project
@@ -388,23 +400,36 @@ async def list_community_notices(session: AsyncSession, *, principal: Principal,
 
 # ---- objections ----------------------------------------------------------------------------------
 
+def _photo(m: Any, o: Objection, *, viewer: Principal, manager: bool) -> Attachment:
+    a = _attachment(m, f"{API}/objections/{o.id}/photos/{m.id}")
+    if manager or m.uploaded_by == viewer.user_id:
+        a.check_status = m.check_status
+    return a
+
+
 def _objection_public(o: Objection, *, viewer: Principal, manager: bool, name: str | None,
-                      room: str | None, photos: Sequence[Any] = ()) -> ObjectionPublic:
+                      room: str | None, photos: Sequence[Any] = (), unavailable: bool = False) -> ObjectionPublic:
     mine = o.filed_by == viewer.user_id
     who = manager or mine
     resolved = o.status != ObjectionStatus.PENDING
+    shown = [m for m in photos if media_service.photo_shown(m=m, viewer_id=viewer.user_id, staff=manager)]
     return ObjectionPublic(
+        content_check=o.content_check if who else None,
+        content_notice=content_notice(o.content_check, unavailable=unavailable) if mine else None,
         id=o.id, notice_id=o.notice_id, text=o.text, status=o.status, filed_at=o.filed_at, mine=mine,
         filed_by=o.filed_by if who else None, filed_by_name=name if who else None,
         household_id=o.household_id if who else None, room=room if who else None,
         decision=o.status if resolved else None, reason=o.resolution_reason if resolved else None,
         resolved_at=o.resolved_at,
-        photos=[_attachment(m, f"{API}/objections/{o.id}/photos/{m.id}") for m in photos],
+        photos=[_photo(m, o, viewer=viewer, manager=manager) for m in shown],
     )
 
 
 async def file_objection(session: AsyncSession, *, principal: Principal, notice_id: str, body: ObjectionCreate,
-                         now: datetime) -> ObjectionPublic:
+                         now: datetime, screen: ContentScreen | None = None) -> ObjectionPublic:
+    """File an objection; a WeChat user's text is checked by WeChat first (``screen``): 422
+    ``content.rejected`` for risky text (nothing stored), held for review (shown to the filer and staff
+    only) for review or when WeChat cannot answer."""
     n = await notice_or_404(session, notice_id=notice_id)
     authorize(principal, "objection.file", notice_scope(n=n))
     counts = (await repo.objection_counts(session, [n.id]))[n.id]
@@ -430,13 +455,17 @@ async def file_objection(session: AsyncSession, *, principal: Principal, notice_
             raise NotFound("household.not_found", "该房屋不属于您", "Not one of your households")
     elif len(mine) == 1:
         household_id = mine[0].household_id
+    screening = SKIPPED
+    if screen is not None:
+        openid = await auth_service.wechat_openid(session, user_id=principal.user_id)
+        screening = await screen.text(openid=openid, text=body.text, scene=Scene.COMMENT)
     o = Objection(notice_id=n.id, community_id=n.community_id, household_id=household_id,
-                  filed_by=principal.user_id, text=body.text, filed_at=now)
+                  filed_by=principal.user_id, text=body.text, filed_at=now, content_check=screening.status.value)
     await repo.add_objection(session, o)
     await audit.append(session, chain=n.community_id, action="objection.filed", entity_type="objection",
                        entity_id=o.id, actor_id=principal.user_id, at=now,
-                       data={"notice_id": n.id, "household_id": household_id, "text": o.text})
-    return await _one_objection(session, o, viewer=principal, manager=False)
+                       data={"notice_id": n.id, "household_id": household_id, "text": o.text} | screening.audit())
+    return await _one_objection(session, o, viewer=principal, manager=False, unavailable=screening.unavailable)
 
 
 async def list_objections(session: AsyncSession, *, principal: Principal, notice_id: str,
@@ -479,12 +508,14 @@ async def resolve_objection(session: AsyncSession, *, principal: Principal, obje
     return await _one_objection(session, fresh, viewer=principal, manager=True)
 
 
-async def _one_objection(session: AsyncSession, o: Objection, *, viewer: Principal, manager: bool) -> ObjectionPublic:
+async def _one_objection(session: AsyncSession, o: Objection, *, viewer: Principal, manager: bool,
+                         unavailable: bool = False) -> ObjectionPublic:
     rooms = await repo.households_rooms(session, [o.household_id] if o.household_id else [])
     photos = await repo.media_of(session, owner_type=OBJECTION_PHOTO, owner_ids=[o.id])
     name = await repo.user_name(session, o.filed_by) if manager or o.filed_by == viewer.user_id else None
     return _objection_public(o, viewer=viewer, manager=manager, name=name,
-                             room=rooms.get(o.household_id) if o.household_id else None, photos=photos[o.id])
+                             room=rooms.get(o.household_id) if o.household_id else None, photos=photos[o.id],
+                             unavailable=unavailable)
 
 
 async def check_objection_photos(session: AsyncSession, *, principal: Principal, objection_id: str, count: int,
@@ -515,21 +546,28 @@ async def check_objection_photos(session: AsyncSession, *, principal: Principal,
 
 
 async def add_objection_photos(session: AsyncSession, *, principal: Principal, objection_id: str,
-                               photos: Sequence[Any], now: datetime) -> ObjectionPublic:
+                               photos: Sequence[Any], now: datetime,
+                               screen: ContentScreen | None = None) -> ObjectionPublic:
     """Record photos already checked and cleaned by app.media (``staged_images``, EXIF stripped);
-    :func:`check_objection_photos` runs again first (the objection may have been answered meanwhile)."""
-    from app.media.service import attach
-
+    :func:`check_objection_photos` runs again first (the objection may have been answered meanwhile). A
+    WeChat user's photos are submitted to WeChat's check first (``screen``) and stay ``pending_check``."""
     o, n, existing = await check_objection_photos(session, principal=principal, objection_id=objection_id,
                                                   count=len(photos), now=now)
+    openid = await auth_service.wechat_openid(session, user_id=principal.user_id) if screen is not None else None
+    submitted = (await media_service.submit_photos(screen=screen, openid=openid, count=len(photos), now=now)
+                 if screen is not None else [])
     added = []
     for i, stored in enumerate(photos):
-        m = await attach(session, stored=stored, owner_type=OBJECTION_PHOTO, owner_id=o.id,
-                         community_id=n.community_id, project_id=n.project_id, uploaded_by=principal.user_id,
-                         now=now, position=existing + i)
+        media_id, checked = submitted[i] if submitted else (None, None)
+        m = await media_service.attach(session, stored=stored, owner_type=OBJECTION_PHOTO, owner_id=o.id,
+                                       community_id=n.community_id, project_id=n.project_id,
+                                       uploaded_by=principal.user_id, now=now, position=existing + i,
+                                       checked=checked, media_id=media_id)
         added.append({"media_id": m.id, "sha256": m.sha256})
     await audit.append(session, chain=n.community_id, action="objection.photos_added", entity_type="objection",
-                       entity_id=o.id, actor_id=principal.user_id, at=now, data={"photos": added})
+                       entity_id=o.id, actor_id=principal.user_id, at=now,
+                       data={"photos": added} | ({"checks": media_service.check_audit(submissions=submitted)}
+                                                 if submitted else {}))
     return await _one_objection(session, o, viewer=principal, manager=False)
 
 
@@ -541,12 +579,32 @@ async def objection_photo(session: AsyncSession, *, principal: Principal, object
         raise NotFound("objection.not_found", "异议不存在", "Objection not found")
     n = await notice_or_404(session, notice_id=o.notice_id)
     roles = authorize(principal, "notice.view", await _view_scope(session, principal, n))
-    if not (is_manager(roles) or o.filed_by == principal.user_id or o.status != ObjectionStatus.PENDING):
+    manager, mine = is_manager(roles), o.filed_by == principal.user_id
+    if not (manager or mine or (o.status != ObjectionStatus.PENDING and o.content_check in VISIBLE_TEXT)):
         raise NotFound("objection.not_found", "异议不存在", "Objection not found")
     for m in (await repo.media_of(session, owner_type=OBJECTION_PHOTO, owner_ids=[o.id]))[o.id]:
-        if m.id == media_id:
+        if m.id == media_id and media_service.photo_served(m=m, viewer_id=principal.user_id, staff=manager):
             return m
     raise NotFound("objection.photo_not_found", "照片不存在", "Photo not found")
+
+
+async def moderate_objection(session: AsyncSession, *, principal: Principal, objection_id: str, approve: bool,
+                             reason: str | None, now: datetime) -> ModerationResult:
+    """Staff approve an objection's text held by WeChat's check (others see it once it is answered) or reject
+    it (never shown to others; the objection itself still stands and is answered as any other). Audited."""
+    o = await repo.get_objection(session, objection_id)
+    if o is None:
+        raise NotFound("moderation.not_found", "没有该内容", "No such content")
+    n = await notice_or_404(session, notice_id=o.notice_id)
+    authorize(principal, "content.moderate", notice_scope(n=n))
+    target, sources = moderation_move(approve=approve)
+    before = o.content_check
+    if not await repo.set_objection_content(session, objection_id=o.id, status=target.value, only_from=sources):
+        raise AlreadyDecided(status_now=before)
+    await audit.append(session, chain=n.community_id, action="content.approved" if approve else "content.rejected",
+                       entity_type="objection", entity_id=o.id, actor_id=principal.user_id, at=now,
+                       data={"from": before, "to": target.value, "reason": reason})
+    return ModerationResult(kind="objections", id=o.id, status=target.value)
 
 
 # ---- for other domains ---------------------------------------------------------------------------

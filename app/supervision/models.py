@@ -116,6 +116,9 @@ class Report(SQLModel, table=True):
     location_check: str | None = Field(default=None, max_length=24)  # LocationCheck, of the latest rectification
     location_distance_m: int | None = None
     version: int = 1  # optimistic lock for transitions
+    # WeChat's content check of the title and description (app.core.content.TextCheck): supervisors and
+    # others who are not staff see the report only when skipped, pass or approved
+    content_check: str = Field(default="skipped", max_length=10, sa_column_kwargs={"server_default": "skipped"})
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 

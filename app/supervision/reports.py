@@ -14,15 +14,25 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth import service as auth_service
 from app.auth.models import Role
 from app.auth.policy import Principal, authorize, is_manager, roles_in
 from app.core import audit
+from app.core.content import (
+    SKIPPED,
+    VISIBLE_TEXT,
+    AlreadyDecided,
+    ContentScreen,
+    Scene,
+    content_notice,
+    moderation_move,
+)
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, encode_cursor
 from app.media import service as media_service
 from app.media.images import StoredImage
 from app.media.models import MediaObject
-from app.media.schemas import PhotoPublic
+from app.media.schemas import ModerationResult, PhotoPublic
 from app.projects.gates import GateState
 from app.projects.models import Project
 from app.register import service as register_service
@@ -61,7 +71,11 @@ def report_roles(principal: Principal, project: Project, report: Report, *, hide
         if hide:
             raise NotFound() from None
         raise
-    if roles & _SEE_ALL or report.assignee_id == principal.user_id or report.filed_by == principal.user_id:
+    if report.assignee_id == principal.user_id or report.filed_by == principal.user_id or is_manager(roles):
+        return roles
+    if roles & _SEE_ALL:
+        if report.content_check not in VISIBLE_TEXT:  # held by WeChat's content check: staff decide first
+            raise NotFound("report.not_found", "报告不存在", "Report not found")
         return roles
     raise NotFound()  # a contractor sees only what is assigned to them
 
@@ -83,9 +97,11 @@ def _follow_up(r: Report) -> dict[str, Any]:
 
 
 async def _detail(session: AsyncSession, *, principal: Principal, report: Report, project: Project,
-                  roles: frozenset[Role], now: datetime) -> ReportPublic:
+                  roles: frozenset[Role], now: datetime, unavailable: bool = False) -> ReportPublic:
     staff = is_manager(roles)
-    media = await media_service.media_for(session, owner_type="report", owner_id=report.id)
+    media = [m for m in await media_service.media_for(session, owner_type="report", owner_id=report.id)
+             if media_service.photo_shown(m=m, viewer_id=principal.user_id, staff=staff)]
+    mine = report.filed_by == principal.user_id
     after = await media_service.media_for(session, owner_type="report_rectification", owner_id=report.id)
     events = await repo.events_of(session, report.id)
     names = await repo.user_names(session, {e.actor_id for e in events if e.actor_id}
@@ -109,7 +125,9 @@ async def _detail(session: AsyncSession, *, principal: Principal, report: Report
         assignee_name=names.get(report.assignee_id or ""), dismiss_reason=report.dismiss_reason,
         location_distance_m=report.location_distance_m, assigned_at=report.assigned_at,
         rectified_at=report.rectified_at, flagged_at=report.flagged_at, **_follow_up(report),
-        photos=[media_service.photo_view(m=m, staff=staff) for m in media],
+        photos=[media_service.photo_view(m=m, staff=staff, viewer_id=principal.user_id) for m in media],
+        content_check=report.content_check if staff or mine else None,
+        content_notice=content_notice(report.content_check, unavailable=unavailable) if mine else None,
         after_photos=[media_service.photo_view(m=m, staff=staff) for m in after],
         events=[ReportEventPublic(id=e.id, action=e.action, from_status=e.from_status, to_status=e.to_status,
                                   actor_id=e.actor_id, actor_name=names.get(e.actor_id or ""), at=e.at,
@@ -142,12 +160,14 @@ async def list_reports(
     else:
         if not roles & _SEE_ALL:
             assignee = principal.user_id
+    staff = filed_by is None and assignee is None and is_manager(roles)
     today = shanghai_date(now)
     rows = await repo.reports_page(session, project_id=p.id, after=page.after, limit=page.limit,
                                    status=status.value if status else None, severity=severity, overdue=overdue,
-                                   building_id=building_id, today=today, assignee_id=assignee, filed_by=filed_by)
+                                   building_id=building_id, today=today, assignee_id=assignee, filed_by=filed_by,
+                                   content_visible_to=None if staff else principal.user_id)
     shown = rows[:page.limit]
-    stats = await repo.photo_stats(session, [r.id for r in shown])
+    stats = await repo.photo_stats(session, [r.id for r in shown], shown_only=not staff)
     places = await repo.place_names(session, {r.building_id for r in shown if r.building_id},
                                     {r.unit_id for r in shown if r.unit_id})
     items = []
@@ -222,29 +242,44 @@ async def prepare_report(session: AsyncSession, *, principal: Principal, project
 
 
 async def file_report(session: AsyncSession, *, principal: Principal, project_id: str, fields: ReportFields,
-                      photos: list[StoredImage], now: datetime) -> ReportPublic:
+                      photos: list[StoredImage], now: datetime, screen: ContentScreen | None = None) -> ReportPublic:
     """Record the report once its photos are processed: :func:`prepare_report` again first, as the project,
-    the caller's standing or the place may have changed meanwhile."""
+    the caller's standing or the place may have changed meanwhile. A WeChat user's title (when typed) and
+    description are checked by WeChat first (``screen``): 422 ``content.rejected`` when risky, nothing
+    stored; held for review (the filer and staff only) when WeChat asks for review or cannot answer; their
+    photos are submitted to WeChat's check and stay ``pending_check``."""
     draft = await prepare_report(session, principal=principal, project_id=project_id, fields=fields, now=now)
     p, f = draft.project, draft.fields
+    screening, submitted = SKIPPED, []
+    if screen is not None:
+        openid = await auth_service.wechat_openid(session, user_id=principal.user_id)
+        text = f.description if draft.catalog_seq is not None else f"{draft.title}\n{f.description}"
+        screening = await screen.text(openid=openid, text=text, scene=Scene.FORUM)
+        submitted = await media_service.submit_photos(screen=screen, openid=openid, count=len(photos), now=now)
     r = Report(project_id=p.id, community_id=p.community_id, building_id=draft.building_id, unit_id=draft.unit_id,
                gps_lat=f.gps_lat, gps_lon=f.gps_lon, catalog_seq=draft.catalog_seq, title=draft.title,
                severity=f.severity.value, description=f.description, status=Status.SUBMITTED,
-               filed_by=principal.user_id, filed_as=draft.filed_as, created_at=now, updated_at=now)
+               filed_by=principal.user_id, filed_as=draft.filed_as, created_at=now, updated_at=now,
+               content_check=screening.status.value)
     session.add(r)
     await session.flush()
     for i, s in enumerate(photos):
+        media_id, checked = submitted[i] if submitted else (None, None)
         await media_service.attach(session, stored=s, owner_type="report", owner_id=r.id, community_id=p.community_id,
-                                   project_id=p.id, uploaded_by=principal.user_id, now=now, position=i)
+                                   project_id=p.id, uploaded_by=principal.user_id, now=now, position=i,
+                                   checked=checked, media_id=media_id)
     session.add(ReportEvent(report_id=r.id, action="submit", from_status=None, to_status=Status.SUBMITTED,
                             actor_id=principal.user_id, at=now, data={"photos": len(photos)}))
+    photo_checks = media_service.check_audit(submissions=submitted)
+    checks = {"checks": photo_checks} if photo_checks else {}
     await audit.append(session, chain=p.community_id, action="report.filed", entity_type="report", entity_id=r.id,
                        actor_id=principal.user_id, at=now,
                        data={"project_id": p.id, "severity": r.severity, "filed_as": r.filed_as,
-                             "photos": [s.sha256 for s in photos]})
+                             "photos": [s.sha256 for s in photos]} | screening.audit() | checks)
     await session.flush()
     roles = report_roles(principal, p, r)
-    return await _detail(session, principal=principal, report=r, project=p, roles=roles, now=now)
+    return await _detail(session, principal=principal, report=r, project=p, roles=roles, now=now,
+                         unavailable=screening.unavailable)
 
 
 # ---- rectification photos -------------------------------------------------------------------------
@@ -292,6 +327,24 @@ async def transition(session: AsyncSession, *, principal: Principal, report_id: 
     fresh = await lifecycle.apply(session, principal=principal, roles=roles, report=report, project=project,
                                   body=body, now=now)
     return await _detail(session, principal=principal, report=fresh, project=project, roles=roles, now=now)
+
+
+# ---- WeChat's content check: staff's decision on a report's text --------------------------------------
+
+async def moderate_report(session: AsyncSession, *, principal: Principal, report_id: str, approve: bool,
+                          reason: str | None, now: datetime) -> ModerationResult:
+    """Staff approve a report's text held by WeChat's check (supervisors then see the report) or reject it
+    (only staff, the filer and an assignee see it; the report is still followed up). Audited."""
+    report, project = await report_and_project(session, report_id=report_id)
+    authorize(principal, "content.moderate", scope_of(project))
+    target, sources = moderation_move(approve=approve)
+    before = report.content_check
+    if not await repo.set_report_content(session, report_id=report.id, status=target.value, only_from=sources):
+        raise AlreadyDecided(status_now=before)
+    await audit.append(session, chain=report.community_id, action="content.approved" if approve else "content.rejected",
+                       entity_type="report", entity_id=report.id, actor_id=principal.user_id, at=now,
+                       data={"from": before, "to": target.value, "reason": reason})
+    return ModerationResult(kind="reports", id=report.id, status=target.value)
 
 
 # ---- for media and projects --------------------------------------------------------------------------

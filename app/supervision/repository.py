@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import HouseholdMember, Role, RoleGrant, User
+from app.core.content import HIDDEN_PHOTO, VISIBLE_TEXT_VALUES
 from app.core.db import new_id, upsert_insert
 from app.media.models import MediaObject
 from app.projects.models import Project
@@ -125,9 +126,14 @@ def _overdue_clause(today: date) -> Any:
 async def reports_page(
     session: AsyncSession, *, project_id: str, after: str | None, limit: int, status: str | None,
     severity: str | None, overdue: bool | None, building_id: str | None, today: date,
-    assignee_id: str | None = None, filed_by: str | None = None,
+    assignee_id: str | None = None, filed_by: str | None = None, content_visible_to: str | None = None,
 ) -> list[Report]:
+    """``content_visible_to``: a user who is not staff: only reports whose text others may see (WeChat's
+    content check), their own and those assigned to them."""
     q = select(Report).where(Report.project_id == project_id)
+    if content_visible_to is not None:
+        q = q.where(or_(col(Report.content_check).in_(VISIBLE_TEXT_VALUES), col(Report.filed_by) == content_visible_to,
+                        col(Report.assignee_id) == content_visible_to))
     if status:
         q = q.where(Report.status == status)
     if severity:
@@ -146,6 +152,14 @@ async def reports_page(
         q = q.where(Report.id < after)
     q = q.order_by(col(Report.id).desc()).limit(limit + 1)
     return list((await session.exec(q)).all())
+
+
+async def set_report_content(session: AsyncSession, *, report_id: str, status: str, only_from: tuple[str, ...]) -> bool:
+    """Move a report's content check (only from one of ``only_from``): False when it did not move."""
+    stmt = (update(Report).where(col(Report.id) == report_id, col(Report.content_check).in_(only_from))
+            .values(content_check=status))
+    res = await session.exec(stmt)  # type: ignore[call-overload]
+    return res.rowcount == 1
 
 
 async def transition(session: AsyncSession, *, report_id: str, expected_version: int, values: dict[str, Any]) -> bool:
@@ -167,13 +181,18 @@ async def last_event(session: AsyncSession, report_id: str, action: str) -> Repo
     return (await session.exec(q)).first()
 
 
-async def photo_stats(session: AsyncSession, report_ids: list[str]) -> dict[str, tuple[int, str | None]]:
-    """Per report: number of (before) photos and the first photo's id, in one grouped query."""
+async def photo_stats(session: AsyncSession, report_ids: list[str], *,
+                      shown_only: bool = False) -> dict[str, tuple[int, str | None]]:
+    """Per report: number of (before) photos and the first photo's id, in one grouped query; ``shown_only``:
+    only photos WeChat's content check does not hide (for those who are not staff)."""
     if not report_ids:
         return {}
     q = (select(MediaObject.owner_id, func.count(), func.min(MediaObject.id))
          .where(MediaObject.owner_type == "report", col(MediaObject.owner_id).in_(report_ids))
          .group_by(MediaObject.owner_id))
+    if shown_only:
+        q = q.where(or_(col(MediaObject.check_status).is_(None),
+                        col(MediaObject.check_status).not_in([c.value for c in HIDDEN_PHOTO])))
     return {o: (int(n), first) for o, n, first in (await session.exec(q)).all()}
 
 

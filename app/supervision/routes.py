@@ -13,12 +13,13 @@ from app.auth.deps import PrincipalDep
 from app.auth.models import Role
 from app.core import spreadsheet
 from app.core.clock import ClockDep
+from app.core.content import ScreenDep
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.errors import Invalid
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
-from app.media.schemas import PhotoPublic
+from app.media.schemas import ModerationRequest, ModerationResult, PhotoPublic
 from app.media.serving import media_response
 from app.media.storage import StorageDep
 from app.media.visibility import visible_media
@@ -97,7 +98,7 @@ async def list_contractors(project_id: str, session: SessionDep, principal: Prin
              operation_id="supervision_report_file")
 async def file_report(
     project_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-    settings: SettingsDep, storage: StorageDep, photos: PhotosField,
+    settings: SettingsDep, storage: StorageDep, photos: PhotosField, screen: ScreenDep,
     catalog_item: Annotated[str, Form(max_length=200)],
     severity: Annotated[str, Form(max_length=10)],
     description: Annotated[str, Form(max_length=4000)],
@@ -111,7 +112,10 @@ async def file_report(
     """multipart/form-data. Supervisors of the project; residents only during the warranty after acceptance
     (403 `report.not_in_warranty`). 1–9 `photos` (422 `report.too_many_photos`); every photo is checked
     before anything is recorded, with no database transaction held meanwhile (the checks run again before
-    the report is recorded). Honours `Idempotency-Key`."""
+    the report is recorded). Honours `Idempotency-Key`. A WeChat user's typed title and description are
+    checked by WeChat (msgSecCheck): 422 `content.rejected` when risky (nothing stored), `content_check`
+    `review` (the filer and staff only) when WeChat asks for review or cannot answer; their photos stay
+    `pending_check` (the filer and staff only) until WeChat's verdict or staff release them."""
     now = clock.now()
     fields = _fields(building_id=building_id, unit_id=unit_id, building=building, unit=unit, gps_lat=gps_lat,
                      gps_lon=gps_lon, catalog_item=catalog_item, severity=severity, description=description)
@@ -121,7 +125,7 @@ async def file_report(
         return await run_idempotent(
             session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
             produce=lambda: service.file_report(session, principal=principal, project_id=project_id, fields=fields,
-                                                photos=stored, now=now))
+                                                photos=stored, now=now, screen=screen))
 
 
 @router.get("/projects/{project_id}/reports", response_model=Page[ReportSummary], operation_id="supervision_report_list")
@@ -284,3 +288,25 @@ async def get_photo_thumbnail(photo_id: str, session: SessionDep, principal: Pri
                               storage: StorageDep) -> Response:
     m = await visible_media(session, principal=principal, media_id=photo_id)
     return await media_response(storage, m, thumbnail=True)
+
+
+# ---- WeChat's content check: staff's decision on a report's text ------------------------------------
+
+@router.post("/moderation/reports/{report_id}/approve", response_model=ModerationResult,
+             operation_id="moderation_report_approve")
+async def approve_report(report_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                         body: ModerationRequest | None = None) -> ModerationResult:
+    """Staff approve a report's text held for review (or rejected before): supervisors see the report.
+    Audited (`content.approved`); 409 `moderation.already_decided`."""
+    return await service.moderate_report(session, principal=principal, report_id=report_id, approve=True,
+                                         reason=body.reason if body else None, now=clock.now())
+
+
+@router.post("/moderation/reports/{report_id}/reject", response_model=ModerationResult,
+             operation_id="moderation_report_reject")
+async def reject_report(report_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                        body: ModerationRequest | None = None) -> ModerationResult:
+    """Staff reject a report's text: only staff, the filer and an assignee see it (it is still followed up).
+    Audited (`content.rejected`); 409 `moderation.already_decided`."""
+    return await service.moderate_report(session, principal=principal, report_id=report_id, approve=False,
+                                         reason=body.reason if body else None, now=clock.now())

@@ -183,6 +183,10 @@ class ReportPublic(ReportSummary):
     after_photos: list[PhotoStaff | PhotoPublic] = Field(description="the contractor's rectification photos")
     events: list[ReportEventPublic]
     actions: list[str] = Field(description="the actions the caller may take now")
+    content_check: str | None = Field(default=None, description=(
+        "WeChat's content check of the title and description, shown to staff and the filer: skipped | pass | "
+        "review (supervisors do not see the report until staff approve) | approved | rejected"))
+    content_notice: str | None = Field(default=None, description="for the filer: what content_check means")
 
 
 # ---- the street office's views and figures --------------------------------------------------------

@@ -229,6 +229,19 @@ REQUESTS: dict[str, Req] = {
     "POST /api/v1/projects/{project_id}/acceptance/signatures": Req(json={"representatives": [{"name": "张三"}]},
                                                                     phase=3),
     "POST /api/v1/projects/{project_id}/acceptance/photos": Req(files=_photos(), phase=3),
+    # ---- WeChat's content check: staff's decisions, the push (no token configured here) and the signed URL
+    "POST /api/v1/moderation/objections/{objection_id}/approve": Req(ids={"objection_id": "o_moderate"}),
+    "POST /api/v1/moderation/objections/{objection_id}/reject": Req(ids={"objection_id": "o_moderate"},
+                                                                    json={"reason": "含个人信息"}),
+    "POST /api/v1/moderation/reports/{report_id}/approve": Req(ids={"report_id": "r_moderate"}),
+    "POST /api/v1/moderation/reports/{report_id}/reject": Req(ids={"report_id": "r_moderate"}),
+    "POST /api/v1/moderation/photos/{photo_id}/approve": Req(ids={"photo_id": "moderate_photo_id"}),
+    "POST /api/v1/moderation/photos/{photo_id}/reject": Req(ids={"photo_id": "moderate_photo_id"}),
+    "GET /api/v1/wechat/events": Req(query={"signature": "0" * 40, "timestamp": "1", "nonce": "2",
+                                            "echostr": "echo"}),
+    "POST /api/v1/wechat/events": Req(query={"signature": "0" * 40, "timestamp": "1", "nonce": "2"},
+                                      content=b"{}", content_type="application/json"),
+    "GET /api/v1/wechat/media/{media_id}": Req(ids={"media_id": "photo_id"}, query={"expires": 1, "sig": "0"}),
 }
 
 
@@ -237,7 +250,9 @@ REQUESTS: dict[str, Req] = {
 # keeps private from staff (tests/security/test_privacy.py covers the profile that allows them)
 NO_SUCCESS = {"POST /api/v1/auth/activate", "POST /api/v1/auth/join", "GET /api/v1/motions/{motion_id}/choices",
               "POST /api/v1/auth/wechat/phone",
-              "POST /api/v1/me/subscriptions"}  # nobody in this world signed in through WeChat
+              "POST /api/v1/me/subscriptions",  # nobody in this world signed in through WeChat
+              # WeChat's push without a configured token, the photo URL without WeChat's signature
+              "GET /api/v1/wechat/events", "POST /api/v1/wechat/events", "GET /api/v1/wechat/media/{media_id}"}
 
 
 async def _refresh_body(client) -> dict:

@@ -202,6 +202,16 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "GET /api/v1/projects/{project_id}/acceptance":           A(OK, OK, OK, OK, OK),
     "POST /api/v1/projects/{project_id}/acceptance/signatures": A(403, 403, 403, OK, OK),
     "POST /api/v1/projects/{project_id}/acceptance/photos":   A(403, 403, 403, OK, OK),
+    # ---- WeChat's content check: staff decide; the push and the photo URL carry WeChat's signature, not a user
+    "POST /api/v1/moderation/objections/{objection_id}/approve": A(403, 403, 403, OK, OK),
+    "POST /api/v1/moderation/objections/{objection_id}/reject": A(403, 403, 403, OK, OK),
+    "POST /api/v1/moderation/reports/{report_id}/approve":    A(403, 403, 403, OK, OK),
+    "POST /api/v1/moderation/reports/{report_id}/reject":     A(403, 403, 403, OK, OK),
+    "POST /api/v1/moderation/photos/{photo_id}/approve":      A(403, 403, 403, OK, OK),
+    "POST /api/v1/moderation/photos/{photo_id}/reject":       A(403, 403, 403, OK, OK),
+    "GET /api/v1/wechat/events":                              {r: 401 for r in ROLES},  # bad signature
+    "POST /api/v1/wechat/events":                             {r: 401 for r in ROLES},
+    "GET /api/v1/wechat/media/{media_id}":                    {r: 404 for r in ROLES},  # unsigned
 }
 
 

@@ -199,6 +199,11 @@ async def build_security_world(app, client: httpx.AsyncClient, wechat) -> SecWor
     for body in ({"action": "acknowledge"}, {"action": "assign", "assignee_id": con["user_id"], "due_date": due}):
         _ok(await client.post(f"{API}/reports/{r1['id']}/transitions", headers=staff, json=body))
     ids["r_transition"] = (await report("二号楼屋面渗水"))["id"]
+    # what staff's content moderation acts on (a decision may hide it: nothing else uses these)
+    r_moderate = await report("楼道扶手松动")
+    ids["r_moderate"], ids["moderate_photo_id"] = r_moderate["id"], r_moderate["photos"][0]["id"]
+    ids["o_moderate"] = _ok(await client.post(f"{API}/notices/{notice['id']}/objections", headers=headers[RES_A],
+                                              json={"text": "绿化带被占用"}), 201)["id"]
 
     # ---- the lobby board's address (staff make it; the public page takes it)
     ids["board_token"] = _ok(await client.post(f"{API}/communities/{a.community_id}/board-token", headers=staff),
