@@ -25,13 +25,13 @@ The shared copy, chosen once at start-up (:func:`make_token_store`):
 
 * :class:`RedisTokenStore` — ``REDIS_URL``: the token under ``wx:token:<base>|<appid>`` (it lapses in Redis
   when WeChat lets it lapse), the lease a ``SET NX PX`` key released only by its holder.
-* :class:`DatabaseTokenStore` — otherwise: the ``wechat_token`` table, one row per API base and appid, in short
+* :class:`DatabaseTokenStore` — otherwise on PostgreSQL: the ``wechat_token`` table, one row per API base and appid, in short
   transactions of its own (never the request's: a rollback does not lose the token, a lease does not block the
   request). The lease is taken by an atomic ``UPDATE … WHERE lease_until <= now`` (PostgreSQL re-checks it on
   the row version it waited for; SQLite has one writer, ``BEGIN IMMEDIATE``); the token is written by its
   holder in one statement with the lease's release, so a row never holds half a token.
-* :class:`MemoryTokenStore` — one process and no database: for a client built outside an app (tests); the app
-  never chooses it.
+* :class:`MemoryTokenStore` — one process: on SQLite (see :func:`make_token_store`), and for a client built
+  outside an app (tests).
 
 Turnout's sender (:mod:`app.turnout.sender`) and the server-API client auth uses (:mod:`app.core.wechat`) take
 the app's one store and the same key (``<base>|<appid>``): one token per appid, not one per caller.
@@ -326,7 +326,16 @@ class DatabaseTokenStore(TokenStore):
 
 
 def make_token_store(*, clock: Clock, redis: Any, db: Database) -> TokenStore:
-    """The app's one store, chosen at start-up: Redis when ``REDIS_URL`` is set, else the database."""
+    """The app's one store, chosen at start-up: Redis when ``REDIS_URL`` is set, else PostgreSQL's
+    ``wechat_token`` table, else (SQLite) this process's memory.
+
+    SQLite has one writer, and a request that writes holds it from its first statement: a request that asks
+    WeChat something (a content check, a phone number) while holding it would wait for itself if the token's
+    refresh had to write the table. Each process there keeps its own copy instead, which the stable-token API
+    makes safe: asked again before the token lapses, WeChat answers the same token, so a second process (a
+    ``worker`` beside ``serve --no-worker``) never invalidates the first one's."""
     if redis is not None:
         return RedisTokenStore(redis, clock)
+    if db.is_sqlite:
+        return MemoryTokenStore(clock)
     return DatabaseTokenStore.of(db, clock)

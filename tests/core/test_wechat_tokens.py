@@ -1,7 +1,9 @@
 """WeChat's access token shared by app instances (issue 20): the stable-token API, fetched once for every
 instance, refreshed five minutes before it lapses by one caller, forced once when WeChat refuses it, and what
-a failed fetch leaves behind. Each test runs two ``create_app()`` on one database, sharing the token through the
-``wechat_token`` table, and again through Redis when ``REDIS_URL`` is set."""
+a failed fetch leaves behind. Each test runs two ``create_app()`` on one PostgreSQL database, sharing the token
+through the ``wechat_token`` table, and again through Redis when ``REDIS_URL`` is set. On SQLite each process
+keeps its own copy (its one writer may be held by the very request that needs the token), which the
+stable-token API makes safe: two instances get the same token, and neither invalidates the other's."""
 
 from __future__ import annotations
 
@@ -75,6 +77,8 @@ async def pair(request, settings: Settings, clock: FrozenClock, wechat: FakeWech
     if request.param == "redis":
         if not os.environ.get("REDIS_URL"):
             pytest.skip("needs REDIS_URL (a real Redis)")
+    elif settings.database_url.startswith("sqlite"):
+        pytest.skip("the wechat_token table is PostgreSQL's store (SQLite: each process's memory, tested below)")
         settings = settings.model_copy(update={"redis_url": os.environ["REDIS_URL"],
                                                "wechat_appid": f"wx-{uuid.uuid4().hex[:10]}"})
     p = Pair(request.param, create_app(settings, clock=clock, http=httpx.AsyncClient(transport=slow(wechat))),
@@ -259,3 +263,24 @@ async def test_one_lease_holder_the_others_wait_or_use_the_current_token(pair: P
     with pytest.raises(WechatUnavailable) as err:
         await pair.client(b).access_token()
     assert err.value.status == 503 and wechat.token_calls == 1
+
+
+async def test_on_sqlite_each_process_keeps_the_same_stable_token(settings: Settings, clock: FrozenClock,
+                                                                   wechat: FakeWechat) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's store")
+    apps = [create_app(settings, clock=clock, http=httpx.AsyncClient(transport=slow(wechat))) for _ in range(2)]
+    try:
+        assert all(isinstance(x.state.wechat_tokens, wechat_tokens.MemoryTokenStore) for x in apps)
+        clients = [WechatClient(x.state.http, x.state.settings, x.state.clock, x.state.wechat_tokens) for x in apps]
+        # one fetch per process, never forced: WeChat's stable token is the same for both, and both keep working
+        assert await asyncio.gather(*(clients[i % 2].access_token() for i in range(20))) == ["AT1"] * 20
+        assert wechat.token_calls == 2 and wechat.forced_calls == 0
+        codes = [f"s{i}" for i in range(4)]
+        wechat.phone_codes.update({c: f"1380000000{i}" for i, c in enumerate(codes)})
+        phones = [await clients[i % 2].phone_number(c) for i, c in enumerate(codes)]
+        assert [p.pure_phone_number for p in phones] == [f"1380000000{i}" for i in range(4)]
+        assert {c.url.params["access_token"] for c in wechat.phone_calls()} == {"AT1"}
+    finally:
+        for x in apps:
+            await close_app(x)
