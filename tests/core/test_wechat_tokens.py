@@ -77,10 +77,10 @@ async def pair(request, settings: Settings, clock: FrozenClock, wechat: FakeWech
     if request.param == "redis":
         if not os.environ.get("REDIS_URL"):
             pytest.skip("needs REDIS_URL (a real Redis)")
-    elif settings.database_url.startswith("sqlite"):
-        pytest.skip("the wechat_token table is PostgreSQL's store (SQLite: each process's memory, tested below)")
         settings = settings.model_copy(update={"redis_url": os.environ["REDIS_URL"],
                                                "wechat_appid": f"wx-{uuid.uuid4().hex[:10]}"})
+    elif settings.database_url.startswith("sqlite"):
+        pytest.skip("the wechat_token table is PostgreSQL's store (SQLite: each process's memory, tested below)")
     p = Pair(request.param, create_app(settings, clock=clock, http=httpx.AsyncClient(transport=slow(wechat))),
              create_app(settings, clock=clock, http=httpx.AsyncClient(transport=slow(wechat))), settings, wechat,
              clock)
