@@ -124,9 +124,12 @@ def bare_app() -> Any:
 
     # the stack's floor for a resident's read: the same decode, then one transaction of an ORM session (as the
     # app opens one per request) with the two indexed reads of /me written as plain SQL: the user by id, the
-    # user's memberships; SQLAlchemy's own aiosqlite dialect on SQLite, asyncpg on PostgreSQL
+    # user's memberships; the app's SQLite driver (app.core.sqlite_async), asyncpg on PostgreSQL
+    from app.core.sqlite_async import onehop_url
+
     url = database_url()
-    engine = create_async_engine(url,
+    # the app's own SQLite driver (one thread hand-off per statement), so that the floor is the app's stack
+    engine = create_async_engine(onehop_url(url),
                                  **({} if url.startswith("sqlite") else {"pool_size": 10}))
     user_sql = text("SELECT id, name, is_active FROM app_user WHERE id = :id")
     member_sql = text("SELECT household_id, relation FROM household_member WHERE user_id = :id")
