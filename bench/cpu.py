@@ -87,7 +87,7 @@ from bench.common import (
 )
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench"
-ENDPOINTS = ("bare", "bare_jwt", "healthz", "me", "notices", "ballot", "paper")
+ENDPOINTS = ("bare", "bare_jwt", "bare_db", "bare_conn", "healthz", "me", "notices", "ballot", "paper")
 APP_ENDPOINTS = ("me", "notices", "ballot", "paper")
 GOALS_MS = {"me": 1.0, "notices": 2.0, "ballot": 3.0, "paper_net": 4.0}
 GOALS_RATIO = {"me": 0.20, "ballot": 0.06}
@@ -101,6 +101,8 @@ def bare_app() -> Any:
     """The framework's floor: FastAPI, a JSON GET, and a GET that verifies an HS256 access JWT (python-jose,
     the app's audience and issuer) from the ``Authorization`` header. ``uvicorn bench.cpu:bare_app --factory``."""
     from jose import JWTError, jwt
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
     from app.core.config import Settings
 
@@ -119,6 +121,49 @@ def bare_app() -> Any:
         except JWTError as exc:
             raise HTTPException(401) from exc
         return {"sub": claims["sub"]}
+
+    # the stack's floor for a resident's read: the same decode, then one transaction of an ORM session (as the
+    # app opens one per request) with the two indexed reads of /me written as plain SQL: the user by id, the
+    # user's memberships; the app's SQLite driver (app.core.sqlite_async), asyncpg on PostgreSQL
+    from app.core.sqlite_async import onehop_url
+
+    url = database_url()
+    # the app's own SQLite driver (one thread hand-off per statement), so that the floor is the app's stack
+    engine = create_async_engine(onehop_url(url),
+                                 **({} if url.startswith("sqlite") else {"pool_size": 10}))
+    user_sql = text("SELECT id, name, is_active FROM app_user WHERE id = :id")
+    member_sql = text("SELECT household_id, relation FROM household_member WHERE user_id = :id")
+
+    @app.get("/jwt_db")
+    async def with_db(request: Request) -> dict[str, Any]:
+        try:
+            claims = jwt.decode(request.headers.get("authorization", "").removeprefix("Bearer "), BENCH_SECRET,
+                                algorithms=["HS256"], audience=s.jwt_audience, issuer=s.jwt_issuer)
+        except JWTError as exc:
+            raise HTTPException(401) from exc
+        async with AsyncSession(engine) as session, session.begin():
+            user = (await session.execute(user_sql, {"id": claims["sub"]})).first()
+            members = (await session.execute(member_sql, {"id": claims["sub"]})).all()
+        if user is None:
+            raise HTTPException(401)
+        return {"id": user.id, "name": user.name, "households": [
+            {"id": m.household_id, "relation": m.relation} for m in members]}
+
+    @app.get("/jwt_conn")
+    async def with_conn(request: Request) -> dict[str, Any]:
+        """The same reads on a Core connection (no ORM session)."""
+        try:
+            claims = jwt.decode(request.headers.get("authorization", "").removeprefix("Bearer "), BENCH_SECRET,
+                                algorithms=["HS256"], audience=s.jwt_audience, issuer=s.jwt_issuer)
+        except JWTError as exc:
+            raise HTTPException(401) from exc
+        async with engine.begin() as conn:
+            user = (await conn.execute(user_sql, {"id": claims["sub"]})).first()
+            members = (await conn.execute(member_sql, {"id": claims["sub"]})).all()
+        if user is None:
+            raise HTTPException(401)
+        return {"id": user.id, "name": user.name, "households": [
+            {"id": m.household_id, "relation": m.relation} for m in members]}
 
     return app
 
@@ -487,6 +532,10 @@ def setup(server: Server, data: dict[str, Any], *, notices: int) -> Setup:
         "bare": Endpoint("bare", "bare FastAPI, GET returning JSON", "bare", [Req("GET", "/plain", {})]),
         "bare_jwt": Endpoint("bare_jwt", "bare FastAPI, GET with an HS256 decode", "bare",
                              [Req("GET", "/jwt", jwt_head)]),
+        "bare_db": Endpoint("bare_db", "bare FastAPI, HS256 decode + 2 indexed reads in one ORM session", "bare",
+                            [Req("GET", "/jwt_db", h.headers) for h in me]),
+        "bare_conn": Endpoint("bare_conn", "bare FastAPI, HS256 decode + the same reads on a Core connection",
+                              "bare", [Req("GET", "/jwt_conn", h.headers) for h in me]),
         "healthz": Endpoint("healthz", "this app, GET /healthz", "app", [Req("GET", "/healthz", {})]),
         "me": Endpoint("me", "this app, GET /api/v1/me (resident)", "app", me, count=me[-40:]),
         "notices": Endpoint("notices", f"this app, GET …/notices (resident, {notices} notices)", "app",

@@ -1,6 +1,6 @@
 """Profile the ballot hot path with pyinstrument (in-process, through the real ASGI app).
 
-    python -m bench.profile [--requests 400] [--concurrency 20] [--endpoint ballot|me]
+    python -m bench.profile [--requests 400] [--concurrency 20] [--endpoint ballot|me|notices]
 
 The app is built with ``app.main.create_app`` on the benchmark database and driven with httpx's ASGI
 transport (no network, no second process: what is measured is the app). Residents cast ballots on an open
@@ -17,6 +17,7 @@ from collections import Counter
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -56,11 +57,22 @@ async def bench(requests: int, concurrency: int, endpoint: str, html: bool = Fal
             "title": "剖析表决", "matter": "renovation_plan", "opens_at": (now - timedelta(minutes=1)).isoformat(),
             "closes_at": (now + timedelta(days=7)).isoformat()})).json()
         heads = [bearer(mint_token(x["user_id"])) for x in com["residents"][:concurrency * 5]]
+        if endpoint == "notices":
+            today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+            body = ("根据《城镇老旧小区改造工作指引》，现将本小区改造有关事项公示如下：屋面防水、外墙保温、雨污分流、"
+                    "加装电梯意向征集。公示期间如有异议，请通过小程序或到社区居委会书面提出。") * 3
+            for i in range(10):
+                r = await c.post(f"{API}/projects/{p['id']}/notices", headers=staff, json={
+                    "kind": ("plan", "funding", "other")[i % 3], "title": f"剖析公示第{i + 1}号", "body": body,
+                    "start_date": today.isoformat()})
+                assert r.status_code == 201, r.text
 
         async def one(i: int) -> httpx.Response:
             h = heads[i % len(heads)]
             if endpoint == "me":
                 return await c.get(API + "/me", headers=h)
+            if endpoint == "notices":
+                return await c.get(f"{API}/communities/{com['id']}/notices", headers=h)
             return await c.put(f"{API}/motions/{m['id']}/ballot", headers=h,
                                json={"choice": ("agree", "disagree", "abstain")[i % 3]})
 
@@ -117,7 +129,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=400)
     p.add_argument("--concurrency", type=int, default=20)
-    p.add_argument("--endpoint", choices=("ballot", "me"), default="ballot")
+    p.add_argument("--endpoint", choices=("ballot", "me", "notices"), default="ballot")
     p.add_argument("--html", action="store_true", help="also write the interactive pyinstrument HTML (large)")
     a = p.parse_args()
     out = asyncio.run(bench(a.requests, a.concurrency, a.endpoint, a.html))
