@@ -164,7 +164,7 @@ class Sheet:
     a thing absolutely without moving the cursor. Text is cleaned of characters no font has (:meth:`clean`).
     """
 
-    def __init__(self, font: Path, *, title: str, subject: str = "", created: datetime | None = None) -> None:
+    def __init__(self, font: Path, *, title: str, created: datetime, subject: str = "") -> None:
         pdf = _Pdf(orientation="portrait", unit="mm", format="A4")
         pdf.set_margins(MARGIN, MARGIN, MARGIN)
         pdf.set_auto_page_break(auto=True, margin=MARGIN)
@@ -177,7 +177,7 @@ class Sheet:
             pdf.set_subject(self._clean_meta(subject))
         pdf.set_creator("cmty-renewal")
         pdf.set_lang("zh-CN")
-        pdf.set_creation_date((created or datetime.now(UTC)).astimezone(UTC))
+        pdf.set_creation_date(created.astimezone(UTC))  # the app's clock, never the machine's
         self.pdf = pdf
         self._glyphs = frozenset(pdf.fonts[_CJK].cmap)  # type: ignore[union-attr]
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from pypdf import PdfReader
 
 from app.core.printing import QUIET_ZONE, PdfResponse, Sheet, qr_modules, wants_pdf
+from tests.conftest import DEFAULT_NOW
 from tests.documents.helpers import page_qr_codes
 
 
@@ -40,7 +41,7 @@ def test_which_answer_was_asked_for(accept: str | None, fmt: str | None, pdf: bo
 
 
 def test_text_is_cleaned_to_what_the_fonts_have(cjk_font: Path) -> None:
-    sheet = Sheet(cjk_font, title="t")
+    sheet = Sheet(cjk_font, title="t", created=DEFAULT_NOW)
     assert sheet.clean("幸福里 101室 86.45 m²") == "幸福里 101室 86.45 m²"  # CJK, Latin-1 (Helvetica) unchanged
     assert sheet.clean("“加装电梯”——请注意…") == "「加装电梯」----请注意..."
     assert sheet.clean("表情😀与控制\x07字符\r\n换行") == "表情?与控制字符\n换行"
@@ -64,7 +65,7 @@ def test_qr_modules_have_the_quiet_zone_and_level_m() -> None:
 
 
 def test_a_small_qr_code_still_scans_when_printed_at_its_size(cjk_font: Path) -> None:
-    sheet = Sheet(cjk_font, title="t")
+    sheet = Sheet(cjk_font, title="t", created=DEFAULT_NOW)
     sheet.add_page()
     code = "S1-" + "0" * 32 + "-" + "f" * 32 + "-" + "1" * 20
     sheet.qr(code, x=20, y=20, size=42)
