@@ -173,10 +173,11 @@ async def households_page(
 
 
 async def households_with_location(
-    session: AsyncSession, community_id: str, household_ids: list[str] | None, only_not_activated: bool
+    session: AsyncSession, community_id: str, household_ids: list[str] | None, only_not_activated: bool,
+    *, lock: bool = False,
 ) -> list[tuple[Household, str, str]]:
     """The given households of the community (active or not), or all its active ones; with building and unit
-    names, in place order."""
+    names, in place order. ``lock``: their rows are locked (in that order) until the transaction ends."""
     q = (
         select(Household, Building.name, Unit.name)
         .join(Building, col(Building.id) == Household.building_id)
@@ -191,6 +192,8 @@ async def households_with_location(
     if only_not_activated:
         has_member = select(HouseholdMember.id).where(col(HouseholdMember.household_id) == Household.id).exists()
         q = q.where(~has_member)
+    if lock:
+        q = q.with_for_update(of=Household)  # type: ignore[arg-type]
     return [tuple(r) for r in (await session.exec(q)).all()]  # type: ignore[misc]
 
 

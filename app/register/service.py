@@ -433,7 +433,9 @@ async def issue_activation_codes(
     authorize(principal, "register.manage", scope)
     if household_ids is None and not all_not_activated:
         raise Invalid(errors=[{"loc": ["body", "household_ids"], "msg": "give household_ids or all_not_activated"}])
-    rows = await repo.households_with_location(session, community_id, household_ids, all_not_activated)
+    # the households' rows stay locked until the codes are stored: two staff issuing codes for the same household
+    # and relation at once would otherwise each replace the code open before them and leave two open codes
+    rows = await repo.households_with_location(session, community_id, household_ids, all_not_activated, lock=True)
     if household_ids is not None and len(rows) != len(set(household_ids)):
         raise NotFound("household.not_found", "部分房屋不属于该小区", "Some households are not in this community")
     if inactive := [h.id for h, _, _ in rows if h.deactivated_at is not None]:

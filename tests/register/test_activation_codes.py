@@ -84,3 +84,30 @@ async def test_replaced_code_with_phone_code_spends_nothing(client, wechat, worl
                           headers=auth(world.residents[1].token))
     assert r.status_code == 409 and r.json()["code"] == "activation.code_replaced"
     assert wechat.phone_calls() == []
+
+
+async def test_two_staff_issuing_at_once_leave_one_open_code(client, world) -> None:
+    """Two clerks print letters for the same households at the same moment: whoever comes second replaces the
+    first one's codes, so each household ends with one open code of that relation (real concurrent
+    transactions on PostgreSQL; SQLite's one writer orders them)."""
+    import asyncio
+
+    from tests.factories import add_staff
+
+    _, token = await add_staff(client, world.admin, world.community_id, "clerk_b")
+    clerks = [world.staff, auth(token)]
+    hids = sorted(world.codes)[:4]
+
+    async def pending() -> dict[str, int]:
+        r = await client.get(f"{API}/communities/{world.community_id}/households", headers=world.staff,
+                             params={"limit": 200})
+        return {h["id"]: h["pending_codes"] for h in r.json()["items"] if h["id"] in hids}
+
+    before = await pending()
+    assert set(before.values()) == {1}  # each household's owner code
+    for _ in range(5):
+        answers = await asyncio.gather(*(client.post(
+            f"{API}/communities/{world.community_id}/activation-codes", headers=h,
+            json={"household_ids": hids, "relation": "co_owner"}) for h in clerks))
+        assert [r.status_code for r in answers] == [201, 201], [r.text for r in answers]
+        assert await pending() == {h: 2 for h in hids}  # the owner code and one co-owner code
