@@ -99,15 +99,40 @@ BOUNDARY = "benchcpu7f3a9c"
 
 def bare_app() -> Any:
     """The framework's floor: FastAPI, a JSON GET, and a GET that verifies an HS256 access JWT (python-jose,
-    the app's audience and issuer) from the ``Authorization`` header. ``uvicorn bench.cpu:bare_app --factory``."""
+    the app's audience and issuer) from the ``Authorization`` header; and the stack's floor for a resident's read:
+    the same decode, then one transaction with the two indexed reads of ``/me`` written as plain SQL (the user by
+    id, the user's memberships), once in an ORM session as the app opens one per request (``/jwt_db``) and once
+    on a Core connection (``/jwt_conn``), through the app's own SQLite driver (``app.core.sqlite_async``, one
+    thread hand-off per statement) or asyncpg. ``uvicorn bench.cpu:bare_app --factory``."""
     from jose import JWTError, jwt
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
     from app.core.config import Settings
+    from app.core.sqlite_async import onehop_url
 
     s = Settings()
     app = FastAPI()
+    url = database_url()
+    engine = create_async_engine(onehop_url(url), **({} if url.startswith("sqlite") else {"pool_size": 10}))
+    user_sql = text("SELECT id, name, is_active FROM app_user WHERE id = :id")
+    member_sql = text("SELECT household_id, relation FROM household_member WHERE user_id = :id")
+
+    def subject(request: Request) -> str:
+        try:
+            claims = jwt.decode(request.headers.get("authorization", "").removeprefix("Bearer "), BENCH_SECRET,
+                                algorithms=["HS256"], audience=s.jwt_audience, issuer=s.jwt_issuer)
+        except JWTError as exc:
+            raise HTTPException(401) from exc
+        return str(claims["sub"])
+
+    async def me(run: Any, sub: str) -> dict[str, Any]:
+        user = (await run(user_sql, {"id": sub})).first()
+        members = (await run(member_sql, {"id": sub})).all()
+        if user is None:
+            raise HTTPException(401)
+        return {"id": user.id, "name": user.name, "households": [
+            {"id": m.household_id, "relation": m.relation} for m in members]}
 
     @app.get("/plain")
     async def plain() -> dict[str, str]:
@@ -115,55 +140,19 @@ def bare_app() -> Any:
 
     @app.get("/jwt")
     async def with_jwt(request: Request) -> dict[str, str]:
-        try:
-            claims = jwt.decode(request.headers.get("authorization", "").removeprefix("Bearer "), BENCH_SECRET,
-                                algorithms=["HS256"], audience=s.jwt_audience, issuer=s.jwt_issuer)
-        except JWTError as exc:
-            raise HTTPException(401) from exc
-        return {"sub": claims["sub"]}
-
-    # the stack's floor for a resident's read: the same decode, then one transaction of an ORM session (as the
-    # app opens one per request) with the two indexed reads of /me written as plain SQL: the user by id, the
-    # user's memberships; the app's SQLite driver (app.core.sqlite_async), asyncpg on PostgreSQL
-    from app.core.sqlite_async import onehop_url
-
-    url = database_url()
-    # the app's own SQLite driver (one thread hand-off per statement), so that the floor is the app's stack
-    engine = create_async_engine(onehop_url(url),
-                                 **({} if url.startswith("sqlite") else {"pool_size": 10}))
-    user_sql = text("SELECT id, name, is_active FROM app_user WHERE id = :id")
-    member_sql = text("SELECT household_id, relation FROM household_member WHERE user_id = :id")
+        return {"sub": subject(request)}
 
     @app.get("/jwt_db")
     async def with_db(request: Request) -> dict[str, Any]:
-        try:
-            claims = jwt.decode(request.headers.get("authorization", "").removeprefix("Bearer "), BENCH_SECRET,
-                                algorithms=["HS256"], audience=s.jwt_audience, issuer=s.jwt_issuer)
-        except JWTError as exc:
-            raise HTTPException(401) from exc
+        sub = subject(request)
         async with AsyncSession(engine) as session, session.begin():
-            user = (await session.execute(user_sql, {"id": claims["sub"]})).first()
-            members = (await session.execute(member_sql, {"id": claims["sub"]})).all()
-        if user is None:
-            raise HTTPException(401)
-        return {"id": user.id, "name": user.name, "households": [
-            {"id": m.household_id, "relation": m.relation} for m in members]}
+            return await me(session.execute, sub)
 
     @app.get("/jwt_conn")
     async def with_conn(request: Request) -> dict[str, Any]:
-        """The same reads on a Core connection (no ORM session)."""
-        try:
-            claims = jwt.decode(request.headers.get("authorization", "").removeprefix("Bearer "), BENCH_SECRET,
-                                algorithms=["HS256"], audience=s.jwt_audience, issuer=s.jwt_issuer)
-        except JWTError as exc:
-            raise HTTPException(401) from exc
+        sub = subject(request)
         async with engine.begin() as conn:
-            user = (await conn.execute(user_sql, {"id": claims["sub"]})).first()
-            members = (await conn.execute(member_sql, {"id": claims["sub"]})).all()
-        if user is None:
-            raise HTTPException(401)
-        return {"id": user.id, "name": user.name, "households": [
-            {"id": m.household_id, "relation": m.relation} for m in members]}
+            return await me(conn.execute, sub)
 
     return app
 

@@ -297,6 +297,30 @@ async def precheck_activation(
     await _usable_code(reader, settings=settings, text=body.activation_code, now=now, limits=limits, ip=ip, key=key)
 
 
+async def _bound_account(session: AsyncSession, *, user: User | None, name: str, phone: str | None,
+                         binding: Binding | None, verified: PhoneNumber | None, now: datetime) -> User:
+    """The account that activation or an invitation binds: a new one (``user`` None: ``name``, ``phone``, the
+    WeChat binding), or ``user`` completed with the binding's openid and unionid, and the phone number — replaced
+    when WeChat verified it, else only filled in when the account had none (a typed number never overwrites)."""
+    if user is None:
+        user = User(name=name.strip(), phone=phone, wechat_openid=binding.openid if binding else None,
+                    wechat_unionid=binding.unionid if binding else None,
+                    phone_verified_at=now if verified is not None else None, created_at=now)
+        session.add(user)
+        await session.flush()
+        return user
+    if binding is not None and user.wechat_openid is None:
+        user.wechat_openid = binding.openid
+    if binding is not None and binding.unionid and user.wechat_openid == binding.openid:
+        user.wechat_unionid = binding.unionid
+    if verified is not None:
+        user.phone, user.phone_verified_at = phone, now
+    elif phone and not user.phone:
+        user.phone = phone
+    session.add(user)
+    return user
+
+
 async def activate(
     session: AsyncSession, *, settings: Settings, body: ActivateRequest, now: datetime,
     current: Principal | None, limits: RateLimits | None = None, ip: str = "", verified: PhoneNumber | None = None,
@@ -322,22 +346,8 @@ async def activate(
         user = await repo.get_user(session, current.user_id)
     elif binding is not None:
         user = await repo.get_user_by_openid(session, binding.openid)
-    if user is None:
-        user = User(name=body.name.strip(), phone=phone, wechat_openid=binding.openid if binding else None,
-                    wechat_unionid=binding.unionid if binding else None,
-                    phone_verified_at=now if verified is not None else None, created_at=now)
-        session.add(user)
-        await session.flush()
-    else:
-        if binding is not None and user.wechat_openid is None:
-            user.wechat_openid = binding.openid
-        if binding is not None and binding.unionid and user.wechat_openid == binding.openid:
-            user.wechat_unionid = binding.unionid
-        if verified is not None:
-            user.phone, user.phone_verified_at = phone, now
-        elif not user.phone:
-            user.phone = phone
-        session.add(user)
+    user = await _bound_account(session, user=user, name=body.name, phone=phone, binding=binding,
+                                verified=verified, now=now)
     if await repo.get_member(session, household.household_id, user.id) is not None:
         raise Conflict("activation.already_member", "您已是该户成员", "Already a member of this household")
     if not await repo.claim_activation_code(session, record.id, user.id, now):
@@ -447,21 +457,8 @@ async def join(
     new_account = user is None
     if user is None:
         assert body.name is not None and phone is not None  # _joining_user
-        user = User(name=body.name.strip(), phone=phone, wechat_openid=binding.openid if binding else None,
-                    wechat_unionid=binding.unionid if binding else None,
-                    phone_verified_at=now if verified is not None else None, created_at=now)
-        session.add(user)
-        await session.flush()
-    else:
-        if binding is not None and user.wechat_openid is None:
-            user.wechat_openid = binding.openid
-        if binding is not None and binding.unionid and user.wechat_openid == binding.openid:
-            user.wechat_unionid = binding.unionid
-        if verified is not None:
-            user.phone, user.phone_verified_at = phone, now
-        elif phone and not user.phone:
-            user.phone = phone
-        session.add(user)
+    user = await _bound_account(session, user=user, name=body.name or "", phone=phone, binding=binding,
+                                verified=verified, now=now)
     if await repo.get_member(session, household.household_id, user.id) is not None:
         raise Conflict("activation.already_member", "您已是该户成员", "Already a member of this household")
     if not await repo.claim_invite(session, record.id, user.id, now):
