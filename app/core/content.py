@@ -4,7 +4,7 @@
   the user waits (:meth:`ContentScreen.text`): ``risky`` → 422 ``content.rejected`` and nothing is stored;
   ``review`` → stored as :attr:`TextCheck.REVIEW`, shown to its author and staff only until staff approve it;
   ``pass`` → shown. When WeChat cannot answer (timeout, busy, quota, an unexpected errcode), the text is not
-  lost: it is stored as ``review`` too, and the answer says so (``content_check_unavailable``).
+  lost: it is stored as ``review`` too, and the answer's ``content_notice`` says the check could not be done.
 * **Photos** (a report's and an objection's) are submitted to ``mediaCheckAsync`` with a signed, expiring URL
   on ``PUBLIC_BASE_URL`` (:func:`signed_media_url`) and stay :attr:`PhotoCheck.PENDING` — shown to their
   uploader and staff only — until WeChat's ``wxa_media_check`` event (:mod:`app.core.wechat_push`) brings
