@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from sqlalchemy import Select as SASelect
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 M = TypeVar("M", bound=SQLModel)
+Q = TypeVar("Q", bound=SASelect)  # type: ignore[type-arg]  # any select: of one model, or of several columns
 ID_MAX = 32
 """Ids are 32 hex digits (app.core.db.new_id); anything longer is not one of ours."""
 
@@ -46,8 +47,7 @@ async def add(session: AsyncSession, row: M) -> M:
     return row
 
 
-def keyset(q: SelectOfScalar[M], key: InstrumentedAttribute[Any] | Any, *, after: Any | None,
-           limit: int) -> SelectOfScalar[M]:
+def keyset(q: Q, key: InstrumentedAttribute[Any] | Any, *, after: Any | None, limit: int) -> Q:
     """``q`` ordered by ``key`` (unique), the rows after ``after``, at most ``limit + 1``."""
     if after is not None:
         q = q.where(col(key) > after)

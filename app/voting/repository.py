@@ -442,11 +442,10 @@ async def slips_page(session: AsyncSession, motion: Motion, *, status: str | Non
          .join(Household, col(Household.id) == PaperSlip.household_id)
          .join(Building, col(Building.id) == Household.building_id)
          .join(Unit, col(Unit.id) == Household.unit_id)
-         .where(PaperSlip.motion_id == motion.id).order_by(col(PaperSlip.id)).limit(limit + 1))
+         .where(PaperSlip.motion_id == motion.id))
     if status is not None:
         q = q.where(PaperSlip.status == status)
-    if after is not None:
-        q = q.where(col(PaperSlip.id) > after)
+    q = base.keyset(q, PaperSlip.id, after=after, limit=limit)
     return [(s, b, u, r) for s, b, u, r in (await session.exec(q)).all()]
 
 
