@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +44,11 @@ def _operation_id(route: APIRoute) -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # What start-up loaded (modules, tables, routes, schemas) lives as long as the process. Moved out of the
+    # collector's generations, it is no longer walked by every full collection, which under load cost about a
+    # quarter of a GET /me's CPU (issue 17).
+    gc.collect()
+    gc.freeze()
     yield
     await close_app(app)
 

@@ -387,18 +387,31 @@ class Captured:
 
 @contextmanager
 def capture_sql(engine: Any) -> Iterator[list[Captured]]:
-    """Every statement the engine sends to the database while the block runs."""
+    """Every statement the engine sends to the database while the block runs: what SQLAlchemy executes (its
+    ``before_cursor_execute`` event) and the hot reads that the driver sends directly
+    (:mod:`app.core.hotread`, wrapped here for the block)."""
     from sqlalchemy import event
+
+    from app.core import hotread
 
     out: list[Captured] = []
 
     def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         out.append(Captured(statement, parameters))
 
+    driver_rows = hotread._driver_call
+
+    async def counted(conn: Any, dialect: str, sql: str, args: Any, **kw: Any) -> Any:
+        if conn.sync_engine is engine.sync_engine:
+            out.append(Captured(sql, tuple(args)))
+        return await driver_rows(conn, dialect, sql, args, **kw)
+
     event.listen(engine.sync_engine, "before_cursor_execute", before)
+    hotread._driver_call = counted  # type: ignore[assignment]
     try:
         yield out
     finally:
+        hotread._driver_call = driver_rows  # type: ignore[assignment]
         event.remove(engine.sync_engine, "before_cursor_execute", before)
 
 

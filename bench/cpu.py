@@ -32,7 +32,8 @@ Endpoints (``--only`` takes these names):
 
 Statements per request are counted in this process, not in the server: the app is built here
 (``create_app``) on the same database and driven through httpx's ASGI transport while every statement the
-engines send is captured (``bench.common.capture_sql``) — no counting code in the app. ``BEGIN``/``COMMIT``
+engines send is captured (``bench.common.capture_sql``; the hot statements the drivers send themselves,
+``app.core.hotread``, too) — no counting code in the app. ``BEGIN``/``COMMIT``
 are not statements there (the drivers send them), except SQLite's ``BEGIN`` / ``BEGIN IMMEDIATE``, which
 the app issues itself and which is listed apart.
 

@@ -1,8 +1,8 @@
 """Queries for users, grants, members, activation codes, invitations and refresh tokens.
 
 The query every authenticated request runs (:func:`token_holder`) is a Core statement built once at import,
-with bound parameters, read through the session's connection: no ORM objects, no statement built per request
-(issue 17).
+with bound parameters, and sent by the driver (:class:`app.core.hotread.HotRead`): no ORM objects, no
+statement built per request, no SQLAlchemy execution (issue 17).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import ActivationCode, HouseholdInvite, HouseholdMember, RefreshToken, RoleGrant, User
 from app.core import repository as base
+from app.core.hotread import HotRead
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class TokenHolder:
 
 
 _user, _grant, _refresh = User.__table__, RoleGrant.__table__, RefreshToken.__table__  # type: ignore[attr-defined]
-_TOKEN_HOLDER = (
+_TOKEN_HOLDER = HotRead(
     core_select(_user.c.id, _user.c.name, _user.c.is_active, _user.c.username, _user.c.phone,
                 _user.c.wechat_openid, _user.c.created_at,
                 exists().where(_refresh.c.family_id == bindparam("family_id"),
@@ -52,8 +53,7 @@ async def token_holder(session: AsyncSession, user_id: str, family_id: str | Non
     reuse) — one statement, one row per grant (a token without a family is never revoked by one)."""
     if not user_id or len(user_id) > base.ID_MAX:
         return None
-    conn = await session.connection()
-    rows = (await conn.execute(_TOKEN_HOLDER, {"user_id": user_id, "family_id": family_id})).all()
+    rows = await _TOKEN_HOLDER.all(session, user_id=user_id, family_id=family_id)
     if not rows:
         return None
     r = rows[0]

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import new_id, upsert_insert
+from app.core.hotread import HotWrite
 from app.core.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -38,24 +39,25 @@ def entry_hash(
     return hashlib.sha256(_canonical(payload)).hexdigest()
 
 
-# Every ballot appends an entry: Core statements built once, run on the session's connection (issue 17).
+# Every ballot appends an entry: Core statements built once, sent by the driver (app.core.hotread, issue 17).
 _head, _entry = AuditHead.__table__, AuditEntry.__table__  # type: ignore[attr-defined]
-_LOCK_HEAD = (select(_head.c.last_seq, _head.c.last_hash).where(_head.c.chain == bindparam("head_chain"))
-              .with_for_update())
-_INSERT_ENTRY = insert(_entry)
-_MOVE_HEAD = (update(_head).where(_head.c.chain == bindparam("head_chain"))
-              .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")))
+_LOCK_HEAD = HotWrite(select(_head.c.last_seq, _head.c.last_hash).where(_head.c.chain == bindparam("head_chain"))
+                      .with_for_update())
+_INSERT_ENTRY = HotWrite(insert(_entry))  # every column: each call gives them all
+_MOVE_HEAD = HotWrite(update(_head).where(_head.c.chain == bindparam("head_chain"))
+                      .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")))
 
 
 async def _lock_head(session: AsyncSession, chain: str) -> tuple[int, str]:
     """The chain's head (last seq, last hash), its row locked (created first for a new chain; a concurrent
     creator is harmless)."""
-    conn = await session.connection()
-    row = (await conn.execute(_LOCK_HEAD, {"head_chain": chain})).first()
+    row = await _LOCK_HEAD.first(session, head_chain=chain)
     if row is None:
         ins = upsert_insert(session, AuditHead)
+        conn = await session.connection()
         await conn.execute(ins.values(chain=chain, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing())
-        row = (await conn.execute(_LOCK_HEAD, {"head_chain": chain})).one()
+        row = await _LOCK_HEAD.first(session, head_chain=chain)
+        assert row is not None
     return int(row[0]), str(row[1])
 
 
@@ -73,11 +75,9 @@ async def append(
     h = entry_hash(chain=chain, seq=seq, at=at, actor_id=actor_id, action=action, entity_type=entity_type,
                    entity_id=entity_id, data=data, prev_hash=last_hash)
     entry_id = new_id()
-    conn = await session.connection()
-    await conn.execute(_INSERT_ENTRY, {"id": entry_id, "chain": chain, "seq": seq, "at": at, "actor_id": actor_id,
-                                       "action": action, "entity_type": entity_type, "entity_id": entity_id,
-                                       "data": data, "prev_hash": last_hash, "hash": h})
-    await conn.execute(_MOVE_HEAD, {"head_chain": chain, "head_seq": seq, "head_hash": h})
+    await _INSERT_ENTRY.execute(session, id=entry_id, chain=chain, seq=seq, at=at, actor_id=actor_id, action=action,
+                                entity_type=entity_type, entity_id=entity_id, data=data, prev_hash=last_hash, hash=h)
+    await _MOVE_HEAD.execute(session, head_chain=chain, head_seq=seq, head_hash=h)
     return entry_id
 
 

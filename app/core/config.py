@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     environment: str = Field(default="development", description="development | test | production")
     database_url: str = "sqlite+aiosqlite:///./data/app.db"
     sqlite_busy_timeout_ms: int = 5000
-    db_pool_size: int = 10
+    db_pool_size: int = 20
+    db_pool_timeout_s: float = 30.0
 
     secret_key: str = DEV_SECRET
     jwt_issuer: str = "cmty-renewal"

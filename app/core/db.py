@@ -113,16 +113,22 @@ class Database:
             # two readers: each connection is a thread, and under load more threads only contend for the GIL
             # (issue 17: 50 concurrent GET /me cost about 10 % more CPU each with eight); WAL readers never wait
             self.reader = create_async_engine(
-                driver_url, pool_size=2, max_overflow=0, connect_args={"timeout": timeout}
+                driver_url, pool_size=2, max_overflow=0,
+                connect_args={"timeout": timeout, "inline_transactions": True},
             )
             _sqlite_pragmas(self.writer, settings, immediate=True)
             _sqlite_pragmas(self.reader, settings, immediate=False)
         else:
-            # no ping before each checkout (a round trip on every request, ~0.2 ms of CPU: issue 17): a connection
+            # no overflow: an overflow connection is closed when it comes back to a pool that has its fill idle, so
+            # under load connections were opened and closed all the time (TLS attempt, authentication, type
+            # lookups: a third of GET /me's CPU, issue 17); a request beyond the pool waits for a connection
+            # (DB_POOL_TIMEOUT_S, then 503 service.unavailable).
+            # No ping before each checkout (a round trip on every request, ~0.2 ms of CPU: issue 17): a connection
             # the server dropped (a PostgreSQL restart) fails the one request that finds it (503), and SQLAlchemy
             # then invalidates the pool, so every connection from before is replaced on its next checkout
             self.writer = create_async_engine(
-                url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=False
+                url, pool_size=settings.db_pool_size, max_overflow=0, pool_timeout=settings.db_pool_timeout_s,
+                pool_pre_ping=False,
             )
             self.reader = self.writer
         self.write_session = async_sessionmaker(self.writer, class_=AsyncSession, expire_on_commit=False)

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("app.errors")
@@ -219,6 +220,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
         return _unavailable(request, exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # every connection of the pool stayed busy for DB_POOL_TIMEOUT_S: the instance is overloaded, not broken
+        log.warning("no database connection free: %s", exc)
+        return problem(request, status=503, code="service.unavailable",
+                       zh="服务暂时不可用，请稍后重试", en="Service temporarily unavailable",
+                       headers={"Retry-After": "1"})
 
     @app.exception_handler(RecursionError)
     async def _recursion(request: Request, exc: RecursionError) -> JSONResponse:

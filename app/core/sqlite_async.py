@@ -69,6 +69,10 @@ class OneHopCursor(AsyncAdapt_dbapi_cursor):
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         aio = self._connection
+        if operation == "BEGIN" and getattr(self._adapt_connection, "_inline_transactions", False):
+            aio._conn.execute("BEGIN")  # a deferred BEGIN takes no lock: no hand-off for it (see OneHopConnection)
+            self._description, self._rowcount, self._lastrowid, self._rows = None, -1, None, collections.deque()
+            return
 
         def work() -> tuple[Any, list[Any] | None, int, int | None]:  # on the worker thread
             cursor = aio._conn.cursor()
@@ -96,14 +100,45 @@ class OneHopCursor(AsyncAdapt_dbapi_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """With ``inline_transactions`` (the read pool), ``BEGIN``, ``COMMIT`` and ``ROLLBACK`` of a read
+    transaction run on the event loop's thread: none of them waits for a lock or writes, so each costs
+    microseconds, less than the hand-off to the worker thread and back. The writer's ``BEGIN IMMEDIATE`` (which
+    may wait for the lock) and its ``COMMIT`` (which writes the WAL) stay on the worker thread."""
+
+    __slots__ = ("_inline_transactions",)
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: Any, *, inline_transactions: bool = False) -> None:
+        super().__init__(dbapi, connection)
+        self._inline_transactions = inline_transactions
+
+    def commit(self) -> None:
+        if self._inline_transactions and self._connection._connection:
+            try:
+                self._connection._conn.commit()
+            except Exception as error:  # noqa: BLE001 - mapped like the stock adapter maps it
+                self._handle_exception(error)
+        else:
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._inline_transactions and self._connection._connection:
+            try:
+                self._connection._conn.rollback()
+            except Exception as error:  # noqa: BLE001 - mapped like the stock adapter maps it
+                self._handle_exception(error)
+        else:
+            super().rollback()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        inline = bool(kw.pop("inline_transactions", False))
+        # used from the event loop's thread too (inline transactions, app.core.hotread), never at the same time
+        # as from the worker thread: the connection is checked out by one request, which awaits each hand-off
+        kw["check_same_thread"] = False
         stock = super().connect(*arg, **kw)
-        return OneHopConnection(self, stock._connection)
+        return OneHopConnection(self, stock._connection, inline_transactions=inline)
 
 
 class OneHopDialect(SQLiteDialect_aiosqlite):

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import ActivationCode, HouseholdMember
 from app.core import repository as base
+from app.core.hotread import HotRead
 from app.register.models import Building, Community, Household, Jurisdiction, RulesProfileVersion, Unit
 from app.register.scope import active, households_in
 
@@ -203,13 +204,13 @@ async def households_with_location(
 # once with bound parameters, read through the session's connection as plain rows (no ORM objects).
 _m, _h = HouseholdMember.__table__, Household.__table__  # type: ignore[attr-defined]
 _u, _b, _c = Unit.__table__, Building.__table__, Community.__table__  # type: ignore[attr-defined]
-_MEMBERSHIPS = (
+_MEMBERSHIPS = HotRead(
     core_select(_h.c.id, _h.c.community_id, _h.c.building_id, _h.c.unit_id, _m.c.relation)
     .select_from(_m.join(_h, _h.c.id == _m.c.household_id))
     .where(_m.c.user_id == bindparam("user_id"))
     .order_by(_h.c.id)
 )
-_MEMBERSHIP_CARDS = (
+_MEMBERSHIP_CARDS = HotRead(
     core_select(_h.c.id, _h.c.room, _h.c.area_centi, _m.c.relation, _u.c.id, _u.c.name, _b.c.id, _b.c.name,
                 _c.c.id, _c.c.name)
     .select_from(_m.join(_h, _h.c.id == _m.c.household_id).join(_u, _u.c.id == _h.c.unit_id)
@@ -221,16 +222,14 @@ _MEMBERSHIP_CARDS = (
 
 async def memberships(session: AsyncSession, user_id: str) -> list[tuple[str, str, str, str, str]]:
     """(household id, community id, building id, unit id, relation) of each of the user's households."""
-    conn = await session.connection()
-    return [tuple(r) for r in await conn.execute(_MEMBERSHIPS, {"user_id": user_id})]  # type: ignore[misc]
+    return await _MEMBERSHIPS.all(session, user_id=user_id)  # type: ignore[return-value]
 
 
 async def membership_cards(session: AsyncSession, user_id: str) -> list[tuple[str, str, int, str, str, str, str, str,
                                                                               str, str]]:
     """(household id, room, area, relation, unit id, unit name, building id, building name, community id,
     community name) of each of the user's households, by community, building, unit and room."""
-    conn = await session.connection()
-    return [tuple(r) for r in await conn.execute(_MEMBERSHIP_CARDS, {"user_id": user_id})]  # type: ignore[misc]
+    return await _MEMBERSHIP_CARDS.all(session, user_id=user_id)  # type: ignore[return-value]
 
 
 async def buildings_with_units(session: AsyncSession, community_id: str) -> list[tuple[Building, Unit | None, int]]:

@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import repository as base
 from app.core.db import upsert_insert, wide
+from app.core.hotread import HotRead, HotWrite
 from app.register.models import Building, Household, RulesProfileVersion, Unit
 from app.register.scope import households_in
 from app.voting.models import (
@@ -171,7 +172,7 @@ async def due_motions(session: AsyncSession, *, now: datetime, limit: int = 100)
 
 
 _motion_t = Motion.__table__  # type: ignore[attr-defined]
-_NEXT_SEQ = (update(_motion_t)
+_NEXT_SEQ = HotWrite(update(_motion_t)
              .where(_motion_t.c.id == bindparam("m_id"), _motion_t.c.closed_at.is_(None),
                     _motion_t.c.opens_at <= bindparam("now"), _motion_t.c.closes_at > bindparam("now"))
              .values(ballot_seq=_motion_t.c.ballot_seq + 1)
@@ -185,8 +186,7 @@ async def next_ballot_seq(session: AsyncSession, *, motion_id: str, now: datetim
     slip in after a concurrent close; None when the window is not open. (A Core statement built once: the
     session's Motion object keeps its old ``ballot_seq``, as it did with ``synchronize_session=False``.)
     """
-    conn = await session.connection()
-    row = (await conn.execute(_NEXT_SEQ, {"m_id": motion_id, "now": now})).first()
+    row = await _NEXT_SEQ.first(session, m_id=motion_id, now=now)
     return int(row[0]) if row is not None else None
 
 
@@ -271,7 +271,7 @@ async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id:
 
 
 _ballot_t, _current_t = Ballot.__table__, CurrentBallot.__table__  # type: ignore[attr-defined]
-_INSERT_BALLOT = insert(_ballot_t)
+_INSERT_BALLOT = HotWrite(insert(_ballot_t))  # every column: each call gives them all
 
 
 def _upsert_current_stmt(dialect_insert: Any) -> Any:
@@ -283,7 +283,8 @@ def _upsert_current_stmt(dialect_insert: Any) -> Any:
     )
 
 
-_UPSERT_CURRENT = {"postgresql": _upsert_current_stmt(pg_insert), "sqlite": _upsert_current_stmt(sqlite_insert)}
+_UPSERT_CURRENT = HotWrite({"postgresql": _upsert_current_stmt(pg_insert),
+                            "sqlite": _upsert_current_stmt(sqlite_insert)})
 
 
 @dataclass(frozen=True)
@@ -304,17 +305,16 @@ async def store_ballot(session: AsyncSession, *, ballot_id: str, motion_id: str,
     """INSERT the ballot version and make it the household's current ballot: INSERT … ON CONFLICT (motion_id,
     household_id) DO UPDATE — the database keeps one current ballot per household, and a higher ``seq`` always
     wins, whatever order concurrent transactions arrive in. Two Core statements built once."""
-    conn = await session.connection()
-    await conn.execute(_INSERT_BALLOT, {
+    await _INSERT_BALLOT.execute(session, **{
         "id": ballot_id, "motion_id": motion_id, "household_id": household_id, "seq": seq, "choice": choice,
         "channel": channel, "actor_id": actor_id, "cast_at": cast_at, "receipt_hash": receipt_hash,
         "photo_sha256": photo_sha256, "photo_media_id": photo_media_id, "checked_by": checked_by,
         "proxy_name": proxy.name if proxy else None, "proxy_relation": proxy.relation if proxy else None,
         "proxy_key": proxy.key if proxy else None, "proxy_photo_sha256": proxy.photo_sha256 if proxy else None,
         "proxy_media_id": proxy.media_id if proxy else None})
-    await conn.execute(_UPSERT_CURRENT[conn.dialect.name], {
-        "motion_id": motion_id, "household_id": household_id, "ballot_id": ballot_id, "seq": seq, "choice": choice,
-        "channel": channel, "cast_at": cast_at})
+    await _UPSERT_CURRENT.execute(
+        session, motion_id=motion_id, household_id=household_id, ballot_id=ballot_id, seq=seq, choice=choice,
+        channel=channel, cast_at=cast_at)
 
 
 async def ballot_versions(session: AsyncSession, motion_id: str, household_id: str) -> int:
@@ -582,7 +582,7 @@ def _owner_households_stmt() -> Any:
 
 
 # built once: this runs with every ballot
-_OWNER_HOUSEHOLDS = _owner_households_stmt()
+_OWNER_HOUSEHOLDS = HotRead(_owner_households_stmt())
 
 
 @dataclass(frozen=True)
@@ -603,8 +603,7 @@ async def owner_before_ballot(session: AsyncSession, motion: Motion, household_i
     far. One statement: the household's entry by primary key, its owner's entries by (motion_id, owner_group),
     each with its own current ballot by primary key, and the household's ballots by (motion_id, household_id)
     — the same cost at any size."""
-    conn = await session.connection()
-    rows = (await conn.execute(_OWNER_HOUSEHOLDS, {"motion_id": motion.id, "household_id": household_id})).all()
+    rows = await _OWNER_HOUSEHOLDS.all(session, motion_id=motion.id, household_id=household_id)
     voted = [(seq, choice) for _, seq, choice, _, _ in rows if seq is not None]
     return OwnerBefore(households=len(rows), area=sum(_int(area) for area, _, _, _, _ in rows),
                        choice=max(voted)[1] if voted else None, versions=_int(rows[0][3]) if rows else 0,
@@ -621,7 +620,7 @@ def _move_stmt() -> Any:
                     area=col(MotionTally.area) + sign * bindparam("a", type_=BigInteger)))
 
 
-_MOVE = _move_stmt()
+_MOVE = HotWrite(_move_stmt())
 
 
 async def move_in_running_tally(session: AsyncSession, motion: Motion, *, to: str, from_: str | None,
@@ -630,8 +629,7 @@ async def move_in_running_tally(session: AsyncSession, motion: Motion, *, to: st
     False when the running tally is missing (nothing was changed)."""
     params = {"m_id": motion.id, "to_bucket": to, "from_bucket": from_ if from_ is not None else to,
               "n": households, "a": area}
-    res = await (await session.connection()).execute(_MOVE, params)
-    return res.rowcount == (1 if from_ is None or from_ == to else 2)
+    return await _MOVE.execute(session, **params) == (1 if from_ is None or from_ == to else 2)
 
 
 async def households_with_choices(session: AsyncSession, motion: Motion, *, limit: int, after: str | None,

@@ -59,3 +59,20 @@ def test_openapi_file_matches_app() -> None:
 
     committed = (ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8")
     assert json.loads(committed) == json.loads(openapi_json()), "run: python -m app openapi"
+
+
+async def test_start_up_objects_are_frozen_out_of_the_collector(settings, clock) -> None:
+    """Issue 17: the serving process's lifespan moves what start-up loaded into the collector's permanent
+    generation, so full collections under load no longer walk it."""
+    import gc
+
+    from app.main import create_app
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    application = create_app(settings, clock=clock)
+    try:
+        async with application.router.lifespan_context(application):
+            assert gc.get_freeze_count() > 10_000  # modules, tables, routes, schemas
+    finally:
+        gc.unfreeze()

@@ -50,3 +50,54 @@ async def test_a_connection_the_server_dropped_is_503_and_the_next_request_works
     assert r.json()["code"] == "service.unavailable" and r.headers["retry-after"] == "1"
     r = await client.get("/test-only/backend")
     assert r.status_code == 200 and r.json()["pid"] != pid
+
+
+async def _terminate_others(database_url: str) -> None:
+    database = database_url.rsplit("/", 1)[1].split("?", 1)[0]
+    killer = create_async_engine(database_url)  # outside the app's pool
+    try:
+        async with killer.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": database})
+    finally:
+        await killer.dispose()
+
+
+async def test_a_dropped_connection_under_a_hot_read_is_503_too(app, client, world, database_url) -> None:
+    """The token check is a hot read sent by asyncpg itself (app.core.hotread): when its connection was dropped,
+    the read goes again through SQLAlchemy, which maps the failure (503) and replaces the pool."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite connections are files, not sockets")
+    me = world.residents[0].headers
+    assert (await client.get("/api/v1/me", headers=me)).status_code == 200
+    await _terminate_others(database_url)
+    r = await client.get("/api/v1/me", headers=me | {"Accept-Language": "en"})
+    assert r.status_code == 503, r.text
+    assert r.json()["code"] == "service.unavailable" and r.headers["retry-after"] == "1"
+    r = await client.get("/api/v1/me", headers=me)
+    assert r.status_code == 200 and r.json()["households"], r.text
+
+
+async def test_no_free_connection_within_the_pool_timeout_is_503(settings, clock, world, database_url) -> None:
+    """The PostgreSQL pool has no overflow: a request that finds every connection busy waits DB_POOL_TIMEOUT_S,
+    then gets a retryable 503 (not a 500), and the next one after a connection came back works."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer connection and its own wait")
+    import httpx
+
+    from app.main import create_app
+
+    small = create_app(settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout_s": 0.3}), clock=clock)
+    me = world.residents[0].headers
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=small), base_url="http://test") as c:
+            async with small.state.db.writer.connect() as held:  # the pool's one connection, busy
+                await held.execute(text("SELECT 1"))
+                r = await c.get("/api/v1/me", headers=me | {"Accept-Language": "en"})
+                assert r.status_code == 503, r.text
+                assert r.json()["code"] == "service.unavailable" and r.headers["retry-after"] == "1"
+            r = await c.get("/api/v1/me", headers=me)
+            assert r.status_code == 200, r.text
+    finally:
+        await small.state.http.aclose()
+        await small.state.db.dispose()

@@ -23,6 +23,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.core import hotread
 from app.core.sqlite_async import onehop_url
 from tests.voting.helpers import API, setup_motion, vote
 
@@ -65,7 +66,8 @@ def test_no_route_runs_a_dependency_in_the_thread_pool(app) -> None:
 
 @contextmanager
 def _statements(app) -> Iterator[list[str]]:
-    """Every statement the app's engines send while the block runs (the app's own ``BEGIN`` left out)."""
+    """Every statement the app's engines send while the block runs (the app's own ``BEGIN`` left out), the hot
+    reads that their drivers send directly (:mod:`app.core.hotread`) included."""
     db = app.state.db
     engines = [db.writer] if db.reader is db.writer else [db.writer, db.reader]
     seen: list[str] = []
@@ -74,10 +76,18 @@ def _statements(app) -> Iterator[list[str]]:
         if not statement.lstrip().upper().startswith("BEGIN"):
             seen.append(" ".join(statement.split()))
 
+    driver_rows = hotread._driver_call
+
+    async def hot(conn: Any, dialect: str, sql: str, args: Any, **kw: Any) -> Any:
+        seen.append(" ".join(sql.split()))
+        return await driver_rows(conn, dialect, sql, args, **kw)
+
     with ExitStack() as stack:
         for e in engines:
             event.listen(e.sync_engine, "before_cursor_execute", before)
             stack.callback(event.remove, e.sync_engine, "before_cursor_execute", before)
+        hotread._driver_call = hot  # type: ignore[assignment]
+        stack.callback(setattr, hotread, "_driver_call", driver_rows)
         yield seen
 
 

@@ -1,0 +1,181 @@
+"""Hot reads: a Core SELECT compiled once per dialect and run by the driver on the session's own connection.
+
+Every authenticated request reads its token's user and the user's households, and ``GET /me`` or a resident's
+notice list is little more than that (issue 17). Through SQLAlchemy's execution path such a read costs far more
+than the database does: the statement's cache key, the execution context, the result object, and on
+PostgreSQL a ``BEGIN`` round trip before it and a ``COMMIT`` round trip after; on SQLite a hand-off to
+aiosqlite's worker thread and back (each a wake-up of the event loop). A :class:`HotRead` keeps the statement
+written in SQLAlchemy (the repository still owns its query) but renders it once per dialect and then sends the
+rendered SQL straight to the driver connection that the session already holds:
+
+* **PostgreSQL (asyncpg)**: ``connection.fetch`` with asyncpg's own prepared-statement cache, one round trip.
+  If SQLAlchemy has not yet opened its transaction on that connection (asyncpg's adapter opens it lazily, at
+  the first statement it sends), the read runs on its own; under READ COMMITTED, which every session here uses,
+  a statement inside a transaction sees exactly what it sees on its own (each statement takes its own
+  snapshot), and a request that reads only then needs no ``BEGIN`` and no ``COMMIT`` at all. Inside an open
+  transaction (a write request that already wrote, or locked rows) the read is part of it, as before.
+* **SQLite**: the sqlite3 call runs on the event loop's thread instead of aiosqlite's worker — an indexed read
+  takes microseconds, less than the hand-off would. The session's transaction (``BEGIN`` or
+  ``BEGIN IMMEDIATE``, :mod:`app.core.db`) is already open on that connection, so the read is inside it. The
+  connection is checked out by this request alone and its worker thread is idle while the request awaits
+  nothing, so the two threads never use it at once (the connection is opened with ``check_same_thread=False``).
+
+Only reads that use an index and return a handful of rows belong here: a long query on SQLite would hold up
+the event loop. Values go through the same type processing as SQLAlchemy's (bind and result processors of
+the columns' types: aware UTC datetimes, booleans on SQLite). A driver error is not mapped here: the read is
+sent again through SQLAlchemy, which raises the mapped error (or succeeds, if the failure was transient).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import Executable
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger("app.db")
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    sql: str
+    names: tuple[str, ...]  # bind names in the order of the positional parameters
+    binds: tuple[Processor, ...]
+    fixed: dict[str, Any]  # values of the statement's own literal parameters (``ballot_seq + 1``)
+    results: tuple[Processor, ...]  # one per column returned (none: the statement returns no rows)
+
+
+class HotRead:
+    """One SELECT for the hot path; ``await HOT.all(session, name=value, ...)`` gives its rows as tuples.
+
+    ``statement`` is one statement, or one per dialect name (``{"sqlite": …, "postgresql": …}``) where they
+    differ (an upsert)."""
+
+    __slots__ = ("statements", "_rendered")
+    in_transaction_only = False
+
+    def __init__(self, statement: Executable | Mapping[str, Executable]) -> None:
+        self.statements = statement
+        self._rendered: dict[str, _Rendered] = {}
+
+    def statement(self, dialect: str) -> Executable:
+        """What SQLAlchemy runs for this dialect (also when the driver cannot)."""
+        if isinstance(self.statements, Mapping):
+            return self.statements[dialect]
+        return self.statements
+
+    def _render(self, dialect: Dialect) -> _Rendered:
+        rendered = self._rendered.get(dialect.name)
+        if rendered is not None:
+            return rendered
+        statement: Any = self.statement(dialect.name)
+        compiled = statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ())
+        if not compiled.positional or any(compiled.binds[n].expanding for n in names):
+            raise TypeError("a hot statement needs a positional driver and plain (not expanding) parameters")
+        binds = tuple(compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+        fixed = {n: compiled.binds[n].value for n in names if not compiled.binds[n].required}
+        columns = statement.selected_columns if hasattr(statement, "selected_columns") else statement.exported_columns
+        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        rendered = _Rendered(compiled.string, names, binds, fixed, results)
+        self._rendered[dialect.name] = rendered
+        return rendered
+
+    async def _run(self, session: AsyncSession, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
+        conn = await session.connection()
+        dialect = conn.dialect
+        rendered = self._render(dialect)
+        if rendered.fixed:
+            params = rendered.fixed | params
+        args = [params[n] if p is None else p(params[n]) for n, p in zip(rendered.names, rendered.binds, strict=True)]
+        try:
+            done = await _driver_call(conn, dialect.name, rendered.sql, args, in_transaction_only=self.in_transaction_only,
+                                      returns_rows=bool(rendered.results))
+        except Exception as exc:  # noqa: BLE001 - mapped below, as SQLAlchemy maps it
+            _raise_unless_disconnect(conn, self, rendered.sql, args, exc)
+            log.warning("hot statement lost its connection (%s: %s); sent again through SQLAlchemy",
+                        type(exc).__name__, exc)
+            done = None
+        if done is None:  # no transaction open yet (SQLAlchemy opens it), or the connection was lost
+            result = await conn.execute(self.statement(dialect.name), params)
+            return ([tuple(r) for r in result] if result.returns_rows else []), result.rowcount
+        raw, rowcount = done
+        procs = rendered.results
+        if not any(procs):
+            return [tuple(r) for r in raw], rowcount
+        return [tuple(v if p is None else p(v) for v, p in zip(r, procs, strict=True)) for r in raw], rowcount
+
+    async def all(self, session: AsyncSession, **params: Any) -> list[tuple[Any, ...]]:
+        return (await self._run(session, params))[0]
+
+    async def first(self, session: AsyncSession, **params: Any) -> tuple[Any, ...] | None:
+        rows = await self.all(session, **params)
+        return rows[0] if rows else None
+
+
+class HotWrite(HotRead):
+    """An INSERT, UPDATE (with or without RETURNING) or a locking SELECT, sent by the driver only inside the
+    session's open transaction: when none is open yet (PostgreSQL's adapter opens it at the first statement
+    SQLAlchemy sends) it goes through SQLAlchemy, which opens it. ``execute`` gives the row count."""
+
+    __slots__ = ()
+    in_transaction_only = True
+
+    async def execute(self, session: AsyncSession, **params: Any) -> int:
+        return (await self._run(session, params))[1]
+
+
+def _raise_unless_disconnect(conn: AsyncConnection, hot: HotRead, sql: str, args: Sequence[Any],
+                             exc: Exception) -> None:
+    """Raise the driver's error as SQLAlchemy would (``IntegrityError``, ``OperationalError``, …), except a lost
+    connection: that one the caller sends again through SQLAlchemy, which fails the same way and also invalidates
+    the pool, as for any statement (a read is always sent again: nothing of it can have been applied)."""
+    dialect = conn.dialect
+    sync = conn.sync_connection
+    if not hot.in_transaction_only or sync is None or sync.invalidated:
+        return
+    adapted: Any = sync.connection.dbapi_connection
+    dbapi_error: Any = exc
+    try:
+        adapted._handle_exception(exc)  # the adapter's own translation into its DBAPI's exception classes
+    except Exception as translated:  # noqa: BLE001 - inspected and re-raised below
+        dbapi_error = translated
+    if dialect.is_disconnect(dbapi_error, adapted, None):
+        return
+    raise DBAPIError.instance(sql, list(args), dbapi_error, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+
+
+async def _driver_call(conn: AsyncConnection, dialect: str, sql: str, args: Sequence[Any], *,
+                       in_transaction_only: bool, returns_rows: bool) -> tuple[Sequence[Any], int] | None:
+    """(rows, row count) from the driver, or None when ``in_transaction_only`` and no transaction is open."""
+    sync = conn.sync_connection
+    fairy = sync.connection if sync is not None and not sync.invalidated else await conn.get_raw_connection()
+    driver: Any = fairy.driver_connection
+    if dialect == "sqlite":
+        raw = driver._conn  # aiosqlite's sqlite3 connection
+        if in_transaction_only and not raw.in_transaction:
+            return None
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall() if cursor.description else []
+            return rows, cursor.rowcount if cursor.rowcount >= 0 else len(rows)
+        finally:
+            cursor.close()
+    if dialect == "postgresql":  # asyncpg
+        if in_transaction_only and not driver.is_in_transaction():
+            return None
+        if returns_rows:
+            rows = await driver.fetch(sql, *args)
+            return rows, len(rows)
+        status = await driver.execute(sql, *args)  # "UPDATE 1", "INSERT 0 1"
+        return [], int(status.rsplit(" ", 1)[-1])
+    raise TypeError(f"no hot path for {dialect}")
