@@ -383,11 +383,11 @@ async def get_notice(session: AsyncSession, *, principal: Principal, notice_id: 
 async def list_community_notices(session: AsyncSession, *, principal: Principal, community_id: str,
                                  page: PageParams, status: NoticeStatus | None, now: datetime) -> Page[NoticePublic]:
     """Newest first; what residents, staff (also on a lobby tablet) and the community's supervisors see."""
-    community = await register_service.community_or_404(session, community_id=community_id)
+    community = await register_service.community_scope(session, community_id=community_id)  # 404 if none
     scope = await projects_service.member_scope(session, principal=principal, jurisdiction_id=community.jurisdiction_id,
-                                                community_id=community.id)
+                                                community_id=community_id)
     authorize(principal, "notice.view", scope)
-    listed = await repo.community_notices_page(session, community.id, after=parse_time_cursor(page.after),
+    listed = await repo.community_notices_page(session, community_id, after=parse_time_cursor(page.after),
                                                limit=page.limit, status=status, now=now,
                                                media_owner_type=NOTICE_ATTACHMENT)
     shown = listed[:page.limit]

@@ -99,6 +99,18 @@ async def get_community(session: AsyncSession, community_id: str) -> Community |
     return await session.get(Community, community_id)
 
 
+_c_t = Community.__table__  # type: ignore[attr-defined]
+_COMMUNITY_KEYS = HotRead(core_select(_c_t.c.id, _c_t.c.jurisdiction_id).where(_c_t.c.id == bindparam("community_id")))
+
+
+async def community_keys(session: AsyncSession, community_id: str) -> tuple[str, str] | None:
+    """(id, jurisdiction id) of a community: what authorizing a request against it needs (a hot read)."""
+    if not community_id or len(community_id) > base.ID_MAX:
+        return None
+    row = await _COMMUNITY_KEYS.first(session, community_id=community_id)
+    return None if row is None else (row[0], row[1])
+
+
 async def communities_of(session: AsyncSession, jurisdiction_id: str) -> list[Community]:
     q = select(Community).where(col(Community.jurisdiction_id) == jurisdiction_id).order_by(col(Community.id))
     return list((await session.exec(q)).all())

@@ -77,8 +77,12 @@ async def community_or_404(session: AsyncSession, *, community_id: str) -> Commu
 
 
 async def community_scope(session: AsyncSession, *, community_id: str) -> Scope:
-    c = await community_or_404(session, community_id=community_id)
-    return Scope(jurisdiction_id=c.jurisdiction_id, community_id=c.id)
+    """The community's scope to authorize against (404 when there is none): one indexed hot read, no ORM
+    object (issue 17)."""
+    keys = await repo.community_keys(session, community_id)
+    if keys is None:
+        raise NotFound()
+    return Scope(jurisdiction_id=keys[1], community_id=keys[0])
 
 
 async def household_or_404(session: AsyncSession, *, household_id: str) -> Household:
@@ -288,9 +292,9 @@ async def create_community(
 
 
 async def get_community(session: AsyncSession, *, principal: Principal, community_id: str) -> CommunityPublic:
-    scope = await community_scope(session, community_id=community_id)
-    authorize(principal, "community.view", scope)
-    return await _community_public(session, await community_or_404(session, community_id=community_id))
+    c = await community_or_404(session, community_id=community_id)
+    authorize(principal, "community.view", Scope(jurisdiction_id=c.jurisdiction_id, community_id=c.id))
+    return await _community_public(session, c)
 
 
 async def _grantee(session: AsyncSession, body: StaffGrantRequest | AdminGrantRequest, now: datetime) -> User:
