@@ -112,22 +112,22 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         self._inline_transactions = inline_transactions
 
+    def _end_inline(self, end: str) -> bool:
+        """Run ``commit`` or ``rollback`` on this thread when the connection's transactions are inline."""
+        if not (self._inline_transactions and self._connection._connection):
+            return False
+        try:
+            getattr(self._connection._conn, end)()
+        except Exception as error:  # noqa: BLE001 - mapped like the stock adapter maps it
+            self._handle_exception(error)
+        return True
+
     def commit(self) -> None:
-        if self._inline_transactions and self._connection._connection:
-            try:
-                self._connection._conn.commit()
-            except Exception as error:  # noqa: BLE001 - mapped like the stock adapter maps it
-                self._handle_exception(error)
-        else:
+        if not self._end_inline("commit"):
             super().commit()
 
     def rollback(self) -> None:
-        if self._inline_transactions and self._connection._connection:
-            try:
-                self._connection._conn.rollback()
-            except Exception as error:  # noqa: BLE001 - mapped like the stock adapter maps it
-                self._handle_exception(error)
-        else:
+        if not self._end_inline("rollback"):
             super().rollback()
 
 

@@ -25,6 +25,17 @@ async def test_text_longer_than_its_column_is_422(app, client, database_url) -> 
     assert r.json()["code"] == "request.invalid_data"
 
 
+async def _terminate_others(database_url: str) -> None:
+    database = database_url.rsplit("/", 1)[1].split("?", 1)[0]
+    killer = create_async_engine(database_url)  # outside the app's pool
+    try:
+        async with killer.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": database})
+    finally:
+        await killer.dispose()
+
+
 async def test_a_connection_the_server_dropped_is_503_and_the_next_request_works(app, client, database_url) -> None:
     """No ping before each checkout (issue 17): a pooled connection that PostgreSQL dropped (a restart, an
     idle timeout) fails the one request that finds it with a retryable 503, never a 500, and the pool is
@@ -37,30 +48,12 @@ async def test_a_connection_the_server_dropped_is_503_and_the_next_request_works
         return {"pid": (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()}
 
     pid = (await client.get("/test-only/backend")).json()["pid"]
-    database = database_url.rsplit("/", 1)[1].split("?", 1)[0]
-    killer = create_async_engine(database_url)  # outside the app's pool
-    try:
-        async with killer.connect() as conn:
-            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": database})
-    finally:
-        await killer.dispose()
+    await _terminate_others(database_url)
     r = await client.get("/test-only/backend", headers={"Accept-Language": "en"})
     assert r.status_code == 503, r.text
     assert r.json()["code"] == "service.unavailable" and r.headers["retry-after"] == "1"
     r = await client.get("/test-only/backend")
     assert r.status_code == 200 and r.json()["pid"] != pid
-
-
-async def _terminate_others(database_url: str) -> None:
-    database = database_url.rsplit("/", 1)[1].split("?", 1)[0]
-    killer = create_async_engine(database_url)  # outside the app's pool
-    try:
-        async with killer.connect() as conn:
-            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": database})
-    finally:
-        await killer.dispose()
 
 
 async def test_a_dropped_connection_under_a_hot_read_is_503_too(app, client, world, database_url) -> None:
