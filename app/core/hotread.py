@@ -1,29 +1,33 @@
-"""Hot reads: a Core SELECT compiled once per dialect and run by the driver on the session's own connection.
+"""Hot statements: a SQLAlchemy statement rendered once per dialect and sent by the driver on the session's own
+connection.
 
-Every authenticated request reads its token's user and the user's households, and ``GET /me`` or a resident's
-notice list is little more than that (issue 17). Through SQLAlchemy's execution path such a read costs far more
-than the database does: the statement's cache key, the execution context, the result object, and on
-PostgreSQL a ``BEGIN`` round trip before it and a ``COMMIT`` round trip after; on SQLite a hand-off to
-aiosqlite's worker thread and back (each a wake-up of the event loop). A :class:`HotRead` keeps the statement
-written in SQLAlchemy (the repository still owns its query) but renders it once per dialect and then sends the
-rendered SQL straight to the driver connection that the session already holds:
+Every authenticated request reads its token's user and the user's households, ``GET /me`` is little more than
+that, and every ballot sends a handful of one-row statements (issue 17). Through SQLAlchemy's execution path
+each costs far more than the database does: the execution context, the result object, and on PostgreSQL a
+``BEGIN`` round trip before a read-only request and a ``COMMIT`` after it; on SQLite a hand-off to aiosqlite's
+worker thread and back (each a wake-up of the event loop). A :class:`HotRead` (or :class:`HotWrite`) keeps the
+statement written in SQLAlchemy — the repository still owns its query — but renders it once per dialect and
+then sends the rendered SQL straight to the driver connection that the session already holds:
 
-* **PostgreSQL (asyncpg)**: ``connection.fetch`` with asyncpg's own prepared-statement cache, one round trip.
-  If SQLAlchemy has not yet opened its transaction on that connection (asyncpg's adapter opens it lazily, at
-  the first statement it sends), the read runs on its own; under READ COMMITTED, which every session here uses,
-  a statement inside a transaction sees exactly what it sees on its own (each statement takes its own
-  snapshot), and a request that reads only then needs no ``BEGIN`` and no ``COMMIT`` at all. Inside an open
-  transaction (a write request that already wrote, or locked rows) the read is part of it, as before.
-* **SQLite**: the sqlite3 call runs on the event loop's thread instead of aiosqlite's worker — an indexed read
-  takes microseconds, less than the hand-off would. The session's transaction (``BEGIN`` or
-  ``BEGIN IMMEDIATE``, :mod:`app.core.db`) is already open on that connection, so the read is inside it. The
-  connection is checked out by this request alone and its worker thread is idle while the request awaits
-  nothing, so the two threads never use it at once (the connection is opened with ``check_same_thread=False``).
+* **PostgreSQL (asyncpg)**: ``fetch`` (rows) or ``execute`` (a row count) with asyncpg's own prepared-statement
+  cache, one round trip. If SQLAlchemy has not yet opened its transaction on that connection (asyncpg's adapter
+  opens it lazily, at the first statement it sends), a read runs on its own: under READ COMMITTED, which every
+  session here uses, a statement sees the same in a transaction as on its own (each statement takes its own
+  snapshot), and a request that only reads then needs no ``BEGIN`` and no ``COMMIT``. A write is never sent
+  outside the transaction: it goes through SQLAlchemy then, which opens it.
+* **SQLite**: the sqlite3 call runs on the event loop's thread instead of aiosqlite's worker — an indexed
+  statement takes microseconds, less than the hand-off would. The session's transaction (``BEGIN`` or the
+  writer's ``BEGIN IMMEDIATE``, :mod:`app.core.db`) is already open on that connection, so the statement is
+  inside it, and the writer already holds the lock. The connection is checked out by this request alone and its
+  worker thread is idle while the request awaits nothing else on it, so the two threads never use it at once
+  (connections are opened with ``check_same_thread=False``).
 
-Only reads that use an index and return a handful of rows belong here: a long query on SQLite would hold up
-the event loop. Values go through the same type processing as SQLAlchemy's (bind and result processors of
-the columns' types: aware UTC datetimes, booleans on SQLite). A driver error is not mapped here: the read is
-sent again through SQLAlchemy, which raises the mapped error (or succeeds, if the failure was transient).
+Only indexed statements on a handful of rows belong here: a long one on SQLite would hold up the event loop.
+Values go through the same type processing as SQLAlchemy's (the bind and result processors of the columns'
+types: aware UTC datetimes, dates and booleans on SQLite, JSON). Errors: a write the database refuses raises
+SQLAlchemy's own exception class (``IntegrityError``, …), translated as SQLAlchemy translates it; a lost
+connection, and any error of a read, sends the statement again through SQLAlchemy, which raises the mapped error
+(and replaces the pool) or succeeds.
 """
 
 from __future__ import annotations
@@ -93,15 +97,14 @@ class HotRead:
         conn = await session.connection()
         dialect = conn.dialect
         rendered = self._render(dialect)
-        if rendered.fixed:
-            params = rendered.fixed | params
-        args = [params[n] if p is None else p(params[n]) for n, p in zip(rendered.names, rendered.binds, strict=True)]
+        given = rendered.fixed | params if rendered.fixed else params
+        args = [given[n] if p is None else p(given[n]) for n, p in zip(rendered.names, rendered.binds, strict=True)]
         try:
             done = await _driver_call(conn, dialect.name, rendered.sql, args, in_transaction_only=self.in_transaction_only,
                                       returns_rows=bool(rendered.results))
         except Exception as exc:  # noqa: BLE001 - mapped below, as SQLAlchemy maps it
             _raise_unless_disconnect(conn, self, rendered.sql, args, exc)
-            log.warning("hot statement lost its connection (%s: %s); sent again through SQLAlchemy",
+            log.warning("hot statement failed in the driver (%s: %s); sent again through SQLAlchemy",
                         type(exc).__name__, exc)
             done = None
         if done is None:  # no transaction open yet (SQLAlchemy opens it), or the connection was lost

@@ -127,6 +127,9 @@ async def test_writes_count_return_and_roll_back_with_the_session(app) -> None:
         await session.commit()
     async with db.read_session() as session:
         assert await _HEAD.first(session, c="hot-c") == (1, "g")
+    async with db.write_session() as session:  # a statement with its own literal (+ 1) as the first one
+        assert await _BUMP.all(session, c="hot-c") == [(2,)]
+        await session.rollback()
 
 
 async def test_a_refused_write_raises_sqlalchemys_integrity_error(app) -> None:
