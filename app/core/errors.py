@@ -144,8 +144,9 @@ def _clean_loc(loc: Any) -> list[Any]:
 
 
 
-def _unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
-    log.warning("database unavailable: %s", exc.orig)
+def _unavailable(request: Request, exc: DBAPIError | PoolTimeout) -> JSONResponse:
+    """503, retry in a second: the database dropped the connection, or no pooled connection came free in time."""
+    log.warning("database unavailable: %s", exc.orig if isinstance(exc, DBAPIError) else exc)
     return problem(request, status=503, code="service.unavailable",
                    zh="服务暂时不可用，请稍后重试", en="Service temporarily unavailable",
                    headers={"Retry-After": "1"})
@@ -224,10 +225,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     async def _pool_busy(request: Request, exc: PoolTimeout) -> JSONResponse:
         # every connection of the pool stayed busy for DB_POOL_TIMEOUT_S: the instance is overloaded, not broken
-        log.warning("no database connection free: %s", exc)
-        return problem(request, status=503, code="service.unavailable",
-                       zh="服务暂时不可用，请稍后重试", en="Service temporarily unavailable",
-                       headers={"Retry-After": "1"})
+        return _unavailable(request, exc)
 
     @app.exception_handler(RecursionError)
     async def _recursion(request: Request, exc: RecursionError) -> JSONResponse:
