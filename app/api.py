@@ -1,10 +1,9 @@
-"""The one router registry: every domain's router is mounted here under /api/v1."""
+"""The one router registry: every domain's /api/v1 router, and how the app serves them."""
 
-from fastapi import APIRouter
+from fastapi import FastAPI
 
 from app.auth.routes import router as auth_router
 from app.board.routes import router as board_router
-from app.core.errors import PROBLEM_RESPONSES
 from app.funding.routes import router as funding_router
 from app.media.routes import router as media_router
 from app.projects.routes import router as projects_router
@@ -15,7 +14,14 @@ from app.surveys.routes import router as surveys_router
 from app.turnout.routes import router as turnout_router
 from app.voting.routes import router as voting_router
 
-api_router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
-for r in (auth_router, register_router, projects_router, surveys_router, voting_router, funding_router,
-          publicity_router, supervision_router, turnout_router, media_router, board_router):
-    api_router.include_router(r)
+API_ROUTERS = (auth_router, register_router, projects_router, surveys_router, voting_router, funding_router,
+               publicity_router, supervision_router, turnout_router, media_router, board_router)
+
+
+def install_api(app: FastAPI) -> None:
+    """Every /api/v1 endpoint as a route of the app itself, in the routers' order. The routers were made by
+    :func:`app.core.routing.api_router`, so their routes already carry the full path, tags and problem
+    responses; nothing is left for ``include_router`` to add, and the app matches a request once, against
+    one flat list."""
+    for r in API_ROUTERS:
+        app.router.routes.extend(r.routes)

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app import models as _models  # noqa: F401  (every table registered)
-from app.api import api_router
+from app.api import install_api
 from app.board.routes import public_router as board_public_router
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
@@ -154,8 +154,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, counter=app.state.metrics)
 
-    app.include_router(api_router)
-    app.include_router(board_public_router)  # GET /board/{token}: the public lobby page, outside /api/v1
+    install_api(app)
+    app.router.routes.extend(board_public_router.routes)  # GET /board/{token}: the public lobby page, outside /api/v1
     _original_openapi = app.openapi
 
     def _openapi() -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import Depends, Form, Request, Response
 
 from app.auth import service
 from app.auth.deps import HolderDep, OptionalPrincipalDep, ReadHolderDep, WechatDep, read_session
@@ -27,11 +27,12 @@ from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.ratelimit import RateLimits, client_ip, get_rate_limits
+from app.core.routing import api_router
 from app.core.security import PASSWORD_MAX
 
 LimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 
-router = APIRouter(tags=["auth"])
+router = api_router("auth")
 
 
 @router.post("/auth/token", response_model=TokenPair, operation_id="auth_token")

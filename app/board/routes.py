@@ -17,10 +17,11 @@ from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.errors import TooManyRequests
 from app.core.ratelimit import RateLimits, client_ip, get_rate_limits
+from app.core.routing import api_router
 
 LimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 
-router = APIRouter(tags=["board"])  # under /api/v1 (app/api.py)
+router = api_router("board")
 public_router = APIRouter(tags=["board"])  # at the root (app/main.py)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.deps import PrincipalDep
@@ -15,6 +15,7 @@ from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import api_router
 from app.funding import service
 from app.funding.schemas import (
     CollectionIn,
@@ -29,7 +30,7 @@ from app.funding.schemas import (
 )
 from app.funding.service import LedgerBook
 
-router = APIRouter(tags=["funding"])
+router = api_router("funding")
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from app.auth.deps import PrincipalDep
@@ -14,13 +14,14 @@ from app.core.content import media_url_valid
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.errors import NotFound
+from app.core.routing import api_router
 from app.core.wechat_push import media_check_event, read_push, verify_signature
 from app.media import service
 from app.media.schemas import ModerationRequest, ModerationResult
 from app.media.serving import media_response
 from app.media.storage import StorageDep
 
-router = APIRouter(tags=["wechat"])
+router = api_router("wechat")
 
 @router.get("/wechat/events", response_class=PlainTextResponse, operation_id="wechat_events_verify")
 async def verify_push_url(settings: SettingsDep, echostr: Annotated[str, Query(max_length=200)],

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from app.auth.deps import PrincipalDep
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import api_router
 from app.projects import service
 from app.projects.schemas import AdvanceRequest, ProjectCreate, ProjectPublic, ProjectSummary, Ranking
 
-router = APIRouter(tags=["projects"])
+router = api_router("projects")
 
 
 @router.post("/communities/{community_id}/projects", response_model=ProjectPublic, status_code=201,

@@ -6,7 +6,7 @@ from datetime import date
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import Depends, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from app.auth.deps import PrincipalDep
@@ -17,6 +17,7 @@ from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import api_router
 from app.media.schemas import ModerationRequest, ModerationResult
 from app.media.service import staged_documents, staged_images
 from app.media.serving import media_response
@@ -32,7 +33,7 @@ from app.publicity.schemas import (
     ResolutionRequest,
 )
 
-router = APIRouter(tags=["publicity"])
+router = api_router("publicity")
 
 
 @router.get("/calendar/window", response_model=CalendarWindow, operation_id="publicity_calendar_window")

@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from app.auth.deps import PrincipalDep
 from app.core import printing
@@ -16,6 +16,7 @@ from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.errors import TooLarge
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import api_router
 from app.register import importer, letters, service
 from app.register.profiles import RulesProfile
 from app.register.schemas import (
@@ -46,7 +47,7 @@ from app.register.schemas import (
     TransferResult,
 )
 
-router = APIRouter(tags=["register"])
+router = api_router("register")
 
 
 @router.post("/jurisdictions", response_model=JurisdictionPublic, status_code=201, operation_id="jurisdiction_create")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
@@ -19,6 +19,7 @@ from app.core.deps import SettingsDep
 from app.core.errors import Invalid
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import api_router
 from app.media.schemas import ModerationRequest, ModerationResult, PhotoPublic
 from app.media.serving import media_response
 from app.media.storage import StorageDep
@@ -41,7 +42,7 @@ from app.supervision.schemas import (
     TransitionRequest,
 )
 
-router = APIRouter(tags=["supervision"])
+router = api_router("supervision")
 
 PhotosField = Annotated[list[UploadFile], File(description="1–9 images (JPEG, PNG, WebP, HEIC), repeated field")]
 

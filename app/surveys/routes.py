@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.deps import PrincipalDep
@@ -17,6 +17,7 @@ from app.core.clock import ClockDep
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import api_router
 from app.surveys import export, service
 from app.surveys.schemas import (
     CatalogPublic,
@@ -35,7 +36,7 @@ from app.surveys.schemas import (
     SurveyRollPublic,
 )
 
-router = APIRouter(tags=["surveys"])
+router = api_router("surveys")
 
 _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "UTF-8 CSV with BOM, Chinese headers"}}
 _XLSX: dict[int | str, dict[str, Any]] = {200: {"content": {export.XLSX_TYPE: {}}, "description": "XLSX workbook, Chinese headers"}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.deps import HolderDep, PrincipalDep
@@ -14,6 +14,7 @@ from app.core import spreadsheet
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.idempotency import fingerprint, run_idempotent
+from app.core.routing import api_router
 from app.turnout import service
 from app.turnout.models import ItemType
 from app.turnout.schemas import (
@@ -31,7 +32,7 @@ from app.turnout.schemas import (
 from app.turnout.sheet import XLSX_TYPE
 from app.turnout.worker import wake_outbox
 
-router = APIRouter(tags=["turnout"])
+router = api_router("turnout")
 
 Format = Annotated[Literal["json", "xlsx"], Query(description="xlsx: the printable door-to-door sheet")]
 BuildingFilter = Annotated[str | None, Query(max_length=32, description="only this building")]

@@ -6,7 +6,7 @@ import asyncio
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.deps import OptionalPrincipalDep, PrincipalDep
@@ -17,6 +17,7 @@ from app.core.deps import SettingsDep
 from app.core.errors import Invalid
 from app.core.idempotency import fingerprint, run_idempotent
 from app.core.pagination import Page, PageParams, page_params
+from app.core.routing import api_router
 from app.media.service import staged_images
 from app.media.serving import media_response
 from app.media.storage import StorageDep
@@ -49,7 +50,7 @@ from app.voting.schemas import (
     TallyPublic,
 )
 
-router = APIRouter(tags=["voting"])
+router = api_router("voting")
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 _PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
