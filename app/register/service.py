@@ -92,16 +92,32 @@ async def household_or_404(session: AsyncSession, *, household_id: str) -> House
     return h
 
 
+# A profile version, once written, never changes (a change writes the next one): each is read and checked once
+# per process and kept here by (jurisdiction id, version); ids are never reused. Bounded: emptied when full.
+_PROFILES: dict[tuple[str, int], RulesProfile] = {}
+_PROFILES_MAX = 512
+
+
 async def profile_of(session: AsyncSession, *, jurisdiction_id: str, version: int | None = None) -> tuple[int, RulesProfile]:
-    """The rules profile in force (or a given version) with its version number."""
-    j = await repo.get_jurisdiction(session, jurisdiction_id)
-    if j is None:
-        raise NotFound()
-    v = version or j.profile_version
-    row = await repo.profile_version(session, jurisdiction_id, v)
-    if row is None:
-        raise NotFound()
-    return v, RulesProfile.model_validate(row.data)
+    """The rules profile in force (or a given version) with its version number, as the caller's own copy. A
+    given version that was read before costs no statement (a paper ballot's frozen profile, issue 17)."""
+    if version:
+        v = version
+    else:
+        j = await repo.get_jurisdiction(session, jurisdiction_id)
+        if j is None:
+            raise NotFound()
+        v = j.profile_version
+    profile = _PROFILES.get((jurisdiction_id, v))
+    if profile is None:
+        row = await repo.profile_version(session, jurisdiction_id, v)
+        if row is None:  # no such version, or no such jurisdiction
+            raise NotFound()
+        profile = RulesProfile.model_validate(row.data)
+        if len(_PROFILES) >= _PROFILES_MAX:
+            _PROFILES.clear()
+        _PROFILES[(jurisdiction_id, v)] = profile
+    return v, profile.model_copy(deep=True)
 
 
 async def profile_for_community(session: AsyncSession, *, community_id: str) -> RulesProfile:

@@ -4,7 +4,8 @@
   every request.
 * The SQL statements of a resident's ``GET /me`` (2), of the community's notice list (4: the principal's two,
   the community, the page with its objection counts) and of an online ballot (11, of which 9 in the ballot's
-  own transaction) — counted by the engines, so a query added to these paths shows up here.
+  own transaction), and of a paper ballot (13: its motion's frozen rules profile is read once per process) —
+  counted by the engines, so a query added to these paths shows up here.
 * The SQLite driver (:mod:`app.core.sqlite_async`, one thread hand-off per statement) behaves like a DBAPI
   cursor: rows, row counts, last row ids, executemany, and errors as the DBAPI's own exception classes.
 """
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core import hotread
 from app.core.sqlite_async import onehop_url
-from tests.voting.helpers import API, setup_motion, vote
+from tests.voting.helpers import API, jpeg, paper, setup_motion, vote
 
 
 def _is_async(call: Any) -> bool:
@@ -113,6 +114,33 @@ async def test_statements_of_the_hot_requests(app, client, world, clock) -> None
         r = await client.get(f"{API}/communities/{world.community_id}/notices", headers=me.headers)
     assert r.status_code == 200 and r.json()["items"], r.text  # the vote notice the roll freeze published
     assert len(seen) == 4, seen
+
+
+async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock) -> None:
+    """A paper ballot needs its motion's frozen profile (double entry, the proxy cap). A version never changes:
+    the process read it when the motion froze, and a paper ballot reads it no more (13 statements: the
+    principal's 2, the motion before the photo is processed, the motion again, the ballot's 9 with the slip's
+    media row)."""
+    _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
+    assert (await vote(client, world.residents[0].headers, m["id"], "agree")).status_code == 200  # freezes
+    others = [h["id"] for h in world.households if h["id"] != world.residents[0].household_id]
+    for hid in others[:2]:
+        with _statements(app) as seen:
+            r = await paper(client, world, m["id"], hid, "disagree", photo=jpeg())
+        assert r.status_code == 201 and r.json()["status"] == "counted", r.text
+        assert [s for s in seen if "FROM rules_profile_version" in s or "FROM jurisdiction" in s] == []
+        assert len(seen) == 13, seen
+
+
+async def test_a_cached_rules_profile_is_the_callers_own_copy(app, world) -> None:
+    from app.register import service as register_service
+
+    async with app.state.db.read_session() as s:
+        v, first = await register_service.profile_of(s, jurisdiction_id=world.jurisdiction_id)
+        first.matter_rules.clear()
+        first.proxy_max_households = 1
+        _, again = await register_service.profile_of(s, jurisdiction_id=world.jurisdiction_id, version=v)
+    assert again.matter_rules and again.proxy_max_households != 1
 
 
 @pytest.fixture
