@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, update
+from typing import Any
+
+from sqlalchemy import insert, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import repository as base
+from app.core.hotread import HotWrite
 from app.media.models import MediaObject
+
+_media_t = MediaObject.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ at run time
+_INSERT_MEDIA = HotWrite(insert(_media_t))  # every column: each call gives them all
+
+
+def columns() -> list[str]:
+    """The names of the media row's columns (every :func:`insert_row` gives a value for each)."""
+    return [c.name for c in _media_t.columns]
+
+
+async def insert_row(session: AsyncSession, values: dict[str, Any]) -> None:
+    """One media row, written in the request's transaction without an ORM object (the paper-ballot path)."""
+    await _INSERT_MEDIA.execute(session, **values)
 
 
 async def get(session: AsyncSession, media_id: str) -> MediaObject | None:

@@ -88,16 +88,12 @@ def staged_documents(session: AsyncSession, *, uploads: Sequence[UploadFile], se
 
 # ---- media rows ------------------------------------------------------------------------------------
 
-async def attach(
-    session: AsyncSession, *, stored: StoredImage | StoredDocument, owner_type: str, owner_id: str,
-    community_id: str, project_id: str | None, uploaded_by: str | None, now: datetime, position: int = 0,
-    checked: PhotoSubmission | None = None, media_id: str | None = None,
-) -> MediaObject:
-    """Record that ``stored`` belongs to (owner_type, owner_id), with its content check's standing when it
-    was submitted under ``media_id`` (:func:`submit_photos`). Flushes; never commits."""
+def _row(*, stored: StoredImage | StoredDocument, owner_type: str, owner_id: str, community_id: str,
+         project_id: str | None, uploaded_by: str | None, now: datetime, position: int,
+         checked: PhotoSubmission | None) -> dict[str, Any]:
     if owner_type not in OWNER_TYPES:
         raise ValueError(f"unknown owner_type {owner_type!r}")
-    m = MediaObject(
+    return dict(
         sha256=stored.sha256, thumb_sha256=stored.thumb_sha256, mime=stored.mime, width=stored.width,
         height=stored.height, size_bytes=stored.size_bytes, taken_at=stored.taken_at, gps_lat=stored.gps_lat,
         gps_lon=stored.gps_lon, filename=getattr(stored, "filename", None), owner_type=owner_type,
@@ -106,11 +102,36 @@ async def attach(
         check_status=checked.status.value if checked is not None and checked.status is not None else None,
         check_trace_id=checked.trace_id if checked is not None else None,
     )
+
+
+async def attach(
+    session: AsyncSession, *, stored: StoredImage | StoredDocument, owner_type: str, owner_id: str,
+    community_id: str, project_id: str | None, uploaded_by: str | None, now: datetime, position: int = 0,
+    checked: PhotoSubmission | None = None, media_id: str | None = None,
+) -> MediaObject:
+    """Record that ``stored`` belongs to (owner_type, owner_id), with its content check's standing when it
+    was submitted under ``media_id`` (:func:`submit_photos`). Flushes; never commits."""
+    m = MediaObject(**_row(stored=stored, owner_type=owner_type, owner_id=owner_id, community_id=community_id,
+                           project_id=project_id, uploaded_by=uploaded_by, now=now, position=position,
+                           checked=checked))
     if media_id is not None:
         m.id = media_id
     session.add(m)
     await session.flush()
     return m
+
+
+async def attach_id(
+    session: AsyncSession, *, stored: StoredImage | StoredDocument, owner_type: str, owner_id: str,
+    community_id: str, project_id: str | None, uploaded_by: str | None, now: datetime,
+) -> str:
+    """:func:`attach` for a caller that needs only the new row's id (a paper ballot's slip photo): the row is
+    written at once, in the request's transaction, without an ORM object (issue 17)."""
+    media_id = new_id()
+    values = _row(stored=stored, owner_type=owner_type, owner_id=owner_id, community_id=community_id,
+                  project_id=project_id, uploaded_by=uploaded_by, now=now, position=0, checked=None)
+    await repo.insert_row(session, {name: values.get(name) for name in repo.columns()} | {"id": media_id})
+    return media_id
 
 
 async def media_for(session: AsyncSession, *, owner_type: str, owner_id: str) -> list[MediaObject]:

@@ -125,10 +125,9 @@ async def _attach(session: AsyncSession, *, stored: Any, owner_type: str, owner_
                   principal: Principal, now: datetime) -> str:
     from app.media import service as media_service
 
-    media = await media_service.attach(session, stored=stored, owner_type=owner_type, owner_id=owner_id,
-                                       community_id=m.community_id, project_id=m.project_id,
-                                       uploaded_by=principal.user_id, now=now)
-    return media.id
+    return await media_service.attach_id(session, stored=stored, owner_type=owner_type, owner_id=owner_id,
+                                         community_id=m.community_id, project_id=m.project_id,
+                                         uploaded_by=principal.user_id, now=now)
 
 
 async def _locked_open_motion(session: AsyncSession, m: Motion, now: datetime) -> Motion:
