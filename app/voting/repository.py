@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, case, cast, delete, func, insert, or_, update
+from sqlalchemy import BigInteger, and_, bindparam, case, cast, delete, func, insert, or_, union, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -904,8 +904,12 @@ async def closed_motions_of(session: AsyncSession, community_id: str, now: datet
 
 
 def voted_households(motion: Motion) -> Any:
-    """select(household_id) of the motion's current ballots."""
-    return select(CurrentBallot.household_id).where(CurrentBallot.motion_id == motion.id)
+    """select(household_id) of the households that voted: those with a current ballot, and those whose signed
+    paper slip was handed in and awaits its second entry or the resolution of a conflict (double entry; not
+    counted yet). Turnout neither reminds nor visits them, and no second slip is printed for them."""
+    return union(select(CurrentBallot.household_id).where(CurrentBallot.motion_id == motion.id),
+                 select(col(PaperSlip.open_household)).where(PaperSlip.motion_id == motion.id,
+                                                              col(PaperSlip.open_household).is_not(None)))
 
 
 # ---- printed ballot slips (app.voting.slips) ---------------------------------------------------------
@@ -914,7 +918,7 @@ async def slip_households(session: AsyncSession, motion: Motion, *, building_id:
                           non_responders_only: bool) -> list[tuple[str, str, str, str, int]]:
     """(household_id, building, unit, room, area) of the households a slip is printed for: the motion's roll
     once it is frozen (its entries as frozen), before that the register's households in the motion's scope;
-    narrowed to a building or unit of the register, and to the households without a current ballot."""
+    narrowed to a building or unit of the register, and to the households that have not voted (:func:`voted_households`)."""
     if motion.roll_frozen_at is not None:
         q = (select(col(RollEntry.household_id), col(RollEntry.building), col(RollEntry.unit),  # type: ignore[call-overload]
                     col(RollEntry.room), col(RollEntry.area_centi))

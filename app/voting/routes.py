@@ -445,7 +445,9 @@ async def ballot_slips(
     motion_id: str, session: WriteSessionDep, principal: PrincipalDep, settings: SettingsDep, clock: ClockDep,
     building_id: Annotated[str | None, Query(max_length=64, description="only this building's households")] = None,
     unit_id: Annotated[str | None, Query(max_length=64, description="only this unit's households")] = None,
-    non_responders_only: Annotated[bool, Query(description="only households without a current ballot")] = False,
+    non_responders_only: Annotated[bool, Query(
+        description="only households that have not voted (no current ballot, no paper slip awaiting its second "
+                    "entry)")] = False,
 ) -> Response:
     """Staff who may enter paper ballots: a PDF with one slip per household of the motion's scope — its
     electoral roll once frozen, before that the register's active households in scope — in building, unit,

@@ -4,7 +4,7 @@ Who gets one. The households of the motion's scope: its electoral roll once froz
 place and area), before that the register's active households in scope (app.register.scope) — the same
 households the roll will be frozen from, since a register change freezes open rolls first. Staff may narrow
 them to one building or unit (422 ``slips.bad_filter`` for one that is not in the motion's community or
-scope) and to the households without a current ballot (``non_responders_only``). Printed in building, unit,
+scope) and to the households that have not voted (``non_responders_only``). Printed in building, unit,
 room order (numbers by value: 2号楼 before 10号楼).
 
 What a slip carries. The community, the motion's title, the rule it decides by in words (the frozen rule once

@@ -134,9 +134,19 @@ async def test_double_entry_pending_then_second_clerk_counts_once(client, world,
     t = (await tally(client, world.staff, m["id"])).json()["counts"]
     assert t["agree_households"] == 0 and t["participating_households"] == 0
     assert await history(client, world, m["id"]) == []
-    progress = (await client.get(f"{API}/motions/{m['id']}/progress", headers=world.staff)).json()
-    assert progress["households"]["answered"] == 0
     assert await db_rows(app, "SELECT * FROM current_ballot WHERE motion_id = :m", m=m["id"]) == []
+    # but the household has voted: turnout counts it answered, neither lists it for a visit nor reminds it,
+    # and a reprint of the non-responders' slips leaves it out
+    progress = (await client.get(f"{API}/motions/{m['id']}/progress", headers=world.staff)).json()
+    assert progress["households"]["answered"] == 1
+    nr = (await client.get(f"{API}/motions/{m['id']}/non-responders", headers=world.staff)).json()
+    listed = {h["household_id"] for b in nr["buildings"] for u in b["units"] for h in u["households"]}
+    assert hid not in listed and nr["answered"] == 1 and nr["non_responders"] == nr["households_in_scope"] - 1
+    r = await client.get(f"{API}/motions/{m['id']}/slips.pdf", headers=world.staff,
+                         params={"non_responders_only": "true"})
+    assert r.status_code == 200 and int(r.headers["X-Slip-Count"]) == nr["households_in_scope"] - 1
+    r = await client.post(f"{API}/motions/{m['id']}/reminders", headers=world.staff)
+    assert r.status_code == 202 and r.json()["non_responders"] == nr["non_responders"], r.text
     # the same clerk again: refused
     r = await enter(client, world.staff, m["id"], "agree", household_id=hid)
     assert r.status_code == 409 and r.json()["code"] == "ballot.same_clerk"
