@@ -82,7 +82,8 @@ class SlipStatus(StrEnum):
     CONFLICT = "conflict"  # a second clerk entered another choice (or another proxy): not counted until resolved
     COUNTED = "counted"  # a second clerk entered the same, or staff resolved the conflict: its ballot counts
     SUPERSEDED = "superseded"  # the household voted online while the slip was unsettled: never counted
-    UNCOUNTED = "uncounted"  # the motion closed (forced, or by its deadline) while the slip was unsettled
+    UNCOUNTED = "uncounted"  # the motion closed (forced, or by its deadline), or a roll amendment removed the
+    # household, while the slip was unsettled
 
 
 OPEN_SLIP_STATUSES = (SlipStatus.PENDING.value, SlipStatus.CONFLICT.value)

@@ -43,7 +43,7 @@ from app.rules import roll as rules_roll
 from app.rules.roll import FIELDS, canonical_line, roll_hash
 from app.voting import repository as repo
 from app.voting.contracts import ROLL_FROZEN_LISTENERS, FrozenRoll
-from app.voting.models import Motion, MotionRoll, RollAmendment, RollEntry, ScopeKind
+from app.voting.models import Motion, MotionRoll, RollAmendment, RollEntry, ScopeKind, SlipStatus
 
 __all__ = ["FIELDS", "amend", "canonical_line", "entry_dict", "freeze", "owner_group", "roll_hash"]
 
@@ -138,8 +138,15 @@ async def amend(session: AsyncSession, m: Motion, *, household_id: str, action: 
         raise _not_listed() if refusal == "not_listed" else _out_of_scope()
     before = entry_dict(entry)
     after: dict[str, Any] | None = None
+    left_uncounted: str | None = None
     if action == "remove":
         await repo.delete_roll_entry(session, m.id, household_id)
+        slip = await repo.open_slip(session, m.id, household_id)
+        if slip is not None:  # a double-entered slip pending or in conflict: it can no longer count
+            slip.status, slip.open_household, slip.settled_at, slip.settled_by, slip.reason = (
+                SlipStatus.UNCOUNTED.value, None, now, actor_id, reason)
+            await repo.save_slip(session, slip)
+            left_uncounted = slip.id
     else:
         assert reg is not None
         h, building, unit = reg
@@ -170,4 +177,9 @@ async def amend(session: AsyncSession, m: Motion, *, household_id: str, action: 
                        data={"seq": row.seq, "household_id": household_id, "action": action, "reason": reason,
                              "before": before, "after": after, "roll_hash": digest,
                              "households": header.households, "owners": header.owners, "area": header.area})
+    if left_uncounted is not None:
+        await audit.append(session, chain=m.community_id, action="paper_slip.uncounted", entity_type="paper_slip",
+                           entity_id=left_uncounted, actor_id=actor_id, at=now,
+                           data={"motion_id": m.id, "household_id": household_id, "reason": reason,
+                                 "roll_amendment": row.seq})
     return row

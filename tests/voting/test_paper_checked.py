@@ -257,6 +257,31 @@ async def test_close_refused_while_pending_then_forced_with_a_reason(client, wor
     assert verdict.ok, verdict.message
 
 
+async def test_a_roll_removal_leaves_the_households_open_slip_uncounted(client, world, clock, app) -> None:
+    """A household taken off the roll can no longer vote: its slip pending or in conflict is settled as
+    uncounted (audited with the amendment), and it no longer holds up a close."""
+    m = await double_entry_motion(client, world, clock)
+    (clerk2,) = await clerks(client, world, 1)
+    hid = world.household("2", "2", "201")["id"]
+    first = (await enter(client, world.staff, m["id"], "agree", household_id=hid)).json()
+    assert first["status"] == "pending"
+    r = await client.post(f"{API}/motions/{m['id']}/roll/amendments", headers=world.staff,
+                          json={"household_id": hid, "action": "remove", "reason": "房屋已合并"})
+    assert r.status_code in (200, 201), r.text
+    assert await slips(client, world, m["id"], "pending") == []
+    [gone] = await slips(client, world, m["id"], "uncounted")
+    assert gone["slip_id"] == first["slip_id"] and gone["ballot_id"] is None
+    r = await enter(client, clerk2, m["id"], "agree", household_id=hid)
+    assert r.status_code == 404 and r.json()["code"] == "ballot.household_not_in_scope", r.text
+    actions = [a for (a,) in await db_rows(app, "SELECT action FROM audit_entry WHERE entity_id = :s ORDER BY seq",
+                                           s=first["slip_id"])]
+    assert actions == ["paper_slip.entered", "paper_slip.uncounted"]
+    await running_equals_full(app, m["id"])
+    r = await client.post(f"{API}/motions/{m['id']}/close", headers=world.staff)
+    assert r.status_code == 200 and r.json()["paper_uncounted"] is None, r.text
+    assert r.json()["tally"]["counts"]["participating_households"] == 0
+
+
 async def test_the_deadline_leaves_unsettled_slips_uncounted(client, world, clock, app) -> None:
     m = await double_entry_motion(client, world, clock)
     hid = world.household("2", "2", "201")["id"]
