@@ -29,6 +29,7 @@ from fastapi import Depends, Request
 
 from app.core.config import Settings
 from app.core.errors import AppError
+from app.core.routing import API_PREFIX
 from app.core.wechat import (
     WechatClient,
     WechatRefused,
@@ -40,7 +41,6 @@ from app.core.wechat import (
 
 log = logging.getLogger("app.content")
 
-API_PREFIX = "/api/v1"
 MAX_CHECKED = 2500  # msgSecCheck's limit on the content of one call, in characters
 
 

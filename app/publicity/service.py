@@ -39,6 +39,7 @@ from app.core.content import (
 from app.core.db import new_id
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, parse_time_cursor, time_cursor
+from app.core.routing import API_PREFIX as API
 from app.funding import service as funding_service
 from app.media import service as media_service
 from app.media.schemas import ModerationResult
@@ -87,7 +88,6 @@ NOTICE_ATTACHMENT = "notice_attachment"  # app.media owner types
 OBJECTION_PHOTO = "objection"
 MAX_ATTACHMENTS = 20
 MAX_OBJECTION_PHOTOS = 9
-API = "/api/v1"
 
 STATUS_ZH = {NoticeStatus.SCHEDULED: "未开始", NoticeStatus.OPEN: "公示中", NoticeStatus.PASSED: "已通过",
              NoticeStatus.FAILED: "未通过"}

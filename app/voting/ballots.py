@@ -22,6 +22,7 @@ from app.core.config import Settings
 from app.core.db import new_id
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.pagination import Page, PageParams, encode_cursor
+from app.core.routing import API_PREFIX as API
 from app.core.security import keyed_hash, new_receipt
 from app.core.units import format_area
 from app.rules import Choice
@@ -39,7 +40,6 @@ from app.voting.schemas import (
     ReceiptCheck,
 )
 from app.voting.state import (
-    API,
     freeze,
     motion_for,
     motion_not_found,

@@ -31,6 +31,7 @@ from app.core.config import Settings
 from app.core.db import new_id
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.pagination import Page, PageParams, encode_cursor
+from app.core.routing import API_PREFIX as API
 from app.core.security import keyed_hash, read_slip_code
 from app.rules import Choice
 from app.rules.proxy import proxy_key
@@ -39,7 +40,6 @@ from app.voting.ballots import _paper_motion, _record
 from app.voting.models import Channel, Motion, MotionStatus, PaperEntry, PaperSlip, SlipStatus
 from app.voting.schemas import PaperBallotEntered, PaperEntryPublic, PaperResolveIn, PaperSlipPublic
 from app.voting.state import (
-    API,
     PAPER_BALLOT,
     freeze,
     motion_for,

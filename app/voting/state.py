@@ -32,7 +32,6 @@ OPTIONS = [c.value for c in Choice]
 MAX_WINDOW = timedelta(days=366)
 MAX_AHEAD = timedelta(days=731)
 PAPER_BALLOT = "paper_ballot"  # app.media owner type
-API = "/api/v1"
 STATUS_ZH = {"scheduled": "未开始", "open": "投票中", "closed": "已结束"}
 OUTCOME_ZH = {"passed": "通过", "failed": "未通过", "pending": "未决"}
 # ---- errors --------------------------------------------------------------------------------------
