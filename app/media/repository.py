@@ -14,16 +14,13 @@ from app.media.models import MediaObject
 
 _media_t = MediaObject.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ at run time
 _INSERT_MEDIA = HotWrite(insert(_media_t))  # every column: each call gives them all
-
-
-def columns() -> list[str]:
-    """The names of the media row's columns (every :func:`insert_row` gives a value for each)."""
-    return [c.name for c in _media_t.columns]
+_NULLS = dict.fromkeys(c.name for c in _media_t.columns)
 
 
 async def insert_row(session: AsyncSession, values: dict[str, Any]) -> None:
-    """One media row, written in the request's transaction without an ORM object (the paper-ballot path)."""
-    await _INSERT_MEDIA.execute(session, **values)
+    """One media row, written in the request's transaction without an ORM object (the paper-ballot path);
+    columns not in ``values`` are null."""
+    await _INSERT_MEDIA.execute(session, **(_NULLS | values))
 
 
 async def get(session: AsyncSession, media_id: str) -> MediaObject | None:

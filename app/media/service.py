@@ -25,6 +25,7 @@ from app.core.content import (
 )
 from app.core.db import new_id
 from app.core.errors import AppError, Conflict, NotFound
+from app.core.routing import API_PREFIX
 from app.core.wechat_push import MediaCheckEvent
 from app.media import repository as repo
 from app.media.images import Staging, StoredDocument, StoredImage
@@ -32,9 +33,6 @@ from app.media.models import OWNER_TYPES, MediaObject
 from app.media.schemas import ModerationResult, PhotoPublic, PhotoStaff
 from app.media.storage import Storage
 from app.register import service as register_service
-
-API_PREFIX = "/api/v1"
-
 
 # ---- uploads: check, end the transaction, process, then write ---------------------------------------
 
@@ -130,7 +128,7 @@ async def attach_id(
     media_id = new_id()
     values = _row(stored=stored, owner_type=owner_type, owner_id=owner_id, community_id=community_id,
                   project_id=project_id, uploaded_by=uploaded_by, now=now, position=0, checked=None)
-    await repo.insert_row(session, {name: values.get(name) for name in repo.columns()} | {"id": media_id})
+    await repo.insert_row(session, values | {"id": media_id})
     return media_id
 
 

@@ -52,6 +52,7 @@ from app.voting.models import (
     RollAmendment,
     RollEntry,
     ScopeKind,
+    SlipStatus,
 )
 
 
@@ -403,6 +404,15 @@ async def add_entry(session: AsyncSession, entry: PaperEntry) -> None:
 async def save_slip(session: AsyncSession, slip: PaperSlip) -> None:
     session.add(slip)
     await session.flush()
+
+
+async def leave_slip_uncounted(session: AsyncSession, slip: PaperSlip, *, at: datetime, by: str | None,
+                               reason: str) -> None:
+    """Settle a slip still pending or in conflict as ``uncounted``: it never counts (a close, or its household
+    taken off the roll)."""
+    slip.status, slip.open_household, slip.settled_at, slip.settled_by, slip.reason = (
+        SlipStatus.UNCOUNTED.value, None, at, by, reason)
+    await save_slip(session, slip)
 
 
 async def slip_entries(session: AsyncSession, slip_ids: list[str]) -> dict[str, list[PaperEntry]]:

@@ -43,7 +43,7 @@ from app.rules import roll as rules_roll
 from app.rules.roll import FIELDS, canonical_line, roll_hash
 from app.voting import repository as repo
 from app.voting.contracts import ROLL_FROZEN_LISTENERS, FrozenRoll
-from app.voting.models import Motion, MotionRoll, RollAmendment, RollEntry, ScopeKind, SlipStatus
+from app.voting.models import Motion, MotionRoll, RollAmendment, RollEntry, ScopeKind
 
 __all__ = ["FIELDS", "amend", "canonical_line", "entry_dict", "freeze", "owner_group", "roll_hash"]
 
@@ -143,9 +143,7 @@ async def amend(session: AsyncSession, m: Motion, *, household_id: str, action: 
         await repo.delete_roll_entry(session, m.id, household_id)
         slip = await repo.open_slip(session, m.id, household_id)
         if slip is not None:  # a double-entered slip pending or in conflict: it can no longer count
-            slip.status, slip.open_household, slip.settled_at, slip.settled_by, slip.reason = (
-                SlipStatus.UNCOUNTED.value, None, now, actor_id, reason)
-            await repo.save_slip(session, slip)
+            await repo.leave_slip_uncounted(session, slip, at=now, by=actor_id, reason=reason)
             left_uncounted = slip.id
     else:
         assert reg is not None

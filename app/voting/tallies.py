@@ -164,9 +164,7 @@ async def leave_uncounted(session: AsyncSession, m: Motion, *, now: datetime, ac
     slips = await repo.unsettled_slips(session, m.id)
     was = Counter(s.status for s in slips)
     for s in slips:
-        s.status, s.open_household, s.settled_at, s.settled_by, s.reason = (
-            SlipStatus.UNCOUNTED.value, None, now, actor_id, reason)
-        await repo.save_slip(session, s)
+        await repo.leave_slip_uncounted(session, s, at=now, by=actor_id, reason=reason)
     if slips:
         await audit.append(session, chain=m.community_id, action="motion.paper_uncounted", entity_type="motion",
                            entity_id=m.id, actor_id=actor_id, at=now,
