@@ -12,7 +12,7 @@ import hmac
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jose import JWTError, jwt
@@ -97,10 +97,21 @@ def create_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_token(token: str, *, secret: str, audience: str, issuer: str, now: datetime) -> TokenClaims:
-    """Verify signature (HS256 only), audience, issuer and times against the injected clock."""
-    if not token or len(token) > 4096:
-        raise TokenError("malformed")
+# What a token's signature, header, audience and issuer say does not change: the same token under the same key
+# and expectations verifies the same way every time. An access token comes with every request of its sign-in
+# for hours, so its verified claims are kept, per process, by everything the verification depended on (issue
+# 17); only tokens that passed are kept. The checks against the clock (exp, iat, nbf) run on every use.
+# Bounded: emptied when full.
+_VERIFIED: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+_VERIFIED_MAX = 4096
+
+
+def _verified_claims(token: str, *, secret: str, audience: str, issuer: str) -> dict[str, Any]:
+    """The claims of a token whose header, HS256 signature, audience and issuer are right (TokenError if not)."""
+    key = (token, secret, audience, issuer)
+    claims = _VERIFIED.get(key)
+    if claims is not None:
+        return claims
     try:
         header = jwt.get_unverified_header(token)
     except JWTError as exc:
@@ -128,6 +139,17 @@ def decode_token(token: str, *, secret: str, audience: str, issuer: str, now: da
         if "issuer" in msg:
             raise TokenError("issuer") from exc
         raise TokenError("invalid") from exc
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[key] = claims
+    return claims
+
+
+def decode_token(token: str, *, secret: str, audience: str, issuer: str, now: datetime) -> TokenClaims:
+    """Verify signature (HS256 only), audience, issuer and times against the injected clock."""
+    if not token or len(token) > 4096:
+        raise TokenError("malformed")
+    claims = _verified_claims(token, secret=secret, audience=audience, issuer=issuer)
     ts = now.timestamp()
     try:
         exp = int(claims["exp"])
@@ -145,8 +167,6 @@ def decode_token(token: str, *, secret: str, audience: str, issuer: str, now: da
     if not isinstance(sub, str) or not sub:
         raise TokenError("invalid")
     extra = {k: v for k, v in claims.items() if k not in {"sub", "aud", "iss", "iat", "nbf", "exp", "jti"}}
-    from datetime import UTC
-
     return TokenClaims(sub=sub, aud=audience, jti=claims.get("jti"), exp=datetime.fromtimestamp(exp, UTC),
                        extra=extra)
 

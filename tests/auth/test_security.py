@@ -107,6 +107,42 @@ def test_missing_claims_refused() -> None:
         _decode(token)
 
 
+def test_a_verified_token_is_verified_once_and_still_checked_against_the_clock(monkeypatch) -> None:
+    """The signature check of a token is kept (issue 17); expiry and not-before are checked on every use, and the
+    kept answer is only for the same token, key, audience and issuer."""
+    from app.core import security
+
+    calls: list[str] = []
+    real = security.jwt.decode
+
+    def counting(token, *args, **kwargs):
+        calls.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr(security.jwt, "decode", counting)
+    token = _good()
+    assert _decode(token).sub == "u1"
+    assert _decode(token, now=NOW + timedelta(minutes=5)).sub == "u1"
+    assert calls == [token]
+    with pytest.raises(TokenError) as e:  # kept, and still expires
+        _decode(token, now=NOW + timedelta(minutes=16))
+    assert e.value.reason == "expired"
+    with pytest.raises(TokenError) as e:  # kept, and still not valid before its time
+        _decode(token, now=NOW - timedelta(hours=1))
+    assert e.value.reason == "not_yet_valid"
+    with pytest.raises(TokenError) as e:  # another audience verifies afresh, and fails
+        decode_token(token, secret=SECRET, audience="other-api", issuer=ISS, now=NOW)
+    assert e.value.reason == "audience"
+    with pytest.raises(TokenError):  # another key (a rotated secret) verifies afresh, and fails
+        decode_token(token, secret="rotated-secret-abcdefghijklmnopqrstuvwxyz", audience=AUD, issuer=ISS, now=NOW)
+    head, body, sig = token.split(".")
+    forged = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    forged["sub"] = "admin"
+    with pytest.raises(TokenError):  # the same signature on other claims
+        _decode(f"{head}.{_b64(forged)}.{sig}")
+    assert calls.count(token) == 3 and len(calls) == 4
+
+
 def test_passwords_argon2_and_policy() -> None:
     h = hash_password("correct horse 42")
     assert h.startswith("$argon2id$")
