@@ -49,6 +49,7 @@ from app.projects.models import Project
 from app.publicity import repository as repo
 from app.publicity.models import Notice, NoticeKind, NoticeStatus, Objection, ObjectionStatus
 from app.publicity.posters import PARTICIPANTS_HEADER, Poster, notice_link
+from app.publicity.repository import NoticeRow
 from app.publicity.schemas import (
     Attachment,
     CalendarWindow,
@@ -112,7 +113,7 @@ def next_working_day_after(*, d: date) -> date:
     return nxt
 
 
-def days_left(*, notice: Notice, now: datetime) -> int:
+def days_left(*, notice: Notice | NoticeRow, now: datetime) -> int:
     """Working days of the window still to come, today included if it is one (0 once the window ended)."""
     w = Window(start_date=notice.counting_starts, end_date=notice.end_date, closes_at=notice.closes_at,
                working_days=notice.working_days, provisional=notice.provisional)
@@ -140,7 +141,7 @@ def calendar_window(*, start_date: date, working_days: int, now: datetime) -> Ca
 
 # ---- status --------------------------------------------------------------------------------------
 
-def status_of(*, notice: Notice, counts: dict[str, int], now: datetime) -> tuple[NoticeStatus, bool]:
+def status_of(*, notice: Notice | NoticeRow, counts: dict[str, int], now: datetime) -> tuple[NoticeStatus, bool]:
     """(status, window_ended) at ``now``; the SQL filter in repository.status_clause mirrors this."""
     ended = now >= notice.closes_at
     if counts.get(ObjectionStatus.ACCEPTED, 0) > 0:
@@ -162,7 +163,7 @@ def _attachment(m: Any, url: str) -> Attachment:
                       height=m.height, url=url, thumbnail_url=f"{url}?thumbnail=true" if m.thumb_sha256 else None)
 
 
-def _public(n: Notice, counts: dict[str, int], now: datetime, media: Sequence[Any] = (),
+def _public(n: Notice | NoticeRow, counts: dict[str, int], now: datetime, media: Sequence[Any] = (),
             superseded_by: str | None = None) -> NoticePublic:
     status, ended = status_of(notice=n, counts=counts, now=now)
     return NoticePublic(
@@ -179,7 +180,7 @@ def _public(n: Notice, counts: dict[str, int], now: datetime, media: Sequence[An
     )
 
 
-async def _superseded(session: AsyncSession, notices: Sequence[Notice]) -> dict[str, str]:
+async def _superseded(session: AsyncSession, notices: Sequence[Notice | NoticeRow]) -> dict[str, str]:
     """Vote-result notice id -> the notice of its result's next revision, for those a correction republished."""
     motions = sorted({n.motion_id for n in notices if n.kind == NoticeKind.VOTE_RESULT and n.motion_id})
     by_revision = {(r.motion_id, r.revision): r.id for r in await repo.result_notices(session, motions)}
@@ -187,7 +188,7 @@ async def _superseded(session: AsyncSession, notices: Sequence[Notice]) -> dict[
             if n.kind == NoticeKind.VOTE_RESULT and (n.motion_id, n.revision + 1) in by_revision}
 
 
-async def _publics(session: AsyncSession, notices: Sequence[Notice], now: datetime, *,
+async def _publics(session: AsyncSession, notices: Sequence[Notice | NoticeRow], now: datetime, *,
                    counts: dict[str, dict[str, int]] | None = None,
                    with_media: set[str] | None = None) -> list[NoticePublic]:
     """The notices' public shapes. ``counts`` (objections by status) and ``with_media`` (the notices that have
