@@ -402,9 +402,11 @@ def capture_sql(engine: Any) -> Iterator[list[Captured]]:
     driver_rows = hotread._driver_call
 
     async def counted(conn: Any, dialect: str, sql: str, args: Any, **kw: Any) -> Any:
-        if conn.sync_engine is engine.sync_engine:
+        done = await driver_rows(conn, dialect, sql, args, **kw)
+        # None: a write before the transaction opened, not sent (SQLAlchemy sends it, and the event sees it)
+        if done is not None and conn.sync_engine is engine.sync_engine:
             out.append(Captured(sql, tuple(args)))
-        return await driver_rows(conn, dialect, sql, args, **kw)
+        return done
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     hotread._driver_call = counted  # type: ignore[assignment]

@@ -31,7 +31,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import repository as base
-from app.core.db import upsert_insert, wide
+from app.core.db import upsert_insert
 from app.core.hotread import HotRead, HotWrite
 from app.register.models import Building, Household, RulesProfileVersion, Unit
 from app.register.scope import households_in
@@ -251,24 +251,39 @@ class BallotMotion:
     on_roll: bool
 
 
-_MOTION_FOR_BALLOT = (
-    sa_select(Motion, col(Plan.id), col(Plan.superseded_by),
+_MOTION_COLUMNS = tuple(Motion.__table__.columns)  # type: ignore[attr-defined]
+_MOTION_FOR_BALLOT = HotRead(
+    sa_select(*_MOTION_COLUMNS, col(Plan.id), col(Plan.superseded_by),
               select(RollEntry.household_id)
               .where(RollEntry.motion_id == Motion.id, RollEntry.household_id == bindparam("household_id"))
               .exists())
     .outerjoin(Plan, col(Plan.id) == Motion.plan_id)
     .where(col(Motion.id) == bindparam("motion_id"))
 )
+_PLAN_AND_ROLL = HotRead(
+    sa_select(col(Plan.id), col(Plan.superseded_by),
+              select(RollEntry.household_id)
+              .where(RollEntry.motion_id == bindparam("motion_id"), RollEntry.household_id == bindparam("household_id"))
+              .exists())
+    .where(col(Plan.id) == bindparam("plan_id"))
+)
 
 
 async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id: str | None) -> BallotMotion | None:
+    """One hot statement; the motion becomes the session's own object (a first ballot freezes it through it)."""
     if not motion_id or len(motion_id) > base.ID_MAX:
         return None
-    params = {"motion_id": motion_id, "household_id": household_id}
-    row = (await session.exec(wide(_MOTION_FOR_BALLOT), params=params)).first()
+    m = base.held(session, Motion, motion_id)
+    if m is not None:  # already read in this session (a paper entry reads it before and after its photo)
+        got = await _PLAN_AND_ROLL.first(session, motion_id=motion_id, household_id=household_id, plan_id=m.plan_id)
+        plan = (None, None, False) if got is None else got
+        return BallotMotion(motion=m, plan_current=plan[0] is not None and plan[1] is None, on_roll=bool(plan[2]))
+    row = await _MOTION_FOR_BALLOT.first(session, motion_id=motion_id, household_id=household_id)
     if row is None:
         return None
-    return BallotMotion(motion=row[0], plan_current=row[1] is not None and row[2] is None, on_roll=bool(row[3]))
+    n = len(_MOTION_COLUMNS)
+    m = base.attach_loaded(session, Motion, {c.key: v for c, v in zip(_MOTION_COLUMNS, row[:n], strict=True)})
+    return BallotMotion(motion=m, plan_current=row[n] is not None and row[n + 1] is None, on_roll=bool(row[n + 2]))
 
 
 _ballot_t, _current_t = Ballot.__table__, CurrentBallot.__table__  # type: ignore[attr-defined]
