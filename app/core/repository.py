@@ -58,10 +58,15 @@ def keyset(q: Q, key: InstrumentedAttribute[Any] | Any, *, after: Any | None, li
     return q.order_by(col(key)).limit(limit + 1)
 
 
-def held(session: AsyncSession, model: type[M], row_id: str) -> M | None:
-    """The row's object when the session already holds it (no statement)."""
+async def held(session: AsyncSession, model: type[M], row_id: str) -> M | None:
+    """The row's object when the session already holds it: as it is (no statement), as the ORM would give it,
+    or read again when it was expired (a rollback expires what the session holds)."""
     found = session.identity_map.get(session.identity_key(model, row_id))
-    return found if isinstance(found, model) else None
+    if not isinstance(found, model):
+        return None
+    if inspect(found).expired_attributes:
+        await session.refresh(found)
+    return found
 
 
 def attach_loaded(session: AsyncSession, model: type[M], values: dict[str, Any]) -> M:

@@ -273,8 +273,8 @@ async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id:
     """One hot statement; the motion becomes the session's own object (a first ballot freezes it through it)."""
     if not motion_id or len(motion_id) > base.ID_MAX:
         return None
-    m = base.held(session, Motion, motion_id)
-    if m is not None:  # already read in this session (a paper entry reads it before and after its photo)
+    m = await base.held(session, Motion, motion_id)
+    if m is not None:  # already read in this session
         got = await _PLAN_AND_ROLL.first(session, motion_id=motion_id, household_id=household_id, plan_id=m.plan_id)
         plan = (None, None, False) if got is None else got
         return BallotMotion(motion=m, plan_current=plan[0] is not None and plan[1] is None, on_roll=bool(plan[2]))

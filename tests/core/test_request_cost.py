@@ -165,6 +165,10 @@ async def test_a_motion_read_by_a_hot_statement_is_the_sessions_own(app, client,
         assert other is not None and other.motion is got.motion and not other.on_roll
         got.motion.title = "改过的标题"
         await s.commit()
+        s.expire(got.motion)  # as a rollback would leave it: read again, not lazily on first use
+        again = await voting_repo.motion_for_ballot(s, m["id"], hid)
+        assert again is not None and again.motion is got.motion
+        assert not sa_inspect(got.motion).expired_attributes and got.motion.title == "改过的标题"
     async with app.state.db.write_session() as s:
         fresh = await voting_repo.get_motion(s, m["id"], lock=True)
         assert fresh is not None and fresh.title == "改过的标题"
