@@ -251,20 +251,19 @@ class BallotMotion:
     on_roll: bool
 
 
+def _on_roll(motion_id: Any) -> Any:
+    return (select(RollEntry.household_id)
+            .where(RollEntry.motion_id == motion_id, RollEntry.household_id == bindparam("household_id")).exists())
+
+
 _MOTION_COLUMNS = tuple(Motion.__table__.columns)  # type: ignore[attr-defined]
 _MOTION_FOR_BALLOT = HotRead(
-    sa_select(*_MOTION_COLUMNS, col(Plan.id), col(Plan.superseded_by),
-              select(RollEntry.household_id)
-              .where(RollEntry.motion_id == Motion.id, RollEntry.household_id == bindparam("household_id"))
-              .exists())
+    sa_select(*_MOTION_COLUMNS, col(Plan.id), col(Plan.superseded_by), _on_roll(Motion.id))
     .outerjoin(Plan, col(Plan.id) == Motion.plan_id)
     .where(col(Motion.id) == bindparam("motion_id"))
 )
-_PLAN_AND_ROLL = HotRead(
-    sa_select(col(Plan.id), col(Plan.superseded_by),
-              select(RollEntry.household_id)
-              .where(RollEntry.motion_id == bindparam("motion_id"), RollEntry.household_id == bindparam("household_id"))
-              .exists())
+_PLAN_AND_ROLL = HotRead(  # the same, for a motion the session holds already
+    sa_select(col(Plan.id), col(Plan.superseded_by), _on_roll(bindparam("motion_id")))
     .where(col(Plan.id) == bindparam("plan_id"))
 )
 
