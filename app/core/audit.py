@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.db import new_id, upsert_insert
+from app.core.db import dialect_name, new_id, upsert_insert
 from app.core.hotread import HotWrite
 from app.core.models import AuditEntry, AuditHead
 
@@ -46,6 +46,13 @@ _LOCK_HEAD = HotWrite(select(_head.c.last_seq, _head.c.last_hash).where(_head.c.
 _INSERT_ENTRY = HotWrite(insert(_entry))  # every column: each call gives them all
 _MOVE_HEAD = HotWrite(update(_head).where(_head.c.chain == bindparam("head_chain"))
                       .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")))
+# PostgreSQL: the entry and the head's move in one statement, one round trip less on every audited write. The
+# head's UPDATE is a data-modifying WITH, which PostgreSQL runs exactly once, whether or not the INSERT reads it;
+# both see the transaction's own locked head row. (SQLite has no data-modifying WITH; its two statements cost
+# no round trip.)
+_INSERT_ENTRY_MOVE_HEAD = HotWrite(insert(_entry).add_cte(
+    update(_head).where(_head.c.chain == bindparam("head_chain"))
+    .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")).cte("moved_head")))
 
 
 async def _lock_head(session: AsyncSession, chain: str) -> tuple[int, str]:
@@ -75,9 +82,13 @@ async def append(
     h = entry_hash(chain=chain, seq=seq, at=at, actor_id=actor_id, action=action, entity_type=entity_type,
                    entity_id=entity_id, data=data, prev_hash=last_hash)
     entry_id = new_id()
-    await _INSERT_ENTRY.execute(session, id=entry_id, chain=chain, seq=seq, at=at, actor_id=actor_id, action=action,
-                                entity_type=entity_type, entity_id=entity_id, data=data, prev_hash=last_hash, hash=h)
-    await _MOVE_HEAD.execute(session, head_chain=chain, head_seq=seq, head_hash=h)
+    entry = {"id": entry_id, "chain": chain, "seq": seq, "at": at, "actor_id": actor_id, "action": action,
+             "entity_type": entity_type, "entity_id": entity_id, "data": data, "prev_hash": last_hash, "hash": h}
+    if dialect_name(session) == "postgresql":
+        await _INSERT_ENTRY_MOVE_HEAD.execute(session, **entry, head_chain=chain, head_seq=seq, head_hash=h)
+    else:
+        await _INSERT_ENTRY.execute(session, **entry)
+        await _MOVE_HEAD.execute(session, head_chain=chain, head_seq=seq, head_hash=h)
     return entry_id
 
 

@@ -31,7 +31,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import repository as base
-from app.core.db import upsert_insert
+from app.core.db import dialect_name, upsert_insert
 from app.core.hotread import HotRead, HotWrite
 from app.register.models import Building, Household, RulesProfileVersion, Unit
 from app.register.scope import households_in
@@ -300,6 +300,28 @@ def _upsert_current_stmt(dialect_insert: Any) -> Any:
 
 _UPSERT_CURRENT = HotWrite({"postgresql": _upsert_current_stmt(pg_insert),
                             "sqlite": _upsert_current_stmt(sqlite_insert)})
+_CURRENT_FROM_BALLOT = ("motion_id", "household_id", "ballot_id", "seq", "choice", "channel", "cast_at")
+
+
+def _store_ballot_pg() -> Any:
+    """PostgreSQL: the ballot's INSERT as a data-modifying WITH, and the current ballot upserted from the row it
+    returns, in one statement (one round trip less on every ballot; SQLite has no data-modifying WITH, and its
+    two statements cost no round trip)."""
+    b = _ballot_t
+    stored = (insert(b).returning(b.c.motion_id, b.c.household_id, b.c.id, b.c.seq, b.c.choice, b.c.channel,
+                                  b.c.cast_at).cte("stored_ballot"))
+    ins = pg_insert(_current_t).from_select(
+        list(_CURRENT_FROM_BALLOT),
+        sa_select(stored.c.motion_id, stored.c.household_id, stored.c.id, stored.c.seq, stored.c.choice,
+                  stored.c.channel, stored.c.cast_at))
+    return ins.on_conflict_do_update(
+        index_elements=["motion_id", "household_id"],
+        set_={k: ins.excluded[k] for k in ("ballot_id", "seq", "choice", "channel", "cast_at")},
+        where=_current_t.c.seq < ins.excluded.seq,
+    )
+
+
+_STORE_BALLOT_PG = HotWrite(_store_ballot_pg())
 
 
 @dataclass(frozen=True)
@@ -319,14 +341,19 @@ async def store_ballot(session: AsyncSession, *, ballot_id: str, motion_id: str,
                        proxy: ProxyFields | None = None) -> None:
     """INSERT the ballot version and make it the household's current ballot: INSERT … ON CONFLICT (motion_id,
     household_id) DO UPDATE — the database keeps one current ballot per household, and a higher ``seq`` always
-    wins, whatever order concurrent transactions arrive in. Two Core statements built once."""
-    await _INSERT_BALLOT.execute(session, **{
+    wins, whatever order concurrent transactions arrive in. Core statements built once: two on SQLite, one on
+    PostgreSQL (:func:`_store_ballot_pg`)."""
+    row = {
         "id": ballot_id, "motion_id": motion_id, "household_id": household_id, "seq": seq, "choice": choice,
         "channel": channel, "actor_id": actor_id, "cast_at": cast_at, "receipt_hash": receipt_hash,
         "photo_sha256": photo_sha256, "photo_media_id": photo_media_id, "checked_by": checked_by,
         "proxy_name": proxy.name if proxy else None, "proxy_relation": proxy.relation if proxy else None,
         "proxy_key": proxy.key if proxy else None, "proxy_photo_sha256": proxy.photo_sha256 if proxy else None,
-        "proxy_media_id": proxy.media_id if proxy else None})
+        "proxy_media_id": proxy.media_id if proxy else None}
+    if dialect_name(session) == "postgresql":
+        await _STORE_BALLOT_PG.execute(session, **row)
+        return
+    await _INSERT_BALLOT.execute(session, **row)
     await _UPSERT_CURRENT.execute(
         session, motion_id=motion_id, household_id=household_id, ballot_id=ballot_id, seq=seq, choice=choice,
         channel=channel, cast_at=cast_at)

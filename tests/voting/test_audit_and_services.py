@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from app.core import audit
 from app.projects.gates import ContributionFigures, Ratio
-from app.voting import service
+from app.voting import repository as voting_repo
+from app.voting import service, tallies
 from app.voting.contracts import ParticipantRow
 from tests.projects.helpers import sh, travel
 from tests.voting.helpers import API, jpeg, make_motion, make_project, paper, plan_body, setup_motion, vote
@@ -53,6 +54,35 @@ async def test_audit_chain_verifies_and_names_an_edited_entry(client, world, clo
                                   capture_output=True, text=True, timeout=120)
     assert out.returncode == 1, out.stdout + out.stderr
     assert f"id={target}" in out.stdout and "BROKEN" in out.stdout
+
+
+async def test_concurrent_ballots_keep_one_chain_and_one_current_row_each(client, world, clock, app) -> None:
+    """Ballots of four households at once, each cast twice (on PostgreSQL a ballot and its current row are one
+    statement, and so are an audit entry and its chain's head): the chain verifies with one entry per ballot in
+    gap-free order, and each household's current row is its later ballot."""
+    _, _, m = await setup_motion(client, world, clock.now())
+    first = await asyncio.gather(*(vote(client, r.headers, m["id"], "agree") for r in world.residents))
+    assert [r.status_code for r in first] == [200] * len(world.residents), [r.text for r in first]
+    second = await asyncio.gather(*(vote(client, r.headers, m["id"], "disagree") for r in world.residents))
+    assert [r.json()["version"] for r in second] == [2] * len(world.residents), [r.text for r in second]
+    async with app.state.db.read_session() as s:
+        report = (await audit.verify(s, world.community_id))[0]
+        cast = (await s.exec(text("SELECT entity_id FROM audit_entry WHERE chain = :c AND action = 'ballot.cast'")
+                             .bindparams(c=world.community_id))).all()
+        ballots = (await s.exec(text("SELECT id, household_id, seq FROM ballot WHERE motion_id = :m")
+                                .bindparams(m=m["id"]))).all()
+        current = (await s.exec(text("SELECT household_id, ballot_id, seq, choice FROM current_ballot "
+                                     "WHERE motion_id = :m").bindparams(m=m["id"]))).all()
+    assert report.ok, report
+    assert sorted(e for (e,) in cast) == sorted(b for b, _, _ in ballots) and len(ballots) == 2 * len(world.residents)
+    later = {h: (b, seq) for b, h, seq in sorted(ballots, key=lambda x: x[2])}  # each household's highest seq
+    assert {h: (b, seq) for h, b, seq, _ in current} == later
+    assert {c for _, _, _, c in current} == {"disagree"}
+    async with app.state.db.read_session() as s:  # the running tally the ballots moved equals a full count
+        motion = await voting_repo.get_motion(s, m["id"])
+        assert motion is not None
+        running, full = await tallies.counts_of(s, m=motion), await tallies.full_counts(s, m=motion)
+    assert running == full and running.disagree_households >= len(world.residents) and running.agree_households == 0
 
 
 async def test_motions_gate(client, world, clock, app) -> None:
