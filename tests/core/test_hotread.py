@@ -145,3 +145,27 @@ async def test_a_refused_write_raises_sqlalchemys_integrity_error(app) -> None:
         await session.rollback()
     async with db.read_session() as session:
         assert await _HEAD.first(session, c="hot-dup") == (0, "g")
+
+
+async def test_a_session_keeps_its_connection_per_transaction(app) -> None:
+    """The connection a hot statement runs on is the session's own for its transaction; after a commit or a
+    rollback the session's next transaction is asked for its connection again, and what it did is what the
+    database holds."""
+    db = app.state.db
+    async with db.write_session() as session:
+        await _NEW_HEAD.execute(session, chain="keep-a", last_seq=0, last_hash="g")
+        first = await session.connection()
+        assert await _BUMP.all(session, c="keep-a") == [(1,)]
+        assert session.info["app.hotread.connection"][1] is first  # kept while the transaction lasts
+        tx = session.sync_session.get_transaction()
+        assert session.info["app.hotread.connection"][0] is tx
+        await session.commit()
+        assert await _BUMP.all(session, c="keep-a") == [(2,)]  # a new transaction, its connection asked for again
+        kept = session.info["app.hotread.connection"]
+        assert kept[0] is session.sync_session.get_transaction() and kept[0] is not tx
+        assert kept[1] is await session.connection()
+        await session.rollback()
+        assert await _HEAD.first(session, c="keep-a") == (1, "g")  # the rolled-back bump is gone
+        assert session.info["app.hotread.connection"][0] is session.sync_session.get_transaction()
+    async with db.read_session() as session:
+        assert await _HEAD.first(session, c="keep-a") == (1, "g")
