@@ -51,7 +51,7 @@ from app.voting.state import (
     status_of,
     window_closed,
 )
-from app.voting.tallies import keep_running_tally
+from app.voting.tallies import keep_running_tally, rebuild_running_tally
 
 # ---- ballots -------------------------------------------------------------------------------------
 
@@ -111,14 +111,15 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
         raise window_closed(MotionStatus.CLOSED)
     await freeze(session, m, now)
     receipt = new_receipt()
-    after_store, before = await keep_running_tally(session, m, household_id=household_id, choice=choice)
+    move, before = await keep_running_tally(session, m, household_id=household_id, choice=choice)
     ballot_id = ballot_id or new_id()
     media_id = await attach_photo(ballot_id) if attach_photo is not None else photo_media_id
-    await repo.store_ballot(session, ballot_id=ballot_id, motion_id=m.id, household_id=household_id, seq=seq,
-                            choice=choice.value, channel=channel.value, actor_id=actor_id, cast_at=now,
-                            receipt_hash=keyed_hash(settings.secret_key, receipt, purpose="receipt"),
-                            photo_sha256=photo_sha256, photo_media_id=media_id, checked_by=checked_by, proxy=proxy)
-    await after_store()
+    if not await repo.store_ballot(session, ballot_id=ballot_id, motion_id=m.id, household_id=household_id,
+                                   seq=seq, choice=choice.value, channel=channel.value, actor_id=actor_id,
+                                   cast_at=now, receipt_hash=keyed_hash(settings.secret_key, receipt, purpose="receipt"),
+                                   photo_sha256=photo_sha256, photo_media_id=media_id, checked_by=checked_by,
+                                   proxy=proxy, move=move):
+        await rebuild_running_tally(session, m=m)  # the buckets were missing: the move changed nothing
     version = before.versions + 1  # the household's ballots so far (read under the motion's lock) and this one
     data: dict[str, Any] = {
         "motion_id": m.id, "household_id": household_id, "seq": seq, "version": version, "channel": channel.value,

@@ -325,6 +325,25 @@ _STORE_BALLOT_PG = HotWrite(_store_ballot_pg())
 
 
 @dataclass(frozen=True)
+class TallyMove:
+    """One owner (their households and area on the roll) moved into the running tally's bucket ``to``, out of
+    ``from_`` if they were in one."""
+
+    to: str
+    from_: str | None
+    households: int
+    area: int
+
+    def params(self, motion_id: str) -> dict[str, Any]:
+        return {"m_id": motion_id, "to_bucket": self.to, "from_bucket": self.from_ if self.from_ is not None else self.to,
+                "n": self.households, "a": self.area}
+
+    def moved(self, rowcount: int) -> bool:
+        """Whether the UPDATE that made it found the buckets (False: the running tally is missing)."""
+        return rowcount == (1 if self.from_ is None or self.from_ == self.to else 2)
+
+
+@dataclass(frozen=True)
 class ProxyFields:
     """A proxy as stored on a ballot or a paper entry."""
 
@@ -338,11 +357,13 @@ class ProxyFields:
 async def store_ballot(session: AsyncSession, *, ballot_id: str, motion_id: str, household_id: str, seq: int,
                        choice: str, channel: str, actor_id: str, cast_at: datetime, receipt_hash: str,
                        photo_sha256: str | None, photo_media_id: str | None, checked_by: str | None = None,
-                       proxy: ProxyFields | None = None) -> None:
+                       proxy: ProxyFields | None = None, move: TallyMove | None = None) -> bool:
     """INSERT the ballot version and make it the household's current ballot: INSERT … ON CONFLICT (motion_id,
     household_id) DO UPDATE — the database keeps one current ballot per household, and a higher ``seq`` always
-    wins, whatever order concurrent transactions arrive in. Core statements built once: two on SQLite, one on
-    PostgreSQL (:func:`_store_ballot_pg`)."""
+    wins, whatever order concurrent transactions arrive in — and make the owner's ``move`` in the running
+    tally. False when a move was asked and the running tally is missing (nothing was moved then). Core
+    statements built once: three on SQLite, one on PostgreSQL (:func:`_store_ballot_pg`, with the move as its
+    main statement)."""
     row = {
         "id": ballot_id, "motion_id": motion_id, "household_id": household_id, "seq": seq, "choice": choice,
         "channel": channel, "actor_id": actor_id, "cast_at": cast_at, "receipt_hash": receipt_hash,
@@ -351,12 +372,15 @@ async def store_ballot(session: AsyncSession, *, ballot_id: str, motion_id: str,
         "proxy_key": proxy.key if proxy else None, "proxy_photo_sha256": proxy.photo_sha256 if proxy else None,
         "proxy_media_id": proxy.media_id if proxy else None}
     if dialect_name(session) == "postgresql":
-        await _STORE_BALLOT_PG.execute(session, **row)
-        return
+        if move is None:
+            await _STORE_BALLOT_PG.execute(session, **row)
+            return True
+        return move.moved(await _STORE_BALLOT_MOVE_PG.execute(session, **row, **move.params(motion_id)))
     await _INSERT_BALLOT.execute(session, **row)
     await _UPSERT_CURRENT.execute(
         session, motion_id=motion_id, household_id=household_id, ballot_id=ballot_id, seq=seq, choice=choice,
         channel=channel, cast_at=cast_at)
+    return move is None or move.moved(await _MOVE.execute(session, **move.params(motion_id)))
 
 
 async def ballot_versions(session: AsyncSession, motion_id: str, household_id: str) -> int:
@@ -672,15 +696,8 @@ def _move_stmt() -> Any:
 
 
 _MOVE = HotWrite(_move_stmt())
-
-
-async def move_in_running_tally(session: AsyncSession, motion: Motion, *, to: str, from_: str | None,
-                                households: int, area: int) -> bool:
-    """Move one owner (their households and area) into bucket ``to``, out of ``from_`` if they were in one.
-    False when the running tally is missing (nothing was changed)."""
-    params = {"m_id": motion.id, "to_bucket": to, "from_bucket": from_ if from_ is not None else to,
-              "n": households, "a": area}
-    return await _MOVE.execute(session, **params) == (1 if from_ is None or from_ == to else 2)
+# PostgreSQL: the ballot, its current row and the move in one statement, the move its main one (its row count)
+_STORE_BALLOT_MOVE_PG = HotWrite(_move_stmt().add_cte(_store_ballot_pg().cte("made_current")))
 
 
 async def households_with_choices(session: AsyncSession, motion: Motion, *, limit: int, after: str | None,

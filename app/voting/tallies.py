@@ -87,23 +87,18 @@ async def rebuild_running_tally(session: AsyncSession, *, m: Motion) -> None:
 
 
 async def keep_running_tally(session: AsyncSession, m: Motion, *, household_id: str,
-                             choice: Choice) -> tuple[Any, repo.OwnerBefore]:
+                             choice: Choice) -> tuple[repo.TallyMove | None, repo.OwnerBefore]:
     """Called with the motion row locked and its roll frozen, BEFORE the household's new ballot is stored:
-    a household not on the roll cannot vote (404); returns what to do after storing it — move the owner to the
-    new choice's bucket, or, when the buckets are missing (the move changes nothing then), rebuild them — and
-    what was read before it (how many ballots the household had cast before this one, its unsettled paper
-    slip), in the same statement."""
+    a household not on the roll cannot vote (404); returns the move of the owner into the new choice's bucket
+    that storing the ballot makes (None when the owner's choice is unchanged), and what was read before it (how
+    many ballots the household had cast before this one, its unsettled paper slip), in the same statement. When
+    the store reports the buckets missing (the move changed nothing), :func:`rebuild_running_tally`."""
     before = await repo.owner_before_ballot(session, m, household_id)
     n, area, prev = before.households, before.area, before.choice
     if n == 0:
         raise out_of_scope()
-
-    async def after_store() -> None:
-        if prev == choice.value:
-            return  # the owner's choice is unchanged
-        if not await repo.move_in_running_tally(session, m, to=choice.value, from_=prev, households=n, area=area):
-            await rebuild_running_tally(session, m=m)
-    return after_store, before
+    move = None if prev == choice.value else repo.TallyMove(to=choice.value, from_=prev, households=n, area=area)
+    return move, before
 
 
 def _display(n: int, unit: str) -> str:

@@ -365,3 +365,30 @@ async def test_running_tally_under_concurrent_ballots(client, world, clock, app)
     running, full = await _running_and_full(app, m["id"])
     assert running == full
     assert full.participating_households == 12 and full.participating_owners == 10
+
+
+async def test_a_missing_running_tally_is_rebuilt_by_the_next_changed_ballot(client, world, clock, app) -> None:
+    """The running tally's rows are gone (a failed bulk load, an operator's hand): a ballot that keeps its
+    owner's choice moves nothing and leaves them gone (reads fall back to the full count); the next ballot that
+    changes a choice finds no bucket to move, and the ballot's own transaction rebuilds them from the roll and
+    the current ballots, its own ballot included."""
+    _, _, m = await setup_motion(client, world, clock.now())
+    a, b = world.residents[0].headers, world.residents[1].headers
+    assert (await vote(client, a, m["id"], "agree")).status_code == 200
+    assert (await vote(client, b, m["id"], "disagree")).status_code == 200
+    before, full = await _running_and_full(app, m["id"])
+    assert before == full and full.agree_households >= 1 and full.disagree_households >= 1
+    async with app.state.db.write_session() as s:
+        gone = await s.exec(text("DELETE FROM motion_tally WHERE motion_id = :m").bindparams(m=m["id"]))
+        assert gone.rowcount == 4  # the total and the three choices
+        await s.commit()
+    assert (await vote(client, a, m["id"], "agree")).status_code == 200  # unchanged: nothing to move
+    running, full = await _running_and_full(app, m["id"])
+    assert running is None and full == before
+    t = (await tally(client, world.staff, m["id"])).json()["counts"]
+    assert (t["agree_households"], t["disagree_households"]) == (before.agree_households, before.disagree_households)
+    assert (await vote(client, b, m["id"], "abstain")).status_code == 200  # a move, with no bucket to move
+    running, full = await _running_and_full(app, m["id"])
+    assert running is not None and running == full
+    assert (full.agree_households, full.disagree_households, full.abstain_households) == (
+        before.agree_households, 0, before.disagree_households)
