@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +16,7 @@ from app.auth.models import User
 from app.core import repository as base
 from app.core.content import VISIBLE_TEXT_VALUES
 from app.core.db import upsert_insert
+from app.core.hotread import HotRead
 from app.media.models import MediaObject
 from app.publicity.models import Notice, NoticeKind, NoticeStatus, Objection, ObjectionStatus
 from app.register.models import Household
@@ -54,7 +56,10 @@ async def result_notices(session: AsyncSession, motion_ids: list[str]) -> list[N
     return list((await session.exec(q)).all())
 
 
-NoticeRow = Row[Any]  # a row of the community listing: the notice's columns by name, read like a Notice
+_NOTICE_KEYS = tuple(c.key for c in Notice.__table__.columns)  # type: ignore[attr-defined]
+# a notice of the community listing: the notice's columns by name, read like a Notice (a named tuple)
+ListedNotice: Any = namedtuple("ListedNotice", _NOTICE_KEYS)  # type: ignore[misc]  # fields: the table's columns
+NoticeRow = Any  # a ListedNotice
 
 _COUNTED = (ObjectionStatus.PENDING, ObjectionStatus.ACCEPTED, ObjectionStatus.REJECTED)
 
@@ -106,7 +111,12 @@ _LISTING = (
     .order_by(col(Notice.created_at).desc(), col(Notice.id).desc())
     .limit(bindparam("limit"))
 )
-_LISTED = len(Notice.__table__.columns)  # type: ignore[attr-defined]
+_LISTED = len(_NOTICE_KEYS)
+# the first page, the read after every push (issue 17): sent by the driver (app.core.hotread), up to
+# HOT_PAGE_LIMIT notices — on SQLite it runs on the event loop's thread, so longer pages, later pages and status
+# filters go through SQLAlchemy
+_FIRST_PAGE = HotRead(_LISTING)
+HOT_PAGE_LIMIT = 50
 
 
 async def community_notices_page(
@@ -116,15 +126,20 @@ async def community_notices_page(
     """Up to ``limit + 1`` notices, newest first, each with its objections by status and whether it has media of
     ``media_owner_type`` (its attachments) — one statement. The notices are rows: their columns by name. Read on
     the session's connection, without an autoflush: for requests that only read."""
-    q = _LISTING
-    if after is not None:
-        at, nid = after
-        q = q.where(or_(col(Notice.created_at) < at, and_(col(Notice.created_at) == at, col(Notice.id) < nid)))
-    if status is not None:
-        q = q.where(status_clause(status, now))
     params = {"community_id": community_id, "limit": limit + 1, "media_owner_type": media_owner_type}
-    rows = cast("Sequence[NoticeRow]", (await (await session.connection()).execute(q, params)).all())
-    return [(row, {s.value: int(n) for s, n in zip(_COUNTED, row[_LISTED:_LISTED + 3], strict=True)},
+    rows: Sequence[Sequence[Any]]
+    if after is None and status is None and limit <= HOT_PAGE_LIMIT:
+        rows = await _FIRST_PAGE.all(session, **params)
+    else:
+        q = _LISTING
+        if after is not None:
+            at, nid = after
+            q = q.where(or_(col(Notice.created_at) < at, and_(col(Notice.created_at) == at, col(Notice.id) < nid)))
+        if status is not None:
+            q = q.where(status_clause(status, now))
+        rows = (await (await session.connection()).execute(q, params)).all()
+    return [(ListedNotice._make(row[:_LISTED]),
+             {s.value: int(n) for s, n in zip(_COUNTED, row[_LISTED:_LISTED + 3], strict=True)},
              bool(row[_LISTED + 3])) for row in rows]
 
 

@@ -192,3 +192,29 @@ async def test_two_staff_resolving_at_once(client, world) -> None:
     r = await client.get(f"/api/v1/notices/{n['id']}", headers=world.staff)
     counts = r.json()["objections"]
     assert counts["pending"] == 0 and counts["accepted"] + counts["rejected"] == 1
+
+
+async def test_the_first_page_reads_as_every_other_page(client, world, clock) -> None:
+    """The community list's first page (the read after every push) is sent by the driver, up to 50 notices;
+    a longer first page goes through SQLAlchemy: both give the same notices, objection counts and statuses."""
+    n1 = await notice(client, world, start="2026-11-24")
+    clock.advance(seconds=1)
+    n2 = await notice(client, world, start="2026-11-24", kind="other")
+    await travel(client, world, clock, sh(2026, 11, 26, 10))
+    filed = []
+    for headers, nid in ((world.residents[0].headers, n1["id"]), (world.residents[1].headers, n1["id"]),
+                         (world.residents[2].headers, n2["id"])):
+        r = await object_(client, headers, nid)
+        assert r.status_code == 201, r.text
+        filed.append(r.json()["id"])
+    assert (await resolve(client, world.staff, filed[1])).status_code == 200
+    url = f"/api/v1/communities/{world.community_id}/notices"
+    hot = await client.get(url, headers=world.residents[3].headers, params={"limit": 50})
+    plain = await client.get(url, headers=world.residents[3].headers, params={"limit": 51})
+    assert hot.status_code == plain.status_code == 200, (hot.text, plain.text)
+    assert hot.json() == plain.json()
+    by_id = {n["id"]: n for n in hot.json()["items"]}
+    assert by_id[n1["id"]]["objections"] == {"total": 2, "pending": 1, "accepted": 0, "rejected": 1}
+    assert by_id[n2["id"]]["objections"] == {"total": 1, "pending": 1, "accepted": 0, "rejected": 0}
+    assert by_id[n1["id"]]["status"] == "open" and isinstance(by_id[n1["id"]]["partial_day_excluded"], bool)
+    assert isinstance(by_id[n1["id"]]["provisional"], bool) and by_id[n1["id"]]["closes_at"].endswith("+08:00")
