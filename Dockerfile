@@ -1,11 +1,13 @@
 # Slim image, non-root user; the entrypoint migrates the database, then serves with uvicorn.
-FROM python:3.11-slim AS base
+# Debian bookworm: the release whose font package version is pinned below
+FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /srv/app
 # the CJK font of the printable documents (activation letters, ballot slips, notice posters): Debian's
-# fonts-droid-fallback (Apache-2.0, one TrueType file), pointed at by PDF_FONT_PATH below
+# fonts-droid-fallback (Apache-2.0, one TrueType file), pointed at by PDF_FONT_PATH below; the version is the
+# one scripts/fetch_font.sh pins for development and tests (tests/core/test_image.py keeps them equal)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-droid-fallback \
+ && apt-get install -y --no-install-recommends fonts-droid-fallback=1:6.0.1r16-1.1 \
  && rm -rf /var/lib/apt/lists/*
 ENV PDF_FONT_PATH=/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
 COPY pyproject.toml README.md alembic.ini ./
