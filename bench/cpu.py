@@ -381,8 +381,8 @@ def _py_spy_report(proc: subprocess.Popen[bytes], out: Path, top: int = 30) -> N
     print(f"  py-spy: {total} samples → {out}")
     for title, c in (("inclusive", incl), ("self", self_)):
         print(f"    {title}:")
-        for f, n in c.most_common(top):
-            print(f"      {n / total:6.1%}  {f}")
+        for f, samples in c.most_common(top):
+            print(f"      {samples / total:6.1%}  {f}")
 
 
 # ---- setup -----------------------------------------------------------------------------------------------

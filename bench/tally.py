@@ -34,8 +34,10 @@ from sqlalchemy import text
 
 from app.core.db import Database
 from app.core.security import hash_password
+from app.rules import Choice
 from app.voting import service as voting
 from app.voting.schemas import BallotCast
+from app.wiring import wire
 from bench.common import (
     API,
     RESULTS,
@@ -70,7 +72,7 @@ from bench.generate import (
 RESIDENTS = 60  # activated owners per tally community (for the casting timings)
 
 
-async def ensure_tally_communities(data: dict, sizes: list[int]) -> dict[str, dict]:
+async def ensure_tally_communities(data: dict, sizes: list[int]) -> dict[int, dict]:
     """{size: community} of the tally jurisdiction, created once and recorded in dataset_<db>.json."""
     extra = data.setdefault("extras", {}).setdefault("tally", {"communities": {}})
     missing = [s for s in sizes if str(s) not in extra["communities"]]
@@ -120,7 +122,7 @@ async def fill_ballots(motion_id: str, community_id: str, actor_id: str) -> tupl
         await conn.execute(text("UPDATE motion SET ballot_seq = :n WHERE id = :m"), {"n": n, "m": motion_id})
     # ballots written behind the service's back: rebuild the running tally, as after a register change
     async with db.write_session() as s:
-        await voting.rebuild_running_tally(s, m=await voting._motion_or_404(s, motion_id))
+        await voting.rebuild_running_tally(s, m=await voting.motion_or_404(s, motion_id=motion_id))
         await s.commit()
     await db.dispose()
     await analyze()
@@ -134,7 +136,7 @@ async def inproc(motion_id: str, staff_id: str, repeat: int) -> dict[str, Any]:
     try:
         async with db.write_session() as s:
             staff = await principal_for(s, staff_id)
-            m = await voting._motion_or_404(s, motion_id)
+            m = await voting.motion_or_404(s, motion_id=motion_id)
             now = datetime.now(UTC)
             t, cpu, result = await timed(lambda: voting.tally(s, principal=staff, motion_id=motion_id, now=now),
                                          repeat + 1)  # the first is a warm-up
@@ -181,7 +183,7 @@ async def explain_all(motion_id: str, staff_id: str, resident: dict[str, str]) -
             with capture_sql(db.writer) as cast_sql:
                 p = await principal_for(s, resident["user_id"])
                 await voting.cast_ballot(s, settings=app_settings(), principal=p, motion_id=motion_id,
-                                         body=BallotCast(choice="agree"), now=datetime.now(UTC))
+                                         body=BallotCast(choice=Choice.AGREE), now=datetime.now(UTC))
             await s.rollback()
         groups.append(("ballot cast: principal (app.auth.deps) + app.voting.service.cast_ballot", cast_sql))
         for title, stmts in groups:
@@ -208,6 +210,7 @@ def med(xs: list[float]) -> float:
 
 
 async def bench(sizes: list[int], repeat: int) -> dict[str, Any]:
+    wire()  # the services run in process here, as in the app: with every domain's providers registered
     data = await ensure_dataset()
     comms = await ensure_tally_communities(data, sizes)
     kind = db_kind()
