@@ -124,8 +124,9 @@ async def community_notices_page(
     status: NoticeStatus | None, now: datetime, media_owner_type: str,
 ) -> list[tuple[NoticeRow, dict[str, int], bool]]:
     """Up to ``limit + 1`` notices, newest first, each with its objections by status and whether it has media of
-    ``media_owner_type`` (its attachments) — one statement. The notices are rows: their columns by name. Read on
-    the session's connection, without an autoflush: for requests that only read."""
+    ``media_owner_type`` (its attachments) — one statement. The notices are named tuples of their columns
+    (:data:`ListedNotice`). Read on the session's connection without an autoflush (the first page by the driver,
+    :data:`_FIRST_PAGE`): for requests that only read."""
     params = {"community_id": community_id, "limit": limit + 1, "media_owner_type": media_owner_type}
     rows: Sequence[Sequence[Any]]
     if after is None and status is None and limit <= HOT_PAGE_LIMIT:
