@@ -44,15 +44,14 @@ _head, _entry = AuditHead.__table__, AuditEntry.__table__  # type: ignore[attr-d
 _LOCK_HEAD = HotWrite(select(_head.c.last_seq, _head.c.last_hash).where(_head.c.chain == bindparam("head_chain"))
                       .with_for_update())
 _INSERT_ENTRY = HotWrite(insert(_entry))  # every column: each call gives them all
-_MOVE_HEAD = HotWrite(update(_head).where(_head.c.chain == bindparam("head_chain"))
-                      .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")))
+_MOVE_HEAD_STMT = (update(_head).where(_head.c.chain == bindparam("head_chain"))
+                   .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")))
+_MOVE_HEAD = HotWrite(_MOVE_HEAD_STMT)
 # PostgreSQL: the entry and the head's move in one statement, one round trip less on every audited write. The
 # head's UPDATE is a data-modifying WITH, which PostgreSQL runs exactly once, whether or not the INSERT reads it;
 # both see the transaction's own locked head row. (SQLite has no data-modifying WITH; its two statements cost
 # no round trip.)
-_INSERT_ENTRY_MOVE_HEAD = HotWrite(insert(_entry).add_cte(
-    update(_head).where(_head.c.chain == bindparam("head_chain"))
-    .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")).cte("moved_head")))
+_INSERT_ENTRY_MOVE_HEAD = HotWrite(insert(_entry).add_cte(_MOVE_HEAD_STMT.cte("moved_head")))
 
 
 async def _lock_head(session: AsyncSession, chain: str) -> tuple[int, str]:

@@ -289,13 +289,17 @@ _ballot_t, _current_t = Ballot.__table__, CurrentBallot.__table__  # type: ignor
 _INSERT_BALLOT = HotWrite(insert(_ballot_t))  # every column: each call gives them all
 
 
-def _upsert_current_stmt(dialect_insert: Any) -> Any:
-    ins = dialect_insert(_current_t)
+def _higher_seq_wins(ins: Any) -> Any:
+    """The current-ballot INSERT ``ins`` as an upsert: one row per (motion, household), a higher seq wins."""
     return ins.on_conflict_do_update(
         index_elements=["motion_id", "household_id"],
         set_={k: ins.excluded[k] for k in ("ballot_id", "seq", "choice", "channel", "cast_at")},
         where=_current_t.c.seq < ins.excluded.seq,
     )
+
+
+def _upsert_current_stmt(dialect_insert: Any) -> Any:
+    return _higher_seq_wins(dialect_insert(_current_t))
 
 
 _UPSERT_CURRENT = HotWrite({"postgresql": _upsert_current_stmt(pg_insert),
@@ -310,15 +314,10 @@ def _store_ballot_pg() -> Any:
     b = _ballot_t
     stored = (insert(b).returning(b.c.motion_id, b.c.household_id, b.c.id, b.c.seq, b.c.choice, b.c.channel,
                                   b.c.cast_at).cte("stored_ballot"))
-    ins = pg_insert(_current_t).from_select(
+    return _higher_seq_wins(pg_insert(_current_t).from_select(
         list(_CURRENT_FROM_BALLOT),
         sa_select(stored.c.motion_id, stored.c.household_id, stored.c.id, stored.c.seq, stored.c.choice,
-                  stored.c.channel, stored.c.cast_at))
-    return ins.on_conflict_do_update(
-        index_elements=["motion_id", "household_id"],
-        set_={k: ins.excluded[k] for k in ("ballot_id", "seq", "choice", "channel", "cast_at")},
-        where=_current_t.c.seq < ins.excluded.seq,
-    )
+                  stored.c.channel, stored.c.cast_at)))
 
 
 _STORE_BALLOT_PG = HotWrite(_store_ballot_pg())
