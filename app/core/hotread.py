@@ -136,20 +136,23 @@ class HotWrite(HotRead):
         return (await self._run(session, params))[1]
 
 
-_HELD = "app.hotread.connection"  # session.info key: (the root transaction, its AsyncConnection)
+_HELD = "app.hotread.connection"  # session.info key: (the innermost transaction, its AsyncConnection)
 
 
 async def _connection(session: AsyncSession) -> AsyncConnection:
     """The session's connection, as ``await session.connection()`` gives it, without its hand-off through a
-    greenlet (15 µs) for each of a request's hot statements: while the session's root transaction is the one
-    that the kept connection came with and is still active, that connection is the one the session would give.
-    After a commit or a rollback the session has another transaction (or none), and asks again."""
-    tx = session.sync_session.get_transaction()
+    greenlet (15 µs) for each of a request's hot statements: while the session's innermost transaction (the root
+    one, or a savepoint's) is the one that the kept connection came with and is still active, that connection is
+    the one the session would give. After a commit, a rollback, or when a savepoint begins or ends, the session
+    has another transaction (or none), and asks again: asking is also what makes it emit a new savepoint's
+    SAVEPOINT, which a statement sent past it would escape."""
+    sync = session.sync_session
+    tx = sync.get_nested_transaction() or sync.get_transaction()
     held = session.info.get(_HELD)
     if held is not None and held[0] is tx and tx is not None and tx.is_active:
         return held[1]
-    conn = await session.connection()
-    session.info[_HELD] = (session.sync_session.get_transaction(), conn)
+    conn = await session.connection()  # also where the session emits a savepoint's SAVEPOINT
+    session.info[_HELD] = (sync.get_nested_transaction() or sync.get_transaction(), conn)
     return conn
 
 

@@ -169,3 +169,22 @@ async def test_a_session_keeps_its_connection_per_transaction(app) -> None:
         assert session.info["app.hotread.connection"][0] is session.sync_session.get_transaction()
     async with db.read_session() as session:
         assert await _HEAD.first(session, c="keep-a") == (1, "g")
+
+
+async def test_a_savepoint_holds_the_hot_writes_made_in_it(app) -> None:
+    """A hot write after ``begin_nested`` is inside the savepoint: rolled back with it, kept when it is released,
+    and the statements after it are the outer transaction's again."""
+    db = app.state.db
+    async with db.write_session() as session:
+        await _NEW_HEAD.execute(session, chain="save-a", last_seq=0, last_hash="g")
+        assert await _BUMP.all(session, c="save-a") == [(1,)]
+        nested = await session.begin_nested()
+        assert await _BUMP.all(session, c="save-a") == [(2,)]
+        await nested.rollback()
+        assert await _HEAD.first(session, c="save-a") == (1, "g")
+        async with session.begin_nested():
+            assert await _BUMP.all(session, c="save-a") == [(2,)]
+        assert await _BUMP.all(session, c="save-a") == [(3,)]
+        await session.commit()
+    async with db.read_session() as session:
+        assert await _HEAD.first(session, c="save-a") == (3, "g")
