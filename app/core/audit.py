@@ -1,7 +1,8 @@
 """Append-only, hash-chained audit log.
 
 Each entry carries the hash of the previous entry of its chain (one chain per community, plus "system").
-Appending locks the chain's head row, so concurrent writers never fork a chain. ``verify`` recomputes every
+Appending locks the chain's head row, so concurrent writers never fork a chain; a transaction that holds it
+locked already appends without reading it again. ``verify`` recomputes every
 hash and names the first entry that does not match.
 """
 
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import String, bindparam, cast, insert, literal_column, update
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -54,9 +56,61 @@ _MOVE_HEAD = HotWrite(_MOVE_HEAD_STMT)
 _INSERT_ENTRY_MOVE_HEAD = HotWrite(insert(_entry).add_cte(_MOVE_HEAD_STMT.cte("moved_head")))
 
 
+# Heads this transaction holds locked, with their values: (the innermost transaction, {chain: (seq, hash)}). Once
+# the head row is locked nobody else moves it, and this transaction moves it only through append, so a second
+# entry in the same transaction needs no locking read. Kept per innermost transaction: after a commit, a rollback
+# or a savepoint's end the session's transaction is another object, and the head is read again.
+_HEADS = "app.audit.heads"
+
+
+def _innermost(session: AsyncSession) -> Any:
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
+
+
+def _known_head(session: AsyncSession, chain: str) -> tuple[int, str] | None:
+    held = session.info.get(_HEADS)
+    tx = _innermost(session)
+    if held is None or tx is None or held[0] is not tx or not tx.is_active:
+        return None
+    head: tuple[int, str] | None = held[1].get(chain)
+    return head
+
+
+def _keep_head(session: AsyncSession, chain: str, seq: int, last_hash: str) -> None:
+    tx = _innermost(session)
+    held = session.info.get(_HEADS)
+    if held is None or held[0] is not tx:
+        heads: dict[str, tuple[int, str]] = {}
+        held = (tx, heads)
+        session.info[_HEADS] = held
+    held[1][chain] = (seq, last_hash)
+
+
+def locked_head(chain: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The head of ``chain`` as one value (``"<last seq> <last hash>"``, NULL for a chain not started yet) that
+    locks its row (FOR UPDATE), for the RETURNING clause of a statement that locks its own row first: a ballot's
+    take of the motion's next number (issue 17). PostgreSQL evaluates such a subquery when the first row is
+    returned, after that row's lock, and a locking read returns the newest committed head even when the
+    statement's snapshot is older. Give the value to :func:`head_locked`."""
+    return (select(cast(_head.c.last_seq, String) + literal_column("' '") + _head.c.last_hash)
+            .where(_head.c.chain == chain).with_for_update().scalar_subquery())
+
+
+def head_locked(session: AsyncSession, chain: str, value: str | None) -> None:
+    """Note the head that :func:`locked_head` read and locked in this transaction: the next :func:`append` to
+    ``chain`` skips its locking read. None (the chain has no head yet) notes nothing."""
+    if value is not None:
+        seq, last_hash = value.split(" ", 1)
+        _keep_head(session, chain, int(seq), last_hash)
+
+
 async def _lock_head(session: AsyncSession, chain: str) -> tuple[int, str]:
     """The chain's head (last seq, last hash), its row locked (created first for a new chain; a concurrent
-    creator is harmless)."""
+    creator is harmless), or as this transaction left it when it holds the row locked already."""
+    known = _known_head(session, chain)
+    if known is not None:
+        return known
     row = await _LOCK_HEAD.first(session, head_chain=chain)
     if row is None:
         ins = upsert_insert(session, AuditHead)
@@ -88,6 +142,7 @@ async def append(
     else:
         await _INSERT_ENTRY.execute(session, **entry)
         await _MOVE_HEAD.execute(session, head_chain=chain, head_seq=seq, head_hash=h)
+    _keep_head(session, chain, seq, h)
     return entry_id
 
 

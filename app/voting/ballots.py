@@ -1,11 +1,12 @@
 """Ballots: online and paper, one current ballot per household, receipts, the ballot history.
 
-A ballot is the busiest write (issue 17), so its transaction is nine statements, each built once: the motion
-with its plan's state (and, for paper, whether the household is on the roll), the next ballot number (which
-takes the motion's row lock and checks the window), the owner's roll entries with their current choice and
-the household's ballot count, the ballot, the current-ballot upsert, the running-tally move, and the audit
-head, entry and head move. A paper slip's photo row is written before the ballot, so the ballot row is
-written once with its media id."""
+A ballot is the busiest write (issue 17), so its transaction is eight statements on SQLite, each built once:
+the motion with its plan's state (and, for paper, whether the household is on the roll), the next ballot number
+(which takes the motion's row lock and checks the window, then locks and reads the community's audit head), the
+owner's roll entries with their current choice and the household's ballot count, the ballot, the current-ballot
+upsert, the running-tally move, and the audit entry and head move. PostgreSQL sends the ballot, its current row
+and the move as one statement, and the entry with the head's move as another: five. A paper slip's photo row is
+written before the ballot, so the ballot row is written once with its media id."""
 
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
     st = status_of(m=m, now=now)
     if st != MotionStatus.OPEN:
         raise window_closed(st)
-    seq = await repo.next_ballot_seq(session, motion_id=m.id, now=now)
+    seq = await repo.next_ballot_seq(session, motion_id=m.id, now=now, audit_chain=m.community_id)
     if seq is None:  # closed by a concurrent request
         raise window_closed(MotionStatus.CLOSED)
     await freeze(session, m, now)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import audit
 from app.core import repository as base
 from app.core.db import dialect_name, upsert_insert
 from app.core.hotread import HotRead, HotWrite
@@ -177,18 +178,24 @@ _NEXT_SEQ = HotWrite(update(_motion_t)
              .where(_motion_t.c.id == bindparam("m_id"), _motion_t.c.closed_at.is_(None),
                     _motion_t.c.opens_at <= bindparam("now"), _motion_t.c.closes_at > bindparam("now"))
              .values(ballot_seq=_motion_t.c.ballot_seq + 1)
-             .returning(_motion_t.c.ballot_seq))
+             .returning(_motion_t.c.ballot_seq, audit.locked_head(bindparam("audit_chain"))))
 
 
-async def next_ballot_seq(session: AsyncSession, *, motion_id: str, now: datetime) -> int | None:
+async def next_ballot_seq(session: AsyncSession, *, motion_id: str, now: datetime, audit_chain: str) -> int | None:
     """Take the motion's next ballot number, but only while its window is open at ``now``.
 
     The UPDATE locks the motion row (PostgreSQL re-checks the condition after waiting), so a ballot can never
-    slip in after a concurrent close; None when the window is not open. (A Core statement built once: the
-    session's Motion object keeps its old ``ballot_seq``, as it did with ``synchronize_session=False``.)
+    slip in after a concurrent close; None when the window is not open. Once it holds the motion, the same
+    statement locks the head of ``audit_chain`` (the community's, which the ballot's audit entry extends): the
+    order of the two locks is the one the separate statements took, one round trip less. (A Core statement built
+    once: the session's Motion object keeps its old ``ballot_seq``, as it did with
+    ``synchronize_session=False``.)
     """
-    row = await _NEXT_SEQ.first(session, m_id=motion_id, now=now)
-    return int(row[0]) if row is not None else None
+    row = await _NEXT_SEQ.first(session, m_id=motion_id, now=now, audit_chain=audit_chain)
+    if row is None:
+        return None
+    audit.head_locked(session, audit_chain, row[1])
+    return int(row[0])
 
 
 def in_scope(motion: Motion, h: Any = Household) -> list[Any]:

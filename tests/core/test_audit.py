@@ -41,3 +41,44 @@ async def test_chain_detects_deleted_entry(app) -> None:
         await s.commit()
     (report,) = await _verify(app)
     assert not report.ok and report.first_broken_seq == 3
+
+
+async def test_a_transaction_reads_the_head_it_holds_once(app) -> None:
+    """Once a transaction holds a chain's head locked, its further entries need no locking read; after a
+    rollback, and after a savepoint rolled back, the head is read again, so the chain neither forks nor skips."""
+    from tests.core.test_request_cost import _statements
+
+    at = app.state.clock.now()
+
+    async def add(s, i: int) -> None:
+        await audit.append(s, chain="c1", action="test.event", entity_type="thing", entity_id=f"t{i}",
+                           actor_id="u1", at=at, data={"i": i})
+
+    await _append(app, 1)  # t0: the chain and its head exist
+    async with app.state.db.write_session() as s:
+        with _statements(app) as seen:
+            for i in range(1, 4):
+                await add(s, i)
+        await s.commit()
+    assert len([x for x in seen if x.startswith("SELECT audit_head")]) == 1, seen
+    assert len([x for x in seen if x.startswith("INSERT INTO audit_entry")
+                or "INSERT INTO audit_entry" in x]) == 3, seen
+
+    async with app.state.db.write_session() as s:  # entry t4 rolled back: the next transaction reads the head
+        await add(s, 4)
+        await s.rollback()
+        await add(s, 5)
+        await s.commit()
+    async with app.state.db.write_session() as s:
+        await add(s, 6)
+        nested = await s.begin_nested()
+        await add(s, 7)
+        await nested.rollback()  # the savepoint's entry is gone, and so is its head
+        await add(s, 8)
+        await s.commit()
+
+    (report,) = await _verify(app)
+    assert report.ok and report.entries == 7, report
+    async with app.state.db.read_session() as s:
+        ids = (await s.exec(text("SELECT entity_id FROM audit_entry WHERE chain = 'c1' ORDER BY seq"))).all()
+    assert [r[0] for r in ids] == ["t0", "t1", "t2", "t3", "t5", "t6", "t8"]

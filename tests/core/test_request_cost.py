@@ -3,11 +3,12 @@
 * No route depends on a plain ``def`` dependency: FastAPI runs those in its thread pool, a thread hand-off on
   every request.
 * The SQL statements of a resident's ``GET /me`` (2), of the community's notice list (4: the principal's two,
-  the community, the page with its objection counts) and of an online ballot (11 on SQLite, of which 9 in the
-  ballot's own transaction; 8 on PostgreSQL, where the ballot, its current row and the running tally's move
-  are one statement, and so are the audit entry and its chain's head), and of a paper ballot (13 on SQLite,
-  10 on PostgreSQL: its motion's frozen rules profile is read once per process) — counted by the engines, so
-  a query added to these paths shows up here.
+  the community, the page with its objection counts) and of an online ballot (10 on SQLite, of which 8 in the
+  ballot's own transaction; 7 on PostgreSQL, where the ballot, its current row and the running tally's move
+  are one statement, and so are the audit entry and its chain's head), and of a paper ballot (12 on SQLite,
+  9 on PostgreSQL: its motion's frozen rules profile is read once per process) — counted by the engines, so
+  a query added to these paths shows up here. The audit chain's head is locked and read by the statement that
+  takes the motion's next ballot number, never on its own.
 * The SQLite driver (:mod:`app.core.sqlite_async`, one thread hand-off per statement) behaves like a DBAPI
   cursor: rows, row counts, last row ids, executemany, and errors as the DBAPI's own exception classes.
 """
@@ -115,11 +116,13 @@ async def test_statements_of_the_hot_requests(app, client, world, clock) -> None
     with _statements(app) as seen:
         r = await vote(client, me.headers, m["id"], "disagree")
     assert r.status_code == 200 and r.json()["version"] == 1, r.text
-    assert len(seen) == _ballot_statements(app, 11), seen
+    assert len(seen) == _ballot_statements(app, 10), seen
+    assert [s for s in seen if s.startswith("SELECT audit_head")] == [], seen
     with _statements(app) as seen:
         r = await vote(client, me.headers, m["id"], "agree")
     assert r.status_code == 200 and r.json()["version"] == 2, r.text
-    assert len(seen) == _ballot_statements(app, 11), seen
+    assert len(seen) == _ballot_statements(app, 10), seen
+    assert [s for s in seen if s.startswith("SELECT audit_head")] == [], seen
 
     with _statements(app) as seen:
         r = await client.get(f"{API}/communities/{world.community_id}/notices", headers=me.headers)
@@ -129,9 +132,9 @@ async def test_statements_of_the_hot_requests(app, client, world, clock) -> None
 
 async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock) -> None:
     """A paper ballot needs its motion's frozen profile (double entry, the proxy cap). A version never changes:
-    the process read it when the motion froze, and a paper ballot reads it no more (13 statements on SQLite:
-    the principal's 2, the motion before the photo is processed, the motion again, the ballot's 9 with the
-    slip's media row; 10 on PostgreSQL)."""
+    the process read it when the motion froze, and a paper ballot reads it no more (12 statements on SQLite:
+    the principal's 2, the motion before the photo is processed, the motion again, the ballot's 8 with the
+    slip's media row; 9 on PostgreSQL)."""
     _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
     assert (await vote(client, world.residents[0].headers, m["id"], "agree")).status_code == 200  # freezes
     others = [h["id"] for h in world.households if h["id"] != world.residents[0].household_id]
@@ -140,7 +143,7 @@ async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock) 
             r = await paper(client, world, m["id"], hid, "disagree", photo=jpeg())
         assert r.status_code == 201 and r.json()["status"] == "counted", r.text
         assert [s for s in seen if "FROM rules_profile_version" in s or "FROM jurisdiction" in s] == []
-        assert len(seen) == _ballot_statements(app, 13), seen
+        assert len(seen) == _ballot_statements(app, 12), seen
 
 
 async def test_a_cached_rules_profile_is_the_callers_own_copy(app, world) -> None:
