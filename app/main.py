@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app import models as _models  # noqa: F401  (every table registered)
-from app.api import install_api
+from app.api import hot_routes_first, install_api
 from app.board.routes import public_router as board_public_router
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
@@ -163,6 +163,10 @@ def create_app(
             schema = _original_openapi()
             schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDetail"] = (
                 ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}"))
+            paths = schema.get("paths", {})  # in the declared order, not the order they are matched in
+            declared = dict.fromkeys(getattr(r, "path", "") for r in app.state.declared_routes)
+            order = {p: i for i, p in enumerate(declared)}
+            schema["paths"] = dict(sorted(paths.items(), key=lambda kv: order.get(kv[0], len(order))))
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -201,6 +205,8 @@ def create_app(
         from app.turnout.worker import install_outbox_worker
 
         install_outbox_worker(app)
+    app.state.declared_routes = list(app.router.routes)  # the order of the documents (and tests/core/test_routes)
+    hot_routes_first(app.router.routes)
     wire()
     return app
 
