@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app.core import audit
+from tests.statements import app_statements
 
 
 async def _append(app, n: int, chain: str = "c1") -> None:
@@ -46,8 +47,6 @@ async def test_chain_detects_deleted_entry(app) -> None:
 async def test_a_transaction_reads_the_head_it_holds_once(app) -> None:
     """Once a transaction holds a chain's head locked, its further entries need no locking read; after a
     rollback, and after a savepoint rolled back, the head is read again, so the chain neither forks nor skips."""
-    from tests.core.test_request_cost import _statements
-
     at = app.state.clock.now()
 
     async def add(s, i: int) -> None:
@@ -56,7 +55,7 @@ async def test_a_transaction_reads_the_head_it_holds_once(app) -> None:
 
     await _append(app, 1)  # t0: the chain and its head exist
     async with app.state.db.write_session() as s:
-        with _statements(app) as seen:
+        with app_statements(app) as seen:
             for i in range(1, 4):
                 await add(s, i)
         await s.commit()

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core import hotread
 from app.core.sqlite_async import onehop_url
+from tests.statements import app_statements
 from tests.voting.helpers import API, jpeg, paper, setup_motion, vote
 
 
@@ -68,35 +67,6 @@ def test_no_route_runs_a_dependency_in_the_thread_pool(app) -> None:
     assert not sync, sorted(sync)
 
 
-@contextmanager
-def _statements(app) -> Iterator[list[str]]:
-    """Every statement the app's engines send while the block runs (the app's own ``BEGIN`` left out), the hot
-    reads that their drivers send directly (:mod:`app.core.hotread`) included."""
-    db = app.state.db
-    engines = [db.writer] if db.reader is db.writer else [db.writer, db.reader]
-    seen: list[str] = []
-
-    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith("BEGIN"):
-            seen.append(" ".join(statement.split()))
-
-    driver_rows = hotread._driver_call
-
-    async def hot(conn: Any, dialect: str, sql: str, args: Any, **kw: Any) -> Any:
-        done = await driver_rows(conn, dialect, sql, args, **kw)
-        if done is not None:  # None: a write before the transaction opened, sent through SQLAlchemy instead
-            seen.append(" ".join(sql.split()))
-        return done
-
-    with ExitStack() as stack:
-        for e in engines:
-            event.listen(e.sync_engine, "before_cursor_execute", before)
-            stack.callback(event.remove, e.sync_engine, "before_cursor_execute", before)
-        hotread._driver_call = hot  # type: ignore[assignment]
-        stack.callback(setattr, hotread, "_driver_call", driver_rows)
-        yield seen
-
-
 def _ballot_statements(app, sqlite: int) -> int:
     """A ballot's statements when it changes the owner's choice: PostgreSQL sends the ballot with its current row
     and the running tally's move as one statement, and the audit entry with its chain's head as another
@@ -106,25 +76,25 @@ def _ballot_statements(app, sqlite: int) -> int:
 
 async def test_statements_of_the_hot_requests(app, client, world, clock) -> None:
     me = world.residents[0]
-    with _statements(app) as seen:
+    with app_statements(app) as seen:
         r = await client.get(f"{API}/me", headers=me.headers)
     assert r.status_code == 200 and r.json()["households"], r.text
     assert len(seen) == 2, seen
 
     _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
     assert (await vote(client, world.residents[1].headers, m["id"], "agree")).status_code == 200  # freezes
-    with _statements(app) as seen:
+    with app_statements(app) as seen:
         r = await vote(client, me.headers, m["id"], "disagree")
     assert r.status_code == 200 and r.json()["version"] == 1, r.text
     assert len(seen) == _ballot_statements(app, 10), seen
     assert [s for s in seen if s.startswith("SELECT audit_head")] == [], seen
-    with _statements(app) as seen:
+    with app_statements(app) as seen:
         r = await vote(client, me.headers, m["id"], "agree")
     assert r.status_code == 200 and r.json()["version"] == 2, r.text
     assert len(seen) == _ballot_statements(app, 10), seen
     assert [s for s in seen if s.startswith("SELECT audit_head")] == [], seen
 
-    with _statements(app) as seen:
+    with app_statements(app) as seen:
         r = await client.get(f"{API}/communities/{world.community_id}/notices", headers=me.headers)
     assert r.status_code == 200 and r.json()["items"], r.text  # the vote notice the roll freeze published
     assert len(seen) == 4, seen
@@ -139,7 +109,7 @@ async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock) 
     assert (await vote(client, world.residents[0].headers, m["id"], "agree")).status_code == 200  # freezes
     others = [h["id"] for h in world.households if h["id"] != world.residents[0].household_id]
     for hid in others[:2]:
-        with _statements(app) as seen:
+        with app_statements(app) as seen:
             r = await paper(client, world, m["id"], hid, "disagree", photo=jpeg())
         assert r.status_code == 201 and r.json()["status"] == "counted", r.text
         assert [s for s in seen if "FROM rules_profile_version" in s or "FROM jurisdiction" in s] == []
