@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import dialect_name, new_id, upsert_insert
-from app.core.hotread import HotWrite
+from app.core.hotread import HotWrite, transaction_state
 from app.core.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -56,35 +56,15 @@ _MOVE_HEAD = HotWrite(_MOVE_HEAD_STMT)
 _INSERT_ENTRY_MOVE_HEAD = HotWrite(insert(_entry).add_cte(_MOVE_HEAD_STMT.cte("moved_head")))
 
 
-# Heads this transaction holds locked, with their values: (the innermost transaction, {chain: (seq, hash)}). Once
-# the head row is locked nobody else moves it, and this transaction moves it only through append, so a second
-# entry in the same transaction needs no locking read. Kept per innermost transaction: after a commit, a rollback
-# or a savepoint's end the session's transaction is another object, and the head is read again.
+# The heads a transaction holds locked, with their values ({chain: (seq, hash)}, in the transaction's
+# app.core.hotread.transaction_state). Once the head row is locked nobody else moves it, and this transaction
+# moves it only through append, so a second entry in the same transaction needs no locking read. After a commit,
+# a rollback or a savepoint's end the state is a new one, and the head is read again.
 _HEADS = "app.audit.heads"
 
 
-def _innermost(session: AsyncSession) -> Any:
-    sync = session.sync_session
-    return sync.get_nested_transaction() or sync.get_transaction()
-
-
-def _known_head(session: AsyncSession, chain: str) -> tuple[int, str] | None:
-    held = session.info.get(_HEADS)
-    tx = _innermost(session)
-    if held is None or tx is None or held[0] is not tx or not tx.is_active:
-        return None
-    head: tuple[int, str] | None = held[1].get(chain)
-    return head
-
-
 def _keep_head(session: AsyncSession, chain: str, seq: int, last_hash: str) -> None:
-    tx = _innermost(session)
-    held = session.info.get(_HEADS)
-    if held is None or held[0] is not tx:
-        heads: dict[str, tuple[int, str]] = {}
-        held = (tx, heads)
-        session.info[_HEADS] = held
-    held[1][chain] = (seq, last_hash)
+    transaction_state(session, _HEADS)[chain] = (seq, last_hash)
 
 
 def locked_head(chain: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -108,7 +88,7 @@ def head_locked(session: AsyncSession, chain: str, value: str | None) -> None:
 async def _lock_head(session: AsyncSession, chain: str) -> tuple[int, str]:
     """The chain's head (last seq, last hash), its row locked (created first for a new chain; a concurrent
     creator is harmless), or as this transaction left it when it holds the row locked already."""
-    known = _known_head(session, chain)
+    known: tuple[int, str] | None = transaction_state(session, _HEADS).get(chain)
     if known is not None:
         return known
     row = await _LOCK_HEAD.first(session, head_chain=chain)

@@ -136,23 +136,37 @@ class HotWrite(HotRead):
         return (await self._run(session, params))[1]
 
 
-_HELD = "app.hotread.connection"  # session.info key: (the innermost transaction, its AsyncConnection)
+def transaction_state(session: AsyncSession, key: str) -> dict[str, Any]:
+    """A dict in ``session.info[key]`` that belongs to the session's innermost transaction (the root one, or a
+    savepoint's) while that transaction is active: after a commit, a rollback, or when a savepoint begins or
+    ends, the session has another transaction (or none) and the dict is a new, empty one. For what is true only
+    inside one transaction: the connection it runs on (below), the audit heads it holds locked
+    (:mod:`app.core.audit`)."""
+    sync = session.sync_session
+    tx = sync.get_nested_transaction() or sync.get_transaction()
+    held = session.info.get(key)
+    if held is not None and held[0] is tx and tx is not None and tx.is_active:
+        state: dict[str, Any] = held[1]
+        return state
+    state = {}
+    session.info[key] = (tx, state)
+    return state
+
+
+_HELD = "app.hotread.connection"  # transaction_state key: {"conn": the transaction's AsyncConnection}
 
 
 async def _connection(session: AsyncSession) -> AsyncConnection:
     """The session's connection, as ``await session.connection()`` gives it, without its hand-off through a
-    greenlet (15 µs) for each of a request's hot statements: while the session's innermost transaction (the root
-    one, or a savepoint's) is the one that the kept connection came with and is still active, that connection is
-    the one the session would give. After a commit, a rollback, or when a savepoint begins or ends, the session
-    has another transaction (or none), and asks again: asking is also what makes it emit a new savepoint's
-    SAVEPOINT, which a statement sent past it would escape."""
-    sync = session.sync_session
-    tx = sync.get_nested_transaction() or sync.get_transaction()
-    held = session.info.get(_HELD)
-    if held is not None and held[0] is tx and tx is not None and tx.is_active:
-        return held[1]
-    conn = await session.connection()  # also where the session emits a savepoint's SAVEPOINT
-    session.info[_HELD] = (sync.get_nested_transaction() or sync.get_transaction(), conn)
+    greenlet (15 µs) for each of a request's hot statements: kept in the :func:`transaction_state` of the
+    transaction it came with. After a commit, a rollback, or when a savepoint begins or ends, the session is
+    asked again: asking is also what makes it emit a new savepoint's SAVEPOINT, which a statement sent past it
+    would escape."""
+    conn: AsyncConnection | None = transaction_state(session, _HELD).get("conn")
+    if conn is None:
+        conn = await session.connection()  # also where the session emits a savepoint's SAVEPOINT
+        # asked again: the session may have begun its transaction just now
+        transaction_state(session, _HELD)["conn"] = conn
     return conn
 
 

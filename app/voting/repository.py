@@ -231,20 +231,6 @@ async def insert_ballot(session: AsyncSession, ballot: Ballot) -> None:
     await session.flush()
 
 
-async def upsert_current(session: AsyncSession, ballot: Ballot) -> None:
-    """INSERT … ON CONFLICT (motion_id, household_id) DO UPDATE: the database keeps one current ballot per
-    household; a higher ``seq`` always wins, whatever order concurrent transactions arrive in."""
-    ins = upsert_insert(session, CurrentBallot)
-    values = {"motion_id": ballot.motion_id, "household_id": ballot.household_id, "ballot_id": ballot.id,
-              "seq": ballot.seq, "choice": ballot.choice, "channel": ballot.channel, "cast_at": ballot.cast_at}
-    stmt = ins.values(**values).on_conflict_do_update(
-        index_elements=["motion_id", "household_id"],
-        set_={k: ins.excluded[k] for k in ("ballot_id", "seq", "choice", "channel", "cast_at")},
-        where=col(CurrentBallot.seq) < ins.excluded.seq,
-    )
-    await session.exec(stmt)
-
-
 # ---- the ballot path (issue 17): statements built once; Core wherever no ORM object is needed ----------
 
 @dataclass(frozen=True)
@@ -952,8 +938,6 @@ async def set_current(session: AsyncSession, *, motion_id: str, household_id: st
         await session.exec(insert(CurrentBallot).values(  # type: ignore[call-overload]
             motion_id=motion_id, household_id=household_id, ballot_id=ballot.id, seq=ballot.seq,
             choice=ballot.choice, channel=ballot.channel, cast_at=ballot.cast_at))
-
-
 
 
 # ---- for turnout (read through the service) ------------------------------------------------------

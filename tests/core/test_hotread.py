@@ -156,14 +156,14 @@ async def test_a_session_keeps_its_connection_per_transaction(app) -> None:
         await _NEW_HEAD.execute(session, chain="keep-a", last_seq=0, last_hash="g")
         first = await session.connection()
         assert await _BUMP.all(session, c="keep-a") == [(1,)]
-        assert session.info["app.hotread.connection"][1] is first  # kept while the transaction lasts
+        assert session.info["app.hotread.connection"][1]["conn"] is first  # kept while the transaction lasts
         tx = session.sync_session.get_transaction()
         assert session.info["app.hotread.connection"][0] is tx
         await session.commit()
         assert await _BUMP.all(session, c="keep-a") == [(2,)]  # a new transaction, its connection asked for again
         kept = session.info["app.hotread.connection"]
         assert kept[0] is session.sync_session.get_transaction() and kept[0] is not tx
-        assert kept[1] is await session.connection()
+        assert kept[1]["conn"] is await session.connection()
         await session.rollback()
         assert await _HEAD.first(session, c="keep-a") == (1, "g")  # the rolled-back bump is gone
         assert session.info["app.hotread.connection"][0] is session.sync_session.get_transaction()
