@@ -1,10 +1,11 @@
-"""Profile the ballot hot path with pyinstrument (in-process, through the real ASGI app).
+"""Profile a hot path (the ballot by default) with pyinstrument (in-process, through the real ASGI app).
 
-    python -m bench.profile [--requests 400] [--concurrency 20] [--endpoint ballot|me|notices]
+    python -m bench.profile [--requests 400] [--concurrency 20] [--endpoint ballot|me|notices|paper]
 
 The app is built with ``app.main.create_app`` on the benchmark database and driven with httpx's ASGI
 transport (no network, no second process: what is measured is the app). Residents cast ballots on an open
-motion; the profile goes to ``bench/results/profile_<endpoint>_<db>.txt`` (``--html``: also ``.html``), with the SQL
+motion (``paper``: the community's staff enter paper ballots with a 64×48 JPEG of the slip, as ``bench.cpu``
+does); the profile goes to ``bench/results/profile_<endpoint>_<db>.txt`` (``--html``: also ``.html``), with the SQL
 statements one request sends. Needs ``pyinstrument`` (a dev extra): ``.venv/bin/pip install pyinstrument``.
 """
 
@@ -57,6 +58,13 @@ async def bench(requests: int, concurrency: int, endpoint: str, html: bool = Fal
             "title": "剖析表决", "matter": "renovation_plan", "opens_at": (now - timedelta(minutes=1)).isoformat(),
             "closes_at": (now + timedelta(days=7)).isoformat()})).json()
         heads = [bearer(mint_token(x["user_id"])) for x in com["residents"][:concurrency * 5]]
+        if endpoint == "paper":
+            from bench.cpu import BOUNDARY, _households, _paper_parts, _tiny_jpeg
+
+            photo = _tiny_jpeg()
+            households = (await _households([com["id"]]))[com["id"]]
+            assert len(households) >= requests * 2 + 40, "a paper ballot per household: fewer --requests"
+            paper_head = staff | {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
         if endpoint == "notices":
             today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
             body = ("根据《城镇老旧小区改造工作指引》，现将本小区改造有关事项公示如下：屋面防水、外墙保温、雨污分流、"
@@ -73,16 +81,20 @@ async def bench(requests: int, concurrency: int, endpoint: str, html: bool = Fal
                 return await c.get(API + "/me", headers=h)
             if endpoint == "notices":
                 return await c.get(f"{API}/communities/{com['id']}/notices", headers=h)
+            if endpoint == "paper":
+                pre, post = _paper_parts(households.pop(), ("agree", "disagree", "abstain")[i % 3])
+                return await c.post(f"{API}/motions/{m['id']}/paper-ballots", headers=paper_head,
+                                    content=pre + photo + post)
             return await c.put(f"{API}/motions/{m['id']}/ballot", headers=h,
                                json={"choice": ("agree", "disagree", "abstain")[i % 3]})
 
         for i in range(20):  # warm-up: imports, statement caches, pools
-            assert (await one(i)).status_code == 200
+            assert (await one(i)).status_code in (200, 201)
         db = app.state.db
         engines = [db.writer] if db.reader is db.writer else [db.writer, db.reader]
         with ExitStack() as stack:
             captured = [stack.enter_context(capture_sql(e)) for e in engines]
-            assert (await one(0)).status_code == 200
+            assert (await one(0)).status_code in (200, 201)
         stmts = [" ".join(s.statement.split())[:160] for cap in captured for s in cap]
         latencies: list[float] = []
         todo = list(range(requests))  # drained by the workers
@@ -93,7 +105,7 @@ async def bench(requests: int, concurrency: int, endpoint: str, html: bool = Fal
                 t0 = time.perf_counter()
                 r = await one(i)
                 latencies.append(time.perf_counter() - t0)
-                assert r.status_code == 200, r.text
+                assert r.status_code in (200, 201), r.text
 
         # first without the profiler: the CPU time one request costs this process (app + driver + client)
         cpu0, t0 = time.process_time(), time.perf_counter()
@@ -129,7 +141,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=400)
     p.add_argument("--concurrency", type=int, default=20)
-    p.add_argument("--endpoint", choices=("ballot", "me", "notices"), default="ballot")
+    p.add_argument("--endpoint", choices=("ballot", "me", "notices", "paper"), default="ballot")
     p.add_argument("--html", action="store_true", help="also write the interactive pyinstrument HTML (large)")
     a = p.parse_args()
     out = asyncio.run(bench(a.requests, a.concurrency, a.endpoint, a.html))

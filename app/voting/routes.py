@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from app.auth.deps import OptionalPrincipalDep, PrincipalDep
 from app.core import printing, spreadsheet
 from app.core.clock import ClockDep
-from app.core.db import SessionDep, WriteSessionDep
+from app.core.db import SessionDep, WriteSessionDep, checks_session
 from app.core.deps import SettingsDep
 from app.core.errors import Invalid
 from app.core.idempotency import fingerprint, run_idempotent
@@ -192,7 +192,8 @@ async def enter_paper_ballot(
     `idempotency.key_reused`."""
     now = clock.now()
     hid = service.slip_household(settings=settings, motion_id=motion_id, household_id=household_id, slip_code=slip_code)
-    await service.check_paper_ballot(session, principal=principal, motion_id=motion_id, household_id=hid)
+    async with checks_session(request, session) as reads:
+        await service.check_paper_ballot(reads, principal=principal, motion_id=motion_id, household_id=hid)
     if photo is None or photo.size == 0:
         raise Invalid("ballot.photo_required", "请上传签字选票的照片", "A photo of the signed slip is required",
                       errors=[{"loc": ["body", "photo"], "msg": "required"}])

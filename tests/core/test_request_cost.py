@@ -9,6 +9,8 @@
   9 on PostgreSQL: its motion's frozen rules profile is read once per process) — counted by the engines, so
   a query added to these paths shows up here. The audit chain's head is locked and read by the statement that
   takes the motion's next ballot number, never on its own.
+* A paper ballot copies no rules profile (its version's paper settings are kept), and on SQLite its first
+  checks, before the photo is processed, leave the one writer alone (a read connection's transaction).
 * The SQLite driver (:mod:`app.core.sqlite_async`, one thread hand-off per statement) behaves like a DBAPI
   cursor: rows, row counts, last row ids, executemany, and errors as the DBAPI's own exception classes.
 """
@@ -22,7 +24,7 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -100,20 +102,64 @@ async def test_statements_of_the_hot_requests(app, client, world, clock) -> None
     assert len(seen) == 4, seen
 
 
-async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock) -> None:
+async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock, monkeypatch) -> None:
     """A paper ballot needs its motion's frozen profile (double entry, the proxy cap). A version never changes:
     the process read it when the motion froze, and a paper ballot reads it no more (12 statements on SQLite:
     the principal's 2, the motion before the photo is processed, the motion again, the ballot's 8 with the
-    slip's media row; 9 on PostgreSQL)."""
+    slip's media row; 9 on PostgreSQL). Nor does it copy the profile: the paper settings of a version are kept
+    once they are known."""
+    from app.register.profiles import RulesProfile
+
+    copies: list[bool] = []
+    model_copy = RulesProfile.model_copy
+
+    def counted_copy(self: RulesProfile, *args: Any, **kw: Any) -> RulesProfile:
+        copies.append(True)
+        return model_copy(self, *args, **kw)
+
+    monkeypatch.setattr(RulesProfile, "model_copy", counted_copy)
     _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
     assert (await vote(client, world.residents[0].headers, m["id"], "agree")).status_code == 200  # freezes
     others = [h["id"] for h in world.households if h["id"] != world.residents[0].household_id]
-    for hid in others[:2]:
+    r = await paper(client, world, m["id"], others[0], "agree", photo=jpeg())  # the settings become known
+    assert r.status_code == 201 and r.json()["status"] == "counted", r.text
+    assert copies, "the rules profile was never copied: this test no longer sees the copies it counts"
+    for hid in others[1:3]:
+        copies.clear()
         with app_statements(app) as seen:
             r = await paper(client, world, m["id"], hid, "disagree", photo=jpeg())
         assert r.status_code == 201 and r.json()["status"] == "counted", r.text
         assert [s for s in seen if "FROM rules_profile_version" in s or "FROM jurisdiction" in s] == []
         assert len(seen) == _ballot_statements(app, 12), seen
+        assert copies == [], "a paper ballot copied the rules profile"
+
+
+async def test_a_paper_ballots_checks_leave_the_writer_alone(app, client, world, clock) -> None:
+    """On SQLite a paper ballot's first checks, made before its photo is processed, read through a read
+    connection: the one writer begins one transaction per entry, the one that writes, and none for an entry
+    those checks refuse."""
+    if not app.state.db.is_sqlite:
+        pytest.skip("SQLite's one writer connection")
+    _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
+    assert (await vote(client, world.residents[0].headers, m["id"], "agree")).status_code == 200  # freezes
+    hid = next(h["id"] for h in world.households if h["id"] != world.residents[0].household_id)
+    begun: list[str] = []
+
+    def on_begin(conn: Any) -> None:
+        begun.append("begin")
+
+    writer = app.state.db.writer.sync_engine
+    event.listen(writer, "begin", on_begin)
+    try:
+        r = await paper(client, world, m["id"], hid, "disagree", photo=jpeg())
+        assert r.status_code == 201 and r.json()["status"] == "counted", r.text
+        assert begun == ["begin"]
+        begun.clear()
+        r = await paper(client, world, m["id"], "0" * 32, "agree", photo=jpeg())
+        assert r.status_code == 404 and r.json()["code"] == "ballot.household_not_in_scope", r.text
+        assert begun == []
+    finally:
+        event.remove(writer, "begin", on_begin)
 
 
 async def test_a_cached_rules_profile_is_the_callers_own_copy(app, world) -> None:
