@@ -140,6 +140,9 @@ def create_app(
         generate_unique_id_function=_operation_id,
         docs_url=None,
         redoc_url=None,
+        # FastAPI's native OpenTelemetry off: the app configures no provider (its metrics are its own, /metrics), and
+        # unconfigured it still asked OpenTelemetry for three providers on every request (issue 17)
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()

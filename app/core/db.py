@@ -23,6 +23,7 @@ from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy import Select as SASelect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -85,9 +86,23 @@ def _sqlite_pragmas(engine: AsyncEngine, settings: Settings, *, immediate: bool)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    dialect = engine.dialect
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # straight to the driver's cursor (app.core.sqlite_async: the read pool's BEGIN on this thread, the
+        # writer's on aiosqlite's): SQLAlchemy's execution path around it, an execution context and a result for
+        # a statement that returns nothing, cost more than the BEGIN itself, and every request on SQLite sends
+        # one or two (issue 17). A refusal (the write lock still held by another process when the busy timeout
+        # ends) is raised as SQLAlchemy raises it: OperationalError, 503.
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(begin)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(begin, (), exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+        finally:
+            cursor.close()
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -94,3 +94,40 @@ async def test_no_free_connection_within_the_pool_timeout_is_503(settings, clock
     finally:
         await small.state.http.aclose()
         await small.state.db.dispose()
+
+
+async def test_a_write_that_cannot_take_sqlite_s_write_lock_is_503(settings, clock, world, database_url) -> None:
+    """On SQLite a write transaction opens with ``BEGIN IMMEDIATE``, sent straight to the driver (issue 17). While
+    another process holds the write lock past the busy timeout, a write request gets a retryable 503, not a 500;
+    once the lock is released the next one goes through."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    import sqlite3
+
+    import httpx
+
+    from app.main import create_app
+
+    small = create_app(settings.model_copy(update={"sqlite_busy_timeout_ms": 50}), clock=clock)
+
+    @small.post("/test-only/write")
+    async def write(session: SessionDep) -> dict:
+        await session.connection()  # the session's transaction begins: BEGIN IMMEDIATE on the writer
+        return {"written": True}
+
+    other = sqlite3.connect(database_url.split("///", 1)[1], isolation_level=None)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=small), base_url="http://test") as c:
+            other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+            r = await c.post("/test-only/write", headers={"Accept-Language": "en"})
+            assert r.status_code == 503, r.text
+            assert r.json()["code"] == "service.unavailable" and r.headers["retry-after"] == "1"
+            me = await c.get("/api/v1/me", headers=world.residents[0].headers)  # reads are not held up
+            assert me.status_code == 200, me.text
+            other.execute("ROLLBACK")
+            r = await c.post("/test-only/write")
+            assert r.status_code == 200 and r.json() == {"written": True}, r.text
+    finally:
+        other.close()
+        await small.state.http.aclose()
+        await small.state.db.dispose()

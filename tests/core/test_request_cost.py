@@ -69,6 +69,26 @@ def test_no_route_runs_a_dependency_in_the_thread_pool(app) -> None:
     assert not sync, sorted(sync)
 
 
+async def test_no_request_asks_opentelemetry_for_its_providers(client, world, monkeypatch) -> None:
+    """FastAPI's native OpenTelemetry is off (the app configures no provider): left on, unconfigured, it asked
+    OpenTelemetry for its three providers on every request, an environment lookup each."""
+    from opentelemetry import _logs, metrics, trace
+
+    asked: list[str] = []
+    for module, name in ((trace, "get_tracer_provider"), (metrics, "get_meter_provider"),
+                         (_logs, "get_logger_provider")):
+        original = getattr(module, name)
+
+        def counted(*args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
+            asked.append(_name)
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(module, name, counted)
+    r = await client.get(f"{API}/me", headers=world.residents[0].headers)
+    assert r.status_code == 200, r.text
+    assert asked == []
+
+
 def _ballot_statements(app, sqlite: int) -> int:
     """A ballot's statements when it changes the owner's choice: PostgreSQL sends the ballot with its current row
     and the running tally's move as one statement, and the audit entry with its chain's head as another
