@@ -1,4 +1,4 @@
-"""Uploaded photos and documents: streamed to disk, checked by content, cleaned, stored content-addressed.
+"""Uploaded photos and documents: checked by content, cleaned, stored content-addressed.
 
 What is served is always a re-encoded copy WITHOUT metadata (no EXIF, GPS, XMP, ICC, comments) with the
 EXIF orientation applied; taken-at and GPS are read from the EXIF first and returned separately for staff.
@@ -7,7 +7,9 @@ The original upload is not kept.
 Memory: Pillow work runs in worker threads, at most :data:`DECODE_SLOTS` images at once (one per CPU, at
 most 4). Each holds ONE decoded bitmap (width × height × 4 bytes; twice that only while it is turned
 upright or converted) — no full-size copies kept for the orientation, the metadata or the thumbnail — so
-the peak does not grow with the number of uploads in flight; uploads wait on disk.
+the peak does not grow with the number of uploads in flight; uploads wait where the form parser keeps them
+(in memory up to 1 MB each, past that in a temporary file). A photo is checked and staged in one hand-off to a
+worker thread, read from there: no copy of the upload is written first.
 
 Staging: a request's checked uploads are written to the scratch directory (:class:`Staging`) and moved
 into storage only once the request's database write has succeeded, so a request refused after its photos
@@ -23,12 +25,13 @@ import re
 import tempfile
 import unicodedata
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -168,19 +171,6 @@ def _spool_sync(src: Any, dest_dir: Path, limit: int) -> tuple[Path, int]:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return path, size
-
-
-async def spool_upload(upload: UploadFile, *, limit: int, dest_dir: Path) -> tuple[Path, int]:
-    """Stream ``upload`` to a temp file under ``dest_dir``; 413 ``media.too_large`` past ``limit``;
-    422 ``media.empty`` for 0 bytes. The caller deletes the returned path."""
-    try:
-        path, size = await anyio.to_thread.run_sync(_spool_sync, upload.file, dest_dir, limit)
-    except _MediaFailure as exc:
-        raise _too_large(limit) from exc
-    if size == 0:
-        path.unlink(missing_ok=True)
-        raise _empty()
     return path, size
 
 
@@ -326,23 +316,30 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
         img.info = info
 
 
-def _looks_like_image(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(16)
+def _looks_like_image(src: Path | BinaryIO) -> bool:
+    if isinstance(src, Path):
+        with open(src, "rb") as f:
+            head = f.read(16)
+    else:
+        src.seek(0)
+        head = src.read(16)
     return (head.startswith(b"\xff\xd8\xff") or head.startswith(b"\x89PNG\r\n\x1a\n")
             or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
             or (HEIF and head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heim")))
 
 
-def _process(path: Path, max_pixels: int) -> _Processed:
-    """Check, decode, turn upright, re-encode without metadata, and make the thumbnail — all on ONE bitmap."""
+def _process(src: Path | BinaryIO, max_pixels: int) -> _Processed:
+    """Check, decode, turn upright, re-encode without metadata, and make the thumbnail — all on ONE bitmap.
+    ``src``: a file's path, or a file object read from its start (it is left open)."""
+    if not isinstance(src, Path):
+        src.seek(0)
     try:
-        img = Image.open(path, formats=OPEN_FORMATS)
+        img = Image.open(src, formats=OPEN_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _MediaFailure("too_many_pixels") from exc
     except (UnidentifiedImageError, SyntaxError, ValueError, OSError, EOFError) as exc:
         # an image type we accept whose header is cut or broken is damaged; anything else is unsupported
-        raise _MediaFailure("corrupt" if _looks_like_image(path) else "unsupported") from exc
+        raise _MediaFailure("corrupt" if _looks_like_image(src) else "unsupported") from exc
     try:
         kind = img.format or ""
         if kind not in SERVED:
@@ -406,10 +403,11 @@ def _write_staged(data: bytes, dest_dir: Path) -> tuple[str, Path]:
     return hashlib.sha256(data).hexdigest(), path
 
 
-def _stage_image_sync(path: Path, max_pixels: int, dest_dir: Path) -> tuple[StoredImage, list[tuple[str, Path]]]:
-    """Process the photo at ``path`` and write its served copy and thumbnail (one file when they are the same
+def _stage_image_sync(src: Path | BinaryIO, max_pixels: int,
+                      dest_dir: Path) -> tuple[StoredImage, list[tuple[str, Path]]]:
+    """Process the photo in ``src`` and write its served copy and thumbnail (one file when they are the same
     bytes) to ``dest_dir``; the encoded bytes do not outlive the call."""
-    p = _process(path, max_pixels)
+    p = _process(src, max_pixels)
     sha, served = _write_staged(p.served, dest_dir)
     files = [(sha, served)]
     thumb_sha = sha
@@ -422,6 +420,26 @@ def _stage_image_sync(path: Path, max_pixels: int, dest_dir: Path) -> tuple[Stor
         files.append((thumb_sha, thumb))
     return StoredImage(sha256=sha, thumb_sha256=thumb_sha, mime=p.mime, width=p.width, height=p.height,
                        size_bytes=len(p.served), taken_at=p.taken_at, gps_lat=p.gps_lat, gps_lon=p.gps_lon), files
+
+
+def _size_of(f: BinaryIO) -> int:
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    f.seek(0)
+    return size
+
+
+def _stage_upload_sync(src: BinaryIO, limit: int, max_pixels: int,
+                       scratch: Callable[[], Path]) -> tuple[StoredImage, list[tuple[str, Path]]]:
+    """An uploaded photo, read where the form parser left it (memory, or its own temporary file past 1 MB):
+    its size checked before a byte is read, then :func:`_stage_image_sync`. One hand-off to a worker thread
+    for all of it (issue 17: each hand-off and each system call on the event loop's side cost CPU under load)."""
+    size = _size_of(src)
+    if size > limit:
+        raise _MediaFailure("too_large")
+    if size == 0:
+        raise _MediaFailure("empty")
+    return _stage_image_sync(src, max_pixels, scratch())
 
 
 def _unlink_all(paths: list[Path]) -> None:
@@ -452,8 +470,14 @@ class Staging:
     def __init__(self, storage: Storage, settings: Settings) -> None:
         self.storage = storage
         self.settings = settings
-        self.dir = scratch_dir(storage, settings.media_dir)
+        self._dir: Path | None = None
         self._pending: list[tuple[str, Path]] = []
+
+    def _scratch(self) -> Path:
+        """The scratch directory, created when first needed, in a worker thread (never on the event loop)."""
+        if self._dir is None:
+            self._dir = scratch_dir(self.storage, self.settings.media_dir)
+        return self._dir
 
     async def __aenter__(self) -> Staging:
         return self
@@ -463,28 +487,45 @@ class Staging:
         await self.discard()
 
     async def _spool(self, upload: UploadFile, limit: int) -> tuple[Path, int]:
-        return await spool_upload(upload, limit=limit, dest_dir=self.dir)
+        """Stream ``upload`` to a temp file in the scratch directory; 413 ``media.too_large`` past ``limit``;
+        422 ``media.empty`` for 0 bytes. The caller deletes the returned path."""
+        try:
+            path, size = await anyio.to_thread.run_sync(lambda: _spool_sync(upload.file, self._scratch(), limit))
+        except _MediaFailure as exc:
+            raise _too_large(limit) from exc
+        if size == 0:
+            await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+            raise _empty()
+        return path, size
 
     async def _image_file(self, path: Path) -> StoredImage:
         try:
             stored, files = await anyio.to_thread.run_sync(_stage_image_sync, path, self.settings.photo_max_pixels,
-                                                           self.dir, limiter=_DECODE_LIMITER)
+                                                           self._scratch(), limiter=_DECODE_LIMITER)
         except _MediaFailure as exc:
             raise _failure_to_error(exc, self.settings) from exc
         self._pending.extend(files)
         return stored
 
     async def image(self, upload: UploadFile) -> StoredImage:
-        """Stream one uploaded photo to disk, check it by content, and stage its cleaned copy and thumbnail.
+        """Check one uploaded photo by content, and stage its cleaned copy and thumbnail.
 
         413 ``media.too_large``; 422 ``media.empty`` / ``media.unsupported_type`` / ``media.too_many_pixels`` /
         ``media.corrupt``. The client's filename and content type are ignored.
         """
-        path, _size = await self._spool(upload, self.settings.photo_max_bytes)
+        limit = self.settings.photo_max_bytes
         try:
-            return await self._image_file(path)
-        finally:
-            path.unlink(missing_ok=True)
+            stored, files = await anyio.to_thread.run_sync(_stage_upload_sync, upload.file, limit,
+                                                           self.settings.photo_max_pixels, self._scratch,
+                                                           limiter=_DECODE_LIMITER)
+        except _MediaFailure as exc:
+            if exc.kind == "too_large":
+                raise _too_large(limit) from exc
+            if exc.kind == "empty":
+                raise _empty() from exc
+            raise _failure_to_error(exc, self.settings) from exc
+        self._pending.extend(files)
+        return stored
 
     async def document(self, upload: UploadFile) -> StoredDocument:
         """A notice attachment: a PDF (by its ``%PDF-`` magic, staged as is) or an image (cleaned like a

@@ -14,7 +14,7 @@ from fastapi import UploadFile
 from PIL import Image, ImageOps
 
 from app.core.config import Settings
-from app.core.errors import Invalid
+from app.core.errors import Invalid, TooLarge
 from app.media import images
 from app.media.images import DECODE_SLOTS, THUMB_SIDE, Staging
 from app.media.storage import LocalStorage
@@ -149,3 +149,55 @@ async def test_refused_upload_leaves_nothing(tmp_path: Path) -> None:
         assert e.value.code == "media.corrupt"
         assert len(scratch_files(settings.media_dir)) == 1  # the good photo, staged; the bad one's spool gone
     assert scratch_files(settings.media_dir) == [] and stored_blobs(settings.media_dir) == set()
+
+
+async def test_a_photo_is_staged_in_one_hand_off_without_a_copy_of_the_upload(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking and staging a photo is one hand-off to a worker thread, reading the upload where the form parser
+    keeps it: no copy of it is written to the scratch directory first, and the event loop's thread makes no
+    system call for it (the scratch directory is made in the worker). Installing it is one more."""
+    settings = Settings(media_dir=tmp_path / "m")
+    storage = LocalStorage(settings.media_dir)
+    hand_offs: list[str] = []
+    written: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+    mkstemp = images.tempfile.mkstemp
+
+    async def counted(func, *args, **kw):
+        hand_offs.append(getattr(func, "__name__", repr(func)))
+        return await run_sync(func, *args, **kw)
+
+    def named(*args, **kw):
+        fd, name = mkstemp(*args, **kw)
+        written.append(Path(name).name.split("-")[0])
+        return fd, name
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    monkeypatch.setattr(images.tempfile, "mkstemp", named)
+    loop_thread = threading.get_ident()
+    made_in: list[int] = []
+    scratch_dir = images.scratch_dir
+
+    def scratch(*args, **kw):
+        made_in.append(threading.get_ident())
+        return scratch_dir(*args, **kw)
+
+    monkeypatch.setattr(images, "scratch_dir", scratch)
+    async with Staging(storage, settings) as staging:
+        assert made_in == []
+        stored = await staging.image(UploadFile(io.BytesIO(phone_jpeg()), filename="slip.jpg"))
+        assert hand_offs == ["_stage_upload_sync"] and written == ["staged"]
+        assert made_in and loop_thread not in made_in
+        await staging.install()
+    assert len(hand_offs) == 2 and scratch_files(settings.media_dir) == []
+    assert {p.name for p in stored_blobs(settings.media_dir)} == {stored.sha256}
+
+    hand_offs.clear()
+    with pytest.raises(TooLarge) as big:
+        async with Staging(storage, settings.model_copy(update={"photo_max_bytes": 100})) as staging:
+            await staging.image(UploadFile(io.BytesIO(phone_jpeg()), filename="big.jpg"))
+    assert big.value.code == "media.too_large" and hand_offs == ["_stage_upload_sync"]
+    with pytest.raises(Invalid) as e:
+        async with Staging(storage, settings) as staging:
+            await staging.image(UploadFile(io.BytesIO(b""), filename="empty.jpg"))
+    assert e.value.code == "media.empty"
