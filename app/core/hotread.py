@@ -14,7 +14,8 @@ then sends the rendered SQL straight to the driver connection that the session a
   opens it lazily, at the first statement it sends), a read runs on its own: under READ COMMITTED, which every
   session here uses, a statement sees the same in a transaction as on its own (each statement takes its own
   snapshot), and a request that only reads then needs no ``BEGIN`` and no ``COMMIT``. A write is never sent
-  outside the transaction: it goes through SQLAlchemy then, which opens it.
+  outside the transaction: the first one opens it as the adapter would (``BEGIN``, tracked by the adapter, which
+  SQLAlchemy's commit or rollback ends).
 * **SQLite**: the sqlite3 call runs on the event loop's thread instead of aiosqlite's worker — an indexed
   statement takes microseconds, less than the hand-off would. The session's transaction (``BEGIN`` or the
   writer's ``BEGIN IMMEDIATE``, :mod:`app.core.db`) is already open on that connection, so the statement is
@@ -126,8 +127,8 @@ class HotRead:
 
 class HotWrite(HotRead):
     """An INSERT, UPDATE (with or without RETURNING) or a locking SELECT, sent by the driver only inside the
-    session's open transaction: when none is open yet (PostgreSQL's adapter opens it at the first statement
-    SQLAlchemy sends) it goes through SQLAlchemy, which opens it. ``execute`` gives the row count."""
+    session's transaction: on PostgreSQL the first one opens it (:func:`_begin_asyncpg`); where none can be
+    opened so, it goes through SQLAlchemy. ``execute`` gives the row count."""
 
     __slots__ = ()
     in_transaction_only = True
@@ -190,6 +191,22 @@ def _raise_unless_disconnect(conn: AsyncConnection, hot: HotRead, sql: str, args
     raise DBAPIError.instance(sql, list(args), dbapi_error, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
 
+async def _begin_asyncpg(sync: Any, fairy: Any) -> bool:
+    """Open the transaction of SQLAlchemy's asyncpg adapter as the adapter itself opens it before the first
+    statement SQLAlchemy sends (``BEGIN`` at the session's isolation level, under the adapter's lock, tracked
+    by the adapter, so SQLAlchemy's commit or rollback ends it), for a hot write that finds none open: the
+    request's first write then goes by the driver too, not through SQLAlchemy's execution path (issue 17). False
+    when SQLAlchemy has no transaction of its own on the connection, or the adapter would not open one
+    (autocommit): the write goes through SQLAlchemy then."""
+    adapted = fairy.dbapi_connection
+    if sync is None or not sync.in_transaction() or getattr(adapted, "isolation_level", None) == "autocommit":
+        return False
+    async with adapted._execute_mutex:
+        if adapted._transaction is None:
+            await adapted._start_transaction()
+    return adapted._transaction is not None
+
+
 async def _driver_call(conn: AsyncConnection, dialect: str, sql: str, args: Sequence[Any], *,
                        in_transaction_only: bool, returns_rows: bool) -> tuple[Sequence[Any], int] | None:
     """(rows, row count) from the driver, or None when ``in_transaction_only`` and no transaction is open."""
@@ -208,7 +225,7 @@ async def _driver_call(conn: AsyncConnection, dialect: str, sql: str, args: Sequ
         finally:
             cursor.close()
     if dialect == "postgresql":  # asyncpg
-        if in_transaction_only and not driver.is_in_transaction():
+        if in_transaction_only and not driver.is_in_transaction() and not await _begin_asyncpg(sync, fairy):
             return None
         if returns_rows:
             rows = await driver.fetch(sql, *args)

@@ -255,3 +255,48 @@ async def test_sqlite_driver_is_a_dbapi_cursor(onehop) -> None:
             await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))
     async with onehop.connect() as conn:  # the failed transaction left nothing behind, the connection works
         assert (await conn.execute(text("SELECT group_concat(v) FROM t"))).scalar() == "a,bx,cx"
+
+
+async def test_a_first_hot_write_opens_the_transaction_on_postgresql(app, client, world, clock) -> None:
+    """On PostgreSQL an online ballot's statements all go by the driver: the first write opens the transaction as
+    SQLAlchemy's asyncpg adapter would, so SQLAlchemy sends nothing itself; that transaction is the session's own
+    (what SQLAlchemy sends next runs in it, a rollback undoes the write, a commit keeps it)."""
+    if app.state.db.is_sqlite:
+        pytest.skip("PostgreSQL's adapter opens its transaction lazily; SQLite's BEGIN is the app's own")
+    from sqlalchemy import update
+    from sqlmodel import select
+
+    from app.core.hotread import HotWrite
+    from app.voting.models import Motion
+
+    _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
+    assert (await vote(client, world.residents[1].headers, m["id"], "agree")).status_code == 200  # freezes
+    through_sqlalchemy: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        through_sqlalchemy.append(" ".join(statement.split()))
+
+    engine = app.state.db.writer.sync_engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        with app_statements(app) as seen:
+            r = await vote(client, world.residents[0].headers, m["id"], "disagree")
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    assert r.status_code == 200, r.text
+    assert len(seen) == 7, seen
+    assert through_sqlalchemy == [], through_sqlalchemy
+
+    retitle = HotWrite(update(Motion).where(Motion.id == m["id"]).values(title="热写入"))
+    async with app.state.db.write_session() as s:
+        assert await retitle.execute(s) == 1
+        # the same transaction: SQLAlchemy's next statement sees the write and opens nothing of its own
+        assert (await s.exec(select(Motion.title).where(Motion.id == m["id"]))).one() == "热写入"
+        await s.rollback()
+    async with app.state.db.write_session() as s:
+        assert (await s.exec(select(Motion.title).where(Motion.id == m["id"]))).one() == m["title"]
+    async with app.state.db.write_session() as s:
+        assert await retitle.execute(s) == 1
+        await s.commit()
+    async with app.state.db.read_session() as s:
+        assert (await s.exec(select(Motion.title).where(Motion.id == m["id"]))).one() == "热写入"
