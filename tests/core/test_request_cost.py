@@ -300,3 +300,21 @@ async def test_a_first_hot_write_opens_the_transaction_on_postgresql(app, client
         await s.commit()
     async with app.state.db.read_session() as s:
         assert (await s.exec(select(Motion.title).where(Motion.id == m["id"]))).one() == "热写入"
+
+
+async def test_the_collector_runs_less_often_once_the_app_has_started(settings) -> None:
+    """Start-up moves what it loaded out of the collector's generations and makes the youngest generation wait
+    for many more allocations than Python's default 700 (a loaded process spent 8 % of its CPU collecting)."""
+    import gc
+
+    from app.main import GC_THRESHOLDS, create_app
+
+    before = gc.get_threshold()
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_threshold() == GC_THRESHOLDS and GC_THRESHOLDS[0] >= 10 * 700
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
