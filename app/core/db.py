@@ -105,6 +105,24 @@ def _sqlite_pragmas(engine: AsyncEngine, settings: Settings, *, immediate: bool)
             cursor.close()
 
 
+def _sqlite_reset(engine: AsyncEngine) -> None:
+    """A connection back in the pool is rolled back only when its SQLite connection is in a transaction. The pool's
+    own reset rolls back every returned connection, after a commit too: on the writer a hand-off to aiosqlite's
+    thread and back on every write request (issue 17) to end a transaction that is not there — BEGIN is always
+    the app's own (``isolation_level = None``), so after COMMIT or ROLLBACK there is none. A connection returned
+    in a transaction (its request failed before SQLAlchemy ended it) is still rolled back; the engines are made
+    with ``pool_reset_on_return=None`` so that this is the only reset."""
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
+        if state.terminate_only or not state.asyncio_safe:
+            return  # discarded, or not in an async context: the pool does nothing either
+        raw = getattr(getattr(dbapi_connection, "_connection", None), "_conn", None)  # aiosqlite's sqlite3 connection
+        if raw is not None and not raw.in_transaction:
+            return
+        dbapi_connection.rollback()
+
+
 def _ensure_sqlite_dir(url: str) -> None:
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
@@ -123,16 +141,19 @@ class Database:
             timeout = settings.sqlite_busy_timeout_ms / 1000
             driver_url = onehop_url(url)
             self.writer = create_async_engine(
-                driver_url, pool_size=1, max_overflow=0, pool_timeout=120, connect_args={"timeout": timeout}
+                driver_url, pool_size=1, max_overflow=0, pool_timeout=120, connect_args={"timeout": timeout},
+                pool_reset_on_return=None,  # _sqlite_reset
             )
             # two readers: each connection is a thread, and under load more threads only contend for the GIL
             # (issue 17: 50 concurrent GET /me cost about 10 % more CPU each with eight); WAL readers never wait
             self.reader = create_async_engine(
                 driver_url, pool_size=2, max_overflow=0,
-                connect_args={"timeout": timeout, "inline_transactions": True},
+                connect_args={"timeout": timeout, "inline_transactions": True}, pool_reset_on_return=None,
             )
             _sqlite_pragmas(self.writer, settings, immediate=True)
             _sqlite_pragmas(self.reader, settings, immediate=False)
+            _sqlite_reset(self.writer)
+            _sqlite_reset(self.reader)
         else:
             # no overflow: an overflow connection is closed when it comes back to a pool that has its fill idle, so
             # under load connections were opened and closed all the time (TLS attempt, authentication, type

@@ -318,3 +318,42 @@ async def test_the_collector_runs_less_often_once_the_app_has_started(settings) 
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+async def test_sqlite_connections_back_in_the_pool_are_rolled_back_only_when_in_a_transaction(
+        app, client, world, clock, monkeypatch) -> None:
+    """On SQLite the pool no longer rolls back every connection it takes back: after a ballot's COMMIT the writer
+    has no transaction, and the rollback was a hand-off to aiosqlite's thread for nothing. A connection given back
+    in a transaction (begun behind SQLAlchemy's back here) is still rolled back before anyone gets it again."""
+    if not app.state.db.is_sqlite:
+        pytest.skip("SQLite's connections and their pool reset")
+    from app.core.sqlite_async import OneHopConnection
+
+    _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
+    writer_rollbacks: list[bool] = []
+    rollback = OneHopConnection.rollback
+
+    def counted(self: OneHopConnection) -> None:
+        if not self._inline_transactions:
+            writer_rollbacks.append(True)
+        rollback(self)
+
+    monkeypatch.setattr(OneHopConnection, "rollback", counted)
+    r = await vote(client, world.residents[0].headers, m["id"], "agree")
+    assert r.status_code == 200, r.text
+    assert writer_rollbacks == []
+    refused = await vote(client, world.residents[0].headers, "0" * 32, "agree")  # a request that fails: rolled back
+    assert refused.status_code == 404, refused.text
+    assert writer_rollbacks == [True]
+
+    writer_rollbacks.clear()
+    async with app.state.db.writer.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection._conn
+        raw.execute("BEGIN IMMEDIATE")
+        assert raw.in_transaction
+    assert writer_rollbacks == [True]
+    async with app.state.db.writer.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection._conn
+        assert not raw.in_transaction
+    r = await vote(client, world.residents[0].headers, m["id"], "disagree")  # the writer is usable
+    assert r.status_code == 200 and r.json()["version"] == 2, r.text
