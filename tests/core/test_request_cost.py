@@ -13,6 +13,9 @@
   checks, before the photo is processed, leave the one writer alone (a read connection's transaction).
 * The SQLite driver (:mod:`app.core.sqlite_async`, one thread hand-off per statement) behaves like a DBAPI
   cursor: rows, row counts, last row ids, executemany, and errors as the DBAPI's own exception classes.
+* On PostgreSQL the first hot write opens the session's transaction itself (nothing of an online ballot goes
+  through SQLAlchemy's execution path); on SQLite a connection back in the pool is rolled back only when it is
+  in a transaction; the serving process collects its youngest generation every 10,000 allocations.
 """
 
 from __future__ import annotations
