@@ -381,6 +381,10 @@ def _process(src: Path | BinaryIO, max_pixels: int) -> _Processed:
 
 
 def _failure_to_error(exc: _MediaFailure, settings: Settings) -> Exception:
+    if exc.kind == "too_large":
+        return _too_large(settings.photo_max_bytes)
+    if exc.kind == "empty":
+        return _empty()
     if exc.kind == "too_many_pixels":
         return _too_many_pixels(settings.photo_max_pixels)
     if exc.kind == "corrupt":
@@ -498,14 +502,18 @@ class Staging:
             raise _empty()
         return path, size
 
-    async def _image_file(self, path: Path) -> StoredImage:
+    async def _staged_image(self, stage: Callable[..., tuple[StoredImage, list[tuple[str, Path]]]],
+                            *args: Any) -> StoredImage:
+        """``stage(*args)`` in a worker thread, holding a decode slot; its files wait for :meth:`install`."""
         try:
-            stored, files = await anyio.to_thread.run_sync(_stage_image_sync, path, self.settings.photo_max_pixels,
-                                                           self._scratch(), limiter=_DECODE_LIMITER)
+            stored, files = await anyio.to_thread.run_sync(stage, *args, limiter=_DECODE_LIMITER)
         except _MediaFailure as exc:
             raise _failure_to_error(exc, self.settings) from exc
         self._pending.extend(files)
         return stored
+
+    async def _image_file(self, path: Path) -> StoredImage:
+        return await self._staged_image(_stage_image_sync, path, self.settings.photo_max_pixels, self._scratch())
 
     async def image(self, upload: UploadFile) -> StoredImage:
         """Check one uploaded photo by content, and stage its cleaned copy and thumbnail.
@@ -513,19 +521,8 @@ class Staging:
         413 ``media.too_large``; 422 ``media.empty`` / ``media.unsupported_type`` / ``media.too_many_pixels`` /
         ``media.corrupt``. The client's filename and content type are ignored.
         """
-        limit = self.settings.photo_max_bytes
-        try:
-            stored, files = await anyio.to_thread.run_sync(_stage_upload_sync, upload.file, limit,
-                                                           self.settings.photo_max_pixels, self._scratch,
-                                                           limiter=_DECODE_LIMITER)
-        except _MediaFailure as exc:
-            if exc.kind == "too_large":
-                raise _too_large(limit) from exc
-            if exc.kind == "empty":
-                raise _empty() from exc
-            raise _failure_to_error(exc, self.settings) from exc
-        self._pending.extend(files)
-        return stored
+        return await self._staged_image(_stage_upload_sync, upload.file, self.settings.photo_max_bytes,
+                                        self.settings.photo_max_pixels, self._scratch)
 
     async def document(self, upload: UploadFile) -> StoredDocument:
         """A notice attachment: a PDF (by its ``%PDF-`` magic, staged as is) or an image (cleaned like a
