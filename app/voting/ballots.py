@@ -1,12 +1,13 @@
 """Ballots: online and paper, one current ballot per household, receipts, the ballot history.
 
-A ballot is the busiest write (issue 17), so its transaction is eight statements on SQLite, each built once:
-the motion with its plan's state (and, for paper, whether the household is on the roll), the next ballot number
-(which takes the motion's row lock and checks the window, then locks and reads the community's audit head), the
-owner's roll entries with their current choice and the household's ballot count, the ballot, the current-ballot
-upsert, the running-tally move, and the audit entry and head move. PostgreSQL sends the ballot, its current row
-and the move as one statement, and the entry with the head's move as another: five. A paper slip's photo row is
-written before the ballot, so the ballot row is written once with its media id."""
+A ballot is the busiest write (issue 17), so an online ballot's transaction is seven statements on SQLite, each
+built once: the motion's next ballot number taken (window open, the motion row locked, then the community's audit
+head), returning the motion with its plan's state, authorized after it; the owner's roll entries with their
+current choice and the household's ballot count; the ballot, the current-ballot upsert, the running-tally move,
+and the audit entry and head move. PostgreSQL sends the ballot, its current row and the move as one statement,
+and the entry with the head's move as another: four. A paper ballot reads its motion first (with whether the
+household is on the roll) and takes the number after it. A paper slip's photo row is written before the
+ballot, so the ballot row is written once with its media id."""
 
 
 from __future__ import annotations
@@ -96,20 +97,22 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
                   channel: Channel, actor_id: str, now: datetime, photo_sha256: str | None = None,
                   attach_photo: Callable[[str], Awaitable[str]] | None = None, ballot_id: str | None = None,
                   photo_media_id: str | None = None, checked_by: str | None = None,
-                  proxy: repo.ProxyFields | None = None, settling_slip: str | None = None) -> BallotReceipt:
+                  proxy: repo.ProxyFields | None = None, settling_slip: str | None = None,
+                  seq: int | None = None) -> BallotReceipt:
     """Take the motion's next ballot number (window open, motion row locked), freeze the motion at its first
     write, move the owner in the running tally, store the ballot as the household's current one and audit it.
     ``attach_photo(ballot_id)`` records a paper slip's photo and returns its media id, stored with the ballot
     (or ``photo_media_id``: a double-entered slip's photo, already recorded). ``checked_by``: the second clerk
     (or the resolver) of a double-entered slip, ``settling_slip`` that slip; ``proxy``: who voted for the
     household. A ballot of a household whose paper slip is still unsettled (double entry) supersedes the
-    slip: it is never counted."""
-    st = status_of(m=m, now=now)
-    if st != MotionStatus.OPEN:
-        raise window_closed(st)
-    seq = await repo.next_ballot_seq(session, motion_id=m.id, now=now, audit_chain=m.community_id)
-    if seq is None:  # closed by a concurrent request
-        raise window_closed(MotionStatus.CLOSED)
+    slip: it is never counted. ``seq``: the number already taken (:func:`repo.take_ballot_number`)."""
+    if seq is None:
+        st = status_of(m=m, now=now)
+        if st != MotionStatus.OPEN:
+            raise window_closed(st)
+        seq = await repo.next_ballot_seq(session, motion_id=m.id, now=now, audit_chain=m.community_id)
+        if seq is None:  # closed by a concurrent request
+            raise window_closed(MotionStatus.CLOSED)
     await freeze(session, m, now)
     receipt = new_receipt()
     move, before = await keep_running_tally(session, m, household_id=household_id, choice=choice)
@@ -149,13 +152,24 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
 async def cast_ballot(session: AsyncSession, *, settings: Settings, principal: Principal, motion_id: str,
                       body: BallotCast, now: datetime) -> BallotReceipt:
     """A resident's online ballot for one household in scope (owner / co-owner); replaces the household's
-    earlier ballot until close."""
-    got = await _ballot_motion(session, principal=principal, motion_id=motion_id, permission="motion.vote")
-    ref = _choose_household(principal, got.motion, body.household_id)
-    if not got.plan_current:
+    earlier ballot until close.
+
+    Its first statement takes the motion's next ballot number (window open), returning the motion: the caller
+    is authorized after it, and any refusal rolls the number back with the transaction. Where no number was
+    taken (an unknown motion, a window not open), the motion is read and the refusals come in their usual
+    order: 404, 403, the household, the plan, the window."""
+    took = await repo.take_ballot_number(session, motion_id=motion_id, now=now)
+    if took is not None:
+        m, plan_current, seq = took.motion, took.plan_current, took.seq
+        authorize(principal, "motion.vote", motion_scope(m=m))
+    else:
+        got = await _ballot_motion(session, principal=principal, motion_id=motion_id, permission="motion.vote")
+        m, plan_current, seq = got.motion, got.plan_current, None
+    ref = _choose_household(principal, m, body.household_id)
+    if not plan_current:
         raise plan_superseded()
-    return await _record(session, settings, got.motion, household_id=ref.household_id, choice=body.choice,
-                         channel=Channel.ONLINE, actor_id=principal.user_id, now=now)
+    return await _record(session, settings, m, household_id=ref.household_id, choice=body.choice,
+                         channel=Channel.ONLINE, actor_id=principal.user_id, now=now, seq=seq)
 
 
 async def _paper_motion(session: AsyncSession, *, principal: Principal, motion_id: str,

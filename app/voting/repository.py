@@ -278,6 +278,48 @@ async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id:
     return BallotMotion(motion=m, plan_current=row[n] is not None and row[n + 1] is None, on_roll=bool(row[n + 2]))
 
 
+@dataclass(frozen=True)
+class TakenNumber:
+    """A motion whose next ballot number was taken (its window open, its row and its community's audit head
+    locked), with whether its plan version is still current."""
+
+    motion: Motion
+    plan_current: bool
+    seq: int
+
+
+def _plan_current(plan_id: Any) -> Any:
+    return (sa_select(col(Plan.id)).where(col(Plan.id) == plan_id, col(Plan.superseded_by).is_(None))).exists()
+
+
+_TAKE_NUMBER = HotWrite(update(_motion_t)
+                        .where(_motion_t.c.id == bindparam("m_id"), _motion_t.c.closed_at.is_(None),
+                               _motion_t.c.opens_at <= bindparam("now"), _motion_t.c.closes_at > bindparam("now"))
+                        .values(ballot_seq=_motion_t.c.ballot_seq + 1)
+                        .returning(*_motion_t.c, _plan_current(_motion_t.c.plan_id),
+                                   audit.locked_head(_motion_t.c.community_id)))
+
+
+async def take_ballot_number(session: AsyncSession, *, motion_id: str, now: datetime) -> TakenNumber | None:
+    """An online ballot's first statement: the motion's next ballot number taken while its window is open at
+    ``now`` (as :func:`next_ballot_seq`: the motion row locked, then its community's audit head), returning the
+    motion and its plan's state — what :func:`motion_for_ballot` and :func:`next_ballot_seq` read in two.
+    The caller authorizes after it; a refusal rolls the transaction back, the number with it. None when no
+    number was taken (an unknown motion, a window not open) or the session holds the motion already: the
+    caller then takes the two statements' way, which gives the refusal its usual answer."""
+    if not motion_id or len(motion_id) > base.ID_MAX or session.identity_map.get(
+            session.identity_key(Motion, motion_id)) is not None:
+        return None
+    row = await _TAKE_NUMBER.first(session, m_id=motion_id, now=now)
+    if row is None:
+        return None
+    n = len(_MOTION_COLUMNS)
+    values = {c.key: v for c, v in zip(_MOTION_COLUMNS, row[:n], strict=True)}
+    m = base.attach_loaded(session, Motion, values)
+    audit.head_locked(session, m.community_id, row[n + 1])
+    return TakenNumber(motion=m, plan_current=bool(row[n]), seq=int(values["ballot_seq"]))
+
+
 _ballot_t, _current_t = Ballot.__table__, CurrentBallot.__table__  # type: ignore[attr-defined]
 _INSERT_BALLOT = HotWrite(insert(_ballot_t))  # every column: each call gives them all
 

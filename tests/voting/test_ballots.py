@@ -130,6 +130,48 @@ async def test_scope_relation_choice_and_household_required(client, world, clock
     assert r.status_code == 404 and r.json()["code"] == "motion.not_found"
 
 
+async def _ballot_marks(app, motion_id: str, chain: str) -> tuple[int, int, int]:
+    """The motion's last ballot number, its ballots and the community's audit chain head."""
+    from sqlalchemy import text
+
+    async with app.state.db.read_session() as s:
+        seq = (await s.exec(text("SELECT ballot_seq FROM motion WHERE id = :m").bindparams(m=motion_id))).one()[0]
+        n = (await s.exec(text("SELECT count(*) FROM ballot WHERE motion_id = :m").bindparams(m=motion_id))).one()[0]
+        head = (await s.exec(text("SELECT last_seq FROM audit_head WHERE chain = :c").bindparams(c=chain))).one()[0]
+    return int(seq), int(n), int(head)
+
+
+async def test_a_refused_ballot_leaves_no_number_taken(app, client, world, clock) -> None:
+    """An online ballot takes the motion's next number in its first statement and is authorized after it: every
+    refusal on an open motion rolls the number back (and the audit head it locked), and where no number was
+    taken the refusals keep their order (403 before the closed window)."""
+    now = clock.now()
+    pid = await make_project(client, world)
+    plan = await make_plan(client, world, pid)
+    owner_a = world.residents[0]
+    _, unit_11 = (await unit_ids(client, owner_a.headers))[owner_a.household_id]
+    m = await make_motion(client, world, plan["id"], now, scope="unit", unit_id=unit_11,
+                          closes_at=(now + timedelta(minutes=5)).isoformat())
+    assert (await vote(client, owner_a.headers, m["id"], "agree")).status_code == 200
+    tenant = await add_member(client, world, world.residents[2].household_id, "tenant", "13700137011")
+    before = await _ballot_marks(app, m["id"], world.community_id)
+    assert before[:2] == (1, 1)
+    refused = [(world.residents[3].headers, {}, 404), (world.staff, {}, 403), (tenant, {}, 403),
+               (owner_a.headers, {"household_id": world.residents[3].household_id}, 404)]
+    for headers, extra, status in refused:
+        r = await vote(client, headers, m["id"], "disagree", **extra)
+        assert r.status_code == status, r.text
+    assert await _ballot_marks(app, m["id"], world.community_id) == before
+    r = await vote(client, world.residents[2].headers, m["id"], "disagree")
+    assert r.status_code == 200, r.text
+    assert (await _ballot_marks(app, m["id"], world.community_id))[:2] == (2, 2)
+    clock.advance(minutes=6)
+    assert (await vote(client, world.staff, m["id"], "agree")).status_code == 403
+    r = await vote(client, owner_a.headers, m["id"], "agree")
+    assert r.status_code == 409 and r.json()["code"] == "ballot.window_closed", r.text
+    assert (await _ballot_marks(app, m["id"], world.community_id))[:2] == (2, 2)
+
+
 async def _code(client, world, household_id: str) -> str:
     from tests.factories import issue_codes
 
