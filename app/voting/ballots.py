@@ -1,10 +1,12 @@
 """Ballots: online and paper, one current ballot per household, receipts, the ballot history.
 
-A ballot is the busiest write (issue 17), so an online ballot's transaction is seven statements on SQLite, each
+A ballot is the busiest write (issue 17), so an online ballot's transaction is six statements on SQLite, each
 built once: the motion's next ballot number taken (window open, the motion row locked, then the community's audit
-head), returning the motion with its plan's state, authorized after it; the owner's roll entries with their
-current choice and the household's ballot count; the ballot, the current-ballot upsert, the running-tally move,
-and the audit entry and head move. PostgreSQL sends the ballot, its current row and the move as one statement,
+head), returning the motion with its plan's state and — for the household it is likely for (the one named, or
+the caller's only one) — what the ballot changes: the owner's households and area on the roll, their current
+choice, the household's ballot count; it is authorized after it. Then the ballot, the current-ballot upsert, the
+running-tally move, and the audit entry and head move. PostgreSQL reads what the ballot changes after the
+motion's lock, in a statement of its own, and sends the ballot, its current row and the move as one statement,
 and the entry with the head's move as another: four. A paper ballot reads its motion first (with whether the
 household is on the roll) and takes the number after it. A paper slip's photo row is written before the
 ballot, so the ballot row is written once with its media id."""
@@ -98,14 +100,15 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
                   attach_photo: Callable[[str], Awaitable[str]] | None = None, ballot_id: str | None = None,
                   photo_media_id: str | None = None, checked_by: str | None = None,
                   proxy: repo.ProxyFields | None = None, settling_slip: str | None = None,
-                  seq: int | None = None) -> BallotReceipt:
+                  seq: int | None = None, before: repo.OwnerBefore | None = None) -> BallotReceipt:
     """Take the motion's next ballot number (window open, motion row locked), freeze the motion at its first
     write, move the owner in the running tally, store the ballot as the household's current one and audit it.
     ``attach_photo(ballot_id)`` records a paper slip's photo and returns its media id, stored with the ballot
     (or ``photo_media_id``: a double-entered slip's photo, already recorded). ``checked_by``: the second clerk
     (or the resolver) of a double-entered slip, ``settling_slip`` that slip; ``proxy``: who voted for the
     household. A ballot of a household whose paper slip is still unsettled (double entry) supersedes the
-    slip: it is never counted. ``seq``: the number already taken (:func:`repo.take_ballot_number`)."""
+    slip: it is never counted. ``seq``: the number already taken (:func:`repo.take_ballot_number`), ``before``
+    what that statement read for this household."""
     if seq is None:
         st = status_of(m=m, now=now)
         if st != MotionStatus.OPEN:
@@ -115,7 +118,7 @@ async def _record(session: AsyncSession, settings: Settings, m: Motion, *, house
             raise window_closed(MotionStatus.CLOSED)
     await freeze(session, m, now)
     receipt = new_receipt()
-    move, before = await keep_running_tally(session, m, household_id=household_id, choice=choice)
+    move, before = await keep_running_tally(session, m, household_id=household_id, choice=choice, before=before)
     ballot_id = ballot_id or new_id()
     media_id = await attach_photo(ballot_id) if attach_photo is not None else photo_media_id
     if not await repo.store_ballot(session, ballot_id=ballot_id, motion_id=m.id, household_id=household_id,
@@ -158,7 +161,10 @@ async def cast_ballot(session: AsyncSession, *, settings: Settings, principal: P
     is authorized after it, and any refusal rolls the number back with the transaction. Where no number was
     taken (an unknown motion, a window not open), the motion is read and the refusals come in their usual
     order: 404, 403, the household, the plan, the window."""
-    took = await repo.take_ballot_number(session, motion_id=motion_id, now=now)
+    acting = [r.household_id for r in principal.households if r.may_act]
+    likely = body.household_id or (acting[0] if len(acting) == 1 else None)
+    took = await repo.take_ballot_number(session, motion_id=motion_id, now=now, household_id=likely)
+    before = None
     if took is not None:
         m, plan_current, seq = took.motion, took.plan_current, took.seq
         authorize(principal, "motion.vote", motion_scope(m=m))
@@ -168,8 +174,10 @@ async def cast_ballot(session: AsyncSession, *, settings: Settings, principal: P
     ref = _choose_household(principal, m, body.household_id)
     if not plan_current:
         raise plan_superseded()
+    if took is not None and ref.household_id == likely:
+        before = took.before
     return await _record(session, settings, m, household_id=ref.household_id, choice=body.choice,
-                         channel=Channel.ONLINE, actor_id=principal.user_id, now=now, seq=seq)
+                         channel=Channel.ONLINE, actor_id=principal.user_id, now=now, seq=seq, before=before)
 
 
 async def _paper_motion(session: AsyncSession, *, principal: Principal, motion_id: str,

@@ -281,43 +281,100 @@ async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id:
 @dataclass(frozen=True)
 class TakenNumber:
     """A motion whose next ballot number was taken (its window open, its row and its community's audit head
-    locked), with whether its plan version is still current."""
+    locked), with whether its plan version is still current; on SQLite, for the household named when the number
+    was taken and a roll frozen before, what :func:`owner_before_ballot` would read (None otherwise)."""
 
     motion: Motion
     plan_current: bool
     seq: int
+    before: OwnerBefore | None = None
 
 
 def _plan_current(plan_id: Any) -> Any:
     return (sa_select(col(Plan.id)).where(col(Plan.id) == plan_id, col(Plan.superseded_by).is_(None))).exists()
 
 
-_TAKE_NUMBER = HotWrite(update(_motion_t)
-                        .where(_motion_t.c.id == bindparam("m_id"), _motion_t.c.closed_at.is_(None),
-                               _motion_t.c.opens_at <= bindparam("now"), _motion_t.c.closes_at > bindparam("now"))
-                        .values(ballot_seq=_motion_t.c.ballot_seq + 1)
-                        .returning(*_motion_t.c, _plan_current(_motion_t.c.plan_id),
-                                   audit.locked_head(_motion_t.c.community_id)))
+def _owner_before_columns() -> tuple[Any, ...]:
+    """:func:`owner_before_ballot`'s one statement as five values (the owner's households and area on the roll,
+    the choice of their latest current ballot, the household's ballots, its open paper slip): the motion
+    ``m_id``, the household ``household_id``."""
+    m_id: Any = bindparam("m_id")
+    hid: Any = bindparam("household_id")
+    group = (sa_select(col(RollEntry.owner_group))
+             .where(col(RollEntry.motion_id) == m_id, col(RollEntry.household_id) == hid).scalar_subquery())
+    owners = aliased(RollEntry)
+    of_owner: tuple[Any, ...] = (owners.motion_id == m_id, owners.owner_group == group)
+    latest = (sa_select(col(CurrentBallot.choice)).select_from(owners)
+              .join(CurrentBallot, and_(col(CurrentBallot.motion_id) == owners.motion_id,
+                                        col(CurrentBallot.household_id) == owners.household_id))
+              .where(*of_owner).order_by(col(CurrentBallot.seq).desc()).limit(1).scalar_subquery())
+    return (sa_select(func.count()).select_from(owners).where(*of_owner).scalar_subquery(),
+            sa_select(func.coalesce(func.sum(owners.area_centi), 0)).where(*of_owner).scalar_subquery(),
+            latest,
+            sa_select(func.count()).select_from(Ballot)
+            .where(col(Ballot.motion_id) == m_id, col(Ballot.household_id) == hid).scalar_subquery(),
+            sa_select(col(PaperSlip.id))
+            .where(col(PaperSlip.motion_id) == m_id, col(PaperSlip.open_household) == hid).scalar_subquery())
 
 
-async def take_ballot_number(session: AsyncSession, *, motion_id: str, now: datetime) -> TakenNumber | None:
+def _take_number(*returning: Any) -> Any:
+    return (update(_motion_t)
+            .where(_motion_t.c.id == bindparam("m_id"), _motion_t.c.closed_at.is_(None),
+                   _motion_t.c.opens_at <= bindparam("now"), _motion_t.c.closes_at > bindparam("now"))
+            .values(ballot_seq=_motion_t.c.ballot_seq + 1)
+            .returning(*_motion_t.c, *returning))
+
+
+def _take_number_pg() -> Any:
+    """The plan's state and the audit head correlated to the motion row: PostgreSQL evaluates them after the
+    row's lock, and the head's locking read returns its newest committed version."""
+    return _take_number(_plan_current(_motion_t.c.plan_id), audit.locked_head(_motion_t.c.community_id))
+
+
+def _take_number_sqlite() -> Any:
+    """SQLite (one writer: nothing moves between a statement's parts) also reads what the household's ballot will
+    change, which PostgreSQL reads after the motion's lock (a RETURNING subquery reads the statement's snapshot,
+    which may be older than the lock it waited for). Its values come from a WITH read by the motion's id: SQLite
+    names columns in RETURNING without their table, which would leave a correlated subquery ambiguous."""
+    motion: Any = aliased(Motion)
+    by_id = sa_select(motion.community_id).where(motion.id == bindparam("m_id")).scalar_subquery()
+    plan_of = sa_select(motion.plan_id).where(motion.id == bindparam("m_id")).scalar_subquery()
+    values = (_plan_current(plan_of), audit.locked_head(by_id), *_owner_before_columns())
+    names = ("t_plan_current", "t_head", "t_households", "t_area", "t_choice", "t_versions", "t_open_slip")
+    ctx: Any = sa_select(*(v.label(n) for v, n in zip(values, names, strict=True))).cte("ballot_context")
+    return _take_number(*(sa_select(ctx.c[n]).scalar_subquery() for n in names)).add_cte(ctx)
+
+
+_TAKE_NUMBER = HotWrite({"postgresql": _take_number_pg(), "sqlite": _take_number_sqlite()})
+
+
+async def take_ballot_number(session: AsyncSession, *, motion_id: str, now: datetime,
+                             household_id: str | None = None) -> TakenNumber | None:
     """An online ballot's first statement: the motion's next ballot number taken while its window is open at
     ``now`` (as :func:`next_ballot_seq`: the motion row locked, then its community's audit head), returning the
-    motion and its plan's state — what :func:`motion_for_ballot` and :func:`next_ballot_seq` read in two.
+    motion and its plan's state — what :func:`motion_for_ballot` and :func:`next_ballot_seq` read in two; on
+    SQLite, with ``household_id`` (the household the ballot is likely for), :func:`owner_before_ballot` too.
     The caller authorizes after it; a refusal rolls the transaction back, the number with it. None when no
     number was taken (an unknown motion, a window not open) or the session holds the motion already: the
     caller then takes the two statements' way, which gives the refusal its usual answer."""
     if not motion_id or len(motion_id) > base.ID_MAX or session.identity_map.get(
             session.identity_key(Motion, motion_id)) is not None:
         return None
-    row = await _TAKE_NUMBER.first(session, m_id=motion_id, now=now)
+    sqlite = dialect_name(session) == "sqlite"
+    params = {"household_id": household_id} if sqlite else {}
+    row = await _TAKE_NUMBER.first(session, m_id=motion_id, now=now, **params)
     if row is None:
         return None
     n = len(_MOTION_COLUMNS)
     values = {c.key: v for c, v in zip(_MOTION_COLUMNS, row[:n], strict=True)}
     m = base.attach_loaded(session, Motion, values)
     audit.head_locked(session, m.community_id, row[n + 1])
-    return TakenNumber(motion=m, plan_current=bool(row[n]), seq=int(values["ballot_seq"]))
+    before = None
+    if sqlite and household_id is not None and m.roll_frozen_at is not None:  # a roll frozen only now: after it
+        households, area, choice, versions, open_slip = row[n + 2:]
+        before = OwnerBefore(households=_int(households), area=_int(area), choice=choice,
+                             versions=_int(versions), open_slip=open_slip)
+    return TakenNumber(motion=m, plan_current=bool(row[n]), seq=int(values["ballot_seq"]), before=before)
 
 
 _ballot_t, _current_t = Ballot.__table__, CurrentBallot.__table__  # type: ignore[attr-defined]

@@ -87,13 +87,16 @@ async def rebuild_running_tally(session: AsyncSession, *, m: Motion) -> None:
 
 
 async def keep_running_tally(session: AsyncSession, m: Motion, *, household_id: str,
-                             choice: Choice) -> tuple[repo.TallyMove | None, repo.OwnerBefore]:
+                             choice: Choice, before: repo.OwnerBefore | None = None,
+                             ) -> tuple[repo.TallyMove | None, repo.OwnerBefore]:
     """Called with the motion row locked and its roll frozen, BEFORE the household's new ballot is stored:
     a household not on the roll cannot vote (404); returns the move of the owner into the new choice's bucket
     that storing the ballot makes (None when the owner's choice is unchanged), and what was read before it (how
     many ballots the household had cast before this one, its unsettled paper slip), in the same statement. When
-    the store reports the buckets missing (the move changed nothing), :func:`rebuild_running_tally`."""
-    before = await repo.owner_before_ballot(session, m, household_id)
+    the store reports the buckets missing (the move changed nothing), :func:`rebuild_running_tally`. ``before``:
+    that read made already, under the same lock (SQLite's :func:`repo.take_ballot_number`)."""
+    if before is None:
+        before = await repo.owner_before_ballot(session, m, household_id)
     n, area, prev = before.households, before.area, before.choice
     if n == 0:
         raise out_of_scope()

@@ -172,6 +172,37 @@ async def test_a_refused_ballot_leaves_no_number_taken(app, client, world, clock
     assert (await _ballot_marks(app, m["id"], world.community_id))[:2] == (2, 2)
 
 
+async def test_the_number_take_reads_what_a_ballot_changes_as_the_separate_read_does(app, client, world, clock) -> None:
+    """On SQLite the statement that takes the motion's number also reads, for the household named, what its
+    ballot changes (the owner's households, area and current choice, the household's ballots, its open slip):
+    the same as :func:`owner_before_ballot` for every household, an owner of three among them, as ballots come
+    in. On PostgreSQL it reads none of it (that read follows the motion's lock)."""
+    from app.voting import repository as voting_repo
+
+    _, _, m = await setup_motion(client, world, clock.now())
+    steps = [(world.residents[1], "agree"), (world.residents[0], "agree"), (world.residents[3], "disagree"),
+             (world.residents[2], "abstain"), (world.residents[0], "disagree")]
+    compared, seen = 0, set()
+    for resident, choice in steps:
+        assert (await vote(client, resident.headers, m["id"], choice)).status_code == 200
+        for h in [*world.households, {"id": "not-on-the-roll"}]:
+            async with app.state.db.write_session() as s:
+                took = await voting_repo.take_ballot_number(s, motion_id=m["id"], now=clock.now(),
+                                                            household_id=h["id"])
+                assert took is not None and took.plan_current
+                separate = await voting_repo.owner_before_ballot(s, took.motion, h["id"])
+                await s.rollback()
+            seen.add((separate.households, separate.choice))
+            if app.state.db.is_sqlite:
+                assert took.before == separate, h
+                compared += 1
+            else:
+                assert took.before is None
+    # the three households of one owner, their choice moved; one household each; a household not on the roll
+    assert {(3, "agree"), (3, "disagree"), (1, None), (1, "agree"), (1, "abstain"), (0, None)} <= seen, seen
+    assert compared == (len(steps) * (len(world.households) + 1) if app.state.db.is_sqlite else 0)
+
+
 async def _code(client, world, household_id: str) -> str:
     from tests.factories import issue_codes
 
