@@ -116,7 +116,8 @@ async def fill_ballots(motion_id: str, community_id: str, actor_id: str) -> tupl
                                                               "now": now})
         await conn.execute(text("""
             INSERT INTO current_ballot (motion_id, household_id, ballot_id, seq, choice, channel, cast_at)
-            SELECT motion_id, household_id, id, seq, choice, channel, cast_at FROM ballot WHERE motion_id = :m"""),
+            SELECT motion_id, household_id, id, seq, choice, channel, cast_at FROM ballot WHERE motion_id = :m
+            ON CONFLICT (motion_id, household_id) DO NOTHING"""),  # SQLite: the ballot's trigger made them
                            {"m": motion_id})
         n = (await conn.execute(text("SELECT max(seq) FROM ballot WHERE motion_id = :m"), {"m": motion_id})).scalar()
         await conn.execute(text("UPDATE motion SET ballot_seq = :n WHERE id = :m"), {"n": n, "m": motion_id})

@@ -48,11 +48,10 @@ _LOCK_HEAD = HotWrite(select(_head.c.last_seq, _head.c.last_hash).where(_head.c.
 _INSERT_ENTRY = HotWrite(insert(_entry))  # every column: each call gives them all
 _MOVE_HEAD_STMT = (update(_head).where(_head.c.chain == bindparam("head_chain"))
                    .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash")))
-_MOVE_HEAD = HotWrite(_MOVE_HEAD_STMT)
 # PostgreSQL: the entry and the head's move in one statement, one round trip less on every audited write. The
 # head's UPDATE is a data-modifying WITH, which PostgreSQL runs exactly once, whether or not the INSERT reads it;
-# both see the transaction's own locked head row. (SQLite has no data-modifying WITH; its two statements cost
-# no round trip.)
+# both see the transaction's own locked head row. (SQLite has no data-modifying WITH: the entry's trigger moves
+# the head there, app.core.models.AUDIT_HEAD_TRIGGER.)
 _INSERT_ENTRY_MOVE_HEAD = HotWrite(insert(_entry).add_cte(_MOVE_HEAD_STMT.cte("moved_head")))
 
 
@@ -119,9 +118,8 @@ async def append(
              "entity_type": entity_type, "entity_id": entity_id, "data": data, "prev_hash": last_hash, "hash": h}
     if dialect_name(session) == "postgresql":
         await _INSERT_ENTRY_MOVE_HEAD.execute(session, **entry, head_chain=chain, head_seq=seq, head_hash=h)
-    else:
+    else:  # the entry's trigger moves the head (app.core.models.AUDIT_HEAD_TRIGGER)
         await _INSERT_ENTRY.execute(session, **entry)
-        await _MOVE_HEAD.execute(session, head_chain=chain, head_seq=seq, head_hash=h)
     _keep_head(session, chain, seq, h)
     return entry_id
 

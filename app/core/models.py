@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Text, UniqueConstraint
+from sqlalchemy import DDL, JSON, CheckConstraint, Column, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, new_id
@@ -34,6 +34,18 @@ class AuditEntry(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+# SQLite: the chain's head follows each entry inserted, in the entry's own statement (issue 17: a ballot's
+# statements; PostgreSQL moves the head in the entry's statement too, by a data-modifying WITH). The same text
+# is in the migration that adds it (alembic/versions/20261204_0020_sqlite_triggers.py).
+AUDIT_HEAD_TRIGGER = (
+    "CREATE TRIGGER audit_entry_moves_head AFTER INSERT ON audit_entry BEGIN "
+    "UPDATE audit_head SET last_seq = NEW.seq, last_hash = NEW.hash WHERE chain = NEW.chain; "
+    "END"
+)
+event.listen(SQLModel.metadata, "after_create",
+             DDL(AUDIT_HEAD_TRIGGER).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]
 
 
 class IdempotencyRecord(SQLModel, table=True):

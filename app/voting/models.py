@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import DDL, JSON, BigInteger, CheckConstraint, Column, Index, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, new_id
@@ -267,6 +267,21 @@ class CurrentBallot(SQLModel, table=True):
     choice: str = Field(max_length=10)
     channel: str = Field(max_length=10)
     cast_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+# SQLite: a ballot inserted becomes its household's current one, a higher seq winning (as the repository's
+# upsert does on PostgreSQL, in the ballot's own statement), in the INSERT's own statement (issue 17). The same
+# text is in the migration that adds it (alembic/versions/20261204_0020_sqlite_triggers.py).
+CURRENT_BALLOT_TRIGGER = (
+    "CREATE TRIGGER ballot_made_current AFTER INSERT ON ballot BEGIN "
+    "INSERT INTO current_ballot (motion_id, household_id, ballot_id, seq, choice, channel, cast_at) "
+    "VALUES (NEW.motion_id, NEW.household_id, NEW.id, NEW.seq, NEW.choice, NEW.channel, NEW.cast_at) "
+    "ON CONFLICT (motion_id, household_id) DO UPDATE SET ballot_id = excluded.ballot_id, seq = excluded.seq, "
+    "choice = excluded.choice, channel = excluded.channel, cast_at = excluded.cast_at "
+    "WHERE current_ballot.seq < excluded.seq; "
+    "END"
+)
+event.listen(SQLModel.metadata, "after_create", DDL(CURRENT_BALLOT_TRIGGER).execute_if(dialect="sqlite"))
 
 
 class MotionTally(SQLModel, table=True):

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import BigInteger, and_, bindparam, case, cast, delete, func, insert, or_, union, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -390,12 +389,6 @@ def _higher_seq_wins(ins: Any) -> Any:
     )
 
 
-def _upsert_current_stmt(dialect_insert: Any) -> Any:
-    return _higher_seq_wins(dialect_insert(_current_t))
-
-
-_UPSERT_CURRENT = HotWrite({"postgresql": _upsert_current_stmt(pg_insert),
-                            "sqlite": _upsert_current_stmt(sqlite_insert)})
 _CURRENT_FROM_BALLOT = ("motion_id", "household_id", "ballot_id", "seq", "choice", "channel", "cast_at")
 
 
@@ -453,7 +446,8 @@ async def store_ballot(session: AsyncSession, *, ballot_id: str, motion_id: str,
     household_id) DO UPDATE — the database keeps one current ballot per household, and a higher ``seq`` always
     wins, whatever order concurrent transactions arrive in — and make the owner's ``move`` in the running
     tally. False when a move was asked and the running tally is missing (nothing was moved then). Core
-    statements built once: three on SQLite, one on PostgreSQL (:func:`_store_ballot_pg`, with the move as its
+    statements built once: two on SQLite (the ballot's INSERT, whose trigger upserts its current row:
+    :data:`app.voting.models.CURRENT_BALLOT_TRIGGER`; the move), one on PostgreSQL (:func:`_store_ballot_pg`, with the move as its
     main statement)."""
     row = {
         "id": ballot_id, "motion_id": motion_id, "household_id": household_id, "seq": seq, "choice": choice,
@@ -467,10 +461,7 @@ async def store_ballot(session: AsyncSession, *, ballot_id: str, motion_id: str,
             await _STORE_BALLOT_PG.execute(session, **row)
             return True
         return move.moved(await _STORE_BALLOT_MOVE_PG.execute(session, **row, **move.params(motion_id)))
-    await _INSERT_BALLOT.execute(session, **row)
-    await _UPSERT_CURRENT.execute(
-        session, motion_id=motion_id, household_id=household_id, ballot_id=ballot_id, seq=seq, choice=choice,
-        channel=channel, cast_at=cast_at)
+    await _INSERT_BALLOT.execute(session, **row)  # its trigger upserts the current ballot (CURRENT_BALLOT_TRIGGER)
     return move is None or move.moved(await _MOVE.execute(session, **move.params(motion_id)))
 
 

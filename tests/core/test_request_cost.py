@@ -3,14 +3,15 @@
 * No route depends on a plain ``def`` dependency: FastAPI runs those in its thread pool, a thread hand-off on
   every request.
 * The SQL statements of a resident's ``GET /me`` (2), of the community's notice list (4: the principal's two,
-  the community, the page with its objection counts) and of an online ballot (8 on SQLite, of which 6 in the
-  ballot's own transaction, the first taking the motion's next number and returning the motion with what the
-  ballot changes for the household's owner; 6 on
-  PostgreSQL, where the ballot, its current row and the running tally's move are one statement, and so are
-  the audit entry and its chain's head), and of a paper ballot (12 on SQLite,
-  9 on PostgreSQL: its motion's frozen rules profile is read once per process) — counted by the engines, so
-  a query added to these paths shows up here. The audit chain's head is locked and read by the statement that
-  takes the motion's next ballot number, never on its own.
+  the community, the page with its objection counts) and of an online ballot (6: the principal's two, then the
+  motion's next number taken, returning the motion — on SQLite with what the ballot changes for the
+  household's owner, which PostgreSQL reads after the motion's lock —, the ballot with its current row and
+  the running tally's move — on PostgreSQL one statement, on SQLite the ballot's INSERT, whose trigger
+  upserts its current row, and the move —, and the audit entry with its chain's head — a data-modifying
+  WITH on PostgreSQL, a trigger on SQLite), and of a paper ballot (10 on SQLite, 9 on PostgreSQL: its
+  motion's frozen rules profile is read once per process) — counted by the engines, so a query added to
+  these paths shows up here. The audit chain's head is locked and read by the statement that takes the
+  motion's next ballot number, never on its own.
 * A paper ballot copies no rules profile (its version's paper settings are kept), and on SQLite its first
   checks, before the photo is processed, leave the one writer alone (a read connection's transaction).
 * The SQLite driver (:mod:`app.core.sqlite_async`, one thread hand-off per statement) behaves like a DBAPI
@@ -95,10 +96,7 @@ async def test_no_request_asks_opentelemetry_for_its_providers(client, world, mo
 
 
 def _ballot_statements(app, sqlite: int, postgresql: int) -> int:
-    """A ballot's statements when it changes the owner's choice: PostgreSQL sends the ballot with its current row
-    and the running tally's move as one statement, and the audit entry with its chain's head as another
-    (data-modifying WITH); SQLite reads what the ballot changes for its owner in the statement that takes the
-    motion's number (PostgreSQL after it)."""
+    """A ballot's statements when it changes the owner's choice, by database (see the module's docstring)."""
     return sqlite if app.state.db.is_sqlite else postgresql
 
 
@@ -114,13 +112,13 @@ async def test_statements_of_the_hot_requests(app, client, world, clock) -> None
     with app_statements(app) as seen:
         r = await vote(client, me.headers, m["id"], "disagree")
     assert r.status_code == 200 and r.json()["version"] == 1, r.text
-    assert len(seen) == _ballot_statements(app, 8, 6), seen
+    assert len(seen) == _ballot_statements(app, 6, 6), seen
     assert [s for s in seen if s.startswith(("SELECT audit_head", "SELECT motion."))] == [], seen
     assert "UPDATE motion SET ballot_seq" in seen[2], seen  # the ballot's first: its number
     with app_statements(app) as seen:
         r = await vote(client, me.headers, m["id"], "agree")
     assert r.status_code == 200 and r.json()["version"] == 2, r.text
-    assert len(seen) == _ballot_statements(app, 8, 6), seen
+    assert len(seen) == _ballot_statements(app, 6, 6), seen
     assert [s for s in seen if s.startswith(("SELECT audit_head", "SELECT motion."))] == [], seen
 
     with app_statements(app) as seen:
@@ -131,8 +129,8 @@ async def test_statements_of_the_hot_requests(app, client, world, clock) -> None
 
 async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock, monkeypatch) -> None:
     """A paper ballot needs its motion's frozen profile (double entry, the proxy cap). A version never changes:
-    the process read it when the motion froze, and a paper ballot reads it no more (12 statements on SQLite:
-    the principal's 2, the motion before the photo is processed, the motion again, the ballot's 8 with the
+    the process read it when the motion froze, and a paper ballot reads it no more (10 statements on SQLite:
+    the principal's 2, the motion before the photo is processed, the motion again, the ballot's 6 with the
     slip's media row; 9 on PostgreSQL). Nor does it copy the profile: the paper settings of a version are kept
     once they are known."""
     from app.register.profiles import RulesProfile
@@ -157,7 +155,7 @@ async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock, 
             r = await paper(client, world, m["id"], hid, "disagree", photo=jpeg())
         assert r.status_code == 201 and r.json()["status"] == "counted", r.text
         assert [s for s in seen if "FROM rules_profile_version" in s or "FROM jurisdiction" in s] == []
-        assert len(seen) == _ballot_statements(app, 12, 9), seen
+        assert len(seen) == _ballot_statements(app, 10, 9), seen
         assert copies == [], "a paper ballot copied the rules profile"
 
 
