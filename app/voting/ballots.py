@@ -1,15 +1,16 @@
 """Ballots: online and paper, one current ballot per household, receipts, the ballot history.
 
-A ballot is the busiest write (issue 17), so an online ballot's transaction is six statements on SQLite, each
-built once: the motion's next ballot number taken (window open, the motion row locked, then the community's audit
-head), returning the motion with its plan's state and — for the household it is likely for (the one named, or
-the caller's only one) — what the ballot changes: the owner's households and area on the roll, their current
-choice, the household's ballot count; it is authorized after it. Then the ballot, the current-ballot upsert, the
-running-tally move, and the audit entry and head move. PostgreSQL reads what the ballot changes after the
-motion's lock, in a statement of its own, and sends the ballot, its current row and the move as one statement,
-and the entry with the head's move as another: four. A paper ballot reads its motion first (with whether the
-household is on the roll) and takes the number after it. A paper slip's photo row is written before the
-ballot, so the ballot row is written once with its media id."""
+A ballot is the busiest write (issue 17), so an online ballot's transaction is four statements, each built once.
+The first takes the motion's next ballot number (window open, the motion row locked, then the community's audit
+head) and returns the motion with its plan's state; the caller is authorized after it. On SQLite it also reads,
+for the household the ballot is likely for (the one named, or the caller's only one), what the ballot changes:
+the owner's households and area on the roll, their current choice, the household's ballot count; PostgreSQL
+reads that after the motion's lock, in the second. Then the ballot with its current-ballot upsert and the
+running-tally move (PostgreSQL: one statement; SQLite: the ballot's INSERT, whose trigger upserts the current
+row, and the move), and the audit entry with the head's move (a data-modifying WITH on PostgreSQL, a trigger on
+SQLite). A paper ballot reads its motion first (with whether the household is on the roll) and takes the number
+after it. A paper slip's photo row is written before the ballot, so the ballot row is written once with its
+media id."""
 
 
 from __future__ import annotations

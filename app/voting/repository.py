@@ -394,8 +394,8 @@ _CURRENT_FROM_BALLOT = ("motion_id", "household_id", "ballot_id", "seq", "choice
 
 def _store_ballot_pg() -> Any:
     """PostgreSQL: the ballot's INSERT as a data-modifying WITH, and the current ballot upserted from the row it
-    returns, in one statement (one round trip less on every ballot; SQLite has no data-modifying WITH, and its
-    two statements cost no round trip)."""
+    returns, in one statement (one round trip less on every ballot; SQLite has no data-modifying WITH: the
+    ballot's trigger upserts its current row there, :data:`app.voting.models.CURRENT_BALLOT_TRIGGER`)."""
     b = _ballot_t
     stored = (insert(b).returning(b.c.motion_id, b.c.household_id, b.c.id, b.c.seq, b.c.choice, b.c.channel,
                                   b.c.cast_at).cte("stored_ballot"))
