@@ -303,10 +303,15 @@ def _owner_before_columns() -> tuple[Any, ...]:
              .where(col(RollEntry.motion_id) == m_id, col(RollEntry.household_id) == hid).scalar_subquery())
     owners = aliased(RollEntry)
     of_owner: tuple[Any, ...] = (owners.motion_id == m_id, owners.owner_group == group)
-    latest = (sa_select(col(CurrentBallot.choice)).select_from(owners)
-              .join(CurrentBallot, and_(col(CurrentBallot.motion_id) == owners.motion_id,
-                                        col(CurrentBallot.household_id) == owners.household_id))
-              .where(*of_owner).order_by(col(CurrentBallot.seq).desc()).limit(1).scalar_subquery())
+    # the owner's latest current ballot: its number over the owner's entries, then its choice. The LEFT JOIN
+    # keeps the owner's few entries the outer loop (by the owner's index): with an inner join SQLite walked the
+    # motion's current ballots by (motion_id, seq) instead, all of them for an owner who had not voted
+    latest_seq = (sa_select(func.max(col(CurrentBallot.seq))).select_from(owners)
+                  .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == owners.motion_id,
+                                            col(CurrentBallot.household_id) == owners.household_id))
+                  .where(*of_owner).scalar_subquery())
+    latest = (sa_select(col(CurrentBallot.choice))
+              .where(col(CurrentBallot.motion_id) == m_id, col(CurrentBallot.seq) == latest_seq).scalar_subquery())
     return (sa_select(func.count()).select_from(owners).where(*of_owner).scalar_subquery(),
             sa_select(func.coalesce(func.sum(owners.area_centi), 0)).where(*of_owner).scalar_subquery(),
             latest,

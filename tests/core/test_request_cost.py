@@ -362,3 +362,27 @@ async def test_sqlite_connections_back_in_the_pool_are_rolled_back_only_when_in_
         assert not raw.in_transaction
     r = await vote(client, world.residents[0].headers, m["id"], "disagree")  # the writer is usable
     assert r.status_code == 200 and r.json()["version"] == 2, r.text
+
+
+async def test_an_online_ballots_statements_find_their_rows_by_key_on_sqlite(app, client, world, clock) -> None:
+    """Each statement of an online ballot reaches its rows through an index by their key (the motion's, the
+    household's, the owner's): none walks a table, or all of a motion's rows of one (its current ballots, its
+    roll), which would grow with the motion. SQLite's plans (EXPLAIN QUERY PLAN; parameters do not change them)."""
+    if not app.state.db.is_sqlite:
+        pytest.skip("SQLite's query plans")
+    _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
+    assert (await vote(client, world.residents[1].headers, m["id"], "agree")).status_code == 200  # freezes
+    with app_statements(app) as seen:
+        r = await vote(client, world.residents[0].headers, m["id"], "disagree")
+    assert r.status_code == 200, r.text
+    assert len(seen) == 6, seen
+    walks: list[tuple[str, str]] = []
+    async with app.state.db.read_session() as s:
+        conn = await s.connection()
+        for sql in seen:
+            plan = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, (None,) * sql.count("?"))).all()
+            for *_, detail in plan:
+                scan = detail.startswith("SCAN ") and detail not in ("SCAN CONSTANT ROW", "SCAN ballot_context")
+                if scan or detail.endswith("(motion_id=?)"):
+                    walks.append((detail, sql[:80]))
+    assert walks == []
