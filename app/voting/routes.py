@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from app.auth.deps import OptionalPrincipalDep, PrincipalDep
+from app.auth.deps import OptionalPrincipalDep, PrincipalDep, SessionPrincipalDep
 from app.core import printing, spreadsheet
 from app.core.clock import ClockDep
 from app.core.db import SessionDep, WriteSessionDep, checks_session
@@ -153,7 +153,7 @@ async def get_tally(motion_id: str, session: WriteSessionDep, principal: Princip
 
 @router.put("/motions/{motion_id}/ballot", response_model=BallotReceipt, operation_id="voting_ballot_cast")
 async def cast_ballot(motion_id: str, body: BallotCast, request: Request, session: SessionDep,
-                      principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> JSONResponse:
+                      principal: SessionPrincipalDep, clock: ClockDep, settings: SettingsDep) -> JSONResponse:
     """A resident (owner / co-owner) votes for a household in scope; replaces its ballot until close.
     `household_id` is required when acting for several households in scope (422 `ballot.household_required`).
     Tenant / family: 403 `ballot.not_permitted_relation`; outside the window: 409 `ballot.window_closed`;

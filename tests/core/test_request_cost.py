@@ -386,3 +386,43 @@ async def test_an_online_ballots_statements_find_their_rows_by_key_on_sqlite(app
                 if scan or detail.endswith("(motion_id=?)"):
                     walks.append((detail, sql[:80]))
     assert walks == []
+
+
+async def test_an_online_ballot_reads_its_principal_in_its_own_session(app, client, world, clock) -> None:
+    """On SQLite an online ballot reads its principal in its own session: it takes no read connection, and THE
+    writer once (other write requests read theirs through a read connection). A token that does not verify is
+    refused before either is taken; a sign-in logged out is refused too."""
+    if not app.state.db.is_sqlite:
+        pytest.skip("SQLite's one writer and its read connections")
+    db = app.state.db
+    _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
+    me = world.residents[0]
+    assert (await vote(client, me.headers, m["id"], "agree")).status_code == 200  # freezes
+    taken: dict[str, int] = {"writer": 0, "reader": 0}
+
+    def counter(name: str) -> Any:
+        def checkout(*_: Any) -> None:
+            taken[name] += 1
+        return checkout
+
+    listeners = [(db.writer.sync_engine, counter("writer")), (db.reader.sync_engine, counter("reader"))]
+    for engine, fn in listeners:
+        event.listen(engine, "checkout", fn)
+    try:
+        r = await vote(client, me.headers, m["id"], "disagree")
+        assert r.status_code == 200, r.text
+        assert taken == {"writer": 1, "reader": 0}
+        r = await vote(client, {"Authorization": "Bearer not-a-token"}, m["id"], "agree")
+        assert r.status_code == 401, r.text
+        assert taken == {"writer": 1, "reader": 0}
+        # a write request of another route reads its principal through a read connection
+        r = await client.post(f"{API}/communities/{world.community_id}/activation-codes", headers=world.staff,
+                              json={})
+        assert taken["reader"] == 1, (r.status_code, taken)
+    finally:
+        for engine, fn in listeners:
+            event.remove(engine, "checkout", fn)
+    # the sign-in logged out: its access token is refused by the ballot at once, as by every route
+    assert (await client.post(f"{API}/auth/logout", json={"refresh_token": me.refresh_token})).status_code == 204
+    r = await vote(client, me.headers, m["id"], "agree")
+    assert r.status_code == 401 and r.json()["code"] == "auth.token_revoked", r.text
