@@ -173,11 +173,18 @@ async def due_motions(session: AsyncSession, *, now: datetime, limit: int = 100)
 
 
 _motion_t = Motion.__table__  # type: ignore[attr-defined]
-_NEXT_SEQ = HotWrite(update(_motion_t)
-             .where(_motion_t.c.id == bindparam("m_id"), _motion_t.c.closed_at.is_(None),
-                    _motion_t.c.opens_at <= bindparam("now"), _motion_t.c.closes_at > bindparam("now"))
-             .values(ballot_seq=_motion_t.c.ballot_seq + 1)
-             .returning(_motion_t.c.ballot_seq, audit.locked_head(bindparam("audit_chain"))))
+
+
+def _take_number(*returning: Any) -> Any:
+    """The UPDATE that takes motion ``m_id``'s next ballot number while its window is open at ``now``."""
+    return (update(_motion_t)
+            .where(_motion_t.c.id == bindparam("m_id"), _motion_t.c.closed_at.is_(None),
+                   _motion_t.c.opens_at <= bindparam("now"), _motion_t.c.closes_at > bindparam("now"))
+            .values(ballot_seq=_motion_t.c.ballot_seq + 1)
+            .returning(*returning))
+
+
+_NEXT_SEQ = HotWrite(_take_number(_motion_t.c.ballot_seq, audit.locked_head(bindparam("audit_chain"))))
 
 
 async def next_ballot_seq(session: AsyncSession, *, motion_id: str, now: datetime, audit_chain: str) -> int | None:
@@ -321,18 +328,10 @@ def _owner_before_columns() -> tuple[Any, ...]:
             .where(col(PaperSlip.motion_id) == m_id, col(PaperSlip.open_household) == hid).scalar_subquery())
 
 
-def _take_number(*returning: Any) -> Any:
-    return (update(_motion_t)
-            .where(_motion_t.c.id == bindparam("m_id"), _motion_t.c.closed_at.is_(None),
-                   _motion_t.c.opens_at <= bindparam("now"), _motion_t.c.closes_at > bindparam("now"))
-            .values(ballot_seq=_motion_t.c.ballot_seq + 1)
-            .returning(*_motion_t.c, *returning))
-
-
 def _take_number_pg() -> Any:
     """The plan's state and the audit head correlated to the motion row: PostgreSQL evaluates them after the
     row's lock, and the head's locking read returns its newest committed version."""
-    return _take_number(_plan_current(_motion_t.c.plan_id), audit.locked_head(_motion_t.c.community_id))
+    return _take_number(*_motion_t.c, _plan_current(_motion_t.c.plan_id), audit.locked_head(_motion_t.c.community_id))
 
 
 def _take_number_sqlite() -> Any:
@@ -346,7 +345,7 @@ def _take_number_sqlite() -> Any:
     values = (_plan_current(plan_of), audit.locked_head(by_id), *_owner_before_columns())
     names = ("t_plan_current", "t_head", "t_households", "t_area", "t_choice", "t_versions", "t_open_slip")
     ctx: Any = sa_select(*(v.label(n) for v, n in zip(values, names, strict=True))).cte("ballot_context")
-    return _take_number(*(sa_select(ctx.c[n]).scalar_subquery() for n in names)).add_cte(ctx)
+    return _take_number(*_motion_t.c, *(sa_select(ctx.c[n]).scalar_subquery() for n in names)).add_cte(ctx)
 
 
 _TAKE_NUMBER = HotWrite({"postgresql": _take_number_pg(), "sqlite": _take_number_sqlite()})
@@ -375,9 +374,7 @@ async def take_ballot_number(session: AsyncSession, *, motion_id: str, now: date
     audit.head_locked(session, m.community_id, row[n + 1])
     before = None
     if sqlite and household_id is not None and m.roll_frozen_at is not None:  # a roll frozen only now: after it
-        households, area, choice, versions, open_slip = row[n + 2:]
-        before = OwnerBefore(households=_int(households), area=_int(area), choice=choice,
-                             versions=_int(versions), open_slip=open_slip)
+        before = _owner_before(*row[n + 2:])
     return TakenNumber(motion=m, plan_current=bool(row[n]), seq=int(values["ballot_seq"]), before=before)
 
 
@@ -723,28 +720,8 @@ async def write_running_tally(session: AsyncSession, motion: Motion, counts: dic
     await session.exec(upsert_insert(session, MotionTally).values(rows))  # type: ignore[call-overload]
 
 
-def _owner_households_stmt() -> Any:
-    me = aliased(RollEntry)
-    group = (select(me.owner_group)
-             .where(me.motion_id == bindparam("motion_id"), me.household_id == bindparam("household_id"))
-             .scalar_subquery())
-    versions = (select(func.count()).select_from(Ballot)
-                .where(Ballot.motion_id == bindparam("motion_id"), Ballot.household_id == bindparam("household_id"))
-                .scalar_subquery())
-    open_slip = (select(PaperSlip.id)
-                 .where(PaperSlip.motion_id == bindparam("motion_id"),
-                        PaperSlip.open_household == bindparam("household_id"))
-                 .scalar_subquery())
-    return (select(col(RollEntry.area_centi), col(CurrentBallot.seq), col(CurrentBallot.choice), versions,  # type: ignore[call-overload]
-                   open_slip)
-            .select_from(RollEntry)
-            .outerjoin(CurrentBallot, and_(col(CurrentBallot.motion_id) == RollEntry.motion_id,
-                                           col(CurrentBallot.household_id) == RollEntry.household_id))
-            .where(RollEntry.motion_id == bindparam("motion_id"), RollEntry.owner_group == group))
-
-
-# built once: this runs with every ballot
-_OWNER_HOUSEHOLDS = HotRead(_owner_households_stmt())
+# built once: this runs with every ballot (on SQLite inside the statement that takes the ballot's number)
+_OWNER_BEFORE = HotRead(sa_select(*_owner_before_columns()))
 
 
 @dataclass(frozen=True)
@@ -759,17 +736,21 @@ class OwnerBefore:
     open_slip: str | None = None  # the household's paper slip pending or in conflict (double entry)
 
 
+def _owner_before(households: Any, area: Any, choice: Any, versions: Any, open_slip: Any) -> OwnerBefore:
+    """The five values of :func:`_owner_before_columns` as read."""
+    return OwnerBefore(households=_int(households), area=_int(area), choice=choice, versions=_int(versions),
+                       open_slip=open_slip)
+
+
 async def owner_before_ballot(session: AsyncSession, motion: Motion, household_id: str) -> OwnerBefore:
     """(households, area) on the roll of the household's owner and the owner's current choice — read before the
     household's new ballot is stored; 0 households when it is not on the roll — and the household's ballots so
-    far. One statement: the household's entry by primary key, its owner's entries by (motion_id, owner_group),
-    each with its own current ballot by primary key, and the household's ballots by (motion_id, household_id)
-    — the same cost at any size."""
-    rows = await _OWNER_HOUSEHOLDS.all(session, motion_id=motion.id, household_id=household_id)
-    voted = [(seq, choice) for _, seq, choice, _, _ in rows if seq is not None]
-    return OwnerBefore(households=len(rows), area=sum(_int(area) for area, _, _, _, _ in rows),
-                       choice=max(voted)[1] if voted else None, versions=_int(rows[0][3]) if rows else 0,
-                       open_slip=rows[0][4] if rows else None)
+    far. One statement (:func:`_owner_before_columns`): the household's entry by primary key, its owner's
+    entries by (motion_id, owner_group), each with its own current ballot by primary key, the latest one by
+    (motion_id, seq), and the household's ballots by (motion_id, household_id) — the same cost at any size."""
+    row = await _OWNER_BEFORE.first(session, m_id=motion.id, household_id=household_id)
+    assert row is not None  # a SELECT of five scalar subqueries is one row
+    return _owner_before(*row)
 
 
 def _move_stmt() -> Any:
