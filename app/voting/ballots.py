@@ -198,6 +198,30 @@ async def _paper_motion(session: AsyncSession, *, principal: Principal, motion_i
     return got
 
 
+async def take_paper_number(session: AsyncSession, *, principal: Principal, motion_id: str, household_id: str,
+                            now: datetime) -> repo.TakenNumber | None:
+    """The first statement of a paper ballot that counts at once (no double entry), as an online ballot's: the
+    motion's next number taken while its window is open, then the refusals of :func:`_paper_motion` in their
+    order (403, the household, the plan); a refusal rolls the number back with the transaction. None when no
+    number was taken: the caller reads the motion and refuses as usual."""
+    took = await repo.take_ballot_number(session, motion_id=motion_id, now=now, household_id=household_id)
+    if took is None:
+        return None
+    m = took.motion
+    authorize(principal, "motion.paper_ballot", motion_scope(m=m))
+    if not household_id or len(household_id) > 32:
+        raise out_of_scope()
+    if m.roll_frozen_at is None:  # the first write freezes the roll from the register as it is now
+        listed = await repo.household_in_scope(session, m, household_id) is not None
+    else:  # PostgreSQL read the roll in the statement's snapshot, older than a roll frozen while it waited
+        listed = took.on_roll or await repo.on_roll(session, m.id, household_id)
+    if not listed:
+        raise out_of_scope()
+    if not took.plan_current:
+        raise plan_superseded()
+    return took
+
+
 async def check_paper_ballot(session: AsyncSession, *, principal: Principal, motion_id: str,
                              household_id: str) -> Motion:
     """Before the slip photo is stored: the caller may enter paper ballots here, the household is in scope."""

@@ -36,7 +36,7 @@ from app.core.security import keyed_hash, read_slip_code
 from app.rules import Choice
 from app.rules.proxy import proxy_key
 from app.voting import repository as repo
-from app.voting.ballots import _paper_motion, _record
+from app.voting.ballots import _paper_motion, _record, check_paper_ballot, take_paper_number
 from app.voting.models import Channel, Motion, MotionStatus, PaperEntry, PaperSlip, SlipStatus
 from app.voting.schemas import PaperBallotEntered, PaperEntryPublic, PaperResolveIn, PaperSlipPublic
 from app.voting.state import (
@@ -139,45 +139,71 @@ async def _locked_open_motion(session: AsyncSession, m: Motion, now: datetime) -
     return locked
 
 
+async def check_paper_entry(session: AsyncSession, *, principal: Principal, motion_id: str, household_id: str,
+                            now: datetime) -> bool:
+    """Before the slip photo is stored: the caller may enter paper ballots here and the household is in scope
+    (:func:`check_paper_ballot`). True when the motion's rules count a paper ballot at once (no double entry),
+    which lets :func:`enter_paper_ballot` begin with the motion's next number."""
+    m = await check_paper_ballot(session, principal=principal, motion_id=motion_id, household_id=household_id)
+    return not (await paper_rules(session, m=m, now=now)).double_entry
+
+
 async def enter_paper_ballot(session: AsyncSession, *, settings: Settings, principal: Principal, motion_id: str,
                              household_id: str, choice: Choice, photo: Any, proxy: ProxyGiven | None,
-                             now: datetime) -> PaperBallotEntered:
+                             now: datetime, counts_at_once: bool = False) -> PaperBallotEntered:
     """Staff enter a household's signed paper slip (with its photo, and a proxy's authorisation when one
     voted). Without double entry it counts at once (channel paper, the one-ballot rule); with it, see the
-    module's docstring."""
-    got = await _paper_motion(session, principal=principal, motion_id=motion_id, household_id=household_id)
-    if not got.plan_current:
-        raise plan_superseded()
-    st = status_of(m=got.motion, now=now)
-    if st != MotionStatus.OPEN:
-        raise window_closed(st)
-    rules = await paper_rules(session, m=got.motion, now=now)
-    key = proxy_key(proxy.name) if proxy is not None else None
-    if not rules.double_entry:
+    module's docstring. ``counts_at_once`` (what :func:`check_paper_entry` found): the first statement takes the
+    motion's next ballot number, as an online ballot's does; should the rules say otherwise now, the number is
+    given back and the entry is taken the double-entry way."""
+    took = None
+    if counts_at_once:
+        took = await take_paper_number(session, principal=principal, motion_id=motion_id, household_id=household_id,
+                                       now=now)
+    if took is not None:
+        m = took.motion
+        rules = await paper_rules(session, m=m, now=now)
+        if rules.double_entry:  # not what the checks found: no ballot is stored now
+            await repo.give_back_ballot_number(session, took)
+            took = None
+    else:
+        got = await _paper_motion(session, principal=principal, motion_id=motion_id, household_id=household_id)
+        if not got.plan_current:
+            raise plan_superseded()
+        st = status_of(m=got.motion, now=now)
+        if st != MotionStatus.OPEN:
+            raise window_closed(st)
         m = got.motion
-        ballot_id = new_id()
-        stored_proxy = None
-        if proxy is not None and key:
+        rules = await paper_rules(session, m=m, now=now)
+    key = proxy_key(proxy.name) if proxy is not None else None
+    if rules.double_entry:
+        return await _double_entry(session, settings=settings, principal=principal, m=m, household_id=household_id,
+                                   choice=choice, photo=photo, proxy=proxy, key=key, cap=rules.proxy_max_households,
+                                   now=now)
+    ballot_id = new_id()
+    stored_proxy = None
+    if proxy is not None and key:
+        if took is None:
             m = await _locked_open_motion(session, m, now)  # the cap is counted under the motion's lock
-            await _check_proxy_cap(session, m, household_id=household_id, key=key, cap=rules.proxy_max_households)
-            media_id = await _attach(session, stored=proxy.photo, owner_type=PAPER_PROXY, owner_id=ballot_id, m=m,
-                                     principal=principal, now=now)
-            stored_proxy = repo.ProxyFields(proxy.name, proxy.relation, key, proxy.photo.sha256, media_id)
-
-        async def attach_photo(bid: str) -> str:
-            return await _attach(session, stored=photo, owner_type=PAPER_BALLOT, owner_id=bid, m=m,
+        else:  # the motion's row is locked by the number taken
+            await freeze(session, m, now)
+        await _check_proxy_cap(session, m, household_id=household_id, key=key, cap=rules.proxy_max_households)
+        media_id = await _attach(session, stored=proxy.photo, owner_type=PAPER_PROXY, owner_id=ballot_id, m=m,
                                  principal=principal, now=now)
+        stored_proxy = repo.ProxyFields(proxy.name, proxy.relation, key, proxy.photo.sha256, media_id)
 
-        r = await _record(session, settings, m, household_id=household_id, choice=choice, channel=Channel.PAPER,
-                          actor_id=principal.user_id, now=now, photo_sha256=photo.sha256, attach_photo=attach_photo,
-                          ballot_id=ballot_id, proxy=stored_proxy)
-        return PaperBallotEntered(status="counted", slip_id=None, entry_id=None, household_id=household_id,
-                                  choice=choice, entered_at=now, proxy_name=proxy.name if proxy else None,
-                                  proxy_relation=proxy.relation if proxy else None, receipt=r.receipt,
-                                  ballot_id=r.ballot_id, cast_at=r.cast_at, version=r.version)
-    return await _double_entry(session, settings=settings, principal=principal, m=got.motion,
-                               household_id=household_id, choice=choice, photo=photo, proxy=proxy, key=key,
-                               cap=rules.proxy_max_households, now=now)
+    async def attach_photo(bid: str) -> str:
+        return await _attach(session, stored=photo, owner_type=PAPER_BALLOT, owner_id=bid, m=m,
+                             principal=principal, now=now)
+
+    r = await _record(session, settings, m, household_id=household_id, choice=choice, channel=Channel.PAPER,
+                      actor_id=principal.user_id, now=now, photo_sha256=photo.sha256, attach_photo=attach_photo,
+                      ballot_id=ballot_id, proxy=stored_proxy, seq=took.seq if took is not None else None,
+                      before=took.before if took is not None else None)
+    return PaperBallotEntered(status="counted", slip_id=None, entry_id=None, household_id=household_id,
+                              choice=choice, entered_at=now, proxy_name=proxy.name if proxy else None,
+                              proxy_relation=proxy.relation if proxy else None, receipt=r.receipt,
+                              ballot_id=r.ballot_id, cast_at=r.cast_at, version=r.version)
 
 
 async def _double_entry(session: AsyncSession, *, settings: Settings, principal: Principal, m: Motion,

@@ -26,6 +26,7 @@ from sqlalchemy import BigInteger, and_, bindparam, case, cast, delete, func, in
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -267,6 +268,15 @@ _PLAN_AND_ROLL = HotRead(  # the same, for a motion the session holds already
 )
 
 
+_ON_ROLL = HotRead(sa_select(_on_roll(bindparam("motion_id"))))
+
+
+async def on_roll(session: AsyncSession, motion_id: str, household_id: str) -> bool:
+    """Whether the household is on the motion's frozen roll."""
+    row = await _ON_ROLL.first(session, motion_id=motion_id, household_id=household_id)
+    return row is not None and bool(row[0])
+
+
 async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id: str | None) -> BallotMotion | None:
     """One hot statement; the motion becomes the session's own object (a first ballot freezes it through it)."""
     if not motion_id or len(motion_id) > base.ID_MAX:
@@ -294,6 +304,7 @@ class TakenNumber:
     plan_current: bool
     seq: int
     before: OwnerBefore | None = None
+    on_roll: bool = False
 
 
 def _plan_current(plan_id: Any) -> Any:
@@ -330,8 +341,11 @@ def _owner_before_columns() -> tuple[Any, ...]:
 
 def _take_number_pg() -> Any:
     """The plan's state and the audit head correlated to the motion row: PostgreSQL evaluates them after the
-    row's lock, and the head's locking read returns its newest committed version."""
-    return _take_number(*_motion_t.c, _plan_current(_motion_t.c.plan_id), audit.locked_head(_motion_t.c.community_id))
+    row's lock, and the head's locking read returns its newest committed version. Whether the household is on
+    the roll is read in the statement's snapshot, which may be older than the lock: a roll frozen by a
+    transaction that committed while this one waited is not seen (False is to be read again)."""
+    return _take_number(*_motion_t.c, _plan_current(_motion_t.c.plan_id), audit.locked_head(_motion_t.c.community_id),
+                        _on_roll(_motion_t.c.id))
 
 
 def _take_number_sqlite() -> Any:
@@ -342,8 +356,9 @@ def _take_number_sqlite() -> Any:
     motion: Any = aliased(Motion)
     by_id = sa_select(motion.community_id).where(motion.id == bindparam("m_id")).scalar_subquery()
     plan_of = sa_select(motion.plan_id).where(motion.id == bindparam("m_id")).scalar_subquery()
-    values = (_plan_current(plan_of), audit.locked_head(by_id), *_owner_before_columns())
-    names = ("t_plan_current", "t_head", "t_households", "t_area", "t_choice", "t_versions", "t_open_slip")
+    values = (_plan_current(plan_of), audit.locked_head(by_id), _on_roll(bindparam("m_id")), *_owner_before_columns())
+    names = ("t_plan_current", "t_head", "t_on_roll", "t_households", "t_area", "t_choice", "t_versions",
+             "t_open_slip")
     ctx: Any = sa_select(*(v.label(n) for v, n in zip(values, names, strict=True))).cte("ballot_context")
     return _take_number(*_motion_t.c, *(sa_select(ctx.c[n]).scalar_subquery() for n in names)).add_cte(ctx)
 
@@ -364,8 +379,7 @@ async def take_ballot_number(session: AsyncSession, *, motion_id: str, now: date
             session.identity_key(Motion, motion_id)) is not None:
         return None
     sqlite = dialect_name(session) == "sqlite"
-    params = {"household_id": household_id} if sqlite else {}
-    row = await _TAKE_NUMBER.first(session, m_id=motion_id, now=now, **params)
+    row = await _TAKE_NUMBER.first(session, m_id=motion_id, now=now, household_id=household_id)
     if row is None:
         return None
     n = len(_MOTION_COLUMNS)
@@ -374,8 +388,20 @@ async def take_ballot_number(session: AsyncSession, *, motion_id: str, now: date
     audit.head_locked(session, m.community_id, row[n + 1])
     before = None
     if sqlite and household_id is not None and m.roll_frozen_at is not None:  # a roll frozen only now: after it
-        before = _owner_before(*row[n + 2:])
-    return TakenNumber(motion=m, plan_current=bool(row[n]), seq=int(values["ballot_seq"]), before=before)
+        before = _owner_before(*row[n + 3:])
+    return TakenNumber(motion=m, plan_current=bool(row[n]), seq=int(values["ballot_seq"]), before=before,
+                       on_roll=bool(row[n + 2]))
+
+
+_GIVE_BACK = HotWrite(update(_motion_t).where(_motion_t.c.id == bindparam("m_id"))
+                      .values(ballot_seq=_motion_t.c.ballot_seq - 1))
+
+
+async def give_back_ballot_number(session: AsyncSession, taken: TakenNumber) -> None:
+    """Return the number :func:`take_ballot_number` took, in the same transaction (the motion row is still
+    locked by it: nobody took a number since), for a write that turned out to store no ballot."""
+    await _GIVE_BACK.execute(session, m_id=taken.motion.id)
+    set_committed_value(taken.motion, "ballot_seq", taken.seq - 1)
 
 
 _ballot_t, _current_t = Ballot.__table__, CurrentBallot.__table__  # type: ignore[attr-defined]

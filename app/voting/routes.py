@@ -193,7 +193,8 @@ async def enter_paper_ballot(
     now = clock.now()
     hid = service.slip_household(settings=settings, motion_id=motion_id, household_id=household_id, slip_code=slip_code)
     async with checks_session(request, session) as reads:
-        await service.check_paper_ballot(reads, principal=principal, motion_id=motion_id, household_id=hid)
+        at_once = await service.check_paper_entry(reads, principal=principal, motion_id=motion_id,
+                                                  household_id=hid, now=now)
     if photo is None or photo.size == 0:
         raise Invalid("ballot.photo_required", "请上传签字选票的照片", "A photo of the signed slip is required",
                       errors=[{"loc": ["body", "photo"], "msg": "required"}])
@@ -209,7 +210,8 @@ async def enter_paper_ballot(
             session, request, user_id=principal.user_id, now=now, body_fingerprint=fp, status_code=201,
             produce=lambda: service.enter_paper_ballot(session, settings=settings, principal=principal,
                                                        motion_id=motion_id, household_id=hid, choice=choice,
-                                                       photo=stored[0], proxy=proxy, now=now))
+                                                       photo=stored[0], proxy=proxy, now=now,
+                                                       counts_at_once=at_once))
 
 
 @router.get("/motions/{motion_id}/paper-ballots", response_model=Page[PaperSlipPublic],

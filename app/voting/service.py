@@ -48,6 +48,7 @@ from app.voting.motions import close_motion, create_motion, get_motion, list_mot
 from app.voting.paper import (
     ProxyGiven,
     ballot_authorisation,
+    check_paper_entry,
     enter_paper_ballot,
     entry_file,
     list_slips,
@@ -94,7 +95,7 @@ __all__ = [
     "check_correction", "correct_result", "result_revisions", "results_evidence",
     "household_choices", "list_motions", "list_plans", "motion_or_404", "motion_scope", "motion_scope_households",
     "motion_turnout", "motions_gate", "open_motions_turnout", "paper_ballot_photo", "participating_households",
-    "ranking_figures", "rebuild_running_tally", "enter_paper_ballot", "ProxyGiven", "ballot_authorisation", "entry_file",
+    "ranking_figures", "rebuild_running_tally", "enter_paper_ballot", "check_paper_entry", "ProxyGiven", "ballot_authorisation", "entry_file",
     "list_slips", "proxy_fields", "resolve_slip", "slip_household", "revise_plan", "roll_table", "rule_state",
     "status_of", "tally",
     "SlipSheet", "slip_sheet",

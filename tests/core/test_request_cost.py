@@ -129,10 +129,10 @@ async def test_statements_of_the_hot_requests(app, client, world, clock) -> None
 
 async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock, monkeypatch) -> None:
     """A paper ballot needs its motion's frozen profile (double entry, the proxy cap). A version never changes:
-    the process read it when the motion froze, and a paper ballot reads it no more (10 statements on SQLite:
-    the principal's 2, the motion before the photo is processed, the motion again, the ballot's 6 with the
-    slip's media row; 9 on PostgreSQL). Nor does it copy the profile: the paper settings of a version are kept
-    once they are known."""
+    the process read it when the motion froze, and a paper ballot reads it no more (8 statements on both
+    databases: the principal's 2, the motion before the photo is processed, then as an online ballot — its
+    number taken first — with the slip's media row). Nor does it copy the profile: the paper settings of a
+    version are kept once they are known."""
     from app.register.profiles import RulesProfile
 
     copies: list[bool] = []
@@ -155,7 +155,7 @@ async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock, 
             r = await paper(client, world, m["id"], hid, "disagree", photo=jpeg())
         assert r.status_code == 201 and r.json()["status"] == "counted", r.text
         assert [s for s in seen if "FROM rules_profile_version" in s or "FROM jurisdiction" in s] == []
-        assert len(seen) == _ballot_statements(app, 10, 9), seen
+        assert len(seen) == _ballot_statements(app, 8, 8), seen
         assert copies == [], "a paper ballot copied the rules profile"
 
 

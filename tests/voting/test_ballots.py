@@ -176,7 +176,8 @@ async def test_the_number_take_reads_what_a_ballot_changes_as_the_separate_read_
     """On SQLite the statement that takes the motion's number also reads, for the household named, what its
     ballot changes (the owner's households, area and current choice, the household's ballots, its open slip):
     the same as :func:`owner_before_ballot` for every household, an owner of three among them, as ballots come
-    in. On PostgreSQL it reads none of it (that read follows the motion's lock)."""
+    in. On PostgreSQL it reads none of it (that read follows the motion's lock). On both it says whether the
+    household is on the roll."""
     from app.voting import repository as voting_repo
 
     _, _, m = await setup_motion(client, world, clock.now())
@@ -193,6 +194,7 @@ async def test_the_number_take_reads_what_a_ballot_changes_as_the_separate_read_
                 separate = await voting_repo.owner_before_ballot(s, took.motion, h["id"])
                 await s.rollback()
             seen.add((separate.households, separate.choice))
+            assert took.on_roll == (h["id"] != "not-on-the-roll"), h
             if app.state.db.is_sqlite:
                 assert took.before == separate, h
                 compared += 1

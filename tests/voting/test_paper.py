@@ -123,3 +123,129 @@ async def test_motion_closed_while_the_slip_photo_is_processed(client, world, cl
     h = (await client.get(f"{API}/motions/{m['id']}/ballots", headers=world.staff)).json()
     assert h["items"] == []
     assert await orphan_blobs(app, settings.media_dir) == set() and scratch_files(settings.media_dir) == []
+
+
+async def _paper_as(client, headers: dict, motion_id: str, household_id: str, choice: str = "agree"):
+    return await client.post(f"{API}/motions/{motion_id}/paper-ballots", headers=headers,
+                             data={"household_id": household_id, "choice": choice},
+                             files={"photo": ("slip.jpg", jpeg(), "image/jpeg")})
+
+
+async def test_a_paper_ballot_refused_at_its_write_leaves_no_number_taken(app, client, world, clock,
+                                                                          monkeypatch) -> None:
+    """A paper ballot that counts at once begins its write with the motion's next number, as an online ballot
+    does, and is authorized after it. With the checks before the photo answering yes to everything (as if the
+    state changed while the photo was processed), each refusal of the write keeps its code and rolls the number,
+    the ballots and the audit head back; the next accepted slip takes the next number."""
+    from app.voting import service as voting_service
+    from tests.voting.helpers import make_motion, make_plan, make_project, unit_ids
+    from tests.voting.test_ballots import _ballot_marks
+
+    async def counts_at_once(*args, **kwargs) -> bool:
+        return True
+
+    monkeypatch.setattr(voting_service, "check_paper_entry", counts_at_once)
+    now = clock.now()
+    pid = await make_project(client, world)
+    plan = await make_plan(client, world, pid)
+    owner = world.residents[0]
+    _, unit = (await unit_ids(client, owner.headers))[owner.household_id]
+    m = await make_motion(client, world, plan["id"], now, scope="unit", unit_id=unit)
+    r = await _paper_as(client, world.staff, m["id"], owner.household_id)
+    assert r.status_code == 201 and r.json()["status"] == "counted", r.text
+    before = await _ballot_marks(app, m["id"], world.community_id)
+    assert before[:2] == (1, 1)
+    outside = None
+    for resident in world.residents:
+        if (await unit_ids(client, resident.headers))[resident.household_id][1] != unit:
+            outside = resident.household_id
+    assert outside is not None
+    refused = [(owner.headers, owner.household_id, 403, "auth.forbidden"),
+               (world.staff, outside, 404, "ballot.household_not_in_scope"),
+               (world.staff, "no-such-household", 404, "ballot.household_not_in_scope")]
+    for headers, hid, status, code in refused:
+        r = await _paper_as(client, headers, m["id"], hid, "disagree")
+        assert (r.status_code, r.json()["code"]) == (status, code), r.text
+        assert await _ballot_marks(app, m["id"], world.community_id) == before
+    r = await _paper_as(client, world.staff, m["id"], owner.household_id, "disagree")
+    assert r.status_code == 201 and r.json()["version"] == 2, r.text
+    assert (await _ballot_marks(app, m["id"], world.community_id))[:2] == (2, 2)
+    revised = await client.post(f"{API}/plans/{plan['id']}/revisions", headers=world.staff,
+                                json={"title": "修订版", "items": [{"title": "屋面防水", "budget_fen": 1}]})
+    assert revised.status_code == 201, revised.text
+    marks = await _ballot_marks(app, m["id"], world.community_id)
+    r = await _paper_as(client, world.staff, m["id"], owner.household_id)
+    assert r.status_code == 409 and r.json()["code"] == "motion.plan_superseded", r.text
+    assert await _ballot_marks(app, m["id"], world.community_id) == marks
+
+
+async def test_a_slip_entered_twice_takes_no_number_when_the_checks_expected_otherwise(app, client, world, clock,
+                                                                                       monkeypatch) -> None:
+    """Should the checks before the photo find a paper ballot counting at once and the write find the motion's
+    rules asking for double entry, the number the write took first is given back: the entry waits for its
+    second clerk and the motion's number is where it was."""
+    from app.voting import service as voting_service
+    from tests.voting.test_ballots import _ballot_marks
+    from tests.voting.test_paper_checked import double_entry_motion
+
+    async def counts_at_once(*args, **kwargs) -> bool:
+        return True
+
+    m = await double_entry_motion(client, world, clock)
+    assert (await vote(client, world.residents[0].headers, m["id"], "agree")).status_code == 200  # freezes
+    before = await _ballot_marks(app, m["id"], world.community_id)
+    monkeypatch.setattr(voting_service, "check_paper_entry", counts_at_once)
+    hid = world.residents[1].household_id
+    r = await paper(client, world, m["id"], hid, "agree", photo=jpeg())
+    assert r.status_code == 201 and r.json()["status"] == "pending", r.text
+    after = await _ballot_marks(app, m["id"], world.community_id)
+    assert after[:2] == before[:2] and after[2] == before[2] + 1  # the entry's audit record, no ballot number
+    async with app.state.db.read_session() as s:
+        from sqlalchemy import text
+
+        seqs = (await s.exec(text("SELECT seq FROM ballot WHERE motion_id = :m ORDER BY seq")
+                             .bindparams(m=m["id"]))).all()
+    assert [int(x[0]) for x in seqs] == [1]
+
+
+async def test_a_roll_frozen_while_a_paper_ballot_waited_for_the_motion_is_read_again(app, client, world,
+                                                                                    clock) -> None:
+    """PostgreSQL: the statement that takes a paper ballot's number waits for the motion's row and then reads
+    the roll in its older snapshot. When the transaction it waited for froze the roll (the motion's first
+    write), that read does not see the roll's entries: the household is looked up again, and its slip counts."""
+    import asyncio
+
+    import pytest
+    from sqlalchemy import text
+
+    from app.voting import repository as voting_repo
+    from app.voting.state import freeze
+
+    if app.state.db.is_sqlite:
+        pytest.skip("one writer: nothing commits while a statement waits")
+    from datetime import timedelta
+
+    _, _, m = await setup_motion(client, world, clock.now() + timedelta(minutes=1))  # its roll frozen later
+    clock.advance(minutes=2)
+    hid = world.residents[1].household_id
+    async with app.state.db.write_session() as first:
+        took = await voting_repo.take_ballot_number(first, motion_id=m["id"], now=clock.now())
+        assert took is not None and took.motion.roll_frozen_at is None
+        await freeze(first, took.motion, clock.now())  # the roll frozen, not committed yet
+        entering = asyncio.create_task(paper(client, world, m["id"], hid, "agree", photo=jpeg()))
+        waited = False
+        for _ in range(400):
+            await asyncio.sleep(0.025)
+            async with app.state.db.read_session() as s:
+                waiting = (await s.exec(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE 'UPDATE motion SET ballot_seq%'"))).one()[0]
+            if waiting:
+                waited = True
+                break
+            assert not entering.done(), entering.result().text
+        assert waited, "the paper ballot never waited for the motion's row"
+        await first.commit()
+    r = await entering
+    assert r.status_code == 201 and r.json()["status"] == "counted", r.text
+    assert r.json()["household_id"] == hid
