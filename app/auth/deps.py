@@ -1,7 +1,9 @@
 """Request dependencies: the bearer token becomes a :class:`Principal` (once per request).
 
 On SQLite a write request reads its principal through a read connection (:data:`PrincipalDep`), so the one
-writer is not taken for it; the online ballot reads it in its own session (:data:`SessionPrincipalDep`).
+writer is not taken for it; the online ballot reads it in its own session (:data:`SessionPrincipalDep`); a
+write that checks before slow work done with no transaction held reads it with those checks
+(:data:`WriteChecksDep`).
 
 Every authenticated request pays for this, so it is kept to two statements (issue 17): the token's user with
 their grants and the revocation check of the token's sign-in (:func:`app.auth.repository.token_holder`), and
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -129,6 +132,42 @@ async def session_principal(
     return principal
 
 
+@dataclass
+class WriteChecks:
+    """The principal of a write request that checks (reads only) before slow work it does with no transaction
+    held (photos processed), and the session its checks read in: on SQLite one read connection's session for the
+    principal and the checks, which :meth:`done` gives back before the slow work (no read transaction is held
+    through it); on PostgreSQL the request's own session, whose transaction the slow work's helper ends
+    (:func:`app.media.service.staged_images`)."""
+
+    principal: Principal
+    session: AsyncSession
+    own_session: bool
+
+    async def done(self) -> None:
+        """The checks are over: a read connection of their own goes back to its pool."""
+        if self.own_session:
+            await self.session.close()
+
+
+async def write_checks(
+    request: Request, session: SessionDep, clock: ClockDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> AsyncIterator[WriteChecks]:
+    """On SQLite one read connection's session for the principal and the checks that follow (about 0.3 ms of
+    CPU less than a session for each, issue 17); the writer is not taken for either."""
+    db = request.app.state.db
+    if not db.is_sqlite:
+        yield WriteChecks(await current_principal(request, session, clock, token), session, own_session=False)
+        return
+    if not token:
+        raise Unauthorized()
+    async with db.read_session() as reader:
+        principal = await _load_principal(request, reader, clock, token)
+        if principal is None:
+            raise Unauthorized()
+        yield WriteChecks(principal, reader, own_session=True)
+
+
 async def current_holder(
     request: Request, session: SessionDep, clock: ClockDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> TokenHolder:
@@ -163,6 +202,7 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 SessionPrincipalDep = Annotated[Principal, Depends(session_principal)]
+WriteChecksDep = Annotated[WriteChecks, Depends(write_checks, scope="function")]
 OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
 HolderDep = Annotated[TokenHolder, Depends(current_holder)]
 ReadHolderDep = Annotated[TokenHolder, Depends(read_holder)]

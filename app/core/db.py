@@ -213,21 +213,6 @@ async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield s
 
 
-@asynccontextmanager
-async def checks_session(request: Request, session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """The session for a write request's checks that only read and that its write step repeats, before work done
-    with no transaction held (photos processed, :func:`app.media.service.staged_images`). On SQLite a read
-    connection's own short transaction: THE writer is not locked (``BEGIN IMMEDIATE``) for reads, nor handed to
-    its thread and back to begin and to end it, and other requests' writes do not wait for them (issue 17). On
-    PostgreSQL the request's own session: its reads are sent with no transaction open."""
-    db: Database = request.app.state.db
-    if not db.is_sqlite:
-        yield session
-        return
-    async with db.read_session() as reader:
-        yield reader
-
-
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 WriteSessionDep = Annotated[AsyncSession, Depends(get_write_session, scope="function")]
 

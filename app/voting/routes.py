@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from app.auth.deps import OptionalPrincipalDep, PrincipalDep, SessionPrincipalDep
+from app.auth.deps import OptionalPrincipalDep, PrincipalDep, SessionPrincipalDep, WriteChecksDep
 from app.core import printing, spreadsheet
 from app.core.clock import ClockDep
-from app.core.db import SessionDep, WriteSessionDep, checks_session
+from app.core.db import SessionDep, WriteSessionDep
 from app.core.deps import SettingsDep
 from app.core.errors import Invalid
 from app.core.idempotency import fingerprint, run_idempotent
@@ -169,7 +169,7 @@ async def cast_ballot(motion_id: str, body: BallotCast, request: Request, sessio
 @router.post("/motions/{motion_id}/paper-ballots", response_model=PaperBallotEntered, status_code=201,
              operation_id="voting_paper_ballot_enter")
 async def enter_paper_ballot(
-    motion_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    motion_id: str, request: Request, session: SessionDep, checks: WriteChecksDep, clock: ClockDep,
     settings: SettingsDep, storage: StorageDep,
     choice: Annotated[Choice, Form()],
     household_id: Annotated[str | None, Form(max_length=32)] = None,
@@ -192,9 +192,10 @@ async def enter_paper_ballot(
     `idempotency.key_reused`."""
     now = clock.now()
     hid = service.slip_household(settings=settings, motion_id=motion_id, household_id=household_id, slip_code=slip_code)
-    async with checks_session(request, session) as reads:
-        at_once = await service.check_paper_entry(reads, principal=principal, motion_id=motion_id,
-                                                  household_id=hid, now=now)
+    principal = checks.principal
+    at_once = await service.check_paper_entry(checks.session, principal=principal, motion_id=motion_id,
+                                              household_id=hid, now=now)
+    await checks.done()
     if photo is None or photo.size == 0:
         raise Invalid("ballot.photo_required", "请上传签字选票的照片", "A photo of the signed slip is required",
                       errors=[{"loc": ["body", "photo"], "msg": "required"}])

@@ -159,32 +159,49 @@ async def test_a_paper_ballot_reads_no_rules_profile(app, client, world, clock, 
         assert copies == [], "a paper ballot copied the rules profile"
 
 
-async def test_a_paper_ballots_checks_leave_the_writer_alone(app, client, world, clock) -> None:
-    """On SQLite a paper ballot's first checks, made before its photo is processed, read through a read
-    connection: the one writer begins one transaction per entry, the one that writes, and none for an entry
-    those checks refuse."""
+async def test_a_paper_ballots_checks_leave_the_writer_alone(app, client, world, clock, monkeypatch) -> None:
+    """On SQLite a paper ballot reads its principal and makes its first checks, before its photo is processed,
+    in one read connection's session, given back before the photo is processed: the one writer begins one
+    transaction per entry, the one that writes, and none for an entry those checks refuse."""
+    from tests.media.hooks import while_processing
+
     if not app.state.db.is_sqlite:
         pytest.skip("SQLite's one writer connection")
+    db = app.state.db
     _, _, m = await setup_motion(client, world, clock.now() - timedelta(minutes=1))
     assert (await vote(client, world.residents[0].headers, m["id"], "agree")).status_code == 200  # freezes
     hid = next(h["id"] for h in world.households if h["id"] != world.residents[0].household_id)
     begun: list[str] = []
+    taken: list[str] = []
 
     def on_begin(conn: Any) -> None:
         begun.append("begin")
 
-    writer = app.state.db.writer.sync_engine
+    def on_checkout(*_: Any) -> None:
+        taken.append("reader")
+
+    async def held() -> int:
+        return int(db.reader.sync_engine.pool.checkedout())
+
+    while_photo = while_processing(monkeypatch, held)
+    writer = db.writer.sync_engine
     event.listen(writer, "begin", on_begin)
+    event.listen(db.reader.sync_engine, "checkout", on_checkout)
     try:
         r = await paper(client, world, m["id"], hid, "disagree", photo=jpeg())
         assert r.status_code == 201 and r.json()["status"] == "counted", r.text
         assert begun == ["begin"]
+        assert taken == ["reader"]  # the principal and the checks: one read session
+        assert while_photo == [0]  # given back before the photo was processed
         begun.clear()
+        taken.clear()
         r = await paper(client, world, m["id"], "0" * 32, "agree", photo=jpeg())
         assert r.status_code == 404 and r.json()["code"] == "ballot.household_not_in_scope", r.text
-        assert begun == []
+        assert begun == [] and taken == ["reader"]
+        assert db.reader.sync_engine.pool.checkedout() == 0
     finally:
         event.remove(writer, "begin", on_begin)
+        event.remove(db.reader.sync_engine, "checkout", on_checkout)
 
 
 async def test_a_cached_rules_profile_is_the_callers_own_copy(app, world) -> None:
