@@ -159,13 +159,8 @@ async def write_checks(
     if not db.is_sqlite:
         yield WriteChecks(await current_principal(request, session, clock, token), session, own_session=False)
         return
-    if not token:
-        raise Unauthorized()
-    async with db.read_session() as reader:
-        principal = await _load_principal(request, reader, clock, token)
-        if principal is None:
-            raise Unauthorized()
-        yield WriteChecks(principal, reader, own_session=True)
+    async with db.read_session() as reader:  # no connection is taken for a token that does not verify
+        yield WriteChecks(await session_principal(request, reader, clock, token), reader, own_session=True)
 
 
 async def current_holder(

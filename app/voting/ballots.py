@@ -186,16 +186,24 @@ async def _paper_motion(session: AsyncSession, *, principal: Principal, motion_i
     valid = bool(household_id) and len(household_id) <= 32
     got = await _ballot_motion(session, principal=principal, motion_id=motion_id,
                                permission="motion.paper_ballot", household_id=household_id if valid else None)
-    m = got.motion
-    if not valid:
+    await _require_listed(session, got.motion, household_id, on_roll=got.on_roll)
+    return got
+
+
+async def _require_listed(session: AsyncSession, m: Motion, household_id: str, *, on_roll: bool,
+                          read_again: bool = False) -> None:
+    """404 ``ballot.household_not_in_scope`` unless the household a paper slip is for is on the motion's frozen
+    roll (``on_roll``, as read with the motion), or, before the roll is frozen, in the register's scope (the
+    first write freezes the roll from it). ``read_again``: a "no" came from a statement's snapshot, which on
+    PostgreSQL can be older than a roll frozen while the statement waited for the motion's lock."""
+    if not household_id or len(household_id) > 32:
         raise out_of_scope()
-    if m.roll_frozen_at is not None:
-        listed = got.on_roll
-    else:  # the first write freezes the roll from the register as it is now
+    if m.roll_frozen_at is None:
         listed = await repo.household_in_scope(session, m, household_id) is not None
+    else:
+        listed = on_roll or (read_again and await repo.on_roll(session, m.id, household_id))
     if not listed:
         raise out_of_scope()
-    return got
 
 
 async def take_paper_number(session: AsyncSession, *, principal: Principal, motion_id: str, household_id: str,
@@ -207,16 +215,8 @@ async def take_paper_number(session: AsyncSession, *, principal: Principal, moti
     took = await repo.take_ballot_number(session, motion_id=motion_id, now=now, household_id=household_id)
     if took is None:
         return None
-    m = took.motion
-    authorize(principal, "motion.paper_ballot", motion_scope(m=m))
-    if not household_id or len(household_id) > 32:
-        raise out_of_scope()
-    if m.roll_frozen_at is None:  # the first write freezes the roll from the register as it is now
-        listed = await repo.household_in_scope(session, m, household_id) is not None
-    else:  # PostgreSQL read the roll in the statement's snapshot, older than a roll frozen while it waited
-        listed = took.on_roll or await repo.on_roll(session, m.id, household_id)
-    if not listed:
-        raise out_of_scope()
+    authorize(principal, "motion.paper_ballot", motion_scope(m=took.motion))
+    await _require_listed(session, took.motion, household_id, on_roll=took.on_roll, read_again=True)
     if not took.plan_current:
         raise plan_superseded()
     return took
