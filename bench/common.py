@@ -186,8 +186,11 @@ class Server:
     server starts with ``--no-migrate``.
     """
 
-    def __init__(self, url: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, url: str, env: dict[str, str] | None = None, module: str = "app",
+                 args: tuple[str, ...] = ()) -> None:
         self.extra_env = env or {}
+        self.module = module  # run as ``python -m <module> serve …`` (bench.without_photos: bench.cpu only)
+        self.args = args  # more of ``serve``'s options
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -201,8 +204,8 @@ class Server:
     def start(self) -> Server:
         RESULTS.mkdir(parents=True, exist_ok=True)
         log = open(RESULTS / "server.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port",
-                                      str(self.port), "--log-level", "warning", "--no-migrate"], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module, "serve", "--host", "127.0.0.1", "--port",
+                                      str(self.port), "--log-level", "warning", "--no-migrate", *self.args], cwd=ROOT,
                                      env=bench_env(self.url) | self.extra_env, stdout=log,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
