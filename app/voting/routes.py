@@ -37,6 +37,7 @@ from app.voting.schemas import (
     MotionPublic,
     PaperBallotEntered,
     PaperResolveIn,
+    PaperSlipForm,
     PaperSlipPublic,
     PlanCreate,
     PlanPublic,
@@ -170,14 +171,7 @@ async def cast_ballot(motion_id: str, body: BallotCast, request: Request, sessio
              operation_id="voting_paper_ballot_enter")
 async def enter_paper_ballot(
     motion_id: str, request: Request, session: SessionDep, checks: WriteChecksDep, clock: ClockDep,
-    settings: SettingsDep, storage: StorageDep,
-    choice: Annotated[Choice, Form()],
-    household_id: Annotated[str | None, Form(max_length=32)] = None,
-    slip_code: Annotated[str | None, Form(max_length=120, description="the slip's scanned QR code")] = None,
-    proxy_name: Annotated[str | None, Form(max_length=50, description="the proxy (委托代理人) who votes")] = None,
-    proxy_relation: Annotated[str | None, Form(max_length=30, description="the proxy's relation to the owner")] = None,
-    photo: Annotated[UploadFile | None, File(description="photo of the signed slip (JPEG, PNG, WebP, HEIC)")] = None,
-    proxy_photo: Annotated[UploadFile | None, File(description="photo of the signed authorisation (with a proxy)")] = None,
+    settings: SettingsDep, storage: StorageDep, form: Annotated[PaperSlipForm, Form()],
 ) -> JSONResponse:
     """Staff (committee tablet), multipart: `household_id` or the scanned `slip_code` (422 `ballot.slip_invalid`
     for another motion's slip or a wrong code, `ballot.slip_mismatch` when both disagree), `choice`, `photo` of
@@ -191,7 +185,9 @@ async def enter_paper_ballot(
     replay with the same `Idempotency-Key` returns the first result; the same key with another body: 409
     `idempotency.key_reused`."""
     now = clock.now()
-    hid = service.slip_household(settings=settings, motion_id=motion_id, household_id=household_id, slip_code=slip_code)
+    choice, photo, proxy_photo = form.choice, form.photo, form.proxy_photo
+    hid = service.slip_household(settings=settings, motion_id=motion_id, household_id=form.household_id,
+                                 slip_code=form.slip_code)
     principal = checks.principal
     at_once = await service.check_paper_entry(checks.session, principal=principal, motion_id=motion_id,
                                               household_id=hid, now=now)
@@ -200,7 +196,7 @@ async def enter_paper_ballot(
         raise Invalid("ballot.photo_required", "请上传签字选票的照片", "A photo of the signed slip is required",
                       errors=[{"loc": ["body", "photo"], "msg": "required"}])
     has_proxy_photo = proxy_photo is not None and proxy_photo.size != 0
-    named = service.proxy_fields(name=proxy_name, relation=proxy_relation, photo_given=has_proxy_photo)
+    named = service.proxy_fields(name=form.proxy_name, relation=form.proxy_relation, photo_given=has_proxy_photo)
     uploads = [photo] + ([proxy_photo] if named is not None and proxy_photo is not None else [])
     # the photos are processed with no transaction held; enter_paper_ballot checks everything again
     async with staged_images(session, uploads=uploads, settings=settings, storage=storage) as stored:

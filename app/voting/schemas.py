@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from fastapi import UploadFile
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.rules import Choice
@@ -354,6 +355,21 @@ class CloseResult(BaseModel):
 
 
 # ---- paper slips: scanned and double entry, proxies --------------------------------------------------
+
+
+# one model for the form rather than a parameter per field: FastAPI then reads and validates the form in one step,
+# 0.6 M instructions (7 %) less per paper entry (issue 17)
+class PaperSlipForm(BaseModel):
+    """A signed paper slip as a committee tablet enters it (multipart/form-data)."""
+
+    choice: Choice
+    household_id: str | None = Field(default=None, max_length=32)
+    slip_code: str | None = Field(default=None, max_length=120, description="the slip's scanned QR code")
+    proxy_name: str | None = Field(default=None, max_length=50, description="the proxy (委托代理人) who votes")
+    proxy_relation: str | None = Field(default=None, max_length=30, description="the proxy's relation to the owner")
+    photo: UploadFile | None = Field(default=None, description="photo of the signed slip (JPEG, PNG, WebP, HEIC)")
+    proxy_photo: UploadFile | None = Field(default=None,
+                                           description="photo of the signed authorisation (with a proxy)")
 
 
 class PaperBallotEntered(BaseModel):
