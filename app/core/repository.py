@@ -69,6 +69,14 @@ async def held(session: AsyncSession, model: type[M], row_id: str) -> M | None:
     return found
 
 
+def loaded(model: type[M], values: dict[str, Any]) -> M:
+    """A row read without the ORM (every column, by attribute name) as an object of no session, for a check that
+    only reads it: nothing is added to a session's identity map (what :func:`attach_loaded` costs besides)."""
+    row = manager_of_class(model).new_instance()
+    inspect(row).dict.update(values)
+    return row
+
+
 def attach_loaded(session: AsyncSession, model: type[M], values: dict[str, Any]) -> M:
     """A row read without the ORM (every column, by attribute name) as the session's persistent object, as if
     the ORM had loaded it: its values are its committed state, a change to it is flushed as an UPDATE, and a

@@ -86,10 +86,10 @@ def _choose_household(principal: Principal, m: Motion, household_id: str | None)
 
 
 async def _ballot_motion(session: AsyncSession, *, principal: Principal, motion_id: str, permission: str,
-                         household_id: str | None = None) -> repo.BallotMotion:
+                         household_id: str | None = None, attach: bool = True) -> repo.BallotMotion:
     """The motion once the caller is authorized for it (404 / 403, as :func:`motion_for`), with whether its plan
     is current and whether ``household_id`` is on its frozen roll — one statement for what took three."""
-    got = await repo.motion_for_ballot(session, motion_id, household_id)
+    got = await repo.motion_for_ballot(session, motion_id, household_id, attach=attach)
     if got is None:
         raise motion_not_found()
     authorize(principal, permission, motion_scope(m=got.motion))
@@ -182,10 +182,11 @@ async def cast_ballot(session: AsyncSession, *, settings: Settings, principal: P
 
 
 async def _paper_motion(session: AsyncSession, *, principal: Principal, motion_id: str,
-                        household_id: str) -> repo.BallotMotion:
+                        household_id: str, attach: bool = True) -> repo.BallotMotion:
     valid = bool(household_id) and len(household_id) <= 32
     got = await _ballot_motion(session, principal=principal, motion_id=motion_id,
-                               permission="motion.paper_ballot", household_id=household_id if valid else None)
+                               permission="motion.paper_ballot", household_id=household_id if valid else None,
+                               attach=attach)
     await _require_listed(session, got.motion, household_id, on_roll=got.on_roll)
     return got
 
@@ -224,8 +225,10 @@ async def take_paper_number(session: AsyncSession, *, principal: Principal, moti
 
 async def check_paper_ballot(session: AsyncSession, *, principal: Principal, motion_id: str,
                              household_id: str) -> Motion:
-    """Before the slip photo is stored: the caller may enter paper ballots here, the household is in scope."""
-    return (await _paper_motion(session, principal=principal, motion_id=motion_id, household_id=household_id)).motion
+    """Before the slip photo is stored: the caller may enter paper ballots here, the household is in scope. The
+    motion it gives belongs to no session (the write step reads it again)."""
+    return (await _paper_motion(session, principal=principal, motion_id=motion_id, household_id=household_id,
+                                attach=False)).motion
 
 
 async def paper_ballot_photo(session: AsyncSession, *, principal: Principal, motion_id: str, ballot_id: str) -> Any:

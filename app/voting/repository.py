@@ -277,8 +277,10 @@ async def on_roll(session: AsyncSession, motion_id: str, household_id: str) -> b
     return row is not None and bool(row[0])
 
 
-async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id: str | None) -> BallotMotion | None:
-    """One hot statement; the motion becomes the session's own object (a first ballot freezes it through it)."""
+async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id: str | None, *,
+                            attach: bool = True) -> BallotMotion | None:
+    """One hot statement; the motion becomes the session's own object (a first ballot freezes it through it), or
+    with ``attach=False`` an object of no session (a check before slow work, which reads it only)."""
     if not motion_id or len(motion_id) > base.ID_MAX:
         return None
     m = await base.held(session, Motion, motion_id)
@@ -290,7 +292,8 @@ async def motion_for_ballot(session: AsyncSession, motion_id: str, household_id:
     if row is None:
         return None
     n = len(_MOTION_COLUMNS)
-    m = base.attach_loaded(session, Motion, {c.key: v for c, v in zip(_MOTION_COLUMNS, row[:n], strict=True)})
+    values = {c.key: v for c, v in zip(_MOTION_COLUMNS, row[:n], strict=True)}
+    m = base.attach_loaded(session, Motion, values) if attach else base.loaded(Motion, values)
     return BallotMotion(motion=m, plan_current=row[n] is not None and row[n + 1] is None, on_roll=bool(row[n + 2]))
 
 
