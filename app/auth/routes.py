@@ -26,6 +26,7 @@ from app.core import ratelimit as rl
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
+from app.core.limits import FORM_CHECKED
 from app.core.ratelimit import RateLimits, client_ip, get_rate_limits
 from app.core.routing import api_router
 from app.core.security import PASSWORD_MAX
@@ -35,7 +36,7 @@ LimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 router = api_router("auth")
 
 
-@router.post("/auth/token", response_model=TokenPair, operation_id="auth_token")
+@router.post("/auth/token", dependencies=FORM_CHECKED, response_model=TokenPair, operation_id="auth_token")
 async def token(
     request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep, limits: LimitsDep,
     username: Annotated[str, Form(min_length=1, max_length=64)],

@@ -16,6 +16,7 @@ from app.core.content import ScreenDep
 from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.idempotency import fingerprint, run_idempotent
+from app.core.limits import FORM_CHECKED
 from app.core.pagination import Page, PageParams, page_params
 from app.core.routing import api_router
 from app.media.schemas import ModerationRequest, ModerationResult
@@ -125,7 +126,7 @@ async def resolve_objection(objection_id: str, body: ResolutionRequest, session:
 
 # ---- files: notice attachments (PDF/images) and objection photos ---------------------------------
 
-@router.post("/notices/{notice_id}/attachments", response_model=NoticePublic, status_code=201,
+@router.post("/notices/{notice_id}/attachments", dependencies=FORM_CHECKED, response_model=NoticePublic, status_code=201,
              operation_id="publicity_notice_attachments_add")
 async def add_attachments(notice_id: str, files: Annotated[list[UploadFile], File(description="PDF or images")],
                           session: SessionDep, principal: PrincipalDep, settings: SettingsDep, storage: StorageDep,
@@ -147,7 +148,7 @@ async def get_attachment(notice_id: str, media_id: str, session: SessionDep, pri
     return await media_response(storage, m, thumbnail=thumbnail)
 
 
-@router.post("/objections/{objection_id}/photos", response_model=ObjectionPublic, status_code=201,
+@router.post("/objections/{objection_id}/photos", dependencies=FORM_CHECKED, response_model=ObjectionPublic, status_code=201,
              operation_id="publicity_objection_photos_add")
 async def add_objection_photos(objection_id: str, photos: Annotated[list[UploadFile], File(description="1–9 photos")],
                                session: SessionDep, principal: PrincipalDep, settings: SettingsDep,

@@ -18,6 +18,7 @@ from app.core.db import SessionDep
 from app.core.deps import SettingsDep
 from app.core.errors import Invalid
 from app.core.idempotency import fingerprint, run_idempotent
+from app.core.limits import FORM_CHECKED
 from app.core.pagination import Page, PageParams, page_params
 from app.core.routing import api_router
 from app.media.schemas import ModerationRequest, ModerationResult, PhotoPublic
@@ -95,7 +96,7 @@ async def list_contractors(project_id: str, session: SessionDep, principal: Prin
 
 # ---- reports ---------------------------------------------------------------------------------------
 
-@router.post("/projects/{project_id}/reports", response_model=ReportPublic, status_code=201,
+@router.post("/projects/{project_id}/reports", dependencies=FORM_CHECKED, response_model=ReportPublic, status_code=201,
              operation_id="supervision_report_file")
 async def file_report(
     project_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
@@ -150,7 +151,7 @@ async def get_report(report_id: str, session: SessionDep, principal: PrincipalDe
     return await service.get_report(session, principal=principal, report_id=report_id, now=clock.now())
 
 
-@router.post("/reports/{report_id}/photos", response_model=list[PhotoPublic], status_code=201,
+@router.post("/reports/{report_id}/photos", dependencies=FORM_CHECKED, response_model=list[PhotoPublic], status_code=201,
              operation_id="supervision_report_photos_add")
 async def add_report_photos(report_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
                             clock: ClockDep, settings: SettingsDep, storage: StorageDep,
@@ -259,7 +260,7 @@ async def add_signatures(project_id: str, body: SignaturesAdd, session: SessionD
                                         now=clock.now())
 
 
-@router.post("/projects/{project_id}/acceptance/photos", response_model=AcceptancePublic,
+@router.post("/projects/{project_id}/acceptance/photos", dependencies=FORM_CHECKED, response_model=AcceptancePublic,
              operation_id="supervision_acceptance_photos_add")
 async def add_acceptance_photos(project_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                                 settings: SettingsDep, storage: StorageDep, photos: PhotosField) -> AcceptancePublic:

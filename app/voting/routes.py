@@ -16,6 +16,7 @@ from app.core.db import SessionDep, WriteSessionDep
 from app.core.deps import SettingsDep
 from app.core.errors import Invalid
 from app.core.idempotency import fingerprint, run_idempotent
+from app.core.limits import FORM_CHECKED
 from app.core.pagination import Page, PageParams, page_params
 from app.core.routing import api_router
 from app.media.service import staged_images
@@ -167,7 +168,7 @@ async def cast_ballot(motion_id: str, body: BallotCast, request: Request, sessio
                                             body=body, now=now))
 
 
-@router.post("/motions/{motion_id}/paper-ballots", response_model=PaperBallotEntered, status_code=201,
+@router.post("/motions/{motion_id}/paper-ballots", dependencies=FORM_CHECKED, response_model=PaperBallotEntered, status_code=201,
              operation_id="voting_paper_ballot_enter")
 async def enter_paper_ballot(
     motion_id: str, request: Request, session: SessionDep, checks: WriteChecksDep, clock: ClockDep,
@@ -357,7 +358,7 @@ async def amend_roll(motion_id: str, body: RollAmendmentIn, request: Request, se
 
 # ---- staged results: corrections of the count, result revisions ---------------------------------------
 
-@router.post("/motions/{motion_id}/corrections", response_model=CorrectionResult, status_code=201,
+@router.post("/motions/{motion_id}/corrections", dependencies=FORM_CHECKED, response_model=CorrectionResult, status_code=201,
              operation_id="voting_result_correct")
 async def correct_result(
     motion_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,

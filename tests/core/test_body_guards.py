@@ -2,7 +2,8 @@
 
 Several Content-Type headers are refused (Starlette reads the first, a dict the last); a single odd
 header is judged by FastAPI's own test (``application/json\\xa0`` is JSON to it); multipart fields are
-checked as they stream in (files may hold any byte), and must be UTF-8 (a UTF-7 ``+AAA-`` is a NUL).
+checked as the endpoint gets them, once parsed, by a dependency every endpoint with a form body has (files may
+hold any byte), and must be declared UTF-8 or carry no charset (a UTF-7 ``+AAA-`` is a NUL).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import json
 
 import httpx
+from fastapi import params
+from fastapi.routing import APIRoute
 from sqlalchemy import func
 from sqlmodel import select
 
-from app.core.limits import MAX_JSON_DEPTH, parsed_as_json
+from app.core.limits import MAX_JSON_DEPTH, form_without_nul, parsed_as_json
 from app.projects.models import Project
 from tests.factories import World
 from tests.media.imaging import phone_jpeg
@@ -92,7 +95,42 @@ def multipart(fields: dict[str, bytes], photo: bytes, boundary: str = "guard-bou
     return out + f"--{boundary}--\r\n".encode()
 
 
-async def test_multipart_fields_are_checked_as_they_stream(app, client, world) -> None:
+def test_every_endpoint_with_a_form_body_checks_its_fields_first(app) -> None:
+    form_routes = [r for r in app.routes if isinstance(r, APIRoute) and r.body_field is not None
+                   and isinstance(r.body_field.field_info, params.Form)]
+    # the paper ballot, sign-in, result corrections, notice attachments, objection photos, reports, report photos,
+    # acceptance photos (a route added with a form body must take FORM_CHECKED too)
+    assert len(form_routes) >= 8
+    for r in form_routes:
+        first = r.dependant.dependencies[0].call if r.dependant.dependencies else None
+        assert first is form_without_nul, f"{sorted(r.methods)} {r.path}: dependencies=FORM_CHECKED first"
+
+
+async def test_a_nul_in_a_paper_slip_field_is_refused_before_anything(client, world, clock) -> None:
+    from tests.voting.helpers import API, jpeg, setup_motion  # noqa: PLC0415 - only this test needs a motion
+
+    _, _, m = await setup_motion(client, world, clock.now())
+    hid = world.household("2", "2", "201")["id"]
+    url = f"{API}/motions/{m['id']}/paper-ballots"
+    for field, value in (("proxy_name", "王\x00五"), ("household_id", hid + "\x00"), ("choice", "agree\x00")):
+        data = {"household_id": hid, "choice": "agree", "proxy_relation": "子女", field: value}
+        files = {"photo": ("s.jpg", jpeg(), "image/jpeg"), "proxy_photo": ("a.jpg", jpeg((200, 10, 10)), "image/jpeg")}
+        r = await client.post(url, headers=world.staff, data=data, files=files)
+        assert r.status_code == 422 and r.json()["code"] == "request.nul_character", (field, r.text)
+        # refused before the caller is even looked at: a resident gets the same answer, not a 403
+        r = await client.post(url, headers=world.residents[0].headers, data=data, files=files)
+        assert r.status_code == 422 and r.json()["code"] == "request.nul_character", (field, r.text)
+    h = (await client.get(f"{API}/motions/{m['id']}/ballots", headers=world.staff)).json()
+    assert h["items"] == []
+    # the same slip without the NUL is taken
+    r = await client.post(url, headers=world.staff, data={"household_id": hid, "choice": "agree",
+                                                          "proxy_name": "王五", "proxy_relation": "子女"},
+                          files={"photo": ("s.jpg", jpeg(), "image/jpeg"),
+                                 "proxy_photo": ("a.jpg", jpeg((200, 10, 10)), "image/jpeg")})
+    assert r.status_code == 201 and r.json()["proxy_name"] == "王五", r.text
+
+
+async def test_multipart_fields_are_checked_once_parsed(app, client, world) -> None:
     p = await project_with_people(client, world)
     photo = phone_jpeg()
     assert b"\x00" in photo  # files may hold any byte
