@@ -27,7 +27,7 @@ from app import __main__ as app_main
 from app.media import images
 from app.media.images import Staging, StoredImage
 
-_processed: dict[str, tuple[StoredImage, int]] = {}  # sha256 of the uploaded bytes → result, times reused
+_processed: dict[str, StoredImage] = {}  # sha256 of the uploaded bytes → what processing them gave
 _real_image = Staging.image
 
 
@@ -35,13 +35,10 @@ async def _image_once(self: Staging, upload: UploadFile) -> StoredImage:
     data = upload.file.read()
     upload.file.seek(0)
     key = hashlib.sha256(data).hexdigest()
-    done = _processed.get(key)
-    if done is None:
-        stored = await _real_image(self, upload)
-        _processed[key] = (stored, 0)
-        return stored
-    _processed[key] = (done[0], done[1] + 1)
-    return done[0]
+    stored = _processed.get(key)
+    if stored is None:
+        stored = _processed[key] = await _real_image(self, upload)
+    return stored
 
 
 def main() -> int:

@@ -82,9 +82,8 @@ def attach_loaded(session: AsyncSession, model: type[M], values: dict[str, Any])
     the ORM had loaded it: its values are its committed state, a change to it is flushed as an UPDATE, and a
     locking or fresh :func:`get` refreshes it. Only for a row the session does not hold yet (:func:`held`)."""
     # as the ORM's loader makes an object of a row: no __init__ (a table model's costs 0.15 ms), the values put
-    # in its dict as they came from the database, then given the row's identity
-    row = manager_of_class(model).new_instance()
-    inspect(row).dict.update(values)
+    # in its dict as they came from the database (loaded), then given the row's identity
+    row = loaded(model, values)
     make_transient_to_detached(row)
     session.add(row)
     return row

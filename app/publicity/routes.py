@@ -126,8 +126,8 @@ async def resolve_objection(objection_id: str, body: ResolutionRequest, session:
 
 # ---- files: notice attachments (PDF/images) and objection photos ---------------------------------
 
-@router.post("/notices/{notice_id}/attachments", dependencies=FORM_CHECKED, response_model=NoticePublic, status_code=201,
-             operation_id="publicity_notice_attachments_add")
+@router.post("/notices/{notice_id}/attachments", response_model=NoticePublic, status_code=201,
+             dependencies=FORM_CHECKED, operation_id="publicity_notice_attachments_add")
 async def add_attachments(notice_id: str, files: Annotated[list[UploadFile], File(description="PDF or images")],
                           session: SessionDep, principal: PrincipalDep, settings: SettingsDep, storage: StorageDep,
                           clock: ClockDep) -> NoticePublic:
@@ -148,8 +148,8 @@ async def get_attachment(notice_id: str, media_id: str, session: SessionDep, pri
     return await media_response(storage, m, thumbnail=thumbnail)
 
 
-@router.post("/objections/{objection_id}/photos", dependencies=FORM_CHECKED, response_model=ObjectionPublic, status_code=201,
-             operation_id="publicity_objection_photos_add")
+@router.post("/objections/{objection_id}/photos", response_model=ObjectionPublic, status_code=201,
+             dependencies=FORM_CHECKED, operation_id="publicity_objection_photos_add")
 async def add_objection_photos(objection_id: str, photos: Annotated[list[UploadFile], File(description="1–9 photos")],
                                session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
                                storage: StorageDep, clock: ClockDep, screen: ScreenDep) -> ObjectionPublic:

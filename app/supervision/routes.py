@@ -96,8 +96,8 @@ async def list_contractors(project_id: str, session: SessionDep, principal: Prin
 
 # ---- reports ---------------------------------------------------------------------------------------
 
-@router.post("/projects/{project_id}/reports", dependencies=FORM_CHECKED, response_model=ReportPublic, status_code=201,
-             operation_id="supervision_report_file")
+@router.post("/projects/{project_id}/reports", response_model=ReportPublic, status_code=201,
+             dependencies=FORM_CHECKED, operation_id="supervision_report_file")
 async def file_report(
     project_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
     settings: SettingsDep, storage: StorageDep, photos: PhotosField, screen: ScreenDep,
@@ -151,8 +151,8 @@ async def get_report(report_id: str, session: SessionDep, principal: PrincipalDe
     return await service.get_report(session, principal=principal, report_id=report_id, now=clock.now())
 
 
-@router.post("/reports/{report_id}/photos", dependencies=FORM_CHECKED, response_model=list[PhotoPublic], status_code=201,
-             operation_id="supervision_report_photos_add")
+@router.post("/reports/{report_id}/photos", response_model=list[PhotoPublic], status_code=201,
+             dependencies=FORM_CHECKED, operation_id="supervision_report_photos_add")
 async def add_report_photos(report_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
                             clock: ClockDep, settings: SettingsDep, storage: StorageDep,
                             photos: PhotosField) -> JSONResponse:
@@ -260,8 +260,8 @@ async def add_signatures(project_id: str, body: SignaturesAdd, session: SessionD
                                         now=clock.now())
 
 
-@router.post("/projects/{project_id}/acceptance/photos", dependencies=FORM_CHECKED, response_model=AcceptancePublic,
-             operation_id="supervision_acceptance_photos_add")
+@router.post("/projects/{project_id}/acceptance/photos", response_model=AcceptancePublic,
+             dependencies=FORM_CHECKED, operation_id="supervision_acceptance_photos_add")
 async def add_acceptance_photos(project_id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                                 settings: SettingsDep, storage: StorageDep, photos: PhotosField) -> AcceptancePublic:
     """multipart/form-data, 1–9 `photos` of the acceptance (staff)."""

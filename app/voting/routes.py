@@ -168,8 +168,8 @@ async def cast_ballot(motion_id: str, body: BallotCast, request: Request, sessio
                                             body=body, now=now))
 
 
-@router.post("/motions/{motion_id}/paper-ballots", dependencies=FORM_CHECKED, response_model=PaperBallotEntered, status_code=201,
-             operation_id="voting_paper_ballot_enter")
+@router.post("/motions/{motion_id}/paper-ballots", response_model=PaperBallotEntered, status_code=201,
+             dependencies=FORM_CHECKED, operation_id="voting_paper_ballot_enter")
 async def enter_paper_ballot(
     motion_id: str, request: Request, session: SessionDep, checks: WriteChecksDep, clock: ClockDep,
     settings: SettingsDep, storage: StorageDep, form: Annotated[PaperSlipForm, Form()],
@@ -358,8 +358,8 @@ async def amend_roll(motion_id: str, body: RollAmendmentIn, request: Request, se
 
 # ---- staged results: corrections of the count, result revisions ---------------------------------------
 
-@router.post("/motions/{motion_id}/corrections", dependencies=FORM_CHECKED, response_model=CorrectionResult, status_code=201,
-             operation_id="voting_result_correct")
+@router.post("/motions/{motion_id}/corrections", response_model=CorrectionResult, status_code=201,
+             dependencies=FORM_CHECKED, operation_id="voting_result_correct")
 async def correct_result(
     motion_id: str, request: Request, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
     settings: SettingsDep, storage: StorageDep,
